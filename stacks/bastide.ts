@@ -1,0 +1,54 @@
+// The whole stack as one component: a host, the edge network, then one
+// ServiceComponent per enabled service, the proxy last.
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import type { Association } from "./config/schema.ts";
+import { blueprints } from "./services/catalog.ts";
+import type { ServiceName } from "./services/blueprint.ts";
+import { ServiceComponent } from "./platform/component.ts";
+import { EDGE_NETWORK } from "./platform/network.ts";
+import { createHost } from "./host/index.ts";
+
+export interface BastideArgs {
+  /** Already validated: see config/load.ts. */
+  config: Association;
+}
+
+export class Bastide extends pulumi.ComponentResource {
+  readonly services: Partial<Record<ServiceName, ServiceComponent>> = {};
+  readonly urls: Record<string, string>;
+  readonly publicAddress: pulumi.Output<string>;
+
+  constructor(name: string, args: BastideArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bastide:index:Bastide", name, {}, opts);
+    const { config } = args;
+    const host = createHost(config, this);
+    this.publicAddress = host.publicAddress;
+
+    const edgeNetwork = new docker.Network(
+      "edge",
+      {
+        name: EDGE_NETWORK.name,
+        driver: "bridge",
+        ipamConfigs: [{ subnet: EDGE_NETWORK.subnet, gateway: EDGE_NETWORK.gateway }],
+      },
+      { parent: this, provider: host.provider },
+    );
+
+    const all = blueprints(config);
+    const backends: ServiceComponent[] = [];
+    for (const blueprint of all) {
+      const isProxy = blueprint.service === "proxy";
+      const component = new ServiceComponent(
+        { config, blueprint, provider: host.provider, edgeNetwork, publicAddress: host.publicAddress },
+        // The proxy starts last so that its first certificate requests find the services up.
+        { parent: this, dependsOn: isProxy ? backends : [] },
+      );
+      this.services[blueprint.service] = component;
+      if (!isProxy) backends.push(component);
+    }
+
+    this.urls = Object.fromEntries(all.flatMap((b) => b.routes.map((r) => [r.host.split(".")[0]!, `https://${r.host}`])));
+    this.registerOutputs({ urls: this.urls, publicAddress: this.publicAddress });
+  }
+}

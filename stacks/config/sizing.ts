@@ -1,0 +1,38 @@
+// A profile must fit the host it declares, and the containers' memory limits must
+// fit the profile: an overcommitted small server swaps and drops video calls.
+import { hostSize } from "../host/settings.ts";
+import { blueprints } from "../services/catalog.ts";
+import { PROFILES, type Association } from "./schema.ts";
+
+export interface MemoryUse {
+  container: string;
+  memoryMb: number;
+}
+
+export function memoryUse(config: Association): MemoryUse[] {
+  return blueprints(config).flatMap((b) =>
+    b.containers.map((c) => ({ container: `${b.service}/${c.name}`, memoryMb: c.memoryMb[config.profile] })),
+  );
+}
+
+export function sizingProblems(config: Association): { path: string; message: string }[] {
+  const profile = PROFILES[config.profile];
+  const size = hostSize(config.host);
+  const problems: { path: string; message: string }[] = [];
+  if (size.cpus < profile.minimum.cpus || size.memoryGb < profile.minimum.memoryGb) {
+    problems.push({
+      path: "profile",
+      message:
+        `profile ${config.profile} needs ${profile.minimum.cpus} vCPU / ${profile.minimum.memoryGb} GB, ` +
+        `but the host has ${size.cpus} vCPU / ${size.memoryGb} GB; choose profile small or a larger host`,
+    });
+  }
+  const total = memoryUse(config).reduce((sum, c) => sum + c.memoryMb, 0);
+  if (total > profile.containerBudgetMb) {
+    problems.push({
+      path: "profile",
+      message: `the enabled services need ${total} MiB but profile ${config.profile} allows ${profile.containerBudgetMb} MiB; choose a larger profile or turn a service off`,
+    });
+  }
+  return problems;
+}

@@ -1,0 +1,142 @@
+// Where the stack runs. Every target but `local` must be in the EU/EEA: the
+// register of processing states "no transfer outside the EU", so it must be true.
+import { z } from "zod";
+import { addressOrCidr, euCountry } from "../config/fields.ts";
+
+export interface HostSize {
+  cpus: number;
+  memoryGb: number;
+}
+
+const size = z.strictObject({
+  cpus: z.number().int().min(1, { error: "must be at least 1" }).max(256),
+  memoryGb: z.number().min(1, { error: "must be at least 1 (GB)" }).max(2048),
+});
+
+/** Hetzner Cloud locations in the EU; the others are named so the error can say where they are. */
+export const HETZNER_LOCATIONS = { fsn1: "DE", nbg1: "DE", hel1: "FI" } as const;
+const HETZNER_ELSEWHERE: Record<string, string> = { ash: "the USA", hil: "the USA", sin: "Singapore" };
+
+export const HETZNER_SERVER_TYPES: Record<string, HostSize> = {
+  cx22: { cpus: 2, memoryGb: 4 },
+  cx32: { cpus: 4, memoryGb: 8 },
+  cx42: { cpus: 8, memoryGb: 16 },
+  cx52: { cpus: 16, memoryGb: 32 },
+  cpx21: { cpus: 3, memoryGb: 4 },
+  cpx31: { cpus: 4, memoryGb: 8 },
+  cpx41: { cpus: 8, memoryGb: 16 },
+  ccx13: { cpus: 2, memoryGb: 8 },
+  ccx23: { cpus: 4, memoryGb: 16 },
+};
+
+export const SCALEWAY_ZONES = {
+  "fr-par-1": "FR", "fr-par-2": "FR", "fr-par-3": "FR",
+  "nl-ams-1": "NL", "nl-ams-2": "NL", "nl-ams-3": "NL",
+  "pl-waw-1": "PL", "pl-waw-2": "PL", "pl-waw-3": "PL",
+} as const;
+
+export const SCALEWAY_SERVER_TYPES: Record<string, HostSize> = {
+  "DEV1-M": { cpus: 3, memoryGb: 4 },
+  "DEV1-L": { cpus: 4, memoryGb: 8 },
+  "DEV1-XL": { cpus: 4, memoryGb: 12 },
+  "PLAY2-SMALL": { cpus: 2, memoryGb: 4 },
+  "PLAY2-MEDIUM": { cpus: 4, memoryGb: 8 },
+  "PRO2-XXS": { cpus: 2, memoryGb: 8 },
+  "PRO2-XS": { cpus: 4, memoryGb: 16 },
+  "GP1-XS": { cpus: 4, memoryGb: 16 },
+};
+
+const oneOf = (what: string, table: Record<string, unknown>) =>
+  z.string().refine((v) => v in table, {
+    error: (issue) => `"${String(issue.input)}" is not a known ${what}; use one of: ${Object.keys(table).join(", ")}`,
+  });
+
+/** Who may reach SSH on a cloud server: never the whole Internet. */
+const adminAddresses = z
+  .array(addressOrCidr)
+  .min(1, { error: "list at least one address or network the admin connects from, e.g. 203.0.113.7/32" })
+  .refine((list) => !list.some((a) => a === "0.0.0.0/0" || a === "::/0"), {
+    error: "must not open SSH to the whole Internet (0.0.0.0/0 or ::/0); list the admin's own addresses",
+  });
+
+const sshPublicKey = z
+  .string()
+  .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, {
+    error: "must be an OpenSSH public key line such as 'ssh-ed25519 AAAA... admin@laptop'",
+  });
+
+const local = z.strictObject({
+  target: z.literal("local"),
+  /** What this machine can give the stack; checked against the sizing profile. */
+  size: size.default({ cpus: 4, memoryGb: 8 }),
+});
+
+const ssh = z.strictObject({
+  target: z.literal("ssh"),
+  address: z.string().min(1, { error: "must be the server's name or IP address" }),
+  user: z.string().default("root"),
+  port: z.number().int().min(1).max(65535).default(22),
+  /** Where the server physically is: must be in the EU/EEA. */
+  country: euCountry,
+  /** Public IPv4 address announced to video clients; defaults to `address`. */
+  publicAddress: z.ipv4({ error: "must be the server's public IPv4 address" }).optional(),
+  size,
+});
+
+const hetzner = z.strictObject({
+  target: z.literal("hetzner"),
+  location: z.string().refine((v) => v in HETZNER_LOCATIONS, {
+    error: (issue) => {
+      const where = HETZNER_ELSEWHERE[String(issue.input)];
+      const why = where ? ` is in ${where}, outside the EU/EEA` : " is not a known Hetzner location";
+      return `"${String(issue.input)}"${why}; use fsn1 (Falkenstein, DE), nbg1 (Nuremberg, DE) or hel1 (Helsinki, FI)`;
+    },
+  }),
+  serverType: oneOf("Hetzner server type", HETZNER_SERVER_TYPES).default("cx32"),
+  sshPublicKey,
+  adminAddresses,
+});
+
+const scaleway = z.strictObject({
+  target: z.literal("scaleway"),
+  zone: z.string().refine((v) => v in SCALEWAY_ZONES, {
+    error: (issue) =>
+      `"${String(issue.input)}" is not an EU Scaleway zone; use one of ${Object.keys(SCALEWAY_ZONES).join(", ")}`,
+  }),
+  serverType: oneOf("Scaleway instance type", SCALEWAY_SERVER_TYPES).default("DEV1-L"),
+  sshPublicKey,
+  adminAddresses,
+});
+
+export const hostSettings = z.discriminatedUnion("target", [local, ssh, hetzner, scaleway], {
+  error: "host.target must be one of local, ssh, hetzner, scaleway",
+});
+
+export type HostSettings = z.infer<typeof hostSettings>;
+
+/** The size a target declares: read from the server type for clouds. */
+export function hostSize(host: HostSettings): HostSize {
+  switch (host.target) {
+    case "local":
+    case "ssh":
+      return host.size;
+    case "hetzner":
+      return HETZNER_SERVER_TYPES[host.serverType]!;
+    case "scaleway":
+      return SCALEWAY_SERVER_TYPES[host.serverType]!;
+  }
+}
+
+/** Country where the data lives, for the register; `undefined` for a laptop. */
+export function hostCountry(host: HostSettings): string | undefined {
+  switch (host.target) {
+    case "local":
+      return undefined;
+    case "ssh":
+      return host.country;
+    case "hetzner":
+      return HETZNER_LOCATIONS[host.location as keyof typeof HETZNER_LOCATIONS];
+    case "scaleway":
+      return SCALEWAY_ZONES[host.zone as keyof typeof SCALEWAY_ZONES];
+  }
+}

@@ -1,0 +1,16 @@
+// The Pulumi program. The config is validated before anything is registered:
+// a bad file stops here with every problem listed, and nothing changes.
+import * as pulumi from "@pulumi/pulumi";
+import { loadAssociation } from "./config/load.ts";
+import { Bastide } from "./bastide.ts";
+
+const settings = new pulumi.Config("bastide");
+const config = loadAssociation(settings.get("config") ?? "association.yaml");
+const stack = new Bastide("bastide", { config });
+
+export const urls = stack.urls;
+export const publicAddress = stack.publicAddress;
+/** Credentials stay secret: `pulumi stack output --show-secrets adminPasswords` reveals them. */
+export const adminPasswords = pulumi.secret(
+  Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, s.secrets])),
+);

@@ -1,0 +1,129 @@
+// The pure description of a service: what runs, with what limits, reachable how.
+// Every service module returns one; the Pulumi component, the sizing check, the
+// proxy, the firewall and the policy pack all read the same blueprint, so they
+// cannot disagree about what is deployed.
+import type { Association } from "../config/schema.ts";
+
+export type ServiceName = "proxy" | "jitsi" | "nextcloud" | "matrix" | "polls" | "vpn";
+
+export type Profile = "small" | "standard";
+
+/** Memory a container may use, per sizing profile, in MiB. */
+export type MemoryMb = Record<Profile, number>;
+
+export interface PublishedPort {
+  port: number;
+  protocol: "tcp" | "udp";
+  /** Why the Internet needs it: shown in the firewall and in the security measures. */
+  purpose: string;
+}
+
+export interface VolumeBlueprint {
+  /** Short name; the Docker volume is `bastide-<service>-<name>`. */
+  name: string;
+  path: string;
+  /** What lives there, for the DPO's data-location page. */
+  holds: string;
+}
+
+/** A generated secret. `password` is URL- and config-safe; `hex` suits HMAC keys. */
+export interface SecretBlueprint {
+  name: string;
+  kind: "password" | "hex";
+  length: number;
+}
+
+export interface HealthcheckBlueprint {
+  test: string[];
+  intervalSeconds?: number;
+  retries?: number;
+  startPeriodSeconds?: number;
+}
+
+export interface ContainerBlueprint {
+  /** Short name; the container is `bastide-<service>-<name>`. */
+  name: string;
+  image: string;
+  /** Built from a Dockerfile in this repository (see images.ts) instead of pulled. */
+  build?: "framadate";
+  memoryMb: MemoryMb;
+  env?: Record<string, string>;
+  /** Environment variables filled from generated secrets: variable → secret name. */
+  secretEnv?: Record<string, string>;
+  command?: string[];
+  ports?: PublishedPort[];
+  volumes?: { volume: string; path: string; readOnly?: boolean }[];
+  /** Rendered files (by their path in the container) uploaded before start. */
+  files?: string[];
+  healthcheck?: HealthcheckBlueprint;
+  /** `edge` is shared with the proxy; `internal` is the service's private network. */
+  networks: ("edge" | "internal")[];
+  /** Fixed address on the edge network, for the proxy and the VPN only. */
+  edgeAddress?: string;
+  /** Other network names that resolve to this container. */
+  aliases?: string[];
+  /** Linux capabilities beyond Docker's default set; only the VPN needs one. */
+  addCapabilities?: string[];
+  /** Kernel settings inside the container's namespace (the VPN routes packets). */
+  sysctls?: Record<string, string>;
+  /** Start after these containers of the same service. */
+  dependsOn?: string[];
+}
+
+/** A public name the proxy serves, and where it sends the traffic. */
+export interface ProxyRoute {
+  host: string;
+  /** `container:port` on the edge network. */
+  upstream: string;
+  /** Paths only reachable from the VPN (admin pages). */
+  vpnOnlyPaths?: string[];
+  /** Extra response headers beyond the common security headers. */
+  headers?: Record<string, string>;
+  /** Paths served directly by the proxy as JSON, e.g. Matrix's .well-known files. */
+  staticJson?: { path: string; body: unknown }[];
+}
+
+/** A file rendered from a template, uploaded into a container. */
+export interface RenderedFile {
+  /** Container (short name) that reads it. */
+  container: string;
+  path: string;
+  content: string;
+  /** Set when the content embeds a secret: never written to disk in clear. */
+  holdsSecrets: boolean;
+  /** Octal permission bits inside the container, as Docker's upload expects. */
+  mode?: string;
+}
+
+export interface ServiceBlueprint {
+  service: ServiceName;
+  /** What staff see, e.g. "Visio (Jitsi Meet)". */
+  title: string;
+  containers: ContainerBlueprint[];
+  volumes: VolumeBlueprint[];
+  secrets: SecretBlueprint[];
+  routes: ProxyRoute[];
+  /** Rendered files; `secrets` maps each secret name to its value (or a placeholder in plans). */
+  files(secrets: Record<string, string>): RenderedFile[];
+}
+
+/** What every service module exports: pure functions of the validated config. */
+export interface ServiceModule {
+  name: ServiceName;
+  enabled(config: Association): boolean;
+  blueprint(config: Association, context: BlueprintContext): ServiceBlueprint;
+}
+
+export interface BlueprintContext {
+  profile: Profile;
+  hostnames: Hostnames;
+  /** The address video and VPN clients reach the server on. */
+  publicAddress: string;
+  /** Every other enabled service's routes; only the proxy reads them. */
+  routes: ProxyRoute[];
+}
+
+export type Hostnames = Record<"meet" | "cloud" | "matrix" | "element" | "polls" | "vpn", string>;
+
+export const containerName = (service: ServiceName, name: string) => `bastide-${service}-${name}`;
+export const volumeName = (service: ServiceName, name: string) => `bastide-${service}-${name}`;

@@ -1,0 +1,46 @@
+// The services Bastide knows. Adding a service means adding its folder and one line here.
+import type { Association } from "../config/schema.ts";
+import type { BlueprintContext, Hostnames, Profile, ServiceBlueprint, ServiceModule } from "./blueprint.ts";
+import { proxy } from "./proxy/blueprint.ts";
+import { jitsi } from "./jitsi/blueprint.ts";
+import { nextcloud } from "./nextcloud/blueprint.ts";
+import { matrix } from "./matrix/blueprint.ts";
+import { polls } from "./polls/blueprint.ts";
+import { vpn } from "./vpn/blueprint.ts";
+
+export const SERVICE_MODULES: readonly ServiceModule[] = [jitsi, nextcloud, matrix, polls, vpn, proxy];
+
+/** Stands for the server's public IPv4 address where it is only known once the VM exists. */
+export const PUBLIC_ADDRESS = "@@public-address@@";
+
+export function hostnames(config: Association): Hostnames {
+  const s = config.services;
+  const fqdn = (label: string) => `${label}.${config.domain}`;
+  return {
+    meet: fqdn(s.jitsi.subdomain),
+    cloud: fqdn(s.nextcloud.subdomain),
+    matrix: fqdn(s.matrix.subdomain),
+    element: fqdn(s.matrix.elementSubdomain),
+    polls: fqdn(s.polls.subdomain),
+    vpn: fqdn(s.vpn.subdomain),
+  };
+}
+
+export function publicAddressOf(config: Association): string {
+  const host = config.host;
+  if (host.target === "local") return "127.0.0.1";
+  if (host.target === "ssh") return host.publicAddress ?? host.address;
+  return PUBLIC_ADDRESS;
+}
+
+export function blueprintContext(config: Association, profile: Profile = config.profile): BlueprintContext {
+  return { profile, hostnames: hostnames(config), publicAddress: publicAddressOf(config), routes: [] };
+}
+
+/** The blueprints of every enabled service; the proxy's, built last, routes to the others. */
+export function blueprints(config: Association): ServiceBlueprint[] {
+  const context = blueprintContext(config);
+  const services = SERVICE_MODULES.filter((m) => m !== proxy && m.enabled(config)).map((m) => m.blueprint(config, context));
+  const routes = services.flatMap((b) => b.routes);
+  return [...services, proxy.blueprint(config, { ...context, routes })];
+}

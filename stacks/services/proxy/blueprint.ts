@@ -1,0 +1,68 @@
+// The reverse proxy: the only container on 80/443. It gets TLS certificates from
+// ACME, adds security headers, keeps access logs short-lived and masked, and
+// keeps admin paths to the VPN.
+import type { Association } from "../../config/schema.ts";
+import type { ProxyRoute, ServiceModule } from "../blueprint.ts";
+import { IMAGES } from "../images.ts";
+import { render } from "../../platform/templates.ts";
+import { EDGE_ADDRESSES } from "../../platform/network.ts";
+
+const LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/** Port the container's health check asks; bound to the container's loopback, never published. */
+export const HEALTH_PORT = 2080;
+
+export function caddyfile(config: Association, routes: ProxyRoute[]): string {
+  const settings = config.services.proxy;
+  return render("proxy/Caddyfile", {
+    acmeEmail: settings.acmeEmail ?? config.organisation.contact,
+    acmeCaUrl: settings.acmeCa === "staging" ? LETS_ENCRYPT_STAGING : "",
+    localCerts: config.host.target === "local",
+    accessLogHours: settings.accessLog.retentionDays * 24,
+    anonymiseAddresses: settings.accessLog.anonymiseAddresses,
+    healthPort: HEALTH_PORT,
+    vpnSource: `${EDGE_ADDRESSES.vpn}/32`,
+    sites: routes.map((r) => ({
+      host: r.host,
+      upstream: r.upstream,
+      headers: r.headers ?? {},
+      vpnOnlyPaths: (r.vpnOnlyPaths ?? []).join(" "),
+      staticJson: (r.staticJson ?? []).map((s) => ({ path: s.path, body: JSON.stringify(s.body) })),
+    })),
+  });
+}
+
+export const proxy: ServiceModule = {
+  name: "proxy",
+  enabled: () => true,
+  blueprint: (config, { routes }) => ({
+    service: "proxy",
+    title: "Reverse proxy (Caddy)",
+    containers: [
+      {
+        name: "caddy",
+        image: IMAGES.caddy,
+        memoryMb: { small: 128, standard: 256 },
+        ports: [
+          { port: 80, protocol: "tcp", purpose: "HTTP, only to redirect to HTTPS and answer ACME challenges" },
+          { port: 443, protocol: "tcp", purpose: "HTTPS for every web service" },
+        ],
+        volumes: [
+          { volume: "data", path: "/data" },
+          { volume: "config", path: "/config" },
+        ],
+        files: ["/etc/caddy/Caddyfile"],
+        networks: ["edge"],
+        edgeAddress: EDGE_ADDRESSES.proxy,
+        healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HEALTH_PORT}/`], intervalSeconds: 30, retries: 3 },
+      },
+    ],
+    volumes: [
+      { name: "data", path: "/data", holds: "TLS certificates and keys; access logs (masked addresses, rotated)" },
+      { name: "config", path: "/config", holds: "Caddy's autosaved state" },
+    ],
+    secrets: [],
+    routes: [],
+    files: () => [{ container: "caddy", path: "/etc/caddy/Caddyfile", content: caddyfile(config, routes), holdsSecrets: false }],
+  }),
+};

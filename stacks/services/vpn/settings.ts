@@ -1,0 +1,15 @@
+import { z } from "zod";
+import { ipv4Cidr, subdomainLabel } from "../../config/fields.ts";
+
+export const vpnSettings = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** The name peers connect to. */
+    subdomain: subdomainLabel.default("vpn"),
+    port: z.number().int().min(1024, { error: "must be 1024-65535" }).max(65535, { error: "must be 1024-65535" }).default(51820),
+    /** Addresses handed to peers; the server takes the first one. */
+    subnet: ipv4Cidr.default("10.13.13.0/24"),
+  })
+  .prefault({});
+
+export type VpnSettings = z.infer<typeof vpnSettings>;

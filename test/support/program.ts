@@ -1,0 +1,112 @@
+// Runs the Pulumi program under Pulumi's own mocks (no CLI, no Docker) and returns
+// every resource it registered, with the options the mocks do not normally show.
+import * as pulumi from "@pulumi/pulumi";
+import type { Association } from "../../stacks/config/schema.ts";
+
+export interface Registered {
+  type: string;
+  name: string;
+  urn: string;
+  inputs: Record<string, any>;
+  /** Top-level inputs that hold a Pulumi secret somewhere inside. */
+  secretInputs: string[];
+  protect: boolean;
+  retainOnDelete: boolean;
+  parent: string;
+  dependencies: string[];
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Pulumi wraps secret values in a signed object; tests and plans want the value. */
+export function unwrapSecrets(value: any): any {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value && typeof value === "object") {
+    if (SECRET_SIG in value) return unwrapSecrets(value.value);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+
+/** Which top-level inputs Pulumi will keep secret. */
+export function secretInputs(inputs: Record<string, any>): string[] {
+  const holds = (v: any): boolean =>
+    v && typeof v === "object" && (SECRET_SIG in v || Object.values(v).some(holds));
+  return Object.entries(inputs).filter(([, v]) => holds(v)).map(([k]) => k);
+}
+
+/** What a secret looks like in a plan: its name, never a value. */
+export const secretPlaceholder = (name: string) => `<secret:${name}>`;
+
+/** Mocked outputs: generated passwords become placeholders, other resources echo their inputs. */
+function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+      return { ...inputs, result: secretPlaceholder(name) };
+    case "docker:index/remoteImage:RemoteImage":
+      return { ...inputs, imageId: `${inputs.name}` };
+    case "docker:index/image:Image":
+      return { ...inputs, imageName: inputs.imageName, repoDigest: `${inputs.imageName}@sha256:${"0".repeat(64)}` };
+    case "hcloud:index/server:Server":
+      return { ...inputs, ipv4Address: "203.0.113.10" };
+    case "scaleway:index/instanceIp:InstanceIp":
+    case "scaleway:instance/ip:Ip":
+      return { ...inputs, address: "203.0.113.20" };
+    default:
+      return inputs;
+  }
+}
+
+/**
+ * Registers `build()`'s resources under mocks and waits for all of them.
+ * Tests that call it must be serial: Pulumi's runtime is process-wide.
+ */
+export async function registerUnderMocks(build: () => unknown): Promise<Registered[]> {
+  const registered: Registered[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) }),
+      call: (args) => args.inputs,
+    },
+    "bastide",
+    "test",
+    true,
+  );
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) =>
+    original(req, (err: unknown, res: any) => {
+      if (!err) {
+        registered.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: res.getUrn(),
+          inputs: unwrapSecrets(req.getObject()?.toJavaScript() ?? {}),
+          secretInputs: secretInputs(req.getObject()?.toJavaScript() ?? {}),
+          protect: req.getProtect() ?? false,
+          retainOnDelete: req.getRetainondelete() ?? false,
+          parent: req.getParent(),
+          dependencies: req.getDependenciesList(),
+        });
+      }
+      callback(err, res);
+    });
+  build();
+  await pulumi.runtime.awaitStackRegistrations();
+  // Outputs resolve in later turns; give every pending registration a chance to land.
+  for (let settled = -1; settled !== registered.length; ) {
+    settled = registered.length;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await pulumi.runtime.awaitStackRegistrations();
+  }
+  return registered;
+}
+
+export async function deployUnderMocks(config: Association): Promise<Registered[]> {
+  const { Bastide } = await import("../../stacks/bastide.ts");
+  return registerUnderMocks(() => new Bastide("bastide", { config }));
+}
+
+export const ofType = (resources: Registered[], type: string) => resources.filter((r) => r.type === type);
+export const CONTAINER = "docker:index/container:Container";
+export const VOLUME = "docker:index/volume:Volume";
