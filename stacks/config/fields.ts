@@ -9,11 +9,17 @@ export const EU_EEA_COUNTRIES = [
   "IS", "LI", "NO",
 ] as const;
 
-export const euCountry = z.enum(EU_EEA_COUNTRIES, {
-  error: (issue) =>
-    `"${String(issue.input)}" is not an EU/EEA country code: Bastide keeps the data in the EU/EEA. ` +
-    `Use a two-letter code such as FR, DE, BE or NL.`,
-});
+function countryProblem(input: unknown): string {
+  const upper = typeof input === "string" ? input.trim().toUpperCase() : "";
+  if ((EU_EEA_COUNTRIES as readonly string[]).includes(upper) && upper !== input)
+    return `"${String(input)}" must be written as ${upper}: two capital letters`;
+  return (
+    `${input === undefined ? "must be" : `"${String(input)}" is not`} an EU/EEA country code: ` +
+    `Bastide keeps the data in the EU/EEA. Use a two-letter code such as FR, DE, BE or NL.`
+  );
+}
+
+export const euCountry = z.enum(EU_EEA_COUNTRIES, { error: (issue) => countryProblem(issue.input) });
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 

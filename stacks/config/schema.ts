@@ -116,7 +116,7 @@ function crossFieldChecks(config: Association, ctx: Ctx): void {
       issue(["members", i, "devices"], `only admin and staff members get VPN access; set role: staff for ${m.id} or remove the devices`);
   });
 
-  if (!config.members.some((m) => m.role === "admin"))
+  if (config.members.length > 0 && !config.members.some((m) => m.role === "admin"))
     issue(["members"], "at least one member needs role: admin, to own the services' admin accounts");
 
   if (config.members.some((m) => m.devices.length > 0) && !config.services.vpn.enabled)
