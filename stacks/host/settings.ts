@@ -85,7 +85,7 @@ const ssh = z.strictObject({
 
 const hetzner = z.strictObject({
   target: z.literal("hetzner"),
-  location: z.string().refine((v) => v in HETZNER_LOCATIONS, {
+  location: z.string({ error: "must be fsn1, nbg1 or hel1 (Hetzner's EU locations)" }).refine((v) => v in HETZNER_LOCATIONS, {
     error: (issue) => {
       const where = HETZNER_ELSEWHERE[String(issue.input)];
       const why = where ? ` is in ${where}, outside the EU/EEA` : " is not a known Hetzner location";
@@ -99,7 +99,7 @@ const hetzner = z.strictObject({
 
 const scaleway = z.strictObject({
   target: z.literal("scaleway"),
-  zone: z.string().refine((v) => v in SCALEWAY_ZONES, {
+  zone: z.string({ error: `must be one of ${Object.keys(SCALEWAY_ZONES).join(", ")} (Scaleway's EU zones)` }).refine((v) => v in SCALEWAY_ZONES, {
     error: (issue) =>
       `"${String(issue.input)}" is not an EU Scaleway zone; use one of ${Object.keys(SCALEWAY_ZONES).join(", ")}`,
   }),
