@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ipv4Cidr, subdomainLabel } from "../../config/fields.ts";
+import { vpnAddressing } from "./addressing.ts";
 
 export const vpnSettings = z
   .strictObject({
@@ -8,7 +9,16 @@ export const vpnSettings = z
     subdomain: subdomainLabel.default("vpn"),
     port: z.number().int().min(1024, { error: "must be 1024-65535" }).max(65535, { error: "must be 1024-65535" }).default(51820),
     /** Addresses handed to peers; the server takes the first one. */
-    subnet: ipv4Cidr.default("10.13.13.0/24"),
+    subnet: ipv4Cidr
+      .superRefine((cidr, ctx) => {
+        if (!/^[\d.]+\/\d+$/.test(cidr)) return; // already reported by ipv4Cidr
+        try {
+          vpnAddressing(cidr);
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: (error as Error).message });
+        }
+      })
+      .default("10.13.13.0/24"),
   })
   .prefault({});
 
