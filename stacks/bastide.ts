@@ -40,9 +40,9 @@ export class Bastide extends pulumi.ComponentResource {
     for (const blueprint of all) {
       const isProxy = blueprint.service === "proxy";
       const component = new ServiceComponent(
-        { config, blueprint, provider: host.provider, edgeNetwork, publicAddress: host.publicAddress },
         // The proxy starts last so that its first certificate requests find the services up.
-        { parent: this, dependsOn: isProxy ? backends : [] },
+        { config, blueprint, provider: host.provider, edgeNetwork, publicAddress: host.publicAddress, after: isProxy ? [...backends] : [] },
+        { parent: this },
       );
       this.services[blueprint.service] = component;
       if (!isProxy) backends.push(component);

@@ -10,7 +10,7 @@ const stack = new Bastide("bastide", { config });
 
 export const urls = stack.urls;
 export const publicAddress = stack.publicAddress;
-/** Credentials stay secret: `pulumi stack output --show-secrets adminPasswords` reveals them. */
-export const adminPasswords = pulumi.secret(
+/** Generated credentials stay secret: `pulumi stack output --show-secrets serviceSecrets` reveals them. */
+export const serviceSecrets = pulumi.secret(
   Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, s.secrets])),
 );

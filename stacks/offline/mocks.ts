@@ -1,7 +1,8 @@
-// Runs the Pulumi program under Pulumi's own mocks (no CLI, no Docker) and returns
+// Runs the Pulumi program under Pulumi's own mocks (no CLI, no Docker, no cloud) and returns
 // every resource it registered, with the options the mocks do not normally show.
+// `npm run plan` and the tests share it.
 import * as pulumi from "@pulumi/pulumi";
-import type { Association } from "../../stacks/config/schema.ts";
+import type { Association } from "../config/schema.ts";
 
 export interface Registered {
   type: string;
@@ -103,7 +104,7 @@ export async function registerUnderMocks(build: () => unknown): Promise<Register
 }
 
 export async function deployUnderMocks(config: Association): Promise<Registered[]> {
-  const { Bastide } = await import("../../stacks/bastide.ts");
+  const { Bastide } = await import("../bastide.ts");
   return registerUnderMocks(() => new Bastide("bastide", { config }));
 }
 

@@ -26,6 +26,9 @@ export interface ServiceComponentArgs {
   edgeNetwork: docker.Network;
   /** The server's public address, known only once a cloud VM exists. */
   publicAddress: pulumi.Input<string>;
+  /** Components whose containers must be up first. Pulumi does not pass a component's
+   * own dependsOn down to its children, so the containers are told directly. */
+  after?: pulumi.Resource[];
 }
 
 const seconds = (s: number | undefined) => (s === undefined ? undefined : `${s}s`);
@@ -82,7 +85,7 @@ export class ServiceComponent extends pulumi.ComponentResource {
 
     this.containers = {};
     for (const spec of blueprint.containers) {
-      const dependsOn = (spec.dependsOn ?? []).map((name) => this.containers[name]!).filter(Boolean);
+      const dependsOn = [...(spec.dependsOn ?? []).map((name) => this.containers[name]!).filter(Boolean), ...(args.after ?? [])];
       this.containers[spec.name] = this.container(spec, args, internal, files, dependsOn);
     }
 
@@ -95,7 +98,7 @@ export class ServiceComponent extends pulumi.ComponentResource {
     args: ServiceComponentArgs,
     internal: docker.Network | undefined,
     files: pulumi.Output<RenderedFile[]>,
-    dependsOn: docker.Container[],
+    dependsOn: pulumi.Resource[],
   ): docker.Container {
     const { blueprint, provider, edgeNetwork } = args;
     const service = blueprint.service;
@@ -107,18 +110,22 @@ export class ServiceComponent extends pulumi.ComponentResource {
       ...Object.entries(spec.secretEnv ?? {}).map(([k, secret]) => {
         const value = this.secrets[secret];
         if (!value) throw new Error(`${service}/${spec.name}: secretEnv ${k} names an unknown secret "${secret}"`);
-        return pulumi.interpolate`${k}=${value}`;
+        return pulumi.secret(pulumi.interpolate`${k}=${value}`);
       }),
     ];
 
+    // Rendering once with placeholders tells, before any secret exists, which files embed one.
+    const shapes = blueprint.files(Object.fromEntries(blueprint.secrets.map((s) => [s.name, `<secret:${s.name}>`])));
     const uploads = (spec.files ?? []).map((path) => {
-      const content = files.apply((all) => {
-        const file = all.find((f) => f.container === spec.name && f.path === path);
-        if (!file) throw new Error(`${service}/${spec.name}: no rendered file for ${path}`);
-        return file.content;
-      });
-      const mode = pulumi.output(files).apply((all) => all.find((f) => f.container === spec.name && f.path === path)?.mode);
-      return { file: path, content: pulumi.secret(content), permissions: mode };
+      const shape = shapes.find((f) => f.container === spec.name && f.path === path);
+      if (!shape) throw new Error(`${service}/${spec.name}: no rendered file for ${path}`);
+      if (!shape.holdsSecrets && shape.content.includes("<secret:"))
+        throw new Error(`${service}/${spec.name}: ${path} embeds a secret but is not marked holdsSecrets`);
+      // Plain files stay readable in `pulumi preview`; only files with secrets are derived from them.
+      const content = shape.holdsSecrets
+        ? pulumi.secret(files.apply((all) => all.find((f) => f.container === spec.name && f.path === path)!.content))
+        : withPublicAddress(shape.content, args.publicAddress);
+      return { file: path, content, permissions: shape.mode };
     });
 
     const networks = [
@@ -135,6 +142,7 @@ export class ServiceComponent extends pulumi.ComponentResource {
         memory: spec.memoryMb[args.config.profile],
         memorySwap: spec.memoryMb[args.config.profile],
         envs: env,
+        entrypoints: spec.entrypoint,
         command: spec.command,
         ports: (spec.ports ?? []).map((p) => ({ internal: p.port, external: p.port, protocol: p.protocol })),
         volumes: (spec.volumes ?? []).map((v) => ({

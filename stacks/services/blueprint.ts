@@ -50,6 +50,8 @@ export interface ContainerBlueprint {
   env?: Record<string, string>;
   /** Environment variables filled from generated secrets: variable → secret name. */
   secretEnv?: Record<string, string>;
+  /** Replaces the image's entrypoint, e.g. to fix volume ownership before dropping privileges. */
+  entrypoint?: string[];
   command?: string[];
   ports?: PublishedPort[];
   volumes?: { volume: string; path: string; readOnly?: boolean }[];

@@ -1,8 +1,279 @@
-// PLACEHOLDER, replaced by the jitsi module's author.
-import type { ServiceModule } from "../blueprint.ts";
+// Jitsi Meet, from the docker-jitsi-meet images: nginx and the web app (web), the XMPP
+// server (prosody), the conference focus (jicofo) and the video bridge (jvb).
+//
+// The meeting domain is "secure": only staff with an account open a room; guests,
+// when allowed, join without one once a host is there, and the lobby is available to
+// make them wait. Caddy holds the certificate, so the web container serves plain HTTP.
+//
+// Since stable-11146 the images run as an unprivileged user (uid 1000): nginx listens
+// on 8000, not 80, and every container copies /config into /run at start, which is
+// where Bastide's two files go (web: custom-config.js, appended to config.js; prosody:
+// conf.d/*.cfg.lua, included by prosody.cfg.lua).
+import type { Association } from "../../config/schema.ts";
+import { containerName, type BlueprintContext, type ContainerBlueprint, type MemoryMb, type ServiceModule } from "../blueprint.ts";
+import { IMAGES } from "../images.ts";
+import { json, render } from "../../platform/templates.ts";
+import type { JitsiSettings } from "./settings.ts";
+
+/** Internal XMPP names; they never leave the service's networks. */
+export const XMPP = {
+  domain: "meet.jitsi",
+  authDomain: "auth.meet.jitsi",
+  guestDomain: "guest.meet.jitsi",
+  mucDomain: "muc.meet.jitsi",
+  internalMucDomain: "internal-muc.meet.jitsi",
+} as const;
+
+/** nginx in the rootless web image; Caddy proxies to it on the edge network. */
+export const WEB_PORT = 8000;
+/** RTP media between browsers and the bridge; the one port Jitsi needs from the Internet. */
+export const MEDIA_PORT = 10000;
+export const PROSODY_HTTP_PORT = 5280;
+
+export const SECRETS = { jicofo: "jicofo-auth-password", jvb: "jvb-auth-password" } as const;
+
+export const WEB_CONFIG_PATH = "/config/custom-config.js";
+export const PROSODY_OVERLAY_PATH = "/config/conf.d/bastide-privacy.cfg.lua";
+
+/** At info level Prosody logs every sign-in; warnings and errors are all an operator needs. */
+export const PROSODY_LOG_LEVEL = "warn";
+/** Should a message-archive module ever be switched on, what it keeps expires this soon. */
+export const ARCHIVE_EXPIRY = "1d";
+
+/** Log timestamps in UTC; participants see times in their own browser's zone. */
+const TIME_ZONE = "Etc/UTC";
+
+const MEMORY: Record<"web" | "prosody" | "jicofo" | "jvb", MemoryMb> = {
+  web: { small: 128, standard: 256 },
+  prosody: { small: 128, standard: 256 },
+  jicofo: { small: 256, standard: 512 },
+  jvb: { small: 512, standard: 1024 },
+};
+
+/**
+ * The JVM heap for a Java container: half its limit, because metaspace, threads and the
+ * bridge's off-heap buffers need the rest. The images default to 3072m, which a small
+ * container's limit would kill.
+ */
+export const javaHeap = (limitMb: number) => `${Math.floor(limitMb / 2)}m`;
+
+const curlHealth = (url: string, startPeriodSeconds: number) => ({
+  // Every Jitsi image has curl: the web image's ACME client and the others' healthcheck.sh use it.
+  test: ["CMD", "curl", "--fail", "--silent", "--output", "/dev/null", url],
+  intervalSeconds: 30,
+  retries: 3,
+  startPeriodSeconds,
+});
+
+const prosodyHost = containerName("jitsi", "prosody");
+
+/** Who may open and join rooms: staff sign in; guests, if allowed, join without an account. */
+function authEnv(settings: JitsiSettings): Record<string, string> {
+  return { ENABLE_AUTH: "1", AUTH_TYPE: "internal", ENABLE_GUESTS: settings.guests.allowed ? "1" : "0" };
+}
+
+function xmppEnv(): Record<string, string> {
+  return {
+    XMPP_DOMAIN: XMPP.domain,
+    XMPP_AUTH_DOMAIN: XMPP.authDomain,
+    XMPP_GUEST_DOMAIN: XMPP.guestDomain,
+    XMPP_MUC_DOMAIN: XMPP.mucDomain,
+    XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain,
+  };
+}
+
+/** A setting of the web app's config object; `merge` keeps the keys the image already set there. */
+export interface WebSetting {
+  name: string;
+  value: unknown;
+  merge: boolean;
+  why: string;
+}
+
+const set = (name: string, value: unknown, why: string): WebSetting => ({ name, value, merge: false, why });
+const merge = (name: string, value: Record<string, unknown>, why: string): WebSetting => ({ name, value, merge: true, why });
+
+/** Width matching a 16:9 height, so the camera is not asked for a cropped picture. */
+const widthFor = (height: number) => Math.round((height * 16) / 9);
+
+function lowBandwidthSettings(settings: JitsiSettings["lowBandwidth"]): WebSetting[] {
+  if (!settings.enabled) return [];
+  const height = settings.maxResolution;
+  const width = widthFor(height);
+  return [
+    set("resolution", height, "highest video height sent"),
+    merge(
+      "constraints",
+      {
+        video: {
+          height: { ideal: height, max: height, min: Math.min(180, height) },
+          width: { ideal: width, max: width, min: Math.min(320, width) },
+        },
+      },
+      "what the camera is asked for",
+    ),
+    set("channelLastN", settings.lastN, "how many participants' video is forwarded at once"),
+    set("startAudioMuted", settings.startMutedAfter, "participants past this number join with the microphone off"),
+    set("startVideoMuted", settings.startMutedAfter, "participants past this number join with the camera off"),
+  ];
+}
+
+function recordingSettings(settings: JitsiSettings["recording"]): WebSetting[] {
+  // Bastide deploys no Jibri, so server-side recording and streaming stay off whatever the config
+  // says; turning recording on allows in-browser recording, announced to everyone.
+  const common = [
+    merge("recordingService", { enabled: false, sharingEnabled: false }, "no server-side recording (no Jibri)"),
+    set("fileRecordingsEnabled", false, "older name of the same switch"),
+    merge("liveStreaming", { enabled: false }, "no live streaming to third-party platforms"),
+    set("liveStreamingEnabled", false, "older name of the same switch"),
+  ];
+  if (!settings.enabled) {
+    return [...common, merge("localRecording", { disable: true }, "no recording: the web app allows in-browser recording unless told not to")];
+  }
+  return [
+    ...common,
+    merge("localRecording", { disable: false, notifyAllParticipants: true }, "in-browser recording, announced to every participant"),
+    merge("recordings", { requireConsent: true, showPrejoinWarning: true, suggestRecording: false }, "participants are told before joining and asked to consent"),
+    set("noticeMessage", settings.consentText, "the association's consent text, shown in every meeting"),
+  ];
+}
+
+/** The web app's settings, applied after the image's own (they are appended to config.js). */
+export function webSettings(config: Association): WebSetting[] {
+  const settings = config.services.jitsi;
+  return [
+    ...lowBandwidthSettings(settings.lowBandwidth),
+    ...recordingSettings(settings.recording),
+    ...(settings.dialIn.enabled ? [set("dialInNumbersUrl", settings.dialIn.numbersUrl, "the telephony provider's page of numbers")] : []),
+    merge("lobby", { autoKnock: true, enableChat: true }, "guests ask to join as soon as they arrive when the lobby is on"),
+    set("disableThirdPartyRequests", true, "no request to servers outside the association's"),
+    merge("gravatar", { disabled: true }, "no avatar lookups at gravatar.com"),
+    merge("analytics", { disabled: true, rtcstatsEnabled: false }, "no analytics or call statistics"),
+    merge("p2p", { stunServers: [] }, "no STUN request to jitsi.net; two-person calls fall back to the bridge"),
+    set("doNotStoreRoom", true, "room names are not kept in the browser's recent list"),
+  ];
+}
+
+export function webConfig(config: Association): string {
+  const settings = webSettings(config).map((s) => ({ ...s, value: json(s.value) }));
+  return render("jitsi/custom-config.js", { settings });
+}
+
+export function prosodyOverlay(): string {
+  return render("jitsi/bastide-privacy.cfg.lua", { logLevel: PROSODY_LOG_LEVEL, archiveExpiry: ARCHIVE_EXPIRY });
+}
+
+function containers(config: Association, { profile, hostnames, publicAddress }: BlueprintContext): ContainerBlueprint[] {
+  const settings = config.services.jitsi;
+  const publicUrl = `https://${hostnames.meet}`;
+  const common = { TZ: TIME_ZONE, ...xmppEnv() };
+  return [
+    {
+      name: "prosody",
+      image: IMAGES.jitsiProsody,
+      memoryMb: MEMORY.prosody,
+      env: {
+        ...common,
+        ...authEnv(settings),
+        PUBLIC_URL: publicUrl,
+        ENABLE_LOBBY: "1",
+        ENABLE_RECORDING: "0",
+      },
+      secretEnv: { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb },
+      volumes: [{ volume: "accounts", path: "/var/lib/prosody" }],
+      files: [PROSODY_OVERLAY_PATH],
+      networks: ["internal"],
+      healthcheck: curlHealth(`http://127.0.0.1:${PROSODY_HTTP_PORT}/health`, 30),
+    },
+    {
+      name: "jicofo",
+      image: IMAGES.jitsiJicofo,
+      memoryMb: MEMORY.jicofo,
+      env: {
+        ...common,
+        ENABLE_AUTH: "1",
+        AUTH_TYPE: "internal",
+        ENABLE_RECORDING: "0",
+        XMPP_SERVER: prosodyHost,
+        JICOFO_MAX_MEMORY: javaHeap(MEMORY.jicofo[profile]),
+      },
+      secretEnv: { JICOFO_AUTH_PASSWORD: SECRETS.jicofo },
+      networks: ["internal"],
+      healthcheck: curlHealth("http://127.0.0.1:8888/about/health", 60),
+      dependsOn: ["prosody"],
+    },
+    {
+      name: "jvb",
+      image: IMAGES.jitsiJvb,
+      memoryMb: MEMORY.jvb,
+      env: {
+        ...common,
+        PUBLIC_URL: publicUrl,
+        XMPP_SERVER: prosodyHost,
+        JVB_PORT: String(MEDIA_PORT),
+        JVB_ADVERTISE_IPS: publicAddress,
+        // The address is known, so no STUN request to a third party to discover it.
+        JVB_DISABLE_STUN: "true",
+        VIDEOBRIDGE_MAX_MEMORY: javaHeap(MEMORY.jvb[profile]),
+      },
+      secretEnv: { JVB_AUTH_PASSWORD: SECRETS.jvb },
+      ports: [{ port: MEDIA_PORT, protocol: "udp", purpose: "Video meetings: audio and video between browsers and the video bridge" }],
+      // Also on the edge network: Docker publishes no port of a container that is only on an
+      // internal network, and the bridge finds its own address through a default route,
+      // which an internal network does not have.
+      networks: ["edge", "internal"],
+      healthcheck: curlHealth("http://127.0.0.1:8080/about/health", 60),
+      dependsOn: ["prosody"],
+    },
+    {
+      name: "web",
+      image: IMAGES.jitsiWeb,
+      memoryMb: MEMORY.web,
+      env: {
+        ...common,
+        ...authEnv(settings),
+        PUBLIC_URL: publicUrl,
+        XMPP_BOSH_URL_BASE: `http://${prosodyHost}:${PROSODY_HTTP_PORT}`,
+        // Caddy terminates TLS and sends HSTS; a second ACME client would fight it for the name.
+        DISABLE_HTTPS: "1",
+        ENABLE_LETSENCRYPT: "0",
+        ENABLE_HTTP_REDIRECT: "0",
+        ENABLE_HSTS: "0",
+        ENABLE_RECORDING: "0",
+        ENABLE_LIVESTREAMING: "0",
+        // Participants check their devices, name and any recording notice before joining.
+        ENABLE_PREJOIN_PAGE: "1",
+      },
+      files: [WEB_CONFIG_PATH],
+      networks: ["edge", "internal"],
+      healthcheck: curlHealth(`http://127.0.0.1:${WEB_PORT}/`, 30),
+      dependsOn: ["jvb"],
+    },
+  ];
+}
 
 export const jitsi: ServiceModule = {
   name: "jitsi",
   enabled: (config) => config.services.jitsi.enabled,
-  blueprint: () => ({ service: "jitsi", title: "jitsi", containers: [], volumes: [], secrets: [], routes: [], files: () => [] }),
+  blueprint: (config, context) => ({
+    service: "jitsi",
+    title: "Visio (Jitsi Meet)",
+    containers: containers(config, context),
+    volumes: [
+      {
+        name: "accounts",
+        path: "/var/lib/prosody",
+        holds: "Staff meeting accounts (user names and salted password hashes); meetings themselves are never stored",
+      },
+    ],
+    secrets: [
+      { name: SECRETS.jicofo, kind: "password", length: 32 },
+      { name: SECRETS.jvb, kind: "password", length: 32 },
+    ],
+    routes: [{ host: context.hostnames.meet, upstream: `${containerName("jitsi", "web")}:${WEB_PORT}` }],
+    files: () => [
+      { container: "web", path: WEB_CONFIG_PATH, content: webConfig(config), holdsSecrets: false, mode: "0644" },
+      { container: "prosody", path: PROSODY_OVERLAY_PATH, content: prosodyOverlay(), holdsSecrets: false, mode: "0644" },
+    ],
+  }),
 };

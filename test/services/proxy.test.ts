@@ -1,0 +1,116 @@
+import test from "ava";
+import { caddyfile } from "../../stacks/services/proxy/blueprint.ts";
+import { blueprints } from "../../stacks/services/catalog.ts";
+import { EDGE_ADDRESSES } from "../../stacks/platform/network.ts";
+import type { ProxyRoute } from "../../stacks/services/blueprint.ts";
+import { exampleAssociation } from "../support/association.ts";
+import { requireProgram, run, scratch } from "../support/programs.ts";
+
+const onServer = exampleAssociation((input) => {
+  input.domain = "asso-exemple.fr";
+  input.host = { target: "ssh", address: "203.0.113.5", country: "FR", size: { cpus: 4, memoryGb: 8 } };
+  input.services.proxy = { acmeCa: "production", acmeEmail: "admin@asso-exemple.fr" };
+});
+
+const ROUTES: ProxyRoute[] = [
+  { host: "cloud.asso-exemple.fr", upstream: "bastide-nextcloud-app:80", vpnOnlyPaths: ["/settings/admin*"] },
+  {
+    host: "matrix.asso-exemple.fr",
+    upstream: "bastide-matrix-synapse:8008",
+    staticJson: [{ path: "/.well-known/matrix/client", body: { "m.homeserver": { base_url: "https://matrix.asso-exemple.fr" } } }],
+  },
+  { host: "chat.asso-exemple.fr", upstream: "bastide-matrix-element:80", headers: { "X-Frame-Options": "SAMEORIGIN" } },
+];
+
+/** `caddy adapt` turns the Caddyfile into Caddy's JSON: the form Caddy actually runs. */
+function adapt(text: string): any {
+  const caddy = requireProgram("caddy", "caddy");
+  const dir = scratch({ Caddyfile: text });
+  const validate = run(caddy, ["validate", "--config", "Caddyfile", "--adapter", "caddyfile"], { cwd: dir });
+  if (validate.status !== 0) throw new Error(`caddy validate failed:\n${validate.stderr}`);
+  const adapted = run(caddy, ["adapt", "--config", "Caddyfile", "--adapter", "caddyfile"], { cwd: dir });
+  if (adapted.status !== 0) throw new Error(`caddy adapt failed:\n${adapted.stderr}`);
+  return JSON.parse(adapted.stdout);
+}
+
+const server = (json: any) => Object.values(json.apps.http.servers).find((s: any) => s.listen.includes(":443")) as any;
+const routeFor = (json: any, host: string) => server(json).routes.find((r: any) => r.match?.[0]?.host?.includes(host));
+const walk = (node: any, visit: (n: any) => void): void => {
+  visit(node);
+  if (node && typeof node === "object") for (const v of Object.values(node)) walk(v, visit);
+};
+const handlers = (node: any, name: string) => {
+  const found: any[] = [];
+  walk(node, (n) => n?.handler === name && found.push(n));
+  return found;
+};
+
+test("the Caddyfile for every enabled service is valid for Caddy", (t) => {
+  const proxy = blueprints(onServer).find((b) => b.service === "proxy")!;
+  const [file] = proxy.files({});
+  const json = adapt(file!.content);
+  t.truthy(server(json), "a server listens on 443");
+});
+
+test("admin paths answer 403 unless the request comes from the VPN server", (t) => {
+  const json = adapt(caddyfile(onServer, ROUTES));
+  const cloud = routeFor(json, "cloud.asso-exemple.fr");
+  const forbidden = handlers(cloud, "static_response").filter((h) => h.status_code === 403);
+  t.is(forbidden.length, 1);
+  let matcher: any;
+  walk(cloud, (n) => n?.path && n?.not && (matcher = n));
+  t.deepEqual(matcher.path, ["/settings/admin*"]);
+  t.deepEqual(matcher.not[0].remote_ip.ranges, [`${EDGE_ADDRESSES.vpn}/32`]);
+  t.is(handlers(routeFor(json, "chat.asso-exemple.fr"), "static_response").length, 0, "no admin path, no 403");
+});
+
+test("every site sends security headers and proxies to its upstream", (t) => {
+  const json = adapt(caddyfile(onServer, ROUTES));
+  for (const route of ROUTES) {
+    const site = routeFor(json, route.host);
+    const headers = handlers(site, "headers").flatMap((h) => Object.keys(h.response?.set ?? {}));
+    t.true(headers.includes("Strict-Transport-Security"), route.host);
+    t.true(headers.includes("X-Content-Type-Options"), route.host);
+    const upstreams = handlers(site, "reverse_proxy").flatMap((h) => h.upstreams.map((u: any) => u.dial));
+    t.deepEqual(upstreams, [route.upstream]);
+  }
+  const chatHeaders = handlers(routeFor(json, "chat.asso-exemple.fr"), "headers").flatMap((h) => Object.keys(h.response?.set ?? {}));
+  t.true(chatHeaders.includes("X-Frame-Options"));
+});
+
+test("static JSON answers carry the body Matrix clients read", (t) => {
+  const json = adapt(caddyfile(onServer, ROUTES));
+  const responses = handlers(routeFor(json, "matrix.asso-exemple.fr"), "static_response").filter((h) => h.status_code === 200);
+  t.deepEqual(JSON.parse(responses[0].body), { "m.homeserver": { base_url: "https://matrix.asso-exemple.fr" } });
+});
+
+test("access logs are rotated, kept for the configured days and mask client addresses", (t) => {
+  const json = adapt(caddyfile(onServer, ROUTES));
+  const log = Object.values(json.logging.logs).find((l: any) => l.writer?.output === "file") as any;
+  t.is(log.writer.filename, "/data/access-logs/access.log");
+  t.is(log.writer.roll_keep_days ?? log.writer.roll_keep_for / 86400e9, 14);
+  t.deepEqual(log.encoder.fields["request>remote_ip"], { filter: "ip_mask", ipv4_cidr: 24, ipv6_cidr: 48 });
+  t.is(log.encoder.fields["request>headers>Authorization"].filter, "delete");
+
+  const unmasked = exampleAssociation((input) => (input.services.proxy = { accessLog: { anonymiseAddresses: false, retentionDays: 3 } }));
+  const plain = adapt(caddyfile(unmasked, ROUTES));
+  const plainLog = Object.values(plain.logging.logs).find((l: any) => l.writer?.output === "file") as any;
+  t.is(plainLog.encoder.fields["request>remote_ip"], undefined);
+  t.is(plainLog.encoder.fields["request>headers>Cookie"].filter, "delete", "cookies are never logged");
+});
+
+test("certificates: Let's Encrypt on a server, Caddy's own CA for *.localhost, staging when asked", (t) => {
+  const issuers = (json: any) => json.apps.tls?.automation?.policies?.flatMap((p: any) => p.issuers ?? []) ?? [];
+  const production = issuers(adapt(caddyfile(onServer, ROUTES)));
+  t.true(production.some((i: any) => i.module === "acme" && i.email === "admin@asso-exemple.fr" && !i.ca));
+
+  const local = issuers(adapt(caddyfile(exampleAssociation(), ROUTES)));
+  t.true(local.some((i: any) => i.module === "internal"));
+
+  const staging = exampleAssociation((input) => {
+    input.host = onServer.host;
+    input.services.proxy = { acmeCa: "staging" };
+  });
+  const stagingIssuers = issuers(adapt(caddyfile(staging, ROUTES)));
+  t.true(stagingIssuers.some((i: any) => i.module === "acme" && String(i.ca).includes("staging")));
+});

@@ -1,0 +1,134 @@
+// The whole program under Pulumi's mocks: what `pulumi up` would register.
+import test from "ava";
+import { PROFILES } from "../stacks/config/schema.ts";
+import { IMAGES, isPinned } from "../stacks/services/images.ts";
+import { LOG_ROTATION } from "../stacks/platform/component.ts";
+import { exampleAssociation } from "./support/association.ts";
+import { deployUnderMocks, ofType, CONTAINER, VOLUME, type Registered } from "./support/program.ts";
+
+const example = exampleAssociation();
+// Pulumi's runtime is process-wide: register once per configuration, serially.
+let resources: Registered[];
+test.before(async () => {
+  resources = await deployUnderMocks(example);
+});
+
+const containers = () => ofType(resources, CONTAINER);
+const containerNames = () => containers().map((c) => c.inputs.name as string).sort();
+
+test.serial("every service, its databases and the proxy get containers", (t) => {
+  t.deepEqual(containerNames(), [
+    "bastide-jitsi-jicofo",
+    "bastide-jitsi-jvb",
+    "bastide-jitsi-prosody",
+    "bastide-jitsi-web",
+    "bastide-matrix-db",
+    "bastide-matrix-element",
+    "bastide-matrix-synapse",
+    "bastide-nextcloud-app",
+    "bastide-nextcloud-cron",
+    "bastide-nextcloud-db",
+    "bastide-nextcloud-redis",
+    "bastide-polls-app",
+    "bastide-polls-db",
+    "bastide-polls-purge",
+    "bastide-proxy-caddy",
+    "bastide-vpn-wireguard",
+  ]);
+});
+
+test.serial("every image is pinned and comes from images.ts or is built from this repository", (t) => {
+  const pinned = new Set<string>(Object.values(IMAGES));
+  const built = ofType(resources, "docker:index/image:Image").map((i) => i.inputs.imageName as string);
+  for (const c of containers()) {
+    const image = c.inputs.image as string;
+    t.true(pinned.has(image) || built.includes(image), `${c.inputs.name}: ${image} is not in images.ts`);
+    t.true(isPinned(image), `${c.inputs.name}: ${image} is not pinned`);
+  }
+  for (const remote of ofType(resources, "docker:index/remoteImage:RemoteImage")) t.true(isPinned(remote.inputs.name));
+});
+
+test.serial("only 80/tcp, 443/tcp, 10000/udp and the VPN port are published, each once", (t) => {
+  const published = containers().flatMap((c) =>
+    (c.inputs.ports ?? []).map((p: any) => `${p.external}/${p.protocol} ${c.inputs.name}`),
+  );
+  t.deepEqual(published.sort(), [
+    "10000/udp bastide-jitsi-jvb",
+    "443/tcp bastide-proxy-caddy",
+    "51820/udp bastide-vpn-wireguard",
+    "80/tcp bastide-proxy-caddy",
+  ]);
+});
+
+test.serial("every data volume is protected from destroy and kept even when forced", (t) => {
+  const volumes = ofType(resources, VOLUME);
+  t.true(volumes.length >= 8);
+  for (const v of volumes) {
+    t.true(v.protect, `${v.name} is not protected`);
+    t.true(v.retainOnDelete, `${v.name} is not retained on delete`);
+  }
+  const mounted = containers().flatMap((c) => (c.inputs.volumes ?? []).map((v: any) => v.volumeName));
+  for (const name of mounted) t.true(volumes.some((v) => v.inputs.name === name), `${name} is mounted but not a declared volume`);
+});
+
+test.serial("memory limits fit the profile and every container has one", (t) => {
+  const total = containers().reduce((sum, c) => sum + (c.inputs.memory as number), 0);
+  t.true(total <= PROFILES.small.containerBudgetMb, `${total} MiB`);
+  for (const c of containers()) {
+    t.true(c.inputs.memory > 0, `${c.inputs.name} has no memory limit`);
+    t.is(c.inputs.memorySwap, c.inputs.memory, `${c.inputs.name} may swap`);
+  }
+});
+
+test.serial("containers run unprivileged, with rotated logs and a restart policy", (t) => {
+  for (const c of containers()) {
+    const name = c.inputs.name as string;
+    t.false(c.inputs.privileged, name);
+    t.deepEqual(c.inputs.securityOpts, ["no-new-privileges:true"], name);
+    t.is(c.inputs.logDriver, "json-file", name);
+    t.deepEqual(c.inputs.logOpts, { ...LOG_ROTATION }, name);
+    t.is(c.inputs.restart, "unless-stopped", name);
+    const adds = c.inputs.capabilities?.adds ?? [];
+    t.deepEqual(adds, name === "bastide-vpn-wireguard" ? ["NET_ADMIN"] : [], name);
+  }
+});
+
+test.serial("every long-running container has a health check that pulumi up waits for", (t) => {
+  for (const c of containers()) {
+    t.true(Array.isArray(c.inputs.healthcheck?.tests) && c.inputs.healthcheck.tests.length > 0, `${c.inputs.name} has no health check`);
+    t.true(c.inputs.wait, `${c.inputs.name} is not waited for`);
+  }
+});
+
+test.serial("generated secrets never appear in inputs that Pulumi would store in clear", (t) => {
+  const passwords = ofType(resources, "random:index/randomPassword:RandomPassword");
+  t.true(passwords.length > 5);
+  for (const r of resources) {
+    for (const [key, value] of Object.entries(r.inputs)) {
+      if (JSON.stringify(value).includes("<secret:"))
+        t.true(r.secretInputs.includes(key), `${r.name}.${key} holds a secret but is not a Pulumi secret`);
+    }
+  }
+});
+
+test.serial("the proxy starts after every other service's containers", (t) => {
+  const caddy = containers().find((c) => c.inputs.name === "bastide-proxy-caddy")!;
+  const others = containers().filter((c) => c !== caddy);
+  // Pulumi records the dependency on each component; the mocks expand none, so check the components.
+  const components = resources.filter((r) => r.type.startsWith("bastide:service:") && r.type !== "bastide:service:proxy");
+  t.is(components.length, 5);
+  for (const component of components) t.true(caddy.dependencies.includes(component.urn), `caddy does not wait for ${component.name}`);
+  t.true(others.every((c) => !c.dependencies.includes(caddy.urn)));
+});
+
+test.serial("database containers are on internal networks only", (t) => {
+  const edge = "bastide-edge";
+  for (const name of ["bastide-nextcloud-db", "bastide-nextcloud-redis", "bastide-matrix-db", "bastide-polls-db"]) {
+    const db = containers().find((c) => c.inputs.name === name)!;
+    const networks = db.inputs.networksAdvanced.map((n: any) => n.name);
+    t.false(networks.includes(edge), `${name} is on the edge network`);
+    t.true(networks.length > 0);
+  }
+  const internal = ofType(resources, "docker:index/network:Network").filter((n) => n.inputs.internal);
+  t.true(internal.length >= 3);
+});
