@@ -177,14 +177,20 @@ export class ServiceComponent extends pulumi.ComponentResource {
     );
   }
 
+  private readonly builtImages = new Map<string, docker.Image>();
+
   private image(service: string, spec: ContainerBlueprint, child: pulumi.CustomResourceOptions): pulumi.Output<string> {
-    const resource = `${service}-${spec.name}-image`;
     if (spec.build) {
-      const built = BUILT_IMAGES[spec.build];
-      return new docker.Image(resource, { imageName: spec.image, build: { context: built.context, platform: "linux/amd64" }, skipPush: true }, child)
-        .imageName;
+      // Several containers may run one built image (polls' app and purge): build it once.
+      let built = this.builtImages.get(spec.build);
+      if (!built) {
+        const { context } = BUILT_IMAGES[spec.build];
+        built = new docker.Image(`${service}-${spec.build}-image`, { imageName: spec.image, build: { context, platform: "linux/amd64" }, skipPush: true }, child);
+        this.builtImages.set(spec.build, built);
+      }
+      return built.imageName;
     }
-    return new docker.RemoteImage(resource, { name: spec.image, keepLocally: true }, child).imageId;
+    return new docker.RemoteImage(`${service}-${spec.name}-image`, { name: spec.image, keepLocally: true }, child).imageId;
   }
 }
 

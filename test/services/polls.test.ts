@@ -30,6 +30,13 @@ const FAKE_SECRETS = { [SECRETS.dbPassword]: FAKE_PASSWORD, [SECRETS.dbRootPassw
 
 const php = () => requireProgram("php", "php-cli");
 
+/** The stand-in Framadate's database is SQLite in memory: PHP needs its PDO driver. */
+function phpWithSqlite(): string {
+  const modules = run(php(), ["-m"]).stdout.split("\n").map((m) => m.trim());
+  if (!modules.includes("pdo_sqlite")) throw new Error("PHP has no pdo_sqlite: apt-get install php-sqlite3 (CI's .ci/run does)");
+  return php();
+}
+
 function blueprintOf(config: Association, profile: Profile = config.profile): ServiceBlueprint {
   return polls.blueprint(config, blueprintContext(config, profile));
 }
@@ -439,7 +446,8 @@ test("Apache accepts the image's settings and refuses Framadate's sources while 
   const syntax = spawnSync(apache, ["-f", join(dir, "httpd.conf"), "-t"], { env, encoding: "utf8", timeout: 30_000 });
   t.is(syntax.status, 0, syntax.stderr);
 
-  const server = spawn(apache, ["-f", join(dir, "httpd.conf"), "-DFOREGROUND"], { env, stdio: "ignore" });
+  // Apache stops by signalling its whole process group: give it its own.
+  const server = spawn(apache, ["-f", join(dir, "httpd.conf"), "-DFOREGROUND"], { env, stdio: "ignore", detached: true });
   t.teardown(() => server.kill("SIGTERM"));
   const status = async (path: string) => (await fetch(`http://127.0.0.1:${port}/${path}`)).status;
   let up = false;
@@ -556,7 +564,7 @@ const script = (name: string) => join(CONTEXT, name);
 
 test("migrate.php runs Framadate's migration page, discards its HTML and reports its counters", (t) => {
   const { root, state } = fakeFramadate(t);
-  const ok = runScript(php(), [script("migrate.php")], { FRAMADATE_ROOT: root, FAKE_STATE: state });
+  const ok = runScript(phpWithSqlite(), [script("migrate.php")], { FRAMADATE_ROOT: root, FAKE_STATE: state, BASTIDE_DB_WAIT_ATTEMPTS: "1" });
   t.is(ok.status, 0, ok.stderr);
   t.is(ok.stdout, "framadate migration: 14 applied, 0 already in place\n");
   t.false(ok.stdout.includes("<html>"));
@@ -564,8 +572,8 @@ test("migrate.php runs Framadate's migration page, discards its HTML and reports
 
 test("migrate.php fails loudly when a migration fails, the page stops early or throws, or no poll table appears", (t) => {
   const { root, state } = fakeFramadate(t);
-  const env = { FRAMADATE_ROOT: root, FAKE_STATE: state };
-  const failed = runScript(php(), [script("migrate.php")], { ...env, FAKE_MIGRATION: "failed" });
+  const env = { FRAMADATE_ROOT: root, FAKE_STATE: state, BASTIDE_DB_WAIT_ATTEMPTS: "1" };
+  const failed = runScript(phpWithSqlite(), [script("migrate.php")], { ...env, FAKE_MIGRATION: "failed" });
   t.is(failed.status, 1);
   t.regex(failed.stderr, /1 migration\(s\) failed: Add column "ValueMax"/);
 
@@ -683,7 +691,8 @@ test("the entrypoint secures config.php, migrates before Apache, and runs other 
   chmodSync(join(bin, "docker-php-entrypoint"), 0o755);
   writeFileSync(join(state, "entrypoint.log"), "");
   chmodSync(join(state, "entrypoint.log"), 0o666);
-  const env = { FRAMADATE_ROOT: root, BASTIDE_LIB: lib, FAKE_STATE: state, PATH: `${bin}:${process.env.PATH}` };
+  phpWithSqlite();
+  const env = { FRAMADATE_ROOT: root, BASTIDE_LIB: lib, FAKE_STATE: state, BASTIDE_DB_WAIT_ATTEMPTS: "1", PATH: `${bin}:${process.env.PATH}` };
   const root_ = process.getuid?.() === 0;
   const appUser = root_ ? "www-data" : spawnSync("id", ["-un"], { encoding: "utf8" }).stdout.trim();
   const me = spawnSync("id", ["-un"], { encoding: "utf8" }).stdout.trim();

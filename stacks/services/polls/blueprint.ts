@@ -165,7 +165,7 @@ export const polls: ServiceModule = {
           networks: ["internal"],
           // After the app, whose start created the schema the purge reads.
           dependsOn: ["app"],
-          healthcheck: { test: ["CMD", "bastide-purge-loop", "--check"], intervalSeconds: 60, retries: 3, startPeriodSeconds: 60 },
+          healthcheck: { test: ["CMD", "bastide-purge-loop", "--check"], intervalSeconds: 30, retries: 3, startPeriodSeconds: 60 },
         },
       ],
       volumes: [
