@@ -2,6 +2,7 @@
 // the Redis config (loaded by a real redis-server), the config hook (run by sh) and
 // the occ commands that enforce the sharing and two-factor policy.
 import test from "ava";
+import { phpLiteral, type PhpValue } from "../../stacks/platform/php.ts";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,9 +18,7 @@ import {
   nextcloud,
   nextcloudOccSettings,
   nextcloudSystemConfig,
-  phpLiteral,
   redisConf,
-  type PhpValue,
 } from "../../stacks/services/nextcloud/blueprint.ts";
 import { blueprintContext } from "../../stacks/services/catalog.ts";
 import { IMAGES } from "../../stacks/services/images.ts";

@@ -1,4 +1,5 @@
 import test from "ava";
+import { phpLiteral } from "../../stacks/platform/php.ts";
 import { spawn, spawnSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
@@ -11,7 +12,6 @@ import {
   FRAMADATE_ROOT,
   FRAMADATE_VERSION,
   SECRETS,
-  phpString,
   polls,
 } from "../../stacks/services/polls/blueprint.ts";
 import { caddyfile } from "../../stacks/services/proxy/blueprint.ts";
@@ -59,7 +59,7 @@ function readBackConfig(content: string): any {
   const lint = run(php(), ["-l", join(dir, "config.php")]);
   if (lint.status !== 0) throw new Error(`php -l failed:\n${lint.stdout}${lint.stderr}`);
   const dump = [
-    `include ${phpString(join(dir, "config.php"))};`,
+    `include ${phpLiteral(join(dir, "config.php"))};`,
     "$names = ['APP_URL','NOMAPPLICATION','ADRESSEMAILADMIN','ADRESSEMAILREPONSEAUTO','DB_USER','DB_PASSWORD',",
     "'DB_CONNECTION_STRING','MIGRATION_TABLE','TABLENAME_PREFIX','DEFAULT_LANGUAGE','URL_PROPRE','USE_REMOTE_USER','LOG_FILE',",
     "'PURGE_DELAY','MAX_SLOTS_PER_POLL','IMAGE_TITRE'];",
@@ -216,7 +216,7 @@ test("Framadate's log file, ROOT_DIR . LOG_FILE, is /dev/null for an install thr
   writeFileSync(join(fakeSlash, "dev", "null"), "");
   // Framadate's init.php: define('ROOT_DIR', __DIR__ . '/../../'), __DIR__ being app/inc.
   const rootDir = `${join(fakeSlash, FRAMADATE_ROOT, "app", "inc")}/../../`;
-  const resolved = run(php(), ["-r", `echo realpath(${phpString(rootDir)} . ${phpString(constants.LOG_FILE)});`]);
+  const resolved = run(php(), ["-r", `echo realpath(${phpLiteral(rootDir)} . ${phpLiteral(constants.LOG_FILE)});`]);
   t.is(resolved.stdout, join(fakeSlash, "dev", "null"));
 });
 
@@ -250,7 +250,7 @@ const HOSTILE = [
 ];
 
 test("phpString makes a literal PHP reads back as exactly the same string", (t) => {
-  const program = HOSTILE.map((s, i) => `$v[${i}] = ${phpString(s)};`).join("\n");
+  const program = HOSTILE.map((s, i) => `$v[${i}] = ${phpLiteral(s)};`).join("\n");
   const dir = scratch({ "strings.php": `<?php\n${program}\necho json_encode($v, JSON_THROW_ON_ERROR);\n` });
   t.is(run(php(), ["-l", join(dir, "strings.php")]).status, 0);
   const result = run(php(), [join(dir, "strings.php")]);

@@ -9,6 +9,7 @@
 import type { Association } from "../../config/schema.ts";
 import { containerName, type MemoryMb, type ProxyRoute, type ServiceBlueprint, type ServiceModule } from "../blueprint.ts";
 import { IMAGES } from "../images.ts";
+import { phpLiteral, type PhpValue } from "../../platform/php.ts";
 import { render } from "../../platform/templates.ts";
 import { EDGE_NETWORK } from "../../platform/network.ts";
 
@@ -42,30 +43,6 @@ export const REDIS_CONF = "/usr/local/etc/redis/redis.conf";
 
 /** Admin pages: reachable from the VPN only. Personal settings (/settings/user/…, where 2FA is set up) stay open. */
 export const ADMIN_PATHS = ["/settings/admin*", "/settings/users*", "/settings/apps*"].flatMap((p) => [p, `/index.php${p}`]);
-
-// ---------------------------------------------------------------------------------------
-// PHP values
-
-export type PhpValue = string | number | boolean | null | PhpValue[] | { [key: string]: PhpValue };
-
-/**
- * A PHP literal for `value`. Strings are single-quoted, where only `\` and `'` are special,
- * so no value can end the string, interpolate a variable or close the PHP block.
- */
-export function phpLiteral(value: PhpValue, indent = ""): string {
-  if (value === null) return "null";
-  if (typeof value === "boolean") return value ? "true" : "false";
-  if (typeof value === "number") {
-    if (!Number.isSafeInteger(value)) throw new Error(`phpLiteral: ${value} is not an integer PHP reads exactly`);
-    return String(value);
-  }
-  if (typeof value === "string") return `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
-  const entries: [number | string, PhpValue][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
-  if (entries.length === 0) return "array ()";
-  const inner = `${indent}  `;
-  const lines = entries.map(([k, v]) => `${inner}${typeof k === "number" ? k : phpLiteral(k)} => ${phpLiteral(v, inner)},`);
-  return `array (\n${lines.join("\n")}\n${indent})`;
-}
 
 // ---------------------------------------------------------------------------------------
 // config.php

@@ -5,6 +5,7 @@
 import type { Association } from "../../config/schema.ts";
 import { containerName, type MemoryMb, type Profile, type ServiceBlueprint, type ServiceModule } from "../blueprint.ts";
 import { BUILT_IMAGES, IMAGES } from "../images.ts";
+import { phpLiteral } from "../../platform/php.ts";
 import { render } from "../../platform/templates.ts";
 
 /** The Framadate release the image is built from: docker/framadate/Dockerfile pins the same. */
@@ -39,14 +40,6 @@ const MARIADB_TUNING: Record<Profile, string[]> = {
   standard: ["--innodb-buffer-pool-size=96M", "--innodb-log-buffer-size=8M", "--aria-pagecache-buffer-size=16M", "--key-buffer-size=8M", "--max-connections=40"],
 };
 
-/**
- * A PHP single-quoted string literal holding exactly `value`. Inside single quotes
- * PHP reads only two escapes, \\ and \', so escaping those two is complete.
- */
-export function phpString(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-}
-
 export interface FramadateSettings {
   appUrl: string;
   appName: string;
@@ -75,17 +68,17 @@ export function framadateSettings(config: Association, host: string, dbPassword:
 export function framadateConfig(settings: FramadateSettings): string {
   const dsn = `mysql:host=${containerName("polls", "db")};port=${DATABASE.port};dbname=${DATABASE.name};charset=utf8mb4`;
   return render("polls/config.php", {
-    appUrl: phpString(settings.appUrl),
-    appName: phpString(settings.appName),
-    adminEmail: phpString(settings.adminEmail),
-    noReplyEmail: phpString(settings.noReplyEmail),
-    dbUser: phpString(DATABASE.user),
-    dbPassword: phpString(settings.dbPassword),
-    dbConnectionString: phpString(dsn),
-    migrationTable: phpString("framadate_migration"),
-    tablePrefix: phpString("fd_"),
-    defaultLanguage: phpString(settings.language),
-    logFile: phpString(DISCARDED_LOG),
+    appUrl: phpLiteral(settings.appUrl),
+    appName: phpLiteral(settings.appName),
+    adminEmail: phpLiteral(settings.adminEmail),
+    noReplyEmail: phpLiteral(settings.noReplyEmail),
+    dbUser: phpLiteral(DATABASE.user),
+    dbPassword: phpLiteral(settings.dbPassword),
+    dbConnectionString: phpLiteral(dsn),
+    migrationTable: phpLiteral("framadate_migration"),
+    tablePrefix: phpLiteral("fd_"),
+    defaultLanguage: phpLiteral(settings.language),
+    logFile: phpLiteral(DISCARDED_LOG),
     purgeDelayDays: wholeDays(settings.purgeDelayDays),
     defaultDurationDays: wholeDays(settings.defaultDurationDays),
   });
