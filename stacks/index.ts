@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadAssociation } from "./config/load.ts";
 import { Bastide } from "./bastide.ts";
+import { SERVER_KEY_SECRET, serverPublicKey } from "./services/vpn/blueprint.ts";
 
 const settings = new pulumi.Config("bastide");
 const config = loadAssociation(settings.get("config") ?? "association.yaml");
@@ -14,3 +15,5 @@ export const publicAddress = stack.publicAddress;
 export const serviceSecrets = pulumi.secret(
   Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, s.secrets])),
 );
+/** Not a secret: VPN peers need it in their configuration. */
+export const vpnServerPublicKey = stack.services.vpn && pulumi.unsecret(stack.services.vpn.secrets[SERVER_KEY_SECRET]!.apply(serverPublicKey));

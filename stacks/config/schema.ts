@@ -1,7 +1,7 @@
 // The association, as the admin describes it. This schema is the source of the
 // TypeScript types: everything Bastide deploys, provisions or documents derives from it.
 import { z } from "zod";
-import { displayName, domainName, email, euCountry, identifier, language } from "./fields.ts";
+import { days, displayName, domainName, email, euCountry, identifier, language } from "./fields.ts";
 import { hostSettings } from "../host/settings.ts";
 import { proxySettings } from "../services/proxy/settings.ts";
 import { jitsiSettings } from "../services/jitsi/settings.ts";
@@ -73,6 +73,10 @@ export const associationSchema = z
       })
       .prefault({}),
     members: z.array(member).min(1, { error: "list at least one member, with role: admin" }),
+    /** A member removed from the list is disabled at once and erased after this delay. */
+    departures: z
+      .strictObject({ graceDays: days("a departed member's accounts are kept, disabled, before erasure", 0, 3650).default(30) })
+      .prefault({}),
     teams: z.array(team).default([]),
   })
   .superRefine(crossFieldChecks);

@@ -1,0 +1,47 @@
+// Who left, and since when. Bastide only ever disables or erases accounts it created:
+// the ledger, kept in the Pulumi state, lists them. A member removed from the config
+// is disabled at once; their data is erased once the grace period has passed, on a
+// later run, or at once by the erase command.
+import type { Departures } from "./desired.ts";
+
+export interface Ledger {
+  /** Members Bastide provisioned, by id, with when it first did. */
+  members: Record<string, { since: string }>;
+  /** Members removed from the config, by id, with when they were disabled. */
+  departed: Record<string, { since: string }>;
+}
+
+export const EMPTY_LEDGER: Ledger = { members: {}, departed: {} };
+
+const DAY_MS = 86_400_000;
+
+/** What this run must do about departures, and the ledger to keep once it succeeded. */
+export function reconcileDepartures(
+  previous: Ledger,
+  current: readonly string[],
+  graceDays: number,
+  now: Date,
+): { departures: Departures; ledger: Ledger } {
+  const stamp = now.toISOString();
+  const present = new Set(current);
+  const departures: Departures = { disable: [], erase: [], enable: [] };
+  const ledger: Ledger = { members: {}, departed: {} };
+
+  for (const id of current) {
+    ledger.members[id] = previous.members[id] ?? previous.departed[id] ?? { since: stamp };
+    if (previous.departed[id]) departures.enable.push(id);
+  }
+  for (const id of Object.keys(previous.members)) {
+    if (!present.has(id)) {
+      departures.disable.push(id);
+      ledger.departed[id] = { since: stamp };
+    }
+  }
+  for (const [id, { since }] of Object.entries(previous.departed)) {
+    if (present.has(id)) continue;
+    if (now.getTime() - Date.parse(since) >= graceDays * DAY_MS) departures.erase.push(id);
+    else ledger.departed[id] = { since };
+  }
+  for (const list of Object.values(departures)) list.sort();
+  return { departures, ledger };
+}

@@ -1,0 +1,161 @@
+// What the config asks of each service, as plain data. Pure: the provisioners compare
+// it with what runs, the welcome sheets and the DPO's register read it too.
+import type { Association, Member } from "../stacks/config/schema.ts";
+import type { Hostnames } from "../stacks/services/blueprint.ts";
+import { hostnames as hostnamesOf } from "../stacks/services/catalog.ts";
+import { NEXTCLOUD_ADMIN_USER } from "../stacks/services/nextcloud/blueprint.ts";
+import { XMPP } from "../stacks/services/jitsi/blueprint.ts";
+
+/** The Nextcloud group every member is in: the association-wide calendar is shared with it. */
+export const EVERYONE_GROUP = "association";
+/** Nextcloud's built-in administrators group. */
+export const NEXTCLOUD_ADMIN_GROUP = "admin";
+/** Calendar URI of the association-wide calendar. */
+export const ASSOCIATION_CALENDAR = "association";
+/** The Matrix account Bastide acts as: created by shared-secret registration, server admin. */
+export const MATRIX_BOT = "bastide";
+
+/** Roles that host meetings and get VPN access. */
+export const isStaff = (m: Pick<Member, "role">) => m.role === "admin" || m.role === "staff";
+
+/** Member ids whose accounts a run must disable, erase, or enable again. */
+export interface Departures {
+  disable: string[];
+  erase: string[];
+  /** Back in the config while still disabled: their accounts come back as they were. */
+  enable: string[];
+}
+
+export interface DesiredNextcloudUser {
+  id: string;
+  displayName: string;
+  email: string;
+  quota: string;
+  language: string;
+  /** Team groups, the everyone group, and `admin` for admins. */
+  groups: string[];
+}
+
+export interface DesiredCalendar {
+  /** The calendar's URI under the service account's home. */
+  uri: string;
+  displayName: string;
+  /** Group it is shared with, and how. */
+  group: string;
+  access: "read-write" | "read";
+}
+
+export interface DesiredRoom {
+  /** Local part of the room alias, e.g. `bureau` for #bureau:matrix.example.org. */
+  alias: string;
+  name: string;
+  /** Matrix user ids invited. */
+  members: string[];
+}
+
+export interface DesiredPeer {
+  member: string;
+  device: string;
+  /** `<member>-<device>`, unique. */
+  id: string;
+}
+
+export interface DesiredState {
+  organisation: { name: string; language: "fr" | "en" };
+  hostnames: Hostnames;
+  /** Members removed from the config since the last run are disabled, then erased after this. */
+  graceDays: number;
+  /** Filled from the ledger of earlier runs (see departures.ts); empty on a first run. */
+  departures: Departures;
+  nextcloud?: {
+    serviceAccount: string;
+    users: DesiredNextcloudUser[];
+    groups: { id: string; displayName: string }[];
+    calendars: DesiredCalendar[];
+  };
+  matrix?: {
+    serverName: string;
+    bot: string;
+    users: { id: string; localpart: string; displayName: string }[];
+    space: { alias: string; name: string; members: string[] };
+    rooms: DesiredRoom[];
+    /** m.room.retention max_lifetime, in milliseconds. */
+    retentionMs: number;
+  };
+  jitsi?: {
+    /** The secure XMPP domain staff log in to. */
+    domain: string;
+    accounts: { member: string; username: string }[];
+  };
+  vpn?: { peers: DesiredPeer[] };
+}
+
+const DAY_MS = 86_400_000;
+
+export const matrixUserId = (localpart: string, serverName: string) => `@${localpart}:${serverName}`;
+
+export function desiredState(config: Association): DesiredState {
+  const hostnames = hostnamesOf(config);
+  const services = config.services;
+  const members = config.members;
+  const state: DesiredState = {
+    organisation: { name: config.organisation.name, language: config.organisation.language },
+    hostnames,
+    graceDays: config.departures.graceDays,
+    departures: { disable: [], erase: [], enable: [] },
+  };
+
+  if (services.nextcloud.enabled) {
+    state.nextcloud = {
+      serviceAccount: NEXTCLOUD_ADMIN_USER,
+      users: members.map((m) => ({
+        id: m.id,
+        displayName: m.name,
+        email: m.email,
+        quota: m.quota ?? services.nextcloud.defaultQuota,
+        language: m.language ?? config.organisation.language,
+        groups: [...m.teams, EVERYONE_GROUP, ...(m.role === "admin" ? [NEXTCLOUD_ADMIN_GROUP] : [])].sort(),
+      })),
+      groups: [
+        { id: EVERYONE_GROUP, displayName: config.organisation.name },
+        ...config.teams.map((t) => ({ id: t.id, displayName: t.name })),
+      ],
+      calendars: [
+        ...config.teams
+          .filter((t) => t.calendar)
+          .map((t) => ({ uri: `team-${t.id}`, displayName: t.name, group: t.id, access: "read-write" as const })),
+        { uri: ASSOCIATION_CALENDAR, displayName: config.organisation.name, group: EVERYONE_GROUP, access: "read" },
+      ],
+    };
+  }
+
+  if (services.matrix.enabled) {
+    const serverName = hostnames.matrix;
+    const id = (m: Member) => matrixUserId(m.id, serverName);
+    state.matrix = {
+      serverName,
+      bot: matrixUserId(MATRIX_BOT, serverName),
+      users: members.map((m) => ({ id: id(m), localpart: m.id, displayName: m.name })),
+      space: { alias: EVERYONE_GROUP, name: config.organisation.name, members: members.map(id) },
+      rooms: config.teams
+        .filter((t) => t.room)
+        .map((t) => ({ alias: t.id, name: t.name, members: members.filter((m) => m.teams.includes(t.id)).map(id) })),
+      retentionMs: services.matrix.retention.messagesDays * DAY_MS,
+    };
+  }
+
+  if (services.jitsi.enabled) {
+    state.jitsi = {
+      domain: XMPP.domain,
+      accounts: members.filter(isStaff).map((m) => ({ member: m.id, username: m.id })),
+    };
+  }
+
+  if (services.vpn.enabled) {
+    state.vpn = {
+      peers: members.flatMap((m) => m.devices.map((d) => ({ member: m.id, device: d.name, id: `${m.id}-${d.name}` }))),
+    };
+  }
+
+  return state;
+}
