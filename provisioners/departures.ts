@@ -7,8 +7,8 @@ import type { Departures } from "./desired.ts";
 export interface Ledger {
   /** Members Bastide provisioned, by id, with when it first did. */
   members: Record<string, { since: string }>;
-  /** Members removed from the config, by id, with when they were disabled. */
-  departed: Record<string, { since: string }>;
+  /** Members removed from the config, by id: when they were disabled, and first provisioned. */
+  departed: Record<string, { since: string; firstSeen: string }>;
 }
 
 export const EMPTY_LEDGER: Ledger = { members: {}, departed: {} };
@@ -28,19 +28,20 @@ export function reconcileDepartures(
   const ledger: Ledger = { members: {}, departed: {} };
 
   for (const id of current) {
-    ledger.members[id] = previous.members[id] ?? previous.departed[id] ?? { since: stamp };
+    const returning = previous.departed[id];
+    ledger.members[id] = previous.members[id] ?? (returning ? { since: returning.firstSeen } : { since: stamp });
     if (previous.departed[id]) departures.enable.push(id);
   }
   for (const id of Object.keys(previous.members)) {
     if (!present.has(id)) {
       departures.disable.push(id);
-      ledger.departed[id] = { since: stamp };
+      ledger.departed[id] = { since: stamp, firstSeen: previous.members[id]!.since };
     }
   }
-  for (const [id, { since }] of Object.entries(previous.departed)) {
+  for (const [id, departed] of Object.entries(previous.departed)) {
     if (present.has(id)) continue;
-    if (now.getTime() - Date.parse(since) >= graceDays * DAY_MS) departures.erase.push(id);
-    else ledger.departed[id] = { since };
+    if (now.getTime() - Date.parse(departed.since) >= graceDays * DAY_MS) departures.erase.push(id);
+    else ledger.departed[id] = departed;
   }
   for (const list of Object.values(departures)) list.sort();
   return { departures, ledger };

@@ -12,6 +12,9 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 250, maxDelayMs: 15_000 };
 
+/** The longest a Retry-After is obeyed for; a longer one is treated as a minute. */
+export const MAX_SERVER_WAIT_MS = 60_000;
+
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"]);
 
 /** Counts the calls sent to each service: a run with nothing to change must make no write. */
@@ -123,7 +126,8 @@ export class HttpClient {
       lastProblem = `HTTP ${response.status}`;
       if (attempt + 1 < retry.attempts) {
         const asked = response.status === 429 ? retryAfterMs(response) : undefined;
-        await sleep(Math.min(asked ?? backoffMs(attempt, retry), retry.maxDelayMs * 4));
+        // The server's own wait is honoured, up to a minute; otherwise back off.
+        await sleep(asked !== undefined ? Math.min(asked, MAX_SERVER_WAIT_MS) : backoffMs(attempt, retry));
       }
     }
     throw new HttpError(service, `${service}: ${method} ${path} still failing after ${retry.attempts} attempts (${lastProblem})`);

@@ -1,0 +1,201 @@
+// The provisioning core: pure parts, and the HTTP client against a real local server.
+import test from "ava";
+import { reconcileDepartures, EMPTY_LEDGER } from "../../provisioners/departures.ts";
+import { desiredState } from "../../provisioners/desired.ts";
+import { keyedSlice, unkeyedSlice, SLICES } from "../../provisioners/slices.ts";
+import { converge, ProvisionError, type Change, type ServiceProvisioner } from "../../provisioners/model.ts";
+import { mapLimit } from "../../provisioners/runtime/concurrency.ts";
+import { CallCounter, HttpClient, HttpError, backoffMs, retryAfterMs } from "../../provisioners/runtime/http.ts";
+import { FakeServer } from "../fakes/fake-server.ts";
+import { exampleAssociation } from "../support/association.ts";
+
+const DAY = 86_400_000;
+const t0 = new Date("2026-11-01T10:00:00Z");
+
+test("departures: a removed member is disabled now and erased once the grace period has passed", (t) => {
+  const first = reconcileDepartures(EMPTY_LEDGER, ["alice", "bob"], 30, t0);
+  t.deepEqual(first.departures, { disable: [], erase: [], enable: [] });
+
+  const bobLeaves = reconcileDepartures(first.ledger, ["alice"], 30, new Date(t0.getTime() + DAY));
+  t.deepEqual(bobLeaves.departures.disable, ["bob"]);
+  t.truthy(bobLeaves.ledger.departed.bob);
+  t.falsy(bobLeaves.ledger.members.bob);
+
+  const stillGrace = reconcileDepartures(bobLeaves.ledger, ["alice"], 30, new Date(t0.getTime() + 20 * DAY));
+  t.deepEqual(stillGrace.departures, { disable: [], erase: [], enable: [] }, "nothing to do within the grace period");
+
+  const due = reconcileDepartures(stillGrace.ledger, ["alice"], 30, new Date(t0.getTime() + 31 * DAY));
+  t.deepEqual(due.departures.erase, ["bob"]);
+  t.falsy(due.ledger.departed.bob, "erased members leave the ledger");
+});
+
+test("departures: a member who comes back within the grace period is enabled, keeping their first date", (t) => {
+  const first = reconcileDepartures(EMPTY_LEDGER, ["alice", "bob"], 30, t0);
+  const gone = reconcileDepartures(first.ledger, ["alice"], 30, new Date(t0.getTime() + DAY));
+  const back = reconcileDepartures(gone.ledger, ["alice", "bob"], 30, new Date(t0.getTime() + 2 * DAY));
+  t.deepEqual(back.departures.enable, ["bob"]);
+  t.deepEqual(back.departures.disable, []);
+  t.is(back.ledger.members.bob!.since, first.ledger.members.bob!.since);
+});
+
+test("departures: with no grace period, erasure follows on the next run", (t) => {
+  const first = reconcileDepartures(EMPTY_LEDGER, ["alice", "bob"], 0, t0);
+  const gone = reconcileDepartures(first.ledger, ["alice"], 0, t0);
+  t.deepEqual(gone.departures.disable, ["bob"]);
+  t.deepEqual(reconcileDepartures(gone.ledger, ["alice"], 0, t0).departures.erase, ["bob"]);
+});
+
+test("slices: keyed inputs round-trip to the desired state, for every service", (t) => {
+  const state = desiredState(exampleAssociation());
+  for (const service of Object.keys(SLICES) as (keyof typeof SLICES)[]) {
+    const keyed = keyedSlice(state, service)!;
+    const part = SLICES[service].part;
+    const back = unkeyedSlice(JSON.parse(JSON.stringify(keyed)), service);
+    const sortLists = (slice: any) =>
+      Object.fromEntries(Object.entries(slice).map(([k, v]) => [k, Array.isArray(v) ? [...v].sort((a: any, b: any) => JSON.stringify(a).localeCompare(JSON.stringify(b))) : v]));
+    t.deepEqual(sortLists(back[part]), sortLists(state[part]), service);
+  }
+  const users = (keyedSlice(state, "nextcloud")!.nextcloud as any).users;
+  t.deepEqual(Object.keys(users).sort(), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin"]);
+});
+
+test("slices: a service switched off has no slice", (t) => {
+  const state = desiredState(exampleAssociation((i) => (i.services.jitsi = { enabled: false })));
+  t.is(keyedSlice(state, "jitsi"), undefined);
+});
+
+type TestChange = Change<"make", { fail?: boolean }>;
+function recordingProvisioner(order: string[]): ServiceProvisioner<string[], string[], TestChange, null> {
+  return {
+    service: "nextcloud",
+    read: async () => [],
+    plan: (desired) =>
+      desired.map((name, i) => ({ service: "nextcloud", kind: "make", subject: name, member: name, phase: i < 2 ? 1 : 2, payload: { fail: name === "boom" } })),
+    apply: async (change) => {
+      order.push(change.subject);
+      if (change.payload.fail) throw new Error("refused by the server");
+    },
+  };
+}
+
+test("converge applies phase by phase and stops before a phase whose predecessor failed", async (t) => {
+  const order: string[] = [];
+  const ok = await converge(recordingProvisioner(order), ["a", "b", "c"], null, { concurrency: 4 });
+  t.deepEqual(order.slice(0, 2).sort(), ["a", "b"]);
+  t.is(order[2], "c");
+  t.is(ok.failed.length, 0);
+
+  const order2: string[] = [];
+  const failed = await converge(recordingProvisioner(order2), ["a", "boom", "c"], null, { concurrency: 4 });
+  t.false(order2.includes("c"), "phase 2 must not start");
+  t.is(failed.failed.length, 1);
+  t.true(failed.failed[0]!.error instanceof ProvisionError);
+  t.is(failed.failed[0]!.error.message, "nextcloud (member boom): boom: refused by the server");
+});
+
+test("converge in dry-run plans and writes nothing", async (t) => {
+  const order: string[] = [];
+  const result = await converge(recordingProvisioner(order), ["a", "b"], null, { concurrency: 2, dryRun: true });
+  t.is(result.planned.length, 2);
+  t.deepEqual(order, []);
+});
+
+test("mapLimit never runs more than its bound at once and keeps the order", async (t) => {
+  let running = 0;
+  let peak = 0;
+  const results = await mapLimit([...Array(20).keys()], 3, async (n) => {
+    running++;
+    peak = Math.max(peak, running);
+    await new Promise((r) => setTimeout(r, 5));
+    running--;
+    return n * 2;
+  });
+  t.is(peak, 3);
+  t.deepEqual(results, [...Array(20).keys()].map((n) => n * 2));
+});
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) => ({
+  status,
+  headers: { "Content-Type": "application/json", ...headers },
+  body: JSON.stringify(body),
+});
+
+async function withServer(fn: (server: FakeServer, client: HttpClient, waits: number[], counter: CallCounter) => Promise<void>) {
+  const server = new FakeServer(() => json(200, { ok: true }));
+  const url = await server.start();
+  const waits: number[] = [];
+  const counter = new CallCounter();
+  const client = new HttpClient({
+    service: "test",
+    baseUrl: url,
+    counter,
+    timeoutMs: 300,
+    retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 50 },
+    sleep: async (ms) => void waits.push(ms),
+  });
+  try {
+    await fn(server, client, waits, counter);
+  } finally {
+    await server.stop();
+  }
+}
+
+test("http: 5xx, dropped connections and timeouts are retried until the answer comes", async (t) => {
+  await withServer(async (server, client, waits, counter) => {
+    server.inject({ times: 1, response: { status: 503 } });
+    server.inject({ times: 1, response: "drop" });
+    server.inject({ times: 1, response: "hang" });
+    const response = await client.request("POST", "/thing", { body: { a: 1 } });
+    t.is(response.status, 200);
+    t.deepEqual(response.json, { ok: true });
+    t.is(server.log.length, 4);
+    t.is(waits.length, 3);
+    t.is(counter.writes("test"), 4, "every attempt is counted");
+  });
+});
+
+test("http: 429 waits what Retry-After or retry_after_ms asks", async (t) => {
+  await withServer(async (server, client, waits) => {
+    server.inject({ times: 1, response: json(429, { errcode: "M_LIMIT_EXCEEDED", retry_after_ms: 40 }) });
+    server.inject({ times: 1, response: { status: 429, headers: { "Retry-After": "2" } } });
+    t.is((await client.request("GET", "/x")).status, 200);
+    t.deepEqual(waits, [40, 2000]);
+  });
+});
+
+test("http: other 4xx answers are returned at once, not retried", async (t) => {
+  await withServer(async (server, client, waits) => {
+    server.inject({ times: 1, response: json(403, { errcode: "M_FORBIDDEN" }) });
+    const response = await client.request("GET", "/x");
+    t.is(response.status, 403);
+    t.is(response.json.errcode, "M_FORBIDDEN");
+    t.deepEqual(waits, []);
+    t.is(server.log.length, 1);
+  });
+});
+
+test("http: when retries run out the error says which service and call, without credentials", async (t) => {
+  await withServer(async (server, _client, waits) => {
+    const secretClient = new HttpClient({
+      service: "nextcloud",
+      baseUrl: server.url,
+      headers: { Authorization: "Basic c2VjcmV0OnNlY3JldA==" },
+      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+      sleep: async (ms) => void waits.push(ms),
+    });
+    server.inject({ times: 5, response: { status: 502 } });
+    const error = await t.throwsAsync(secretClient.request("GET", "/ocs/v2.php/cloud/users"), { instanceOf: HttpError });
+    t.regex(error!.message, /nextcloud: GET \/ocs\/v2.php\/cloud\/users still failing after 3 attempts \(HTTP 502\)/);
+    t.notRegex(error!.message, /c2VjcmV0|secret/);
+  });
+});
+
+test("http: backoff grows exponentially within its cap, and Retry-After dates are understood", (t) => {
+  const policy = { attempts: 6, baseDelayMs: 100, maxDelayMs: 1000 };
+  t.is(backoffMs(0, policy, () => 1), 100);
+  t.is(backoffMs(3, policy, () => 1), 800);
+  t.is(backoffMs(10, policy, () => 1), 1000);
+  const now = Date.parse("2026-11-21T10:00:00Z");
+  const headers = new Headers({ "Retry-After": "Sat, 21 Nov 2026 10:00:05 GMT" });
+  t.is(retryAfterMs({ status: 429, headers, text: "", json: undefined }, now), 5000);
+});
