@@ -26,10 +26,9 @@ export interface VolumeBlueprint {
   holds: string;
 }
 
-/** A generated secret. `password` is URL- and config-safe; `hex` suits HMAC keys. */
+/** A generated secret: alphanumeric, so it is safe in env vars, YAML, PHP and URLs. */
 export interface SecretBlueprint {
   name: string;
-  kind: "password" | "hex";
   length: number;
 }
 

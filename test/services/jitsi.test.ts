@@ -379,8 +379,8 @@ test("the bridge advertises the server's public address, and asks no STUN server
 test("generated passwords reach the containers only as secret environment variables", (t) => {
   const blueprint = blueprintOf(example);
   t.deepEqual(blueprint.secrets, [
-    { name: SECRETS.jicofo, kind: "password", length: 32 },
-    { name: SECRETS.jvb, kind: "password", length: 32 },
+    { name: SECRETS.jicofo, length: 32 },
+    { name: SECRETS.jvb, length: 32 },
   ]);
   t.deepEqual(containerOf(blueprint, "prosody").secretEnv, { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb });
   t.deepEqual(containerOf(blueprint, "jicofo").secretEnv, { JICOFO_AUTH_PASSWORD: SECRETS.jicofo });

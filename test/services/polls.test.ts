@@ -1,4 +1,5 @@
 import test from "ava";
+import { adaptCaddyfile } from "../support/caddy.ts";
 import { phpLiteral } from "../../stacks/platform/php.ts";
 import { spawn, spawnSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
@@ -163,10 +164,7 @@ test("polls can be turned off, and the subdomain changed", (t) => {
 
 test("the proxy keeps Framadate's admin pages to the VPN (checked by caddy adapt)", (t) => {
   const config = exampleAssociation();
-  const caddy = requireProgram("caddy", "caddy");
-  const dir = scratch({ Caddyfile: caddyfile(config, blueprintOf(config).routes) });
-  const adapted = run(caddy, ["adapt", "--config", "Caddyfile", "--adapter", "caddyfile"], { cwd: dir });
-  t.is(adapted.status, 0, adapted.stderr);
+  const adapted = adaptCaddyfile(caddyfile(config, blueprintOf(config).routes));
   const paths: string[][] = [];
   const walk = (n: any): void => {
     if (n && typeof n === "object") {
@@ -174,7 +172,7 @@ test("the proxy keeps Framadate's admin pages to the VPN (checked by caddy adapt
       Object.values(n).forEach(walk);
     }
   };
-  walk(JSON.parse(adapted.stdout));
+  walk(adapted);
   t.deepEqual(paths, [["/admin", "/admin/*"]]);
 });
 
@@ -274,7 +272,7 @@ test("secrets reach containers only through secretEnv and files marked holdsSecr
     const b = blueprintOf(exampleAssociation(), profile);
     const declared = new Set(b.secrets.map((s) => s.name));
     t.deepEqual([...declared].sort(), [SECRETS.dbPassword, SECRETS.dbRootPassword].sort());
-    for (const s of b.secrets) t.is(s.kind, "password");
+    for (const s of b.secrets) t.true(s.length >= 32, `${s.name} is long enough`);
 
     const files = b.files(FAKE_SECRETS);
     for (const value of Object.values(FAKE_SECRETS)) {

@@ -1,10 +1,10 @@
 import test from "ava";
-import { caddyfile } from "../../stacks/services/proxy/blueprint.ts";
+import { caddyfile, PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
+import { adaptCaddyfile, TEST_PROVISIONING_TOKEN as TOKEN } from "../support/caddy.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import { EDGE_ADDRESSES } from "../../stacks/platform/network.ts";
 import type { ProxyRoute } from "../../stacks/services/blueprint.ts";
 import { exampleAssociation } from "../support/association.ts";
-import { requireProgram, run, scratch } from "../support/programs.ts";
 
 const onServer = exampleAssociation((input) => {
   input.domain = "asso-exemple.fr";
@@ -22,16 +22,7 @@ const ROUTES: ProxyRoute[] = [
   { host: "chat.asso-exemple.fr", upstream: "bastide-matrix-element:80", headers: { "X-Frame-Options": "SAMEORIGIN" } },
 ];
 
-/** `caddy adapt` turns the Caddyfile into Caddy's JSON: the form Caddy actually runs. */
-function adapt(text: string): any {
-  const caddy = requireProgram("caddy", "caddy");
-  const dir = scratch({ Caddyfile: text });
-  const validate = run(caddy, ["validate", "--config", "Caddyfile", "--adapter", "caddyfile"], { cwd: dir });
-  if (validate.status !== 0) throw new Error(`caddy validate failed:\n${validate.stderr}`);
-  const adapted = run(caddy, ["adapt", "--config", "Caddyfile", "--adapter", "caddyfile"], { cwd: dir });
-  if (adapted.status !== 0) throw new Error(`caddy adapt failed:\n${adapted.stderr}`);
-  return JSON.parse(adapted.stdout);
-}
+const adapt = adaptCaddyfile;
 
 const server = (json: any) => Object.values(json.apps.http.servers).find((s: any) => s.listen.includes(":443")) as any;
 const routeFor = (json: any, host: string) => server(json).routes.find((r: any) => r.match?.[0]?.host?.includes(host));
@@ -52,7 +43,7 @@ test("the Caddyfile for every enabled service is valid for Caddy", (t) => {
   t.truthy(server(json), "a server listens on 443");
 });
 
-test("admin paths answer 403 unless the request comes from the VPN server", (t) => {
+test("admin paths answer 403 unless the request comes from the VPN server or bears the provisioning token", (t) => {
   const json = adapt(caddyfile(onServer, ROUTES));
   const cloud = routeFor(json, "cloud.asso-exemple.fr");
   const forbidden = handlers(cloud, "static_response").filter((h) => h.status_code === 403);
@@ -61,6 +52,7 @@ test("admin paths answer 403 unless the request comes from the VPN server", (t) 
   walk(cloud, (n) => n?.path && n?.not && (matcher = n));
   t.deepEqual(matcher.path, ["/settings/admin*"]);
   t.deepEqual(matcher.not[0].remote_ip.ranges, [`${EDGE_ADDRESSES.vpn}/32`]);
+  t.deepEqual(matcher.not[1].header, { [PROVISIONING_TOKEN.header]: [TOKEN] }, "the token comes from Caddy's environment");
   t.is(handlers(routeFor(json, "chat.asso-exemple.fr"), "static_response").length, 0, "no admin path, no 403");
 });
 

@@ -460,7 +460,7 @@ test("the example: one WireGuard container on the edge network, UDP 51820, NET_A
   const blueprint = blueprintOf(config);
   t.is(blueprint.service, "vpn");
   t.deepEqual(blueprint.routes, [], "no web UI, no proxy route");
-  t.deepEqual(blueprint.secrets, [{ name: SERVER_KEY_SECRET, kind: "password", length: 64 }]);
+  t.deepEqual(blueprint.secrets, [{ name: SERVER_KEY_SECRET, length: 64 }]);
   t.deepEqual(blueprint.volumes.map((v) => [v.name, v.path]), [["config", "/config"]]);
 
   const [container, ...others] = blueprint.containers;

@@ -18,8 +18,9 @@ export interface RunResult {
 }
 
 /** Runs a program to completion (bounded), never through a shell. */
-export function run(program: string, args: string[], options: { cwd?: string; input?: string } = {}): RunResult {
-  const result = spawnSync(program, args, { ...options, encoding: "utf8", timeout: 60_000 });
+export function run(program: string, args: string[], options: { cwd?: string; input?: string; env?: Record<string, string> } = {}): RunResult {
+  const env = options.env ? { ...process.env, ...options.env } : undefined;
+  const result = spawnSync(program, args, { cwd: options.cwd, input: options.input, env, encoding: "utf8", timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

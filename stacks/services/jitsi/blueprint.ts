@@ -267,8 +267,8 @@ export const jitsi: ServiceModule = {
       },
     ],
     secrets: [
-      { name: SECRETS.jicofo, kind: "password", length: 32 },
-      { name: SECRETS.jvb, kind: "password", length: 32 },
+      { name: SECRETS.jicofo, length: 32 },
+      { name: SECRETS.jvb, length: 32 },
     ],
     routes: [{ host: context.hostnames.meet, upstream: `${containerName("jitsi", "web")}:${WEB_PORT}` }],
     files: () => [

@@ -303,10 +303,10 @@ export const matrix: ServiceModule = {
       { name: "db", path: POSTGRES_DATA, holds: "Chat messages, rooms, accounts, devices and the addresses they connected from (PostgreSQL)" },
     ],
     secrets: [
-      { name: MATRIX_SECRETS.registrationSharedSecret, kind: "password", length: 48 },
-      { name: MATRIX_SECRETS.macaroonSecretKey, kind: "password", length: 64 },
-      { name: MATRIX_SECRETS.formSecret, kind: "password", length: 48 },
-      { name: MATRIX_SECRETS.databasePassword, kind: "password", length: 32 },
+      { name: MATRIX_SECRETS.registrationSharedSecret, length: 48 },
+      { name: MATRIX_SECRETS.macaroonSecretKey, length: 64 },
+      { name: MATRIX_SECRETS.formSecret, length: 48 },
+      { name: MATRIX_SECRETS.databasePassword, length: 32 },
     ],
     routes: routes(config, hostnames),
     files: (secrets) => [

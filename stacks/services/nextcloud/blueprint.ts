@@ -298,7 +298,7 @@ export const nextcloud: ServiceModule = {
           holds: "Nextcloud's database: accounts, groups, shares, calendars and contacts, activity records, file metadata and settings",
         },
       ],
-      secrets: Object.values(NEXTCLOUD_SECRETS).map((name) => ({ name, kind: "password" as const, length: 32 })),
+      secrets: Object.values(NEXTCLOUD_SECRETS).map((name) => ({ name, length: 32 })),
       routes: [{ host, upstream: `${containerName("nextcloud", "app")}:80`, vpnOnlyPaths: ADMIN_PATHS } satisfies ProxyRoute],
       files: (secrets) => [
         { container: "app", path: CONFIG_SOURCE, content: bastideConfigPhp(config, host), holdsSecrets: false, mode: "0644" },

@@ -171,8 +171,8 @@ export const polls: ServiceModule = {
         },
       ],
       secrets: [
-        { name: SECRETS.dbPassword, kind: "password", length: 32 },
-        { name: SECRETS.dbRootPassword, kind: "password", length: 32 },
+        { name: SECRETS.dbPassword, length: 32 },
+        { name: SECRETS.dbRootPassword, length: 32 },
       ],
       routes: [
         {

@@ -9,6 +9,10 @@ import { EDGE_ADDRESSES } from "../../platform/network.ts";
 
 const LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
+/** Admin paths also open to requests bearing this generated token: `pulumi up` provisions
+ * through them before any VPN peer exists. The Caddyfile names the variable, never the value. */
+export const PROVISIONING_TOKEN = { secret: "provisioning-token", header: "X-Bastide-Provisioning", env: "BASTIDE_PROVISIONING_TOKEN" } as const;
+
 /** Port the container's health check asks; bound to the container's loopback, never published. */
 export const HEALTH_PORT = 2080;
 
@@ -22,6 +26,9 @@ export function caddyfile(config: Association, routes: ProxyRoute[]): string {
     anonymiseAddresses: settings.accessLog.anonymiseAddresses,
     healthPort: HEALTH_PORT,
     vpnSource: `${EDGE_ADDRESSES.vpn}/32`,
+    tokenHeader: PROVISIONING_TOKEN.header,
+    // Caddy substitutes {$VAR} from its environment when it reads the file.
+    tokenPlaceholder: `{$${PROVISIONING_TOKEN.env}}`,
     sites: routes.map((r) => ({
       host: r.host,
       upstream: r.upstream,
@@ -51,6 +58,7 @@ export const proxy: ServiceModule = {
           { volume: "data", path: "/data" },
           { volume: "config", path: "/config" },
         ],
+        secretEnv: { [PROVISIONING_TOKEN.env]: PROVISIONING_TOKEN.secret },
         files: ["/etc/caddy/Caddyfile"],
         networks: ["edge"],
         edgeAddress: EDGE_ADDRESSES.proxy,
@@ -61,7 +69,7 @@ export const proxy: ServiceModule = {
       { name: "data", path: "/data", holds: "TLS certificates and keys; access logs (masked addresses, rotated)" },
       { name: "config", path: "/config", holds: "Caddy's autosaved state" },
     ],
-    secrets: [],
+    secrets: [{ name: PROVISIONING_TOKEN.secret, length: 48 }],
     routes: [],
     files: () => [{ container: "caddy", path: "/etc/caddy/Caddyfile", content: caddyfile(config, routes), holdsSecrets: false }],
   }),

@@ -14,7 +14,7 @@
 import type { Hostnames, ServiceModule } from "../blueprint.ts";
 import { IMAGES } from "../images.ts";
 import { render } from "../../platform/templates.ts";
-import { EDGE_ADDRESSES, EDGE_NETWORK } from "../../platform/network.ts";
+import { EDGE_ADDRESSES } from "../../platform/network.ts";
 import { decodeWireguardKey, wireguardPrivateKey, wireguardPublicKey } from "./keys.ts";
 import { vpnAddressing, type VpnAddressing } from "./addressing.ts";
 
@@ -187,7 +187,7 @@ export const vpn: ServiceModule = {
           holds: "WireGuard server configuration (server private key, peers' public keys and tunnel addresses); DNS configuration for peers",
         },
       ],
-      secrets: [{ name: SERVER_KEY_SECRET, kind: "password", length: 64 }],
+      secrets: [{ name: SERVER_KEY_SECRET, length: 64 }],
       routes: [],
       files: (secrets) => {
         const seed = secrets[SERVER_KEY_SECRET];

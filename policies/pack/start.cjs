@@ -1,0 +1,1 @@
+module.exports = import("tsx/esm").then(() => import("./index.ts"));

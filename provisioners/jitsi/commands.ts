@@ -1,0 +1,168 @@
+// How Bastide reaches Prosody: it runs `prosodyctl` where Prosody runs, either on this
+// machine or inside the Jitsi prosody container (dockerode exec). Passwords only ever
+// travel on prosodyctl's standard input, never on a command line that `ps` shows.
+import { spawn } from "node:child_process";
+import { PassThrough } from "node:stream";
+import type Docker from "dockerode";
+import { containerName } from "../../stacks/services/blueprint.ts";
+
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs prosodyctl sub-commands against one Prosody. */
+export interface ProsodyCommands {
+  /** Where prosodyctl runs, for messages: "prosody on this machine", "container bastide-jitsi-prosody". */
+  readonly where: string;
+  /**
+   * Runs `prosodyctl [--config FILE] ...args` to completion within the transport's time limit.
+   * `input` is written to its standard input, which is then closed (so a prompt never waits).
+   * Rejects only when the command could not run or finish; a non-zero exit is a result.
+   */
+  prosodyctl(args: readonly string[], input?: string): Promise<CommandResult>;
+}
+
+export class ProsodyCommandError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ProsodyCommandError";
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+const withConfig = (configFile: string | undefined, args: readonly string[]) => [...(configFile ? ["--config", configFile] : []), ...args];
+
+export interface LocalProsodyOptions {
+  /** Prosody's config file; prosodyctl's own default when absent. */
+  configFile?: string;
+  /**
+   * The account Prosody runs as: prosodyctl runs as it through `runuser`, so the files it
+   * writes belong to Prosody (this process must be root). Absent: prosodyctl runs as this process.
+   */
+  user?: string;
+  /** prosodyctl's path. */
+  prosodyctl?: string;
+  timeoutMs?: number;
+}
+
+/** prosodyctl on this machine, as a child process. */
+export function localProsody(options: LocalProsodyOptions = {}): ProsodyCommands {
+  const { configFile, user, prosodyctl = "prosodyctl", timeoutMs = DEFAULT_TIMEOUT_MS } = options;
+  return {
+    where: "prosody on this machine",
+    prosodyctl(args, input) {
+      const command = withConfig(configFile, args);
+      const [program, argv] = user ? ["runuser", ["-u", user, "--", prosodyctl, ...command]] : [prosodyctl, command];
+      return runChild(program, argv, input, timeoutMs);
+    },
+  };
+}
+
+function runChild(program: string, args: string[], input: string | undefined, timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new ProsodyCommandError(`prosodyctl did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    // A prosodyctl that exits before reading its input closes the pipe: not an error here.
+    child.stdin.on("error", () => {});
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(new ProsodyCommandError(`cannot run ${program}: ${error.message}`, { cause: error }));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code === null) return reject(new ProsodyCommandError(`${program} was stopped by ${signal}`));
+      resolve({ exitCode: code, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+/** Where docker-jitsi-meet's prosody image (stable-11146) renders its config; its /etc/prosody is removed. */
+export const JITSI_IMAGE_PROSODY_CONFIG = "/run/prosody/config/prosody.cfg.lua";
+
+export interface DockerProsodyOptions {
+  docker: Docker;
+  /** The prosody container; Bastide's own by default. */
+  container?: string;
+  /** Prosody's config file inside the container. */
+  configFile?: string;
+  /** The user to exec as; the image's own user (the one Prosody runs as) when absent. */
+  user?: string;
+  timeoutMs?: number;
+}
+
+/** prosodyctl inside the prosody container, through the Docker engine's exec API. */
+export function dockerProsody(options: DockerProsodyOptions): ProsodyCommands {
+  const { docker, container = containerName("jitsi", "prosody"), configFile = JITSI_IMAGE_PROSODY_CONFIG, user, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
+  return {
+    where: `container ${container}`,
+    async prosodyctl(args, input) {
+      let exec: Docker.Exec;
+      try {
+        exec = await docker.getContainer(container).exec({
+          Cmd: ["prosodyctl", ...withConfig(configFile, args)],
+          AttachStdin: true,
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+          ...(user ? { User: user } : {}),
+        });
+      } catch (error) {
+        throw new ProsodyCommandError(`cannot exec in container ${container}: ${describeDockerError(error)}`, { cause: error });
+      }
+      return runExec(docker, exec, input, timeoutMs, container);
+    },
+  };
+}
+
+async function runExec(docker: Docker, exec: Docker.Exec, input: string | undefined, timeoutMs: number, container: string): Promise<CommandResult> {
+  const deadline = Date.now() + timeoutMs;
+  const stream = (await exec.start({ hijack: true, stdin: true })) as NodeJS.ReadWriteStream & { destroy(): void };
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on("data", (chunk: Buffer) => out.push(chunk));
+  stderr.on("data", (chunk: Buffer) => err.push(chunk));
+  docker.modem.demuxStream(stream, stdout, stderr);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.destroy();
+      reject(new ProsodyCommandError(`prosodyctl in container ${container} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      if (error) reject(new ProsodyCommandError(`exec in container ${container} failed: ${error.message}`, { cause: error }));
+      else resolve();
+    };
+    stream.on("end", () => done());
+    stream.on("close", () => done());
+    stream.on("error", (error: Error) => done(error));
+    // Half-closing the hijacked connection closes the command's standard input.
+    stream.end(input ?? "");
+  });
+  // The output ends a moment before the engine records the exit code.
+  for (;;) {
+    const info = await exec.inspect();
+    if (!info.Running && info.ExitCode !== null) {
+      return { exitCode: info.ExitCode, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
+    }
+    if (Date.now() > deadline) throw new ProsodyCommandError(`prosodyctl in container ${container} did not report its exit within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function describeDockerError(error: unknown): string {
+  const e = error as { statusCode?: number; json?: { message?: string }; message?: string };
+  return e?.json?.message ?? e?.message ?? String(error);
+}

@@ -1,0 +1,158 @@
+// The welcome sheet each member gets: where the services are, their user names, how to
+// get a first password safely, their teams' calendars and rooms, their VPN devices. It
+// never holds a password or a key, so it can be printed or e-mailed as it is.
+//
+// First passwords, per service (the provisioners create accounts without a usable one):
+// - Nextcloud: the account is created with the member's e-mail, so Nextcloud mails its
+//   own set-password link; "Forgot password?" on the login page sends a new one.
+// - Matrix and Jitsi: the accounts have no password. The admin sets a temporary one
+//   (Synapse admin API / prosodyctl) and hands it over in person or by phone, never with
+//   this sheet nor by e-mail; the member replaces the Matrix one at once in Element.
+//   Synapse has no SMTP here, so an e-mail reset is not offered.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import Handlebars from "handlebars";
+import type { Association, Member } from "../../stacks/config/schema.ts";
+import { ASSOCIATION_CALENDAR, type DesiredState, isStaff } from "../desired.ts";
+import { tunnelName } from "../vpn/peer-config.ts";
+
+export type SheetLanguage = "fr" | "en";
+
+export interface WelcomeOptions {
+  /** Overrides the member's language, then the association's. */
+  language?: SheetLanguage;
+  /** The poll tool is deployed (not part of DesiredState): listed only when true. */
+  polls?: boolean;
+  /** Jitsi lets guests in: non-staff members are told how to join. Otherwise Jitsi is not listed for them. */
+  jitsiGuests?: boolean;
+  /** Nextcloud enforces a second factor for admins: admins are told to have an authenticator app ready. */
+  adminTwoFactor?: boolean;
+}
+
+export interface WelcomeSheet {
+  language: SheetLanguage;
+  html: string;
+  text: string;
+}
+
+/** What the templates get: every value computed, every key present (they are strict). */
+export interface SheetData {
+  organisation: string;
+  member: { id: string; name: string; email: string };
+  nextcloud:
+    | { url: string; loginUrl: string; username: string; email: string; twoFactor: boolean; calendars: { name: string; readOnly: boolean }[] }
+    | false;
+  matrix: { url: string; userId: string; space: string; rooms: { name: string; alias: string }[] } | false;
+  jitsi: { url: string; account: { username: string; jid: string } | false } | false;
+  polls: { url: string } | false;
+  vpn: { tunnel: string; fileName: string; devices: string[]; apps: string } | false;
+}
+
+const WIREGUARD_APPS = "https://www.wireguard.com/install/";
+
+/** Names come from a YAML file: one line each, so they cannot fake lines of the sheet. */
+const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
+const https = (host: string) => `https://${host}`;
+const roomAlias = (alias: string, serverName: string) => `#${alias}:${serverName}`;
+
+export function sheetData(member: Member, desired: DesiredState, options: WelcomeOptions = {}): SheetData {
+  const { hostnames } = desired;
+  const missing = (service: string) => new Error(`welcome sheet: member ${member.id} has no ${service} account in the desired state`);
+
+  let nextcloud: SheetData["nextcloud"] = false;
+  if (desired.nextcloud) {
+    const user = desired.nextcloud.users.find((u) => u.id === member.id);
+    if (!user) throw missing("Nextcloud");
+    nextcloud = {
+      url: https(hostnames.cloud),
+      loginUrl: `${https(hostnames.cloud)}/login`,
+      username: user.id,
+      email: user.email,
+      twoFactor: member.role === "admin" && options.adminTwoFactor === true,
+      calendars: desired.nextcloud.calendars
+        .filter((c) => user.groups.includes(c.group))
+        // The association-wide calendar last, after the member's teams'.
+        .sort((a, b) => Number(a.uri === ASSOCIATION_CALENDAR) - Number(b.uri === ASSOCIATION_CALENDAR))
+        .map((c) => ({ name: oneLine(c.displayName), readOnly: c.access === "read" })),
+    };
+  }
+
+  let matrix: SheetData["matrix"] = false;
+  if (desired.matrix) {
+    const { serverName } = desired.matrix;
+    const user = desired.matrix.users.find((u) => u.localpart === member.id);
+    if (!user) throw missing("Matrix");
+    matrix = {
+      url: https(hostnames.element),
+      userId: user.id,
+      space: roomAlias(desired.matrix.space.alias, serverName),
+      rooms: desired.matrix.rooms
+        .filter((r) => r.members.includes(user.id))
+        .map((r) => ({ name: oneLine(r.name), alias: roomAlias(r.alias, serverName) })),
+    };
+  }
+
+  let jitsi: SheetData["jitsi"] = false;
+  if (desired.jitsi) {
+    const account = desired.jitsi.accounts.find((a) => a.member === member.id);
+    if (isStaff(member) && !account) throw missing("Jitsi");
+    if (account) jitsi = { url: https(hostnames.meet), account: { username: account.username, jid: `${account.username}@${desired.jitsi.domain}` } };
+    else if (options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false };
+  }
+
+  const devices = (desired.vpn?.peers ?? []).filter((p) => p.member === member.id).map((p) => p.device);
+  const tunnel = tunnelName(hostnames);
+  const vpn: SheetData["vpn"] = devices.length > 0 ? { tunnel, fileName: `${tunnel}.conf`, devices, apps: WIREGUARD_APPS } : false;
+
+  return {
+    organisation: oneLine(desired.organisation.name),
+    member: { id: member.id, name: oneLine(member.name), email: member.email },
+    nextcloud,
+    matrix,
+    jitsi,
+    polls: options.polls ? { url: https(hostnames.polls) } : false,
+    vpn,
+  };
+}
+
+// --- rendering ---------------------------------------------------------------------------
+
+const TEMPLATES = fileURLToPath(new URL("../../templates/welcome/", import.meta.url));
+// Its own instance: the shared renderer (platform/templates.ts) turns HTML escaping off,
+// which is right for config files and wrong for a web page made of members' names.
+const handlebars = Handlebars.create();
+handlebars.registerPartial("style", readFileSync(`${TEMPLATES}style.hbs`, "utf8"));
+const compiled = new Map<string, HandlebarsTemplateDelegate>();
+
+function template(language: SheetLanguage, format: "html" | "text"): HandlebarsTemplateDelegate {
+  const name = `sheet.${language}.${format}`;
+  let found = compiled.get(name);
+  if (!found) {
+    found = handlebars.compile(readFileSync(`${TEMPLATES}${name}.hbs`, "utf8"), { strict: true, noEscape: format === "text" });
+    compiled.set(name, found);
+  }
+  return found;
+}
+
+export function sheetLanguage(member: Pick<Member, "language">, desired: Pick<DesiredState, "organisation">, options: WelcomeOptions = {}): SheetLanguage {
+  return options.language ?? member.language ?? desired.organisation.language;
+}
+
+export function welcomeSheet(member: Member, desired: DesiredState, options: WelcomeOptions = {}): WelcomeSheet {
+  const language = sheetLanguage(member, desired, options);
+  const data = sheetData(member, desired, options);
+  return { language, html: template(language, "html")(data), text: template(language, "text")(data) };
+}
+
+/** The services' switches the desired state does not carry, read from the config. */
+export const welcomeOptions = (config: Association): Omit<WelcomeOptions, "language"> => ({
+  polls: config.services.polls.enabled,
+  jitsiGuests: config.services.jitsi.guests.allowed,
+  adminTwoFactor: config.services.nextcloud.adminTwoFactor,
+});
+
+/** Every member's sheet, by member id. */
+export function welcomeSheets(config: Association, desired: DesiredState): Record<string, WelcomeSheet> {
+  const options = welcomeOptions(config);
+  return Object.fromEntries(config.members.map((m) => [m.id, welcomeSheet(m, desired, options)]));
+}

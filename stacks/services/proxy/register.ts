@@ -1,0 +1,75 @@
+// The proxy's entry in the register of processing: its access logs.
+import type { Association } from "../../config/schema.ts";
+import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { configSetting, daysRetention } from "../../../policies/rgpd/settings.ts";
+
+export const activity: ProcessingActivity = {
+  service: "proxy",
+  name: { fr: "Accès sécurisé aux services (proxy inverse Caddy)", en: "Secure access to the services (Caddy reverse proxy)" },
+  purpose: {
+    fr: "Chiffrer les connexions (HTTPS), les acheminer vers chaque service et en garder une trace courte pour la sécurité.",
+    en: "Encrypt connections (HTTPS), route them to each service and keep a short record of them for security.",
+  },
+};
+
+/** Caddy rolls the access log at this size (templates/proxy/Caddyfile.hbs). */
+export const ACCESS_LOG_ROLL_SIZE = "10MiB";
+
+export function register(config: Association): DataCategory[] {
+  const { anonymiseAddresses } = config.services.proxy.accessLog;
+  const retention = configSetting(config, "services.proxy.accessLog.retentionDays");
+  const address = anonymiseAddresses
+    ? { fr: "adresse IP tronquée (réseau /24 en IPv4, /48 en IPv6)", en: "truncated IP address (/24 network for IPv4, /48 for IPv6)" }
+    : { fr: "adresse IP complète", en: "full IP address" };
+  return [
+    {
+      id: "proxy.access-logs",
+      service: "proxy",
+      name: { fr: "Journaux d'accès HTTP", en: "HTTP access logs" },
+      data: {
+        fr: `${address.fr}, date et heure, site et chemin demandés (ils peuvent contenir l'identifiant d'un lien de partage ou d'un sondage), navigateur (user-agent), code et durée de la réponse ; ni cookies ni en-têtes d'authentification`,
+        en: `${address.en}, date and time, site and path requested (which may hold the identifier of a share link or a poll), browser (user agent), response code and duration; no cookies or authentication headers`,
+      },
+      purpose: {
+        fr: "Sécurité et dépannage : repérer les abus et diagnostiquer les erreurs.",
+        en: "Security and troubleshooting: spot abuse and diagnose errors.",
+      },
+      legalBasis: {
+        article: "f",
+        justification: anonymiseAddresses
+          ? {
+              fr: "intérêt légitime à assurer la sécurité du réseau et des services (considérant 49 du RGPD), avec des adresses tronquées et une conservation courte",
+              en: "legitimate interest in the security of the network and the services (GDPR recital 49), with truncated addresses and a short retention",
+            }
+          : {
+              fr: "intérêt légitime à assurer la sécurité du réseau et des services (considérant 49 du RGPD), avec une conservation courte",
+              en: "legitimate interest in the security of the network and the services (GDPR recital 49), with a short retention",
+            },
+      },
+      dataSubjects: ["visitors"],
+      recipients: [RECIPIENTS.admins],
+      retention: daysRetention(
+        retention,
+        { fr: "après le renouvellement du fichier de journal (tous les 10 Mio)", en: "after the log file is rolled (every 10 MiB)" },
+        {
+          fr: "Caddy renouvelle le fichier quand il atteint 10 Mio : sur un serveur peu fréquenté, le fichier en cours peut contenir des lignes plus anciennes que ce délai.",
+          en: "Caddy rolls the file when it reaches 10 MiB: on a quiet server, the current file may hold lines older than this period.",
+        },
+      ),
+      enforcedBy: {
+        how: {
+          fr: anonymiseAddresses
+            ? "Caddy tronque les adresses avant d'écrire et supprime les fichiers renouvelés plus anciens que ce délai."
+            : "Caddy supprime les fichiers renouvelés plus anciens que ce délai.",
+          en: anonymiseAddresses
+            ? "Caddy truncates addresses before writing and deletes rolled files older than this period."
+            : "Caddy deletes rolled files older than this period.",
+        },
+        mechanism:
+          `Caddy log output file: roll_size ${ACCESS_LOG_ROLL_SIZE}, roll_keep_for ${retention.value * 24}h` +
+          (anonymiseAddresses ? "; format filter ip_mask ipv4 24 ipv6 48" : ""),
+      },
+      auditable: true,
+    },
+  ];
+}

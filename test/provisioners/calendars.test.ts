@@ -1,0 +1,170 @@
+// Shared calendars: the pure plan, the plain CalDAV part against a real Radicale
+// (MKCALENDAR, discovery, idempotent re-runs), and the Nextcloud share flow against
+// the fake Nextcloud (o:share, oc:invite).
+import test from "ava";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { desiredState, EVERYONE_GROUP, ASSOCIATION_CALENDAR } from "../../provisioners/desired.ts";
+import { converge, ProvisionError } from "../../provisioners/model.ts";
+import { CallCounter } from "../../provisioners/runtime/http.ts";
+import {
+  applyCalendars,
+  calendarsProvisioner,
+  createCalDavClient,
+  groupPrincipal,
+  listCalendars,
+  planCalendars,
+  shareBody,
+  type CalendarsLive,
+  type LiveCalendar,
+} from "../../provisioners/calendars/index.ts";
+import { exampleAssociation } from "../support/association.ts";
+import { startRadicale, type Radicale } from "../support/radicale.ts";
+
+const desired = desiredState(exampleAssociation());
+const calendars = desired.nextcloud!.calendars;
+const TEAM = "team-evenements";
+const noWait = async () => {};
+
+const liveOf = (entries: LiveCalendar[], sharing = true): CalendarsLive => ({
+  calendars: new Map(entries.map((c) => [c.uri, c])),
+  sharing,
+});
+
+// ---------------------------------------------------------------------------------------
+// The plan (pure)
+
+test("the example wants one calendar per team, shared read-write, and the association's, read-only", (t) => {
+  t.deepEqual(
+    calendars.map((c) => [c.uri, c.group, c.access]),
+    [
+      ["team-bureau", "bureau", "read-write"],
+      ["team-potager", "potager", "read-write"],
+      [TEAM, "evenements", "read-write"],
+      [ASSOCIATION_CALENDAR, EVERYONE_GROUP, "read"],
+    ],
+  );
+});
+
+test("plan: nothing there → create every calendar (phase 0), then share each with its group (phase 1)", (t) => {
+  const changes = planCalendars(desired, liveOf([]));
+  t.deepEqual(
+    changes.filter((c) => c.kind === "calendar.create").map((c) => [c.phase, c.payload]),
+    calendars.map((c) => [0, { uri: c.uri, displayName: c.displayName }]),
+  );
+  t.deepEqual(
+    changes.filter((c) => c.kind === "calendar.share").map((c) => [c.phase, c.payload]),
+    calendars.map((c) => [1, { uri: c.uri, group: c.group, access: c.access }]),
+  );
+  t.is(changes.length, 8);
+  t.true(changes.every((c) => c.service === "calendars"));
+});
+
+test("plan: a plain CalDAV server gets calendars and no shares", (t) => {
+  t.deepEqual(
+    planCalendars(desired, liveOf([], false)).map((c) => c.kind),
+    calendars.map(() => "calendar.create"),
+  );
+});
+
+const sharedAsWanted = (): LiveCalendar[] =>
+  calendars.map((c) => ({ uri: c.uri, displayName: c.displayName, shares: [{ principal: groupPrincipal(c.group), access: c.access }] }));
+
+test("plan: calendars shared as wanted → nothing; other calendars and others' shares are left alone", (t) => {
+  const live = sharedAsWanted();
+  live[0]!.shares!.unshift({ principal: "principal:principals/users/tom.martin", access: "read" });
+  live.push({ uri: "personal", displayName: "Personal", shares: [] });
+  t.deepEqual(planCalendars(desired, liveOf(live)), []);
+});
+
+test("plan: a share with the wrong access, or none, is set again, and only that", (t) => {
+  const live = sharedAsWanted();
+  live[2]!.shares = [{ principal: groupPrincipal("evenements"), access: "read" }];
+  live[3]!.shares = [];
+  t.deepEqual(
+    planCalendars(desired, liveOf(live)).map((c) => [c.kind, c.payload]),
+    [
+      ["calendar.share", { uri: TEAM, group: "evenements", access: "read-write" }],
+      ["calendar.share", { uri: ASSOCIATION_CALENDAR, group: EVERYONE_GROUP, access: "read" }],
+    ],
+  );
+});
+
+test("plan: Nextcloud disabled → no calendar", (t) => {
+  t.deepEqual(planCalendars({ nextcloud: undefined }, liveOf([])), []);
+});
+
+test("the o:share bodies are the ones recorded from Nextcloud 32", (t) => {
+  const recording = JSON.parse(readFileSync(new URL("../../../shared/contracts/nextcloud-32/caldav-share.json", import.meta.url), "utf8"));
+  const bodies = recording.exchanges.map((e: any) => e.request.body as string | null);
+  t.true(bodies.includes(shareBody("team", "read-write")), "read-write share body");
+  t.true(bodies.includes(shareBody("team", "read")), "read-only share body");
+});
+
+// ---------------------------------------------------------------------------------------
+// Plain CalDAV against a real Radicale
+
+const USERS = { first: "first-pass", rerun: "rerun-pass", race: "race-pass" };
+let radicale: Radicale;
+
+test.before(async () => {
+  radicale = await startRadicale(USERS);
+});
+
+test.after.always(async () => {
+  await radicale?.stop();
+});
+
+const radicaleClient = (user: keyof typeof USERS, counter = new CallCounter(), password: string = USERS[user]) =>
+  createCalDavClient({ baseUrl: radicale.url, user, password, homePath: `${user}/`, sharing: false, counter, sleep: noWait, timeoutMs: 5000 });
+
+const mkcalendars = (counter: CallCounter) => counter.calls.filter((c) => c.method === "MKCALENDAR");
+
+test.serial("Radicale: a first run creates the calendars with MKCALENDAR, and PROPFIND finds them", async (t) => {
+  const counter = new CallCounter();
+  const client = radicaleClient("first", counter);
+  const result = await converge(calendarsProvisioner, desired, client, { concurrency: 2 });
+  t.deepEqual(result.failed, []);
+  t.is(result.applied.length, calendars.length);
+  t.true(result.applied.every((c) => c.kind === "calendar.create"));
+  t.deepEqual(
+    mkcalendars(counter).map((c) => [c.path, c.status]).sort(),
+    calendars.map((c) => [`/first/${c.uri}/`, 201]).sort(),
+  );
+  t.is(counter.writes("calendars"), calendars.length);
+
+  const found = await listCalendars(radicaleClient("first"));
+  t.deepEqual(Object.fromEntries(found), Object.fromEntries(calendars.map((c) => [c.uri, { displayName: c.displayName }])));
+  t.is(found.get(TEAM)?.displayName, "Événements");
+  // Radicale keeps each collection as a folder: they are really there.
+  const home = join(radicale.storage, "collection-root", "first");
+  t.deepEqual(readdirSync(home).filter((f) => !f.startsWith(".")).sort(), calendars.map((c) => c.uri).sort());
+  t.true(existsSync(join(home, TEAM, ".Radicale.props")));
+});
+
+test.serial("Radicale: a second run with the same config plans nothing and makes no write", async (t) => {
+  await converge(calendarsProvisioner, desired, radicaleClient("rerun"), { concurrency: 2 });
+  const counter = new CallCounter();
+  const result = await converge(calendarsProvisioner, desired, radicaleClient("rerun", counter), { concurrency: 2 });
+  t.deepEqual(result.planned, []);
+  t.is(counter.writes("calendars"), 0);
+  t.is(mkcalendars(counter).length, 0);
+  t.is(counter.reads("calendars"), 1, "one PROPFIND depth 1 on the calendar home");
+});
+
+test.serial("Radicale: a calendar created meanwhile (409 resource-must-be-null) counts as created", async (t) => {
+  const client = radicaleClient("race");
+  const [create] = planCalendars(desired, liveOf([], false));
+  await applyCalendars(create!, client);
+  const counter = new CallCounter();
+  await t.notThrowsAsync(applyCalendars(create!, radicaleClient("race", counter)));
+  t.deepEqual(mkcalendars(counter).map((c) => c.status), [409]);
+});
+
+test.serial("Radicale: refused credentials stop the run with an error naming the service", async (t) => {
+  const error = await t.throwsAsync(converge(calendarsProvisioner, desired, radicaleClient("first", new CallCounter(), "wrong"), { concurrency: 2 }), {
+    instanceOf: ProvisionError,
+  });
+  t.is(error.service, "calendars");
+  t.regex(error.message, /HTTP 401.*credentials/);
+});
