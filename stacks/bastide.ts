@@ -8,6 +8,7 @@ import type { ServiceName } from "./services/blueprint.ts";
 import { ServiceComponent } from "./platform/component.ts";
 import { EDGE_NETWORK } from "./platform/network.ts";
 import { createHost } from "./host/index.ts";
+import { dockerTargetOf, Provisioning } from "./provisioning/index.ts";
 
 export interface BastideArgs {
   /** Already validated: see config/load.ts. */
@@ -18,6 +19,7 @@ export class Bastide extends pulumi.ComponentResource {
   readonly services: Partial<Record<ServiceName, ServiceComponent>> = {};
   readonly urls: Record<string, string>;
   readonly publicAddress: pulumi.Output<string>;
+  readonly provisioning: Provisioning;
 
   constructor(name: string, args: BastideArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bastide:index:Bastide", name, {}, opts);
@@ -47,6 +49,13 @@ export class Bastide extends pulumi.ComponentResource {
       this.services[blueprint.service] = component;
       if (!isProxy) backends.push(component);
     }
+
+    // Accounts, groups, calendars, rooms and peers, once the containers are healthy.
+    this.provisioning = new Provisioning(
+      "provisioning",
+      { config, services: this.services, docker: dockerTargetOf(config, host.publicAddress) },
+      { parent: this },
+    );
 
     this.urls = Object.fromEntries(all.flatMap((b) => b.routes.map((r) => [r.host.split(".")[0]!, `https://${r.host}`])));
     this.registerOutputs({ urls: this.urls, publicAddress: this.publicAddress });

@@ -131,3 +131,27 @@ test.serial("database containers are on internal networks only", (t) => {
   const internal = ofType(resources, "docker:index/network:Network").filter((n) => n.inputs.internal);
   t.true(internal.length >= 3);
 });
+
+test.serial("provisioning runs per service after its containers and the proxy, with credentials kept secret", (t) => {
+  const dynamic = resources.filter((r) => r.type.startsWith("pulumi-nodejs:"));
+  const byName = Object.fromEntries(dynamic.map((r) => [r.name, r]));
+  t.deepEqual(Object.keys(byName).sort(), [
+    "calendars-provisioning",
+    "jitsi-provisioning",
+    "matrix-provisioning",
+    "nextcloud-provisioning",
+    "vpn-provisioning",
+  ]);
+  const caddy = containers().find((c) => c.inputs.name === "bastide-proxy-caddy")!;
+  for (const r of dynamic) {
+    t.true(r.secretInputs.includes("connection"), `${r.name}: connection is not secret`);
+    t.false(r.secretInputs.includes("desired"), `${r.name}: the desired state stays readable in previews`);
+    t.true(r.dependencies.includes(caddy.urn), `${r.name} does not wait for the proxy`);
+  }
+  const nextcloudApp = containers().find((c) => c.inputs.name === "bastide-nextcloud-app")!;
+  t.true(byName["nextcloud-provisioning"]!.dependencies.includes(nextcloudApp.urn));
+  t.true(byName["calendars-provisioning"]!.dependencies.includes(byName["nextcloud-provisioning"]!.urn), "calendars wait for groups");
+  const users = byName["nextcloud-provisioning"]!.inputs.desired.nextcloud.users;
+  t.deepEqual(Object.keys(users).sort(), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin"]);
+  t.deepEqual(Object.keys(byName["jitsi-provisioning"]!.inputs.desired.jitsi.accounts).sort(), ["claire.dubois", "karim.benali"], "staff only");
+});

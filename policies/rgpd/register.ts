@@ -2,7 +2,7 @@
 // categories, plus the container logs the platform keeps for each of them. Because the
 // same modules deploy the services, the register describes what runs.
 import type { Association } from "../../stacks/config/schema.ts";
-import type { ServiceBlueprint, ServiceName } from "../../stacks/services/blueprint.ts";
+import { containerName, type ServiceBlueprint, type ServiceName } from "../../stacks/services/blueprint.ts";
 import { blueprints, SERVICE_MODULES } from "../../stacks/services/catalog.ts";
 import { LOG_ROTATION } from "../../stacks/platform/component.ts";
 import * as proxy from "../../stacks/services/proxy/register.ts";
@@ -42,7 +42,7 @@ const SUBJECTS: Record<ServiceName, DataSubject[]> = {
 
 /** The logs Docker keeps for a service's containers: every container gets the same rotation. */
 export function containerLogs(blueprint: ServiceBlueprint): DataCategory {
-  const containers = blueprint.containers.map((c) => `bastide-${blueprint.service}-${c.name}`);
+  const containers = blueprint.containers.map((c) => containerName(blueprint.service, c.name));
   const size = LOG_ROTATION["max-size"];
   const files = LOG_ROTATION["max-file"];
   return {

@@ -127,29 +127,39 @@ export function dockerProsody(options: DockerProsodyOptions): ProsodyCommands {
 
 async function runExec(docker: Docker, exec: Docker.Exec, input: string | undefined, timeoutMs: number, container: string): Promise<CommandResult> {
   const deadline = Date.now() + timeoutMs;
-  const stream = (await exec.start({ hijack: true, stdin: true })) as NodeJS.ReadWriteStream & { destroy(): void };
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  const tooLong = () => new ProsodyCommandError(`prosodyctl in container ${container} did not finish within ${timeoutMs} ms`);
+  let stream: (NodeJS.ReadWriteStream & { destroy(): void }) | undefined;
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  stdout.on("data", (chunk: Buffer) => out.push(chunk));
-  stderr.on("data", (chunk: Buffer) => err.push(chunk));
-  docker.modem.demuxStream(stream, stdout, stderr);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stream.destroy();
-      reject(new ProsodyCommandError(`prosodyctl in container ${container} did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
+    let settled = false;
     const done = (error?: Error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      if (error) reject(new ProsodyCommandError(`exec in container ${container} failed: ${error.message}`, { cause: error }));
-      else resolve();
+      if (error) {
+        stream?.destroy();
+        reject(error);
+      } else resolve();
     };
-    stream.on("end", () => done());
-    stream.on("close", () => done());
-    stream.on("error", (error: Error) => done(error));
-    // Half-closing the hijacked connection closes the command's standard input.
-    stream.end(input ?? "");
+    const timer = setTimeout(() => done(tooLong()), timeoutMs);
+    exec.start({ hijack: true, stdin: true }).then(
+      (started) => {
+        stream = started as NodeJS.ReadWriteStream & { destroy(): void };
+        if (settled) return stream.destroy();
+        const stdout = new PassThrough();
+        const stderr = new PassThrough();
+        stdout.on("data", (chunk: Buffer) => out.push(chunk));
+        stderr.on("data", (chunk: Buffer) => err.push(chunk));
+        docker.modem.demuxStream(stream, stdout, stderr);
+        stream.on("end", () => done());
+        stream.on("close", () => done());
+        stream.on("error", (error: Error) => done(new ProsodyCommandError(`exec in container ${container} failed: ${error.message}`, { cause: error })));
+        // Half-closing the hijacked connection closes the command's standard input.
+        stream.end(input ?? "");
+      },
+      (error: unknown) => done(new ProsodyCommandError(`cannot start prosodyctl in container ${container}: ${describeDockerError(error)}`, { cause: error })),
+    );
   });
   // The output ends a moment before the engine records the exit code.
   for (;;) {
@@ -157,7 +167,7 @@ async function runExec(docker: Docker, exec: Docker.Exec, input: string | undefi
     if (!info.Running && info.ExitCode !== null) {
       return { exitCode: info.ExitCode, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
     }
-    if (Date.now() > deadline) throw new ProsodyCommandError(`prosodyctl in container ${container} did not report its exit within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw tooLong();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

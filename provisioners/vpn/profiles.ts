@@ -18,7 +18,7 @@ export function deviceProfiles(
         throw new ProvisionError("vpn", peer.member, `device ${peer.device}: its seed does not give the public key the server lists`);
       }
       const { id, member, device } = peer;
-      const profile = peerConfig({ peer: { id, member, device }, privateKey: keys.privateKey, address: peer.address, serverPublicKey: input.serverPublicKey, ...input.network });
+      const profile = peerConfig({ ...input.network, peer: { id, member, device }, privateKey: keys.privateKey, address: peer.address, serverPublicKey: input.serverPublicKey });
       return [peer.id, profile];
     }),
   );

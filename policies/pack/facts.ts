@@ -1,0 +1,84 @@
+// What the policy pack must know about a stack that no resource shows: where a server
+// reached over SSH is, why Matrix federates, and the register's retention rules. The
+// program declares them as the `policyFacts` input of its `bastide:index:Bastide`
+// component, from the validated config; the pack reads them back from that resource.
+// Only what the checks need goes there (no member, no secret): it lands in the state.
+import { z } from "zod";
+import type { Association } from "../../stacks/config/schema.ts";
+import { hostCountry, type HostSettings } from "../../stacks/host/settings.ts";
+import { dataCategories } from "../rgpd/register.ts";
+import type { Retention } from "../rgpd/model.ts";
+
+export const BASTIDE_TYPE = "bastide:index:Bastide";
+/** The component input that carries the facts. */
+export const FACTS_INPUT = "policyFacts";
+
+export interface RegisteredRetention {
+  /** The data category, e.g. `matrix.messages`. */
+  id: string;
+  service: string;
+  /** As the register states it; the pack checks it again, since the state could be edited. */
+  retention: unknown;
+}
+
+export interface StackFacts {
+  host: {
+    target: HostSettings["target"];
+    /** Where the data lives; absent for a local machine. */
+    country?: string;
+    /** The server an `ssh` target reaches. */
+    address?: string;
+  };
+  matrix: {
+    federation: boolean;
+    federationReason?: string;
+  };
+  register: RegisteredRetention[];
+}
+
+/** The facts of a validated config, for `super("bastide:index:Bastide", name, { policyFacts: stackFacts(config) })`. */
+export function stackFacts(config: Association): StackFacts {
+  const { host } = config;
+  const { federation } = config.services.matrix;
+  const country = hostCountry(host);
+  return {
+    host: {
+      target: host.target,
+      ...(country ? { country } : {}),
+      ...(host.target === "ssh" ? { address: host.address } : {}),
+    },
+    matrix: { federation: federation.enabled, ...(federation.reason ? { federationReason: federation.reason } : {}) },
+    register: dataCategories(config).map((c) => ({ id: c.id, service: c.service, retention: compact(c.retention) })),
+  };
+}
+
+/** The register's notes are for the DPO, not for the checks. */
+function compact(retention: Retention): Omit<Retention, "note"> {
+  const { note: _note, ...rest } = retention;
+  return rest;
+}
+
+const factsSchema = z.object({
+  host: z.object({
+    target: z.enum(["local", "ssh", "hetzner", "scaleway"]),
+    country: z.string().optional(),
+    address: z.string().optional(),
+  }),
+  matrix: z.object({ federation: z.boolean(), federationReason: z.string().optional() }),
+  register: z.array(z.object({ id: z.string(), service: z.string(), retention: z.unknown() })),
+});
+
+/**
+ * The facts the stack declares: undefined when no Bastide component carries them, or
+ * when what it carries is malformed (the checks then refuse what they cannot verify).
+ */
+export function declaredFacts(resources: readonly { type: string; props: Record<string, unknown> }[]): StackFacts | undefined {
+  const component = resources.find((r) => r.type === BASTIDE_TYPE && r.props[FACTS_INPUT] !== undefined);
+  const parsed = factsSchema.safeParse(component?.props[FACTS_INPUT]);
+  return parsed.success ? (parsed.data as StackFacts) : undefined;
+}
+
+/** Said by every check that needs the facts and finds none. */
+export const NO_FACTS =
+  `the stack declares no readable ${FACTS_INPUT} on its ${BASTIDE_TYPE} component: ` +
+  `register { ${FACTS_INPUT}: stackFacts(config) } (policies/pack/facts.ts) as the component's input`;

@@ -1,0 +1,272 @@
+// Where the data live and who else receives any of it: the hosting provider, the
+// certificate authority, the VPN's DNS resolver, the mobile apps' push gateways and,
+// when the config turns them on, federation and dial-in. Derived from the config and
+// the blueprints, so an option turned off drops its line.
+import type { Association } from "../../stacks/config/schema.ts";
+import { hostCountry } from "../../stacks/host/settings.ts";
+import { blueprints } from "../../stacks/services/catalog.ts";
+import { DNS_UPSTREAM } from "../../stacks/services/vpn/blueprint.ts";
+import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
+import { volumeName, type ServiceName } from "../../stacks/services/blueprint.ts";
+import type { Localized } from "../rgpd/model.ts";
+
+export interface Hosting {
+  target: Association["host"]["target"];
+  provider: Localized;
+  /** Where the provider is established; undefined for a laptop or an unnamed provider. */
+  providerCountry?: string;
+  /** Where the server, so the data, is; undefined for a laptop. */
+  country?: string;
+  region?: Localized;
+  statement: Localized;
+}
+
+const HETZNER_SITES: Record<string, string> = { fsn1: "Falkenstein", nbg1: "Nuremberg", hel1: "Helsinki" };
+const SCALEWAY_SITES: Record<string, Localized> = {
+  "fr-par": { fr: "Paris", en: "Paris" },
+  "nl-ams": { fr: "Amsterdam", en: "Amsterdam" },
+  "pl-waw": { fr: "Varsovie", en: "Warsaw" },
+};
+
+export function hosting(config: Association): Hosting {
+  const host = config.host;
+  const country = hostCountry(host);
+  switch (host.target) {
+    case "hetzner": {
+      const site = HETZNER_SITES[host.location] ?? host.location;
+      return {
+        target: host.target,
+        provider: { fr: "Hetzner Online GmbH", en: "Hetzner Online GmbH" },
+        providerCountry: "DE",
+        country,
+        region: { fr: `${host.location} (${site})`, en: `${host.location} (${site})` },
+        statement: {
+          fr: "Serveur virtuel loué chez Hetzner, dans un centre de données de l'Union européenne ; Hetzner agit comme sous-traitant (article 28 du RGPD), selon son contrat de traitement des données.",
+          en: "A virtual server rented from Hetzner, in a data centre in the European Union; Hetzner acts as a processor (GDPR Article 28) under its data processing agreement.",
+        },
+      };
+    }
+    case "scaleway": {
+      const site = SCALEWAY_SITES[host.zone.replace(/-\d+$/, "")];
+      return {
+        target: host.target,
+        provider: { fr: "Scaleway SAS", en: "Scaleway SAS" },
+        providerCountry: "FR",
+        country,
+        region: { fr: `${host.zone} (${site?.fr ?? host.zone})`, en: `${host.zone} (${site?.en ?? host.zone})` },
+        statement: {
+          fr: "Instance louée chez Scaleway, dans un centre de données de l'Union européenne ; Scaleway agit comme sous-traitant (article 28 du RGPD), selon son contrat de traitement des données.",
+          en: "An instance rented from Scaleway, in a data centre in the European Union; Scaleway acts as a processor (GDPR Article 28) under its data processing agreement.",
+        },
+      };
+    }
+    case "ssh":
+      return {
+        target: host.target,
+        provider: { fr: "serveur fourni par l'administrateur", en: "the admin's own server" },
+        country,
+        region: { fr: `serveur ${host.address}`, en: `server ${host.address}` },
+        statement: {
+          fr: "Serveur existant, joint par SSH. La configuration indique son pays mais pas son hébergeur : si un prestataire l'héberge, le DPO doit l'ajouter comme sous-traitant avec son contrat (article 28 du RGPD).",
+          en: "An existing server, reached over SSH. The config gives its country but not its host: if a provider hosts it, the DPO must add it as a processor with its contract (GDPR Article 28).",
+        },
+      };
+    case "local":
+      return {
+        target: host.target,
+        provider: { fr: "machine de test locale", en: "local test machine" },
+        statement: {
+          fr: "Déploiement de test sur l'ordinateur de l'administrateur : les données ne quittent pas cette machine. Ce n'est pas un déploiement de production.",
+          en: "A test deployment on the admin's computer: the data stay on that machine. This is not a production deployment.",
+        },
+      };
+  }
+}
+
+export interface Recipient {
+  name: string;
+  kind: "processor" | "third-party";
+  role: Localized;
+  /** ISO country code, or a description when several countries. */
+  country: Localized;
+  data: Localized;
+  when: Localized;
+  /** The service it concerns, if one. */
+  service?: ServiceName;
+  /** True when data may leave the EU/EEA, even with an adequacy decision. */
+  outsideEu: boolean;
+}
+
+/** The hosting provider, and every third party the configured stack sends personal data to. */
+export function recipients(config: Association): Recipient[] {
+  const host = hosting(config);
+  const services = config.services;
+  const list: Recipient[] = [];
+  const always = { fr: "en permanence", en: "at all times" };
+
+  if (config.host.target === "hetzner" || config.host.target === "scaleway") {
+    list.push({
+      name: host.provider.en,
+      kind: "processor",
+      role: { fr: "hébergement du serveur et de ses disques", en: "hosts the server and its disks" },
+      country: { fr: host.country ?? "", en: host.country ?? "" },
+      data: { fr: "toutes les données de ce registre, stockées sur ses disques", en: "all the data in this record, stored on its disks" },
+      when: always,
+      outsideEu: false,
+    });
+  }
+
+  if (config.host.target !== "local") {
+    const acmeEmail = services.proxy.acmeEmail ?? config.organisation.contact;
+    list.push({
+      name: "Let's Encrypt (Internet Security Research Group)",
+      kind: "third-party",
+      role: { fr: "autorité de certification TLS", en: "TLS certificate authority" },
+      country: { fr: "US", en: "US" },
+      data: {
+        fr: `noms de domaine des services et adresse de contact du compte ACME (${acmeEmail}) ; aucune donnée des membres`,
+        en: `the services' domain names and the ACME account's contact address (${acmeEmail}); no member data`,
+      },
+      when: { fr: "à l'obtention et au renouvellement des certificats", en: "when certificates are issued and renewed" },
+      service: "proxy",
+      outsideEu: true,
+    });
+  }
+
+  if (services.vpn.enabled) {
+    list.push({
+      name: `${DNS_UPSTREAM.name} (Quad9 Foundation)`,
+      kind: "third-party",
+      role: { fr: "résolveur DNS des appareils connectés au VPN", en: "DNS resolver for devices on the VPN" },
+      country: { fr: "CH (décision d'adéquation)", en: "CH (adequacy decision)" },
+      data: {
+        fr: "noms de domaine extérieurs demandés par ces appareils, chiffrés (DNS-over-TLS), envoyés depuis l'adresse du serveur ; Quad9 ne garde pas les adresses IP",
+        en: "outside domain names these devices look up, encrypted (DNS-over-TLS), sent from the server's address; Quad9 keeps no IP addresses",
+      },
+      when: { fr: "quand un appareil connecté au VPN consulte un site extérieur", en: "when a device on the VPN looks up an outside site" },
+      service: "vpn",
+      outsideEu: true,
+    });
+  }
+
+  if (services.matrix.enabled) {
+    list.push({
+      name: "Push gateways (Element, Google Firebase Cloud Messaging, Apple Push Notification service)",
+      kind: "third-party",
+      role: { fr: "notifications des applications mobiles Matrix", en: "notifications of Matrix mobile apps" },
+      country: { fr: "GB (décision d'adéquation), US", en: "GB (adequacy decision), US" },
+      data: {
+        fr: "jeton de l'appareil et identifiants du salon et du message ; selon l'application, l'expéditeur et le texte des salons non chiffrés",
+        en: "the device token and the room and message identifiers; depending on the app, the sender and text in unencrypted rooms",
+      },
+      when: {
+        fr: "seulement si un membre active les notifications d'une application mobile ; le client web n'en envoie pas",
+        en: "only if a member turns notifications on in a mobile app; the web client sends none",
+      },
+      service: "matrix",
+      outsideEu: true,
+    });
+    if (services.matrix.federation.enabled) {
+      const keyServers = (homeserverSettings(config).trusted_key_servers ?? []).map((s) => s.server_name).join(", ");
+      list.push({
+        name: "Matrix federation",
+        kind: "third-party",
+        role: { fr: "serveurs Matrix des participants extérieurs", en: "the Matrix servers of outside participants" },
+        country: { fr: "tout pays", en: "any country" },
+        data: {
+          fr: `messages, fichiers et profils échangés dans les salons fédérés ; clés des serveurs vérifiées auprès de ${keyServers}. Motif : ${services.matrix.federation.reason ?? ""}`,
+          en: `messages, files and profiles exchanged in federated rooms; server keys checked with ${keyServers}. Reason: ${services.matrix.federation.reason ?? ""}`,
+        },
+        when: { fr: "quand un salon compte des participants d'autres serveurs", en: "when a room has participants from other servers" },
+        service: "matrix",
+        outsideEu: true,
+      });
+    }
+  }
+
+  if (services.jitsi.enabled && services.jitsi.dialIn.enabled) {
+    list.push({
+      name: services.jitsi.dialIn.numbersUrl ?? "Telephony provider",
+      kind: "third-party",
+      role: { fr: "opérateur téléphonique de l'accès aux réunions par téléphone", en: "telephony provider for dialling into meetings" },
+      country: { fr: "à vérifier par le DPO", en: "to be checked by the DPO" },
+      data: { fr: "numéro de téléphone et voix des participants qui appellent", en: "phone number and voice of participants who dial in" },
+      when: { fr: "quand quelqu'un rejoint une réunion par téléphone", en: "when someone joins a meeting by phone" },
+      service: "jitsi",
+      outsideEu: false,
+    });
+  }
+  return list;
+}
+
+/** Where image references are pulled from: Docker Hub unless the name starts with a registry host. */
+export function registryOf(image: string): string {
+  const first = image.split("/")[0]!;
+  return image.includes("/") && (first.includes(".") || first.includes(":")) ? first : "docker.io";
+}
+
+export interface Connection {
+  name: string;
+  purpose: Localized;
+}
+
+/** Outgoing connections that carry no personal data, stated so the DPO knows of them. */
+export function connectionsWithoutPersonalData(config: Association): Connection[] {
+  const registries = [...new Set(blueprints(config).flatMap((b) => b.containers.filter((c) => !c.build).map((c) => registryOf(c.image))))].sort();
+  const list: Connection[] = registries.map((name) => ({
+    name,
+    purpose: { fr: "téléchargement des images des conteneurs, au déploiement", en: "download of the container images, at deployment" },
+  }));
+  if (config.services.polls.enabled)
+    list.push({
+      name: "packages.framasoft.org",
+      purpose: { fr: "téléchargement de Framadate, à la construction de son image", en: "download of Framadate, when its image is built" },
+    });
+  if (config.services.nextcloud.enabled)
+    list.push({
+      name: "apps.nextcloud.com",
+      purpose: {
+        fr: "catalogue d'applications de Nextcloud, consulté depuis ses pages d'administration (la vérification des mises à jour est coupée)",
+        en: "Nextcloud's app catalogue, read from its admin pages (the update check is off)",
+      },
+    });
+  return list;
+}
+
+export interface StoredVolume {
+  service: ServiceName;
+  volume: string;
+  holds: Localized;
+}
+
+/** French for what the blueprints say each volume holds; a volume missing here shows its English text. */
+const HOLDS_FR: Record<string, (config: Association) => string> = {
+  "proxy/data": () => "Certificats TLS et leurs clés ; journaux d'accès (adresses tronquées, renouvelés)",
+  "proxy/config": () => "État enregistré par Caddy",
+  "jitsi/accounts": () => "Comptes des animateurs (identifiants et empreintes salées des mots de passe) ; les réunions elles-mêmes ne sont jamais stockées",
+  "nextcloud/html":
+    () => "Fichiers des membres, leur corbeille et leurs anciennes versions ; journal de Nextcloud ; config.php avec le mot de passe de la base et les clés de l'instance ; les programmes",
+  "nextcloud/db": () => "Base de données de Nextcloud : comptes, groupes, partages, agendas et contacts, flux d'activité, métadonnées des fichiers et réglages",
+  "matrix/data": () => "Fichiers et images envoyés dans la messagerie (avec leurs miniatures) ; clé de signature du serveur",
+  "matrix/db": () => "Messages, salons, comptes, appareils et adresses de connexion (PostgreSQL)",
+  "polls/db": (config) =>
+    "Sondages (titre, description, nom du créateur), dates et propositions, noms des participants, réponses et commentaires ; chaque sondage est supprimé " +
+    `${config.services.polls.purgeDelayDays} jours après sa date de fin`,
+  "vpn/config": () => "Configuration du serveur WireGuard (clé privée du serveur, clés publiques et adresses des pairs) ; configuration DNS des pairs",
+};
+
+/** Each Docker volume and what it holds, as the blueprints declare. */
+export function storage(config: Association): StoredVolume[] {
+  return blueprints(config).flatMap((b) =>
+    b.volumes.map((v) => ({
+      service: b.service,
+      volume: volumeName(b.service, v.name),
+      holds: { fr: HOLDS_FR[`${b.service}/${v.name}`]?.(config) ?? v.holds, en: v.holds },
+    })),
+  );
+}
+
+/** Volumes whose French description is missing: the test keeps this empty. */
+export function untranslatedVolumes(config: Association): string[] {
+  return blueprints(config).flatMap((b) => b.volumes.filter((v) => !HOLDS_FR[`${b.service}/${v.name}`]).map((v) => volumeName(b.service, v.name)));
+}

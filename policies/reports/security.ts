@@ -1,0 +1,216 @@
+// The security measures of GDPR article 32, each read from what the stack deploys:
+// the blueprints, the firewall rules, the platform's hardening. What Bastide does not
+// provide (backups, disk encryption) is said plainly.
+import { PROFILES, type Association } from "../../stacks/config/schema.ts";
+import { memoryUse } from "../../stacks/config/sizing.ts";
+import { ANYWHERE, firewallRules } from "../../stacks/host/firewall.ts";
+import { blueprints } from "../../stacks/services/catalog.ts";
+import { isPinned } from "../../stacks/services/images.ts";
+import { LOG_ROTATION } from "../../stacks/platform/component.ts";
+import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
+import type { Localized } from "../rgpd/model.ts";
+import { dockerSizeMb } from "../rgpd/register.ts";
+
+export type MeasureStatus = "in-place" | "partial" | "not-provided";
+
+export interface SecurityMeasure {
+  id: string;
+  title: Localized;
+  status: MeasureStatus;
+  detail: Localized;
+}
+
+const list = (items: string[]) => items.join(", ");
+
+export function securityMeasures(config: Association): SecurityMeasure[] {
+  const services = blueprints(config);
+  const containers = services.flatMap((b) => b.containers);
+  const { proxy, matrix, nextcloud, jitsi, vpn } = config.services;
+  const measures: SecurityMeasure[] = [];
+  const add = (m: SecurityMeasure) => measures.push(m);
+
+  const local = config.host.target === "local";
+  add({
+    id: "tls",
+    title: { fr: "Chiffrement des connexions (TLS)", en: "Encrypted connections (TLS)" },
+    status: !local && proxy.acmeCa === "production" ? "in-place" : "partial",
+    detail: local
+      ? {
+          fr: "Déploiement de test : Caddy signe les certificats avec sa propre autorité locale. En production, Caddy obtient des certificats Let's Encrypt par ACME.",
+          en: "Test deployment: Caddy signs certificates with its own local authority. In production, Caddy gets Let's Encrypt certificates over ACME.",
+        }
+      : proxy.acmeCa === "production"
+        ? {
+            fr: "Caddy obtient et renouvelle seul les certificats Let's Encrypt (ACME) ; HTTP ne sert qu'à rediriger vers HTTPS ; en-tête HSTS d'un an.",
+            en: "Caddy obtains and renews Let's Encrypt certificates by itself (ACME); HTTP only redirects to HTTPS; one-year HSTS header.",
+          }
+        : {
+            fr: "Certificats de test Let's Encrypt (staging), que les navigateurs refusent : passer services.proxy.acmeCa à production.",
+            en: "Let's Encrypt test (staging) certificates, which browsers refuse: set services.proxy.acmeCa to production.",
+          },
+  });
+
+  const secrets = services.flatMap((b) => b.secrets);
+  const lengths = secrets.map((s) => s.length);
+  add({
+    id: "secrets",
+    title: { fr: "Secrets générés", en: "Generated secrets" },
+    status: "in-place",
+    detail: {
+      fr: `${secrets.length} secrets (mots de passe des bases, clés des services) tirés au hasard, de ${Math.min(...lengths)} à ${Math.max(...lengths)} caractères, gardés chiffrés comme secrets Pulumi ; aucun n'est écrit en clair dans la configuration.`,
+      en: `${secrets.length} secrets (database passwords, service keys) drawn at random, ${Math.min(...lengths)} to ${Math.max(...lengths)} characters long, kept encrypted as Pulumi secrets; none is written in clear in the configuration.`,
+    },
+  });
+
+  const pulled = containers.filter((c) => !c.build);
+  const byDigest = pulled.filter((c) => c.image.includes("@sha256:")).length;
+  const unpinned = pulled.filter((c) => !isPinned(c.image)).map((c) => c.image);
+  add({
+    id: "images",
+    title: { fr: "Images épinglées", en: "Pinned images" },
+    status: unpinned.length === 0 ? "in-place" : "partial",
+    detail: {
+      fr: `${containers.length} conteneurs ; chaque image téléchargée est fixée à une version exacte (${byDigest} sur ${pulled.length} aussi par empreinte sha256), l'image de Framadate est construite depuis un Dockerfile épinglé. Une mise à jour est un changement relu, déployé par l'administrateur.`,
+      en: `${containers.length} containers; every downloaded image is fixed to an exact version (${byDigest} of ${pulled.length} also by sha256 digest), Framadate's image is built from a pinned Dockerfile. An update is a reviewed change the admin deploys.`,
+    },
+  });
+
+  const capabilities = containers.flatMap((c) => (c.addCapabilities ?? []).map((cap) => `${cap}`));
+  add({
+    id: "privileges",
+    title: { fr: "Conteneurs sans privilèges supplémentaires", en: "Containers without extra privileges" },
+    status: "in-place",
+    detail: {
+      fr: `Aucun conteneur privilégié ; no-new-privileges pour tous. ${capabilities.length > 0 ? `Seule capacité ajoutée : ${list(capabilities)} (VPN, dans son propre espace réseau).` : "Aucune capacité ajoutée."}`,
+      en: `No privileged container; no-new-privileges for all. ${capabilities.length > 0 ? `Only added capability: ${list(capabilities)} (VPN, in its own network namespace).` : "No added capability."}`,
+    },
+  });
+
+  const memory = memoryUse(config).reduce((sum, c) => sum + c.memoryMb, 0);
+  const budget = PROFILES[config.profile].containerBudgetMb;
+  add({
+    id: "memory",
+    title: { fr: "Limites de mémoire", en: "Memory limits" },
+    status: "in-place",
+    detail: {
+      fr: `Chaque conteneur a une limite de mémoire, sans échange disque : ${memory} Mio au total, sur ${budget} Mio permis par le profil ${config.profile}. Un service emballé ne peut pas faire tomber les autres.`,
+      en: `Every container has a memory limit, without swap: ${memory} MiB in all, of the ${budget} MiB profile ${config.profile} allows. A runaway service cannot bring the others down.`,
+    },
+  });
+
+  const adminPaths = services.flatMap((b) => b.routes.filter((r) => (r.vpnOnlyPaths ?? []).length > 0).map((r) => `${r.host} (${list(r.vpnOnlyPaths!)})`));
+  add({
+    id: "admin-pages",
+    title: { fr: "Pages d'administration réservées au VPN", en: "Admin pages reachable through the VPN only" },
+    status: "in-place",
+    detail: {
+      fr: `Le proxy refuse ces chemins à toute requête qui ne vient pas du VPN : ${list(adminPaths)}.${vpn.enabled ? "" : " Le VPN est désactivé : ces pages sont donc fermées depuis Internet."}`,
+      en: `The proxy refuses these paths to any request that does not come from the VPN: ${list(adminPaths)}.${vpn.enabled ? "" : " The VPN is off: these pages are therefore closed from the Internet."}`,
+    },
+  });
+
+  const everywhere = (sources: string[]) => sources.length === ANYWHERE.length && ANYWHERE.every((a) => sources.includes(a));
+  const ports = (from: string) =>
+    list(firewallRules(config).map((r) => `${r.port}/${r.protocol}${everywhere(r.sources) ? "" : ` (${from} ${list(r.sources)})`}`));
+  const managed = config.host.target === "hetzner" || config.host.target === "scaleway";
+  add({
+    id: "firewall",
+    title: { fr: "Pare-feu : seuls les ports utiles", en: "Firewall: only the needed ports" },
+    status: managed ? "in-place" : "partial",
+    detail: managed
+      ? { fr: `Pare-feu de l'hébergeur, géré par Bastide. Ports ouverts : ${ports("depuis")}.`, en: `The provider's firewall, managed by Bastide. Open ports: ${ports("from")}.` }
+      : {
+          fr: `Bastide ne gère pas le pare-feu de ce serveur ; les conteneurs ne publient que ces ports : ${ports("depuis")}. L'administrateur doit fermer les autres.`,
+          en: `Bastide does not manage this server's firewall; the containers publish these ports only: ${ports("from")}. The admin must close the others.`,
+        },
+  });
+
+  const access: Localized[] = [
+    { fr: "Les comptes ne sont créés que depuis la liste des membres.", en: "Accounts are created from the member list only." },
+  ];
+  if (matrix.enabled) {
+    const hs = homeserverSettings(config);
+    access.push({
+      fr: `Matrix : inscriptions fermées, pas d'invités, fédération ${matrix.federation.enabled ? "activée" : "désactivée"}.`,
+      en: `Matrix: registration closed, no guests, federation ${matrix.federation.enabled ? "on" : "off"}.`,
+    });
+    add({
+      id: "e2ee",
+      title: { fr: "Chiffrement de bout en bout de la messagerie", en: "End-to-end encrypted chat" },
+      status: hs.encryption_enabled_by_default_for_room_type === "all" ? "in-place" : "partial",
+      detail: {
+        fr: "Tout nouveau salon est chiffré de bout en bout par défaut : le serveur ne garde que des messages chiffrés. Aperçus de liens, présence et statistiques désactivés.",
+        en: "Every new room is end-to-end encrypted by default: the server keeps encrypted messages only. Link previews, presence and statistics are off.",
+      },
+    });
+  }
+  if (jitsi.enabled)
+    access.push({
+      fr: `Jitsi : seuls les membres « admin » et « staff » ouvrent une salle ; ${jitsi.guests.allowed ? "les invités attendent en salle d'attente" : "pas d'invités"} ; salles protégeables par mot de passe.`,
+      en: `Jitsi: only admin and staff members open a room; ${jitsi.guests.allowed ? "guests wait in the lobby" : "no guests"}; rooms can have passwords.`,
+    });
+  if (nextcloud.enabled)
+    access.push({
+      fr: `Nextcloud : liens publics ${nextcloud.shareLinks.requirePassword ? "avec mot de passe et " : "avec "}date d'expiration obligatoires ; protection contre les attaques par force brute.`,
+      en: `Nextcloud: public links require ${nextcloud.shareLinks.requirePassword ? "a password and " : ""}an expiry date; brute-force protection.`,
+    });
+  add({
+    id: "access",
+    title: { fr: "Contrôle des accès", en: "Access control" },
+    status: "in-place",
+    detail: { fr: access.map((a) => a.fr).join(" "), en: access.map((a) => a.en).join(" ") },
+  });
+
+  if (nextcloud.enabled)
+    add({
+      id: "two-factor",
+      title: { fr: "Double authentification des administrateurs", en: "Two-factor authentication for admins" },
+      status: nextcloud.adminTwoFactor ? "in-place" : "not-provided",
+      detail: nextcloud.adminTwoFactor
+        ? { fr: "Les membres du groupe admin de Nextcloud doivent se connecter avec une application d'authentification (TOTP).", en: "Members of Nextcloud's admin group must sign in with an authenticator app (TOTP)." }
+        : { fr: "Désactivée par la configuration (services.nextcloud.adminTwoFactor: false).", en: "Turned off by the config (services.nextcloud.adminTwoFactor: false)." },
+    });
+
+  const logMb = dockerSizeMb(LOG_ROTATION["max-size"]);
+  add({
+    id: "logs",
+    title: { fr: "Journaux bornés et masqués", en: "Bounded and masked logs" },
+    status: proxy.accessLog.anonymiseAddresses ? "in-place" : "partial",
+    detail: {
+      fr: `Journaux des conteneurs renouvelés (${LOG_ROTATION["max-file"]} fichiers de ${logMb} Mio au plus). Journaux d'accès gardés ${proxy.accessLog.retentionDays} jours${proxy.accessLog.anonymiseAddresses ? ", adresses IP tronquées" : ", adresses IP complètes (services.proxy.accessLog.anonymiseAddresses: false)"}, sans cookies ni en-têtes d'authentification.`,
+      en: `Container logs rolled (at most ${LOG_ROTATION["max-file"]} files of ${logMb} MiB). Access logs kept ${proxy.accessLog.retentionDays} days${proxy.accessLog.anonymiseAddresses ? ", IP addresses truncated" : ", full IP addresses (services.proxy.accessLog.anonymiseAddresses: false)"}, without cookies or authentication headers.`,
+    },
+  });
+
+  const volumes = services.flatMap((b) => b.volumes).length;
+  add({
+    id: "volumes",
+    title: { fr: "Volumes de données protégés", en: "Protected data volumes" },
+    status: "in-place",
+    detail: {
+      fr: `Les ${volumes} volumes de données sont protégés : « pulumi destroy » refuse de les supprimer et, même forcé, les laisse sur le serveur.`,
+      en: `The ${volumes} data volumes are protected: \`pulumi destroy\` refuses to delete them and, even when forced, leaves them on the server.`,
+    },
+  });
+
+  add({
+    id: "backups",
+    title: { fr: "Sauvegardes", en: "Backups" },
+    status: "not-provided",
+    detail: {
+      fr: "Bastide ne fait aucune sauvegarde. L'association doit en organiser une (instantanés de l'hébergeur, ou copie chiffrée hors du serveur) et l'ajouter à ce registre avec sa durée de conservation : sans elle, une panne de disque ou une erreur peut faire perdre les données.",
+      en: "Bastide makes no backup. The association must set one up (the provider's snapshots, or an encrypted copy off the server) and add it to this record with its retention: without one, a disk failure or a mistake can lose the data.",
+    },
+  });
+
+  add({
+    id: "disk-encryption",
+    title: { fr: "Chiffrement des disques", en: "Disk encryption" },
+    status: "not-provided",
+    detail: {
+      fr: "Bastide ne chiffre pas les disques du serveur : les données y sont protégées par l'accès au serveur et par les engagements de l'hébergeur.",
+      en: "Bastide does not encrypt the server's disks: the data there are protected by access to the server and by the provider's commitments.",
+    },
+  });
+  return measures;
+}

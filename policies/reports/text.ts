@@ -1,0 +1,202 @@
+// Wording and formatting for the DPO's documents, in French and English. French
+// prose gets French typography: typographic apostrophes and quotes, a no-break space
+// before colons and guillemets' insides, a narrow one before ; ! ?, grouped digits.
+import type { Bounds, Language, Localized, Period } from "../rgpd/model.ts";
+
+/** Applied to French prose only: never to settings, commands or addresses. */
+export function frenchTypography(text: string): string {
+  return text
+    .replace(/'/g, "\u2019")
+    .replace(/« ?/g, "«\u00A0")
+    .replace(/ ?»/g, "\u00A0»")
+    .replace(/ ([;!?])/g, "\u202F$1")
+    .replace(/ :(?=\s|$)/g, "\u00A0:");
+}
+
+/** A text in the document's language, with its typography. */
+export const prose = (language: Language) => (text: Localized): string =>
+  language === "fr" ? frenchTypography(text.fr) : text.en;
+
+const LOCALES: Record<Language, string> = { fr: "fr-FR", en: "en-GB" };
+
+export const formatNumber = (n: number, language: Language) => new Intl.NumberFormat(LOCALES[language]).format(n);
+
+export const formatDate = (date: Date, language: Language) =>
+  new Intl.DateTimeFormat(LOCALES[language], { dateStyle: "long", timeZone: "UTC" }).format(date);
+
+export const countryName = (code: string, language: Language) =>
+  new Intl.DisplayNames([LOCALES[language]], { type: "region" }).of(code) ?? code;
+
+function days(n: number, language: Language): string {
+  const number = formatNumber(n, language);
+  if (language === "fr") return `${number}\u00A0jour${n > 1 ? "s" : ""}`;
+  return `${number} day${n === 1 ? "" : "s"}`;
+}
+
+/** The retention period as a sentence fragment, e.g. "365 jours après l'envoi". */
+export function periodText(period: Period, language: Language): string {
+  const say = prose(language);
+  switch (period.kind) {
+    case "days":
+      return `${days(period.days, language)} ${say(period.from)}`;
+    case "account":
+      if (period.graceDays === 0)
+        return say({ fr: "durée du compte ; supprimé au départ du membre", en: "account lifetime; removed when the member leaves" });
+      return say({
+        fr: `durée du compte, puis ${days(period.graceDays, language)} après le départ du membre`,
+        en: `account lifetime, then ${days(period.graceDays, language)} after the member leaves`,
+      });
+    case "rotation": {
+      const size = formatNumber(period.maxFileMb, language);
+      return say({
+        fr: `au plus ${period.files} fichiers de ${size}\u00A0Mio, les lignes les plus anciennes supprimées en premier`,
+        en: `at most ${period.files} files of ${size} MiB, oldest lines dropped first`,
+      });
+    }
+    case "session":
+      return say({ fr: "en mémoire seulement, jusqu'à ", en: "in memory only, until " }) + say(period.until);
+  }
+}
+
+export function boundsText(bounds: Bounds | undefined, language: Language): string {
+  if (!bounds) return language === "fr" ? "fixé par Bastide" : "fixed by Bastide";
+  const [min, max] = [formatNumber(bounds.min, language), formatNumber(bounds.max, language)];
+  return language === "fr" ? `de ${min} à ${max}\u00A0jours` : `${min} to ${max} days`;
+}
+
+export const TITLES: Record<Language, string> = {
+  fr: "Registre des activités de traitement",
+  en: "Record of processing activities",
+};
+
+/** Every heading and column name of the documents. */
+export const LABELS = {
+  fr: {
+    subtitle: "Registre, durées de conservation, localisation des données et mesures de sécurité",
+    generated: "Document généré par Bastide à partir de la configuration de l'association, le",
+    source: "Configuration",
+    contents: "Sommaire",
+    controllerHeading: "1. Responsable du traitement et délégué à la protection des données",
+    controllerArticle: "Article 30, paragraphe 1, point a) du RGPD",
+    controller: "Responsable du traitement",
+    address: "Adresse",
+    contact: "Contact",
+    country: "Pays d'établissement",
+    dpo: "Délégué à la protection des données (DPO)",
+    domain: "Domaine des services",
+    activitiesHeading: "2. Activités de traitement",
+    activitiesArticle: "Article 30, paragraphe 1, points b) à g) du RGPD : une fiche par service déployé",
+    purpose: "Finalité",
+    purposes: "Finalités",
+    dataSubjects: "Personnes concernées",
+    dataCategories: "Catégories de données",
+    data: "Données",
+    legalBasis: "Base légale",
+    recipients: "Destinataires",
+    transfers: "Transferts hors de l'UE",
+    retention: "Conservation",
+    enforcedBy: "Appliquée par",
+    auditable: "Vérifiable par l'audit",
+    security: "Mesures de sécurité",
+    securityReference: "Voir la section 5 (article 32 du RGPD).",
+    note: "À savoir",
+    scheduleHeading: "3. Durées de conservation",
+    scheduleIntro: "Une ligne par catégorie de données et par service, avec le réglage qui fixe la durée et le mécanisme qui l'applique.",
+    service: "Service",
+    category: "Catégorie",
+    period: "Durée",
+    setting: "Réglage",
+    bounds: "Valeurs permises",
+    mechanism: "Mécanisme",
+    yes: "oui",
+    no: "non",
+    locationHeading: "4. Localisation des données et sous-traitants",
+    host: "Hébergement",
+    provider: "Hébergeur",
+    providerCountry: "Pays de l'hébergeur",
+    dataCountry: "Pays où sont les données",
+    region: "Site",
+    subProcessors: "Sous-traitants et tiers destinataires",
+    name: "Nom",
+    role: "Rôle",
+    when: "Quand",
+    storage: "Où sont stockées les données sur le serveur",
+    volume: "Volume Docker",
+    holds: "Contenu",
+    externalConnections: "Connexions sortantes sans donnée personnelle",
+    securityHeading: "5. Mesures de sécurité",
+    securityArticle: "Article 32 du RGPD ; article 30, paragraphe 1, point g)",
+    measure: "Mesure",
+    status: "État",
+    detail: "Détail",
+    notSet: "non renseigné",
+  },
+  en: {
+    subtitle: "Record, retention schedule, data location and security measures",
+    generated: "Generated by Bastide from the association's configuration on",
+    source: "Configuration",
+    contents: "Contents",
+    controllerHeading: "1. Controller and data protection officer",
+    controllerArticle: "GDPR Article 30(1)(a)",
+    controller: "Controller",
+    address: "Address",
+    contact: "Contact",
+    country: "Country of establishment",
+    dpo: "Data protection officer (DPO)",
+    domain: "Services' domain",
+    activitiesHeading: "2. Processing activities",
+    activitiesArticle: "GDPR Article 30(1)(b) to (g): one sheet per deployed service",
+    purpose: "Purpose",
+    purposes: "Purposes",
+    dataSubjects: "Data subjects",
+    dataCategories: "Categories of data",
+    data: "Data",
+    legalBasis: "Legal basis",
+    recipients: "Recipients",
+    transfers: "Transfers outside the EU",
+    retention: "Retention",
+    enforcedBy: "Enforced by",
+    auditable: "Checked by the audit",
+    security: "Security measures",
+    securityReference: "See section 5 (GDPR Article 32).",
+    note: "Note",
+    scheduleHeading: "3. Retention schedule",
+    scheduleIntro: "One line per data category and service, with the setting that fixes the period and the mechanism that enforces it.",
+    service: "Service",
+    category: "Category",
+    period: "Period",
+    setting: "Setting",
+    bounds: "Allowed values",
+    mechanism: "Mechanism",
+    yes: "yes",
+    no: "no",
+    locationHeading: "4. Data location and sub-processors",
+    host: "Hosting",
+    provider: "Hosting provider",
+    providerCountry: "Provider's country",
+    dataCountry: "Country where the data are",
+    region: "Site",
+    subProcessors: "Sub-processors and third-party recipients",
+    name: "Name",
+    role: "Role",
+    when: "When",
+    storage: "Where the data are stored on the server",
+    volume: "Docker volume",
+    holds: "Contents",
+    externalConnections: "Outgoing connections without personal data",
+    securityHeading: "5. Security measures",
+    securityArticle: "GDPR Article 32; Article 30(1)(g)",
+    measure: "Measure",
+    status: "Status",
+    detail: "Detail",
+    notSet: "not given",
+  },
+} as const satisfies Record<Language, Record<string, string>>;
+
+export type Labels = (typeof LABELS)[Language];
+
+export const STATUS_LABELS: Record<"in-place" | "partial" | "not-provided", Localized> = {
+  "in-place": { fr: "en place", en: "in place" },
+  partial: { fr: "partielle", en: "partial" },
+  "not-provided": { fr: "non fournie", en: "not provided" },
+};

@@ -1,0 +1,118 @@
+// Provisioning inside `pulumi up`: after the containers are healthy, one dynamic
+// resource per service converges accounts, groups, calendars, rooms and peers.
+import { fileURLToPath } from "node:url";
+import * as pulumi from "@pulumi/pulumi";
+import type { Association } from "../config/schema.ts";
+import type { ServiceName } from "../services/blueprint.ts";
+import type { ServiceComponent } from "../platform/component.ts";
+import { desiredState } from "../../provisioners/desired.ts";
+import { keyedSlice } from "../../provisioners/slices.ts";
+import type { ProvisionedService } from "../../provisioners/model.ts";
+import type { DockerTarget, Endpoint } from "../../provisioners/connections.ts";
+import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../services/nextcloud/blueprint.ts";
+import { MATRIX_SECRETS } from "../services/matrix/blueprint.ts";
+import { SERVER_KEY_SECRET } from "../services/vpn/blueprint.ts";
+import { PROVISIONING_TOKEN } from "../services/proxy/blueprint.ts";
+import { containerName } from "../services/blueprint.ts";
+import { hostnames } from "../services/catalog.ts";
+import { provisioningProvider, type ProvisioningInputs } from "./provider.ts";
+
+const RUNNER = fileURLToPath(new URL("../../provisioners/run.ts", import.meta.url));
+
+/** Calls in flight at once, per service: a small server answers an OCS call in ~0.5 s. */
+export const PROVISIONING_CONCURRENCY = 8;
+
+export interface ProvisioningArgs {
+  config: Association;
+  services: Partial<Record<ServiceName, ServiceComponent>>;
+  /** The Docker engine of the host, for exec-based provisioning (Jitsi, VPN). */
+  docker: pulumi.Input<DockerTarget>;
+}
+
+class ProvisioningResource extends pulumi.dynamic.Resource {
+  declare readonly ledger: pulumi.Output<unknown>;
+  declare readonly lastRun: pulumi.Output<{ at: string; applied: string[] }>;
+
+  constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
+    super(provisioningProvider, name, { ...inputs, ledger: undefined, lastRun: undefined }, opts, "bastide");
+  }
+}
+
+/** Where the proxy is reached: through public DNS, or 127.0.0.1 with Caddy's own CA locally. */
+export function endpointOf(config: Association, host: string): Endpoint & { caddyLocalCa?: boolean } {
+  return config.host.target === "local"
+    ? { url: `https://${host}`, address: "127.0.0.1", caddyLocalCa: true }
+    : { url: `https://${host}` };
+}
+
+export function dockerTargetOf(config: Association, publicAddress: pulumi.Input<string>): pulumi.Output<DockerTarget> {
+  const host = config.host;
+  if (host.target === "local") {
+    const socket = process.env.DOCKER_HOST?.startsWith("unix://") ? process.env.DOCKER_HOST.slice("unix://".length) : "/var/run/docker.sock";
+    return pulumi.output({ socketPath: socket });
+  }
+  if (host.target === "ssh") return pulumi.output({ protocol: "ssh" as const, host: host.address, port: host.port, username: host.user });
+  return pulumi.output(publicAddress).apply((address) => ({ protocol: "ssh" as const, host: address, port: 22, username: "root" }));
+}
+
+export class Provisioning extends pulumi.ComponentResource {
+  readonly resources: Partial<Record<ProvisionedService, ProvisioningResource>> = {};
+
+  constructor(name: string, args: ProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bastide:index:Provisioning", name, {}, opts);
+    const { config, services } = args;
+    const state = desiredState(config);
+    const names = hostnames(config);
+    const proxy = services.proxy;
+    const secret = (service: ServiceName, name: string) => services[service]!.secrets[name]!;
+
+    const connections: Partial<Record<ProvisionedService, pulumi.Input<Record<string, unknown>>>> = {
+      nextcloud: services.nextcloud && {
+        endpoint: endpointOf(config, names.cloud),
+        docker: args.docker,
+        user: NEXTCLOUD_ADMIN_USER,
+        password: secret("nextcloud", NEXTCLOUD_SECRETS.admin),
+      },
+      matrix: services.matrix && {
+        endpoint: endpointOf(config, names.matrix),
+        docker: args.docker,
+        serverName: names.matrix,
+        registrationSharedSecret: secret("matrix", MATRIX_SECRETS.registrationSharedSecret),
+        provisioningHeader: { [PROVISIONING_TOKEN.header]: secret("proxy", PROVISIONING_TOKEN.secret) },
+      },
+      jitsi: services.jitsi && { docker: args.docker, container: containerName("jitsi", "prosody") },
+      vpn: services.vpn && {
+        docker: args.docker,
+        container: containerName("vpn", "wireguard"),
+        serverKeySeed: secret("vpn", SERVER_KEY_SECRET),
+      },
+    };
+    connections.calendars = connections.nextcloud;
+
+    const order: [ProvisionedService, ServiceName][] = [
+      ["nextcloud", "nextcloud"],
+      ["calendars", "nextcloud"],
+      ["matrix", "matrix"],
+      ["jitsi", "jitsi"],
+      ["vpn", "vpn"],
+    ];
+    for (const [service, deployed] of order) {
+      const desired = keyedSlice(state, service);
+      const connection = connections[service];
+      if (!desired || !connection || !services[deployed]) continue;
+      const inputs: { [K in keyof ProvisioningInputs]: pulumi.Input<ProvisioningInputs[K]> } = {
+        runner: RUNNER,
+        service,
+        desired,
+        members: config.members.map((m) => m.id),
+        graceDays: config.departures.graceDays,
+        concurrency: PROVISIONING_CONCURRENCY,
+        connection: pulumi.secret(connection),
+      };
+      // Calendars are shared with groups, which the Nextcloud run creates.
+      const after = [services[deployed]!, ...(proxy ? [proxy] : []), ...(service === "calendars" && this.resources.nextcloud ? [this.resources.nextcloud] : [])];
+      this.resources[service] = new ProvisioningResource(`${service}-provisioning`, inputs, { parent: this, dependsOn: after });
+    }
+    this.registerOutputs({});
+  }
+}
