@@ -10,6 +10,7 @@ import { LOG_ROTATION } from "../../stacks/platform/component.ts";
 import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
 import type { Localized } from "../rgpd/model.ts";
 import { dockerSizeMb } from "../rgpd/register.ts";
+import { formatNumber } from "./text.ts";
 
 export type MeasureStatus = "in-place" | "partial" | "not-provided";
 
@@ -93,8 +94,8 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     title: { fr: "Limites de mémoire", en: "Memory limits" },
     status: "in-place",
     detail: {
-      fr: `Chaque conteneur a une limite de mémoire, sans échange disque : ${memory} Mio au total, sur ${budget} Mio permis par le profil ${config.profile}. Un service emballé ne peut pas faire tomber les autres.`,
-      en: `Every container has a memory limit, without swap: ${memory} MiB in all, of the ${budget} MiB profile ${config.profile} allows. A runaway service cannot bring the others down.`,
+      fr: `Chaque conteneur a une limite de mémoire, sans échange disque : ${formatNumber(memory, "fr")} Mio au total, sur ${formatNumber(budget, "fr")} Mio permis par le profil ${config.profile}. Un service emballé ne peut pas faire tomber les autres.`,
+      en: `Every container has a memory limit, without swap: ${formatNumber(memory, "en")} MiB in all, of the ${formatNumber(budget, "en")} MiB profile ${config.profile} allows. A runaway service cannot bring the others down.`,
     },
   });
 

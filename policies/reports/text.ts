@@ -3,12 +3,12 @@
 // before colons and guillemets' insides, a narrow one before ; ! ?, grouped digits.
 import type { Bounds, Language, Localized, Period } from "../rgpd/model.ts";
 
-/** Applied to French prose only: never to settings, commands or addresses. */
+/** Applied to French prose only: never to settings, commands or addresses. Idempotent. */
 export function frenchTypography(text: string): string {
   return text
     .replace(/'/g, "\u2019")
-    .replace(/« ?/g, "«\u00A0")
-    .replace(/ ?»/g, "\u00A0»")
+    .replace(/«[ \u00A0]?/g, "«\u00A0")
+    .replace(/[ \u00A0]?»/g, "\u00A0»")
     .replace(/ ([;!?])/g, "\u202F$1")
     .replace(/ :(?=\s|$)/g, "\u00A0:");
 }
@@ -26,6 +26,13 @@ export const formatDate = (date: Date, language: Language) =>
 
 export const countryName = (code: string, language: Language) =>
   new Intl.DisplayNames([LOCALES[language]], { type: "region" }).of(code) ?? code;
+
+/** French takes "au", "aux" or "à" before some country names, "en" before the others of the EU/EEA. */
+const FRENCH_COUNTRY_PREPOSITIONS: Record<string, string> = { DK: "au", LU: "au", PT: "au", LI: "au", NL: "aux", MT: "à", CY: "à" };
+
+/** "en Allemagne", "aux Pays-Bas", "in Germany". */
+export const inCountry = (code: string, language: Language) =>
+  language === "fr" ? `${FRENCH_COUNTRY_PREPOSITIONS[code] ?? "en"} ${countryName(code, language)}` : `in ${countryName(code, language)}`;
 
 function days(n: number, language: Language): string {
   const number = formatNumber(n, language);
@@ -93,7 +100,7 @@ export const LABELS = {
     data: "Données",
     legalBasis: "Base légale",
     recipients: "Destinataires",
-    transfers: "Transferts hors de l'UE",
+    transfers: "Transferts hors de l'UE/EEE",
     retention: "Conservation",
     enforcedBy: "Appliquée par",
     auditable: "Vérifiable par l'audit",
@@ -119,6 +126,7 @@ export const LABELS = {
     subProcessors: "Sous-traitants et tiers destinataires",
     name: "Nom",
     role: "Rôle",
+    recipientCountry: "Pays",
     when: "Quand",
     storage: "Où sont stockées les données sur le serveur",
     volume: "Volume Docker",
@@ -130,6 +138,8 @@ export const LABELS = {
     status: "État",
     detail: "Détail",
     notSet: "non renseigné",
+    colon: " :",
+    listSeparator: " ; ",
   },
   en: {
     subtitle: "Record, retention schedule, data location and security measures",
@@ -153,7 +163,7 @@ export const LABELS = {
     data: "Data",
     legalBasis: "Legal basis",
     recipients: "Recipients",
-    transfers: "Transfers outside the EU",
+    transfers: "Transfers outside the EU/EEA",
     retention: "Retention",
     enforcedBy: "Enforced by",
     auditable: "Checked by the audit",
@@ -179,6 +189,7 @@ export const LABELS = {
     subProcessors: "Sub-processors and third-party recipients",
     name: "Name",
     role: "Role",
+    recipientCountry: "Country",
     when: "When",
     storage: "Where the data are stored on the server",
     volume: "Docker volume",
@@ -190,10 +201,16 @@ export const LABELS = {
     status: "Status",
     detail: "Detail",
     notSet: "not given",
+    colon: ":",
+    listSeparator: "; ",
   },
 } as const satisfies Record<Language, Record<string, string>>;
 
 export type Labels = (typeof LABELS)[Language];
+
+/** How a point of GDPR art. 6(1) is cited in each language. */
+export const citation = (letter: string, language: Language) =>
+  language === "fr" ? `art. 6.1 ${letter}) du RGPD` : `GDPR Art. 6(1)(${letter})`;
 
 export const STATUS_LABELS: Record<"in-place" | "partial" | "not-provided", Localized> = {
   "in-place": { fr: "en place", en: "in place" },

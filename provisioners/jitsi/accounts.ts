@@ -28,10 +28,14 @@ const WRITE_CALL = "EXEC";
 const LOCALPART = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
+function checkDomain(domain: string): string {
+  if (!DOMAIN.test(domain)) throw new Error(`"${domain}" is not a valid XMPP domain`);
+  return domain;
+}
+
 export function jid(username: string, domain: string): string {
   if (!LOCALPART.test(username)) throw new Error(`"${username}" is not a valid Jitsi user name`);
-  if (!DOMAIN.test(domain)) throw new Error(`"${domain}" is not a valid XMPP domain`);
-  return `${username}@${domain}`;
+  return `${username}@${checkDomain(domain)}`;
 }
 
 async function run(client: JitsiClient, kind: "read" | "write", args: string[], input?: string): Promise<CommandResult> {
@@ -74,8 +78,7 @@ export function parseUserList(output: string, domain: string): string[] {
 
 /** Accounts on `domain`, from the running server. */
 export async function listAccounts(client: JitsiClient, domain: string): Promise<string[]> {
-  jid("x", domain);
-  const result = await run(client, "read", ["shell", "user", "list", domain]);
+  const result = await run(client, "read", ["shell", "user", "list", checkDomain(domain)]);
   if (result.exitCode !== 0) {
     throw new Error(`cannot list the accounts of ${domain} (${client.commands.where}): ${describeResult(result)}`);
   }

@@ -63,11 +63,16 @@ export function localProsody(options: LocalProsodyOptions = {}): ProsodyCommands
 
 function runChild(program: string, args: string[], input: string | undefined, timeoutMs: number): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    // Its own process group, so that a timeout stops prosodyctl too, not only runuser.
+    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"], detached: true });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
       reject(new ProsodyCommandError(`prosodyctl did not finish within ${timeoutMs} ms`));
     }, timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));

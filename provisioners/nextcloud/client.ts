@@ -193,10 +193,10 @@ export interface NewUser {
  * Creates an account with its e-mail and no password: Nextcloud mails its own
  * set-password link (OCS requires a password or an e-mail: 108 without either).
  * "User already exists" (102), after a retried POST or a concurrent run, is success.
- * Nextcloud may also report a failure for an account it did create (a v1 "Bad request"
- * was recorded for one): the account's presence decides.
+ * Any other answer throws an OcsError, even though Nextcloud may have created the
+ * account anyway (a v1 "Bad request" was recorded for one, whose e-mail was not set).
  */
-export async function createUser(client: NextcloudClient, user: NewUser): Promise<void> {
+export async function createUser(client: NextcloudClient, user: NewUser): Promise<"created" | "exists"> {
   const answer = await ocs(client, "POST", "users", {
     userid: user.id,
     email: user.email,
@@ -205,8 +205,8 @@ export async function createUser(client: NextcloudClient, user: NewUser): Promis
     quota: user.quota,
     language: user.language,
   });
-  if (isOcsOk(answer.statuscode) || answer.statuscode === 102) return;
-  if (await userExists(client, user.id)) return;
+  if (isOcsOk(answer.statuscode)) return "created";
+  if (answer.statuscode === 102) return "exists";
   throw failed(`create user ${user.id}`, answer);
 }
 
@@ -243,6 +243,11 @@ export async function userDetails(client: NextcloudClient, id: string): Promise<
     if (error instanceof UserNotFoundError) return undefined;
     throw error;
   }
+}
+
+/** Mails the account its welcome again, with a set-password link when it has no password. */
+export async function sendWelcome(client: NextcloudClient, id: string): Promise<void> {
+  await client.library.resendWelcomeEmail(id);
 }
 
 export async function userExists(client: NextcloudClient, id: string): Promise<boolean> {

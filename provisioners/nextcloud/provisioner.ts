@@ -11,13 +11,16 @@ import {
   enableUser,
   listGroups,
   listUserIds,
+  OcsError,
   removeFromGroup,
   renameGroup,
+  sendWelcome,
   updateUser,
   userDetails,
   type NextcloudClient,
 } from "./client.ts";
-import { managedUserIds, planNextcloud, type LiveNextcloudUser, type NextcloudChange, type NextcloudDesired, type NextcloudLive } from "./plan.ts";
+import type { DesiredNextcloudUser } from "../desired.ts";
+import { managedUserIds, planNextcloud, userEdits, type LiveNextcloudUser, type NextcloudChange, type NextcloudDesired, type NextcloudLive } from "./plan.ts";
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -51,7 +54,7 @@ export async function applyNextcloud(change: NextcloudChange, client: NextcloudC
       case "group.rename":
         return await renameGroup(client, change.payload.group, change.payload.displayName);
       case "user.create":
-        return await createUser(client, change.payload);
+        return await createAccount(client, change.payload);
       case "user.update":
         return await updateUser(client, change.payload.id, change.payload.key, change.payload.value);
       case "user.enable":
@@ -67,6 +70,26 @@ export async function applyNextcloud(change: NextcloudChange, client: NextcloudC
     }
   } catch (error) {
     throw new ProvisionError("nextcloud", change.member, `${change.kind} ${change.subject}: ${describe(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Creates the account. When Nextcloud reports a failure but the account exists (it was
+ * recorded doing so, without setting the e-mail), the creation is finished by hand:
+ * fields, groups, and the welcome mail with the set-password link the member needs.
+ */
+async function createAccount(client: NextcloudClient, user: DesiredNextcloudUser): Promise<void> {
+  try {
+    await createUser(client, user);
+    return;
+  } catch (error) {
+    if (!(error instanceof OcsError)) throw error;
+    const created = await userDetails(client, user.id);
+    if (!created) throw error;
+    const emailMissing = created.email === null;
+    for (const { key, value } of userEdits(user, { ...created, email: created.email ?? "" })) await updateUser(client, user.id, key, value);
+    for (const group of user.groups.filter((g) => !created.groups.includes(g))) await addToGroup(client, user.id, group);
+    if (emailMissing) await sendWelcome(client, user.id);
   }
 }
 

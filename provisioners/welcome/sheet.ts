@@ -5,10 +5,12 @@
 // First passwords, per service (the provisioners create accounts without a usable one):
 // - Nextcloud: the account is created with the member's e-mail, so Nextcloud mails its
 //   own set-password link; "Forgot password?" on the login page sends a new one.
-// - Matrix and Jitsi: the accounts have no password. The admin sets a temporary one
-//   (Synapse admin API / prosodyctl) and hands it over in person or by phone, never with
-//   this sheet nor by e-mail; the member replaces the Matrix one at once in Element.
-//   Synapse has no SMTP here, so an e-mail reset is not offered.
+// - Matrix: the account is created without a password, and Synapse has no SMTP here, so
+//   there is no e-mail reset. The admin sets a temporary password (Synapse's admin API)
+//   and hands it over in person, by phone or an end-to-end encrypted chat, never by
+//   e-mail nor with this sheet; the member replaces it at once in Element.
+// - Jitsi (staff): the same hand-over, by `npm run jitsi-password -- <member>` (see
+//   provisioners/jitsi/handover.ts); Jitsi has no self-service reset.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";

@@ -77,7 +77,7 @@ function sections(conf: string): WgSection[] {
 }
 
 // This sandbox has no WireGuard kernel module: wg-quick falls back to wireguard-go, as it
-// does anywhere. Everything runs in a network and mount namespace of its own: a private
+// does anywhere. Everything runs in network, mount and PID namespaces of its own: a private
 // /run (wireguard-go's sockets, `ip netns`), a private /etc/hosts (the endpoint's name) and
 // a stand-in resolvconf that records what wg-quick would give the system resolver.
 const HARNESS = `set -eu
@@ -119,7 +119,9 @@ function inNamespaces(scenario: string, files: Record<string, string>, hostname:
       writeFileSync(join(dir, name), content);
       chmodSync(join(dir, name), 0o600);
     }
-    const result = run(unshare, ["--net", "--mount", "sh", join(dir, "harness.sh"), dir]);
+    // A PID namespace too: wireguard-go daemonises, and whatever is left of it is killed
+    // and reaped with the namespace when the scenario ends, even half-way.
+    const result = run(unshare, ["--net", "--mount", "--pid", "--fork", "--mount-proc", "sh", join(dir, "harness.sh"), dir]);
     if (result.status !== 0) throw new Error(`the namespace scenario failed (${result.status}): ${result.stderr.trim()}`);
     const out = new Map<string, string>();
     for (const chunk of result.stdout.split("@@").slice(1)) {
@@ -336,8 +338,6 @@ test("through a real tunnel, a device reaches the server and the proxy; a remove
   // proxy has no route back to the VPN subnet: replies only come back if the server
   // masquerades the device behind its edge address, as its PostUp rules do.
   const scenario = `
-cleanup() { for n in device server proxy; do for pid in $(ip netns pids $n 2>/dev/null); do kill "$pid" 2>/dev/null || true; done; done; }
-trap cleanup EXIT
 for n in device server proxy; do ip netns add $n; ip -n $n link set lo up; done
 ip link add underlay netns device type veth peer name underlay netns server
 ip -n device address add ${DEVICE_UNDERLAY}/24 dev underlay; ip -n device link set underlay up

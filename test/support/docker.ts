@@ -20,8 +20,8 @@
 // - BASTIDE_KEEP_DOCKER=1 leaves dockerd running after the tests (faster edit-test loops); the
 //   next run reuses it.
 // - Every wait is bounded; a missing dockerd fails the test with the package to install.
-import { spawn, spawnSync } from "node:child_process";
-import { createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync, mkdtempSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, closeSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -140,8 +140,11 @@ function readFileSafe(file: string): string {
 }
 
 function olderThan(path: string, ms: number): boolean {
-  const result = spawnSync("stat", ["-c", "%Y", path], { encoding: "utf8" });
-  return result.status === 0 && Date.now() - Number(result.stdout.trim()) * 1000 > ms;
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false;
+  }
 }
 
 function liveLeases(paths: Paths): string[] {

@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type Docker from "dockerode";
-import { dockerProsody, localProsody, type ProsodyCommands } from "../../provisioners/jitsi/commands.ts";
+import { dockerProsody, JITSI_IMAGE_PROSODY_CONFIG, localProsody, type ProsodyCommands } from "../../provisioners/jitsi/commands.ts";
 import { ensureImportedImage, freePort, removeContainer, waitUntil } from "./docker.ts";
 import { requireProgram } from "./programs.ts";
 
@@ -175,7 +175,8 @@ export interface ProsodyContainer {
   stop(): Promise<void>;
 }
 
-const CONTAINER_CONFIG_DIR = "/etc/bastide-test";
+/** Where docker-jitsi-meet's image keeps its config, so dockerProsody's default finds this one too. */
+const CONTAINER_CONFIG_DIR = dirname(JITSI_IMAGE_PROSODY_CONFIG);
 
 /** Runs the test image as `name`, on the host network, Prosody listening on 127.0.0.1 only. */
 export async function startProsodyContainer(docker: Docker, options: { name: string; image: string; domain: string }): Promise<ProsodyContainer> {
@@ -184,7 +185,7 @@ export async function startProsodyContainer(docker: Docker, options: { name: str
   const dir = mkdtempSync(join(tmpdir(), "bastide-prosody-container-"));
   chmodSync(dir, 0o755);
   const port = await freePort();
-  const configFile = `${CONTAINER_CONFIG_DIR}/prosody.cfg.lua`;
+  const configFile = JITSI_IMAGE_PROSODY_CONFIG;
   writeFileSync(join(dir, "prosody.cfg.lua"), testProsodyConfig({ dataDir: "/var/lib/prosody", certsDir: CONTAINER_CONFIG_DIR, port, domain }), { mode: 0o644 });
 
   const container = await docker.createContainer({

@@ -1,0 +1,74 @@
+// `npm run report -- [config.yaml] [--lang fr|en] [--out out/report] [--no-pdf]`: the
+// DPO's documents from the config alone, offline (no Pulumi CLI, no Docker):
+// register.json, register.html and register.pdf.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, loadAssociation } from "../../stacks/config/load.ts";
+import { LANGUAGES, type Language } from "../rgpd/model.ts";
+import { registerDocument } from "./document.ts";
+import { renderHtml } from "./html.ts";
+import { printPdf } from "./pdf.ts";
+
+export interface ReportFiles {
+  json: string;
+  html: string;
+  pdf?: string;
+}
+
+export interface ReportOptions {
+  file: string;
+  language?: Language;
+  out: string;
+  pdf: boolean;
+  generatedAt?: Date;
+}
+
+export function writeReport(options: ReportOptions): ReportFiles {
+  const config = loadAssociation(options.file);
+  const language = options.language ?? config.organisation.language;
+  const document = registerDocument(config, { language, generatedAt: options.generatedAt ?? new Date(), source: options.file });
+  const out = resolve(options.out);
+  mkdirSync(out, { recursive: true });
+  const files: ReportFiles = { json: join(out, "register.json"), html: join(out, "register.html") };
+  writeFileSync(files.json, `${JSON.stringify(document, null, 2)}\n`);
+  writeFileSync(files.html, renderHtml(document));
+  if (options.pdf) {
+    files.pdf = join(out, "register.pdf");
+    printPdf(files.html, files.pdf);
+  }
+  return files;
+}
+
+function language(value: string | undefined): Language | undefined {
+  if (value === undefined) return undefined;
+  if ((LANGUAGES as readonly string[]).includes(value)) return value as Language;
+  throw new Error(`--lang ${value}: must be ${LANGUAGES.join(" or ")}`);
+}
+
+function main(): void {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      lang: { type: "string" },
+      out: { type: "string", default: "out/report" },
+      "no-pdf": { type: "boolean", default: false },
+    },
+  });
+  const files = writeReport({
+    file: positionals[0] ?? "examples/association.yaml",
+    language: language(values.lang),
+    out: values.out!,
+    pdf: !values["no-pdf"],
+  });
+  for (const file of Object.values(files)) console.log(`written: ${file}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    main();
+  } catch (error) {
+    console.error(error instanceof ConfigError || error instanceof Error ? error.message : error);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,59 @@
+// Prints the HTML documents to PDF with headless Chromium (Debian's `chromium`), with a
+// fresh profile each time and nothing that reaches the network.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const CANDIDATES = ["chromium", "chromium-browser", "google-chrome"];
+
+/** BASTIDE_CHROMIUM, or the first Chromium on PATH. */
+export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BASTIDE_CHROMIUM) return env.BASTIDE_CHROMIUM;
+  for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean))
+    for (const name of CANDIDATES) if (existsSync(join(dir, name))) return join(dir, name);
+  throw new Error("Chromium is needed to print the PDF: apt-get install chromium (Debian), or set BASTIDE_CHROMIUM to its path");
+}
+
+export interface PrintOptions {
+  chromium?: string;
+  timeoutMs?: number;
+}
+
+export function chromiumArguments(profile: string, htmlFile: string, pdfFile: string): string[] {
+  return [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    `--user-data-dir=${profile}`,
+    `--print-to-pdf=${pdfFile}`,
+    "--no-pdf-header-footer",
+    pathToFileURL(htmlFile).href,
+  ];
+}
+
+/** Writes `pdfFile` from `htmlFile`; throws with Chromium's own words if no PDF comes out. */
+export function printPdf(htmlFile: string, pdfFile: string, options: PrintOptions = {}): void {
+  const chromium = options.chromium ?? findChromium();
+  const profile = mkdtempSync(join(tmpdir(), "bastide-chromium-"));
+  // A PDF left from an earlier run must not pass for this one.
+  rmSync(pdfFile, { force: true });
+  try {
+    const result = spawnSync(chromium, chromiumArguments(profile, htmlFile, pdfFile), {
+      encoding: "utf8",
+      timeout: options.timeoutMs ?? 120_000,
+      env: { ...process.env, HOME: profile },
+    });
+    if (result.error) throw new Error(`Chromium (${chromium}) could not run: ${result.error.message}`);
+    if (!existsSync(pdfFile) || statSync(pdfFile).size === 0) {
+      const said = `${result.stderr ?? ""}`.trim().split("\n").slice(-5).join("\n");
+      throw new Error(`Chromium (${chromium}) wrote no PDF (exit ${result.status}):\n${said}`);
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+}

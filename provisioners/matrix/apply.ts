@@ -1,0 +1,132 @@
+// Makes one planned change. A create retried after the first attempt took effect
+// (its answer lost) is read as success: users are PUT (idempotent), rooms are found by
+// their alias. Any other refusal becomes a ProvisionError naming the member.
+import { randomBytes } from "node:crypto";
+import { ProvisionError } from "../model.ts";
+import { describeError, errcodeOf, MatrixApiError, type MatrixClient } from "./client.ts";
+import { ENCRYPTION_ALGORITHM, type MatrixChange } from "./model.ts";
+
+/** Synapse 1.67's default event power levels; power_level_content_override replaces the whole map. */
+const DEFAULT_EVENT_LEVELS = {
+  "m.room.name": 50,
+  "m.room.power_levels": 100,
+  "m.room.history_visibility": 100,
+  "m.room.canonical_alias": 50,
+  "m.room.avatar": 50,
+  "m.room.tombstone": 100,
+  "m.room.server_acl": 100,
+  "m.room.encryption": 100,
+};
+/** Only the bot (power 100) sets retention: moderators cannot shorten or lengthen it. */
+const EVENT_LEVELS = { ...DEFAULT_EVENT_LEVELS, "m.room.retention": 100 };
+
+const adminUserPath = (userId: string) => `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`;
+
+async function putState(client: MatrixClient, roomId: string, type: string, content: Record<string, unknown>, stateKey = ""): Promise<void> {
+  const sdk = await client.sdk();
+  await (sdk.sendStateEvent as (r: string, t: string, c: object, k: string) => Promise<unknown>).call(sdk, roomId, type, content, stateKey);
+}
+
+async function existingRoom(client: MatrixClient, alias: string): Promise<string> {
+  const roomId = await client.roomIdFor(alias);
+  if (!roomId) throw new Error(`${alias} does not exist`);
+  return roomId;
+}
+
+async function expectStatus(promise: Promise<{ status: number; json: any; text: string }>, accepted: number[]): Promise<void> {
+  const response = await promise;
+  if (!accepted.includes(response.status))
+    throw new MatrixApiError(response.status, response.json?.errcode, response.json?.error ?? (response.text.slice(0, 200) || "no message"));
+}
+
+function createRoomRequest(change: Extract<MatrixChange, { kind: "room.create" }>["payload"]) {
+  const retention = { type: "m.room.retention", state_key: "", content: change.retention };
+  if (change.kind === "space")
+    return {
+      preset: "private_chat",
+      visibility: "private",
+      name: change.name,
+      room_alias_name: change.localAlias,
+      creation_content: { type: "m.space" },
+      initial_state: [retention],
+      // Members read the space; only the bot posts in it.
+      power_level_content_override: { events_default: 100, events: EVENT_LEVELS },
+    };
+  return {
+    preset: "private_chat",
+    visibility: "private",
+    name: change.name,
+    room_alias_name: change.localAlias,
+    initial_state: [retention, { type: "m.room.encryption", state_key: "", content: { algorithm: ENCRYPTION_ALGORITHM } }],
+    power_level_content_override: { events: EVENT_LEVELS },
+  };
+}
+
+async function createRoom(client: MatrixClient, payload: Extract<MatrixChange, { kind: "room.create" }>["payload"]): Promise<void> {
+  try {
+    const { room_id } = await (await client.sdk()).createRoom(createRoomRequest(payload) as Parameters<Awaited<ReturnType<MatrixClient["sdk"]>>["createRoom"]>[0]);
+    client.rememberRoom(payload.alias, room_id);
+  } catch (error) {
+    // The alias is taken: by this very room, created by an attempt whose answer was lost.
+    if (errcodeOf(error) === "M_ROOM_IN_USE" && (await client.roomIdFor(payload.alias))) return;
+    throw error;
+  }
+}
+
+async function applyChange(change: MatrixChange, client: MatrixClient): Promise<void> {
+  const via = [client.serverName];
+  switch (change.kind) {
+    case "user.create":
+      // 201 created; 200 when a retried create had already taken effect. No password: members set theirs.
+      return expectStatus(client.admin("PUT", adminUserPath(change.payload.userId), { displayname: change.payload.displayName }), [200, 201]);
+    case "user.update":
+      return expectStatus(client.admin("PUT", adminUserPath(change.payload.userId), { displayname: change.payload.displayName }), [200]);
+    case "user.enable":
+      // Synapse requires a password to re-activate; this one is random, never kept, and
+      // the member sets their own through the reset path on the welcome sheet.
+      return expectStatus(
+        client.admin("PUT", adminUserPath(change.payload.userId), {
+          deactivated: false,
+          password: randomBytes(32).toString("base64url"),
+          displayname: change.payload.displayName,
+        }),
+        [200],
+      );
+    case "user.disable":
+    case "user.erase":
+      // 404: the account is gone already, which is what was asked.
+      return expectStatus(
+        client.admin("POST", `/_synapse/admin/v1/deactivate/${encodeURIComponent(change.payload.userId)}`, { erase: change.kind === "user.erase" }),
+        [200, 404],
+      );
+    case "room.create":
+      return createRoom(client, change.payload);
+    case "room.name":
+      return putState(client, await existingRoom(client, change.payload.alias), "m.room.name", { name: change.payload.name });
+    case "room.retention":
+      return putState(client, await existingRoom(client, change.payload.alias), "m.room.retention", change.payload.retention);
+    case "room.encryption":
+      return putState(client, await existingRoom(client, change.payload.alias), "m.room.encryption", { algorithm: change.payload.algorithm });
+    case "space.child": {
+      const [spaceId, roomId] = [await existingRoom(client, change.payload.space), await existingRoom(client, change.payload.room)];
+      return putState(client, spaceId, "m.space.child", { via, suggested: true }, roomId);
+    }
+    case "space.parent": {
+      const [spaceId, roomId] = [await existingRoom(client, change.payload.space), await existingRoom(client, change.payload.room)];
+      return putState(client, roomId, "m.space.parent", { via, canonical: true }, spaceId);
+    }
+    case "room.invite": {
+      const roomId = await existingRoom(client, change.payload.alias);
+      await (await client.sdk()).invite(roomId, change.payload.userId);
+      return;
+    }
+  }
+}
+
+export async function applyMatrixChange(change: MatrixChange, client: MatrixClient): Promise<void> {
+  try {
+    await applyChange(change, client);
+  } catch (error) {
+    throw new ProvisionError("matrix", change.member, `${change.subject}: ${describeError(error)}`, { cause: error });
+  }
+}

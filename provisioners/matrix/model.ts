@@ -1,0 +1,65 @@
+// What the Matrix provisioner compares and changes, as plain data: the live state it
+// reads back from Synapse, and the changes its plan is made of.
+import type { Change } from "../model.ts";
+
+/** Megolm, the only algorithm Element offers for rooms. */
+export const ENCRYPTION_ALGORITHM = "m.megolm.v1.aes-sha2";
+
+/** Order of the plan's phases: a room exists before it is linked or anyone is invited. */
+export const PHASES = { users: 1, rooms: 2, roomState: 3, invites: 4 } as const;
+
+export interface LiveMatrixUser {
+  id: string;
+  displayName: string | null;
+  deactivated: boolean;
+}
+
+export interface LiveRoom {
+  /** Full alias, e.g. #bureau:matrix.example.org. */
+  alias: string;
+  roomId: string;
+  name: string | undefined;
+  /** m.room.retention content, when set. */
+  retention: Record<string, unknown> | undefined;
+  /** m.room.encryption algorithm, when set. */
+  encryption: string | undefined;
+  /** User id → membership (join, invite, leave, ban). */
+  members: Record<string, string>;
+  /** For the space: room ids it lists as children (m.space.child with a `via`). */
+  children: string[];
+  /** For a room: space ids it lists as parents (m.space.parent with a `via`). */
+  parents: string[];
+}
+
+export interface LiveMatrix {
+  /** By user id; Synapse's own users included. */
+  users: Record<string, LiveMatrixUser>;
+  /** By local alias (`bureau`, the space's too); null when the alias resolves to nothing. */
+  rooms: Record<string, LiveRoom | null>;
+}
+
+export type RoomKind = "space" | "room";
+
+type UserPayload = { userId: string; displayName: string };
+
+/** Every write the provisioner makes, as data. */
+export type MatrixChange =
+  | Change<"user.create", UserPayload>
+  | Change<"user.update", UserPayload>
+  /** Re-activation after a departure the member came back from. */
+  | Change<"user.enable", UserPayload>
+  /** Deactivation without erasure: the account and its messages stay, nobody can log in. */
+  | Change<"user.disable", { userId: string }>
+  /** Deactivation with GDPR erasure. */
+  | Change<"user.erase", { userId: string }>
+  | Change<"room.create", { alias: string; localAlias: string; name: string; kind: RoomKind; retention: { max_lifetime: number } }>
+  | Change<"room.name", { alias: string; name: string }>
+  | Change<"room.retention", { alias: string; retention: { max_lifetime: number } }>
+  | Change<"room.encryption", { alias: string; algorithm: string }>
+  /** m.space.child in the space, for a room. */
+  | Change<"space.child", { space: string; room: string }>
+  /** m.space.parent in a room, for the space. */
+  | Change<"space.parent", { space: string; room: string }>
+  | Change<"room.invite", { alias: string; userId: string }>;
+
+export type MatrixChangeKind = MatrixChange["kind"];

@@ -1,0 +1,291 @@
+// The welcome sheets: French by default, English for members who read English; each lists
+// only the services deployed, the member's user names, how to get a first password, their
+// calendars, rooms and devices, and never a secret. Hostile names are escaped, as a real
+// browser (Chromium) proves by loading the page.
+import test from "ava";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import Handlebars from "handlebars";
+import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
+import { sheetData, welcomeOptions, welcomeSheet, welcomeSheets, type WelcomeOptions } from "../../provisioners/welcome/sheet.ts";
+import { peerKeyPair } from "../../provisioners/vpn/keys.ts";
+import type { Association, Member } from "../../stacks/config/schema.ts";
+import { exampleAssociation } from "../support/association.ts";
+import { requireProgram, run, scratch } from "../support/programs.ts";
+
+const URLS = {
+  nextcloud: "https://cloud.jardins-canal.localhost",
+  element: "https://chat.jardins-canal.localhost",
+  jitsi: "https://visio.jardins-canal.localhost",
+  polls: "https://sondage.jardins-canal.localhost",
+};
+
+const member = (config: Association, id: string): Member => {
+  const found = config.members.find((m) => m.id === id);
+  if (!found) throw new Error(`no member ${id} in the test config`);
+  return found;
+};
+
+function sheetOf(id: string, edit?: (input: Record<string, any>) => void, options?: WelcomeOptions) {
+  const config = exampleAssociation(edit);
+  const desired = desiredState(config);
+  return welcomeSheet(member(config, id), desired, options ?? welcomeOptions(config));
+}
+
+/** Both renderings, for checks that hold for each. */
+const both = (sheet: { html: string; text: string }) => [sheet.html, sheet.text];
+
+// --- content ------------------------------------------------------------------------------
+
+test("a volunteer's sheet, in French: addresses, user names, first passwords, calendars, rooms; no account for Jitsi, no VPN", (t) => {
+  const sheet = sheetOf("lea.moreau");
+  t.is(sheet.language, "fr");
+  for (const body of both(sheet)) {
+    t.true(body.includes("Bienvenue, Léa Moreau"));
+    t.true(body.includes("Les Jardins Partagés du Canal"));
+    for (const url of Object.values(URLS)) t.true(body.includes(url), url);
+    // Nextcloud: user name, where the set-password e-mail went, the forgotten-password path.
+    t.regex(body, /Identifiant : (<code>)?lea\.moreau(<\/code>)?/);
+    t.true(body.includes("lea.moreau@jardins-canal.localhost"));
+    t.true(body.includes(`${URLS.nextcloud}/login`));
+    t.true(body.includes("« Mot de passe oublié ? »"));
+    // Matrix: full id, the temporary password handed over by the admin, never by e-mail.
+    t.true(body.includes("@lea.moreau:matrix.jardins-canal.localhost"));
+    t.true(body.includes("mot de passe provisoire en main propre, par téléphone ou par une messagerie chiffrée de bout en bout, jamais par e-mail"));
+    t.true(body.includes("#association:matrix.jardins-canal.localhost"));
+    t.true(body.includes("Équipe potager"));
+    t.true(body.includes("#potager:matrix.jardins-canal.localhost"));
+    t.false(body.includes("#bureau:"), "not in the bureau team");
+    t.false(body.includes("#evenements:"));
+    // Jitsi: joins as a guest, has no account.
+    t.true(body.includes("Vous n'avez pas besoin de compte"));
+    t.false(body.includes("lea.moreau@meet.jitsi"));
+    t.false(body.includes("VPN"));
+  }
+  t.deepEqual(sheetData(member(exampleAssociation(), "lea.moreau"), desiredState(exampleAssociation()), welcomeOptions(exampleAssociation())).nextcloud, {
+    url: URLS.nextcloud,
+    loginUrl: `${URLS.nextcloud}/login`,
+    username: "lea.moreau",
+    email: "lea.moreau@jardins-canal.localhost",
+    twoFactor: false,
+    calendars: [
+      { name: "Équipe potager", readOnly: false },
+      { name: "Les Jardins Partagés du Canal", readOnly: true },
+    ],
+  });
+});
+
+test("a member whose language is English gets the English sheet", (t) => {
+  const sheet = sheetOf("tom.martin");
+  t.is(sheet.language, "en");
+  t.regex(sheet.html, /^<!DOCTYPE html>\n<html lang="en">/);
+  for (const body of both(sheet)) {
+    t.true(body.includes("Welcome, Tom Martin"));
+    t.true(body.includes("Forgot password?"));
+    t.true(body.includes("temporary password in person, by phone or over an end-to-end encrypted chat, never by e-mail"));
+    t.true(body.includes("@tom.martin:matrix.jardins-canal.localhost"));
+    t.true(body.includes("#potager:matrix.jardins-canal.localhost"));
+    t.true(body.includes("#evenements:matrix.jardins-canal.localhost"));
+    t.true(body.includes("You need no account"));
+    t.false(body.includes("Bienvenue"));
+    t.false(body.includes("mot de passe"));
+  }
+});
+
+test("a staff member's sheet lists the Jitsi account and the VPN devices, handed over separately", (t) => {
+  const sheet = sheetOf("karim.benali");
+  const data = sheetData(member(exampleAssociation(), "karim.benali"), desiredState(exampleAssociation()), welcomeOptions(exampleAssociation()));
+  t.deepEqual(data.jitsi, { url: URLS.jitsi, account: { username: "karim.benali", jid: "karim.benali@meet.jitsi" } });
+  t.deepEqual(data.vpn, { tunnel: "jardins-canal", fileName: "jardins-canal.conf", devices: ["laptop", "phone"], apps: "https://www.wireguard.com/install/" });
+  t.deepEqual(data.matrix && data.matrix.rooms, [
+    { name: "Bureau", alias: "#bureau:matrix.jardins-canal.localhost" },
+    { name: "Événements", alias: "#evenements:matrix.jardins-canal.localhost" },
+  ]);
+  t.deepEqual(data.nextcloud && data.nextcloud.calendars.map((c) => c.name), ["Bureau", "Événements", "Les Jardins Partagés du Canal"]);
+  for (const body of both(sheet)) {
+    t.regex(body, /Identifiant : (<code>)?karim\.benali(<\/code>)? \(forme complète : (<code>)?karim\.benali@meet\.jitsi/);
+    t.false(body.includes("Vous n'avez pas besoin de compte"));
+    t.regex(body, /ACCÈS VPN|Accès VPN/);
+    t.regex(body, /- laptop\n- phone|<li><code>laptop<\/code><\/li>\n  <li><code>phone<\/code><\/li>/);
+    t.regex(body, /remet (À PART|<strong>à part<\/strong>) son profil/);
+    t.true(body.includes("jardins-canal.conf"));
+    t.true(body.includes("« jardins-canal »"));
+  }
+});
+
+test("admins are told about Nextcloud's second factor when it is enforced, others never", (t) => {
+  const enforced = sheetOf("claire.dubois");
+  for (const body of both(enforced)) t.true(body.includes("application d'authentification (TOTP)"));
+  const relaxed = sheetOf("claire.dubois", (input) => {
+    input.services.nextcloud = { adminTwoFactor: false };
+  });
+  for (const body of both(relaxed)) t.false(body.includes("TOTP"));
+  for (const body of both(sheetOf("karim.benali"))) t.false(body.includes("TOTP"));
+});
+
+test("the language: the member's, else the association's, unless the caller picks one", (t) => {
+  const englishAssociation = (input: Record<string, any>) => {
+    input.organisation.language = "en";
+  };
+  t.is(sheetOf("lea.moreau", englishAssociation).language, "en");
+  t.true(sheetOf("lea.moreau", englishAssociation).text.startsWith("Welcome, Léa Moreau"));
+  t.is(sheetOf("tom.martin", englishAssociation).language, "en");
+  t.is(sheetOf("tom.martin", undefined, { language: "fr" }).language, "fr");
+  t.true(sheetOf("tom.martin", undefined, { language: "fr" }).text.startsWith("Bienvenue, Tom Martin"));
+  const all = welcomeSheets(exampleAssociation(), desiredState(exampleAssociation()));
+  t.deepEqual(Object.fromEntries(Object.entries(all).map(([id, s]) => [id, s.language])), {
+    "claire.dubois": "fr",
+    "karim.benali": "fr",
+    "lea.moreau": "fr",
+    "tom.martin": "en",
+  });
+});
+
+test("only the services deployed are listed, in every combination", (t) => {
+  for (let mask = 0; mask < 16; mask++) {
+    const on = { nextcloud: !!(mask & 1), matrix: !!(mask & 2), jitsi: !!(mask & 4), polls: !!(mask & 8) };
+    const edit = (input: Record<string, any>) => {
+      input.services.nextcloud = { ...input.services.nextcloud, enabled: on.nextcloud };
+      input.services.matrix = { ...input.services.matrix, enabled: on.matrix };
+      input.services.jitsi = { enabled: on.jitsi };
+      input.services.polls = { enabled: on.polls };
+    };
+    for (const id of ["karim.benali", "lea.moreau"]) {
+      for (const language of ["fr", "en"] as const) {
+        const config = exampleAssociation(edit);
+        const sheet = welcomeSheet(member(config, id), desiredState(config), { ...welcomeOptions(config), language });
+        for (const body of both(sheet)) {
+          const label = `${id} ${language} ${JSON.stringify(on)}`;
+          t.is(body.includes(URLS.nextcloud), on.nextcloud, `${label}: Nextcloud`);
+          t.is(body.includes(URLS.element), on.matrix, `${label}: Element`);
+          t.is(body.includes(":matrix.jardins-canal.localhost"), on.matrix, `${label}: Matrix ids`);
+          t.is(body.includes(URLS.jitsi), on.jitsi, `${label}: Jitsi`);
+          t.is(body.includes(URLS.polls), on.polls, `${label}: polls`);
+          t.is(body.includes("Nextcloud"), on.nextcloud, `${label}: no Nextcloud text when it is off`);
+          t.is(body.includes("Jitsi"), on.jitsi, `${label}: no Jitsi text when it is off`);
+        }
+      }
+    }
+  }
+});
+
+test("without guests in Jitsi, members without an account are not sent there; staff still are", (t) => {
+  const noGuests = (input: Record<string, any>) => {
+    input.services.jitsi = { guests: { allowed: false } };
+  };
+  for (const body of both(sheetOf("lea.moreau", noGuests))) t.false(body.includes(URLS.jitsi));
+  for (const body of both(sheetOf("karim.benali", noGuests))) t.true(body.includes(URLS.jitsi));
+  // Unknown guest setting (the desired state alone): not listed rather than wrongly promised.
+  const config = exampleAssociation();
+  t.false(welcomeSheet(member(config, "lea.moreau"), desiredState(config)).text.includes(URLS.jitsi));
+});
+
+test("without the VPN, no device section", (t) => {
+  const sheet = sheetOf("karim.benali", (input) => {
+    input.services.vpn = { enabled: false };
+    for (const m of input.members) delete m.devices;
+  });
+  for (const body of both(sheet)) t.false(body.includes("WireGuard"));
+});
+
+test("a member missing from the desired state is an error naming them", (t) => {
+  const config = exampleAssociation();
+  const desired = desiredState(config);
+  const stranger: Member = { ...member(config, "lea.moreau"), id: "inconnu.e" };
+  t.throws(() => welcomeSheet(stranger, desired, welcomeOptions(config)), { message: /member inconnu\.e has no Nextcloud account/ });
+});
+
+// --- no secrets ---------------------------------------------------------------------------
+
+test("no password, key or seed ever appears on a sheet", (t) => {
+  const config = exampleAssociation();
+  const desired = desiredState(config);
+  const seeds = (desired.vpn?.peers ?? []).map((p) => `fakePeerSeed-${p.id}`);
+  const privateKeys = seeds.map((s) => peerKeyPair(s).privateKey);
+  for (const [id, sheet] of Object.entries(welcomeSheets(config, desired))) {
+    for (const body of both(sheet)) {
+      for (const secret of [...seeds, ...privateKeys]) t.false(body.includes(secret), id);
+      t.notRegex(body, /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/, `${id}: nothing shaped like a WireGuard key`);
+      t.notRegex(body, /PrivateKey|\[Interface\]/, `${id}: no profile`);
+    }
+  }
+  // What a sheet is made from holds no secret field at all.
+  const data = sheetData(member(config, "karim.benali"), desired, welcomeOptions(config));
+  t.notRegex(JSON.stringify(data), /password|secret|key"/i);
+});
+
+// --- escaping, checked by a browser -------------------------------------------------------
+
+const PWNED = `document.body.setAttribute('data-pwned','1')`;
+const HOSTILE = {
+  organisation: `Les "Amis" & <b>Cie</b> <script>${PWNED}</script>`,
+  member: `Zoé <img src=x onerror="${PWNED}"> O'Hara`,
+  team: `<svg onload="${PWNED}">Équipe</svg>`,
+  device: "laptop",
+};
+
+function hostileConfig(): Association {
+  return exampleAssociation((input) => {
+    input.organisation.name = HOSTILE.organisation;
+    input.members[1].name = HOSTILE.member;
+    input.teams[0].name = HOSTILE.team;
+  });
+}
+
+/** The page as Chromium builds it, scripts run, serialised back. */
+function browserDom(html: string): string {
+  const chromium = requireProgram("chromium", "chromium");
+  const dir = scratch({ "sheet.html": html });
+  try {
+    const result = run(chromium, [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
+      `--user-data-dir=${join(dir, "profile")}`, "--dump-dom", `file://${join(dir, "sheet.html")}`,
+    ]);
+    if (result.status !== 0 || !result.stdout.includes("</html>")) throw new Error(`chromium could not load the sheet: ${result.stderr.trim()}`);
+    return result.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const escapeHtml = (text: string) => Handlebars.escapeExpression(text);
+
+test("hostile names are shown as text: the browser builds no element from them and runs nothing", (t) => {
+  const config = hostileConfig();
+  const desired = desiredState(config);
+  const sheet = welcomeSheet(member(config, "karim.benali"), desired, welcomeOptions(config));
+  for (const raw of [HOSTILE.organisation, HOSTILE.member, HOSTILE.team]) {
+    t.false(sheet.html.includes(raw));
+    t.true(sheet.html.includes(escapeHtml(raw)), raw);
+  }
+  const dom = browserDom(sheet.html);
+  t.false(dom.includes('data-pwned="1"'), "no injected script or handler ran");
+  t.notRegex(dom, /<(script|img|b|svg)\b/i, "no element came from a name");
+  t.true(dom.includes(`<title>Bienvenue, Zoé &lt;img src=x onerror="${PWNED}"&gt; O'Hara – Les "Amis" &amp; &lt;b&gt;Cie&lt;/b&gt;`));
+  t.regex(dom, /<h1>Bienvenue, Zoé &lt;img src=x onerror=.*&gt; O'Hara<\/h1>/);
+  // The plain-text sheet is not HTML: names stay as written.
+  t.true(sheet.text.includes(`Bienvenue, ${HOSTILE.member}`));
+  t.true(sheet.text.includes(HOSTILE.team));
+});
+
+test("the browser check is not vacuous: the same page rendered without escaping runs the injected code", (t) => {
+  const config = hostileConfig();
+  const data = sheetData(member(config, "karim.benali"), desiredState(config), welcomeOptions(config));
+  const templates = new URL("../../templates/welcome/", import.meta.url);
+  const unsafe = Handlebars.create();
+  unsafe.registerPartial("style", readFileSync(new URL("style.hbs", templates), "utf8"));
+  const html = unsafe.compile(readFileSync(new URL("sheet.fr.html.hbs", templates), "utf8"), { noEscape: true })(data);
+  t.true(browserDom(html).includes('data-pwned="1"'));
+});
+
+test("a name cannot fake lines on the plain-text sheet", (t) => {
+  const config = exampleAssociation((input) => {
+    input.members[2].name = "Léa\nMot de passe : 1234";
+    input.teams[1].name = "Potager\n- Faux agenda";
+  });
+  const desired: DesiredState = desiredState(config);
+  const text = welcomeSheet(member(config, "lea.moreau"), desired, welcomeOptions(config)).text;
+  t.true(text.startsWith("Bienvenue, Léa Mot de passe : 1234\n"));
+  t.false(text.includes("\n- Faux agenda"));
+  t.true(text.includes("- Potager - Faux agenda\n"));
+});
