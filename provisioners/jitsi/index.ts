@@ -3,3 +3,4 @@ export { jitsiProvisioner, planJitsi, PHASES, type JitsiChange, type JitsiLive }
 export { localProsody, dockerProsody, JITSI_IMAGE_PROSODY_CONFIG, ProsodyCommandError, type ProsodyCommands, type CommandResult, type LocalProsodyOptions, type DockerProsodyOptions } from "./commands.ts";
 export { listAccounts, createAccount, deleteAccount, setPassword, type JitsiClient } from "./accounts.ts";
 export { handOverPassword, staffAccount } from "./handover.ts";
+export { runJitsi, type JitsiConnection } from "./runner.ts";

@@ -19,7 +19,17 @@ import {
   readablePassword,
   unusablePassword,
 } from "../../provisioners/jitsi/accounts.ts";
-import { dockerProsody, handOverPassword, jitsiProvisioner, localProsody, planJitsi, PHASES, type JitsiClient, type ProsodyCommands } from "../../provisioners/jitsi/index.ts";
+import {
+  dockerProsody,
+  handOverPassword,
+  jitsiProvisioner,
+  localProsody,
+  planJitsi,
+  PHASES,
+  runJitsi,
+  type JitsiClient,
+  type ProsodyCommands,
+} from "../../provisioners/jitsi/index.ts";
 import { staffAccount } from "../../provisioners/jitsi/handover.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import { XMPP } from "../../stacks/services/jitsi/blueprint.ts";
@@ -289,6 +299,22 @@ test.serial("Docker: the same provisioning through dockerode exec, in a containe
     const commands = dockerProsody({ docker: engine.docker });
     t.is(commands.where, "container bastide-jitsi-prosody");
     await provisionLifecycle(t, commands, container.port);
+
+    // Through provisioners/run.ts's runner, as `pulumi preview` asks: Karim back in the
+    // config is planned, and a dry run writes nothing.
+    const counter = new CallCounter();
+    const preview = await runJitsi({
+      service: "jitsi",
+      desired: runOf(example, EMPTY_LEDGER).desired,
+      connection: { docker: { socketPath: engine.socketPath }, container: container.name },
+      concurrency: 2,
+      dryRun: true,
+      counter,
+    });
+    t.deepEqual(kinds(preview.planned), ["account.create karim.benali"]);
+    t.deepEqual(preview.applied, []);
+    t.is(counter.writes("jitsi"), 0);
+    t.is(counter.reads("jitsi"), 1);
 
     // The admin's command, on a terminal (script(1) gives it one): the password it shows signs in.
     const shown = passwordCli(["claire.dubois"], { tty: true, env: { DOCKER_HOST: `unix://${engine.socketPath}` } });

@@ -433,8 +433,8 @@ test("every container has a health check against its own service, with curl the 
 
 test("the accounts volume keeps staff accounts; enabled() follows the config", (t) => {
   const blueprint = blueprintOf(example);
-  t.deepEqual(blueprint.volumes.map((v) => [v.name, v.path]), [["accounts", "/var/lib/prosody"]]);
-  t.deepEqual(containerOf(blueprint, "prosody").volumes, [{ volume: "accounts", path: "/var/lib/prosody" }]);
+  t.deepEqual(blueprint.volumes.map((v) => [v.name, v.path]), [["accounts", "/config"]]);
+  t.deepEqual(containerOf(blueprint, "prosody").volumes, [{ volume: "accounts", path: "/config" }]);
   t.true(jitsi.enabled(example));
   const off = withJitsi({ enabled: false });
   t.false(jitsi.enabled(off));

@@ -32,6 +32,8 @@ export const PROSODY_HTTP_PORT = 5280;
 
 export const SECRETS = { jicofo: "jicofo-auth-password", jvb: "jvb-auth-password" } as const;
 
+/** Prosody's config and data (under data/) in the image; persisted as the accounts volume. */
+export const PROSODY_CONFIG_DIR = "/config";
 export const WEB_CONFIG_PATH = "/config/custom-config.js";
 export const PROSODY_OVERLAY_PATH = "/config/conf.d/bastide-privacy.cfg.lua";
 
@@ -180,7 +182,9 @@ function containers(config: Association, { profile, hostnames, publicAddress }: 
         ENABLE_RECORDING: "0",
       },
       secretEnv: { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb },
-      volumes: [{ volume: "accounts", path: "/var/lib/prosody" }],
+      // The image's Prosody keeps data_path = /config/data (its prosody.cfg.lua template);
+      // /config is where upstream's compose files mount it.
+      volumes: [{ volume: "accounts", path: PROSODY_CONFIG_DIR }],
       files: [PROSODY_OVERLAY_PATH],
       networks: ["internal"],
       healthcheck: curlHealth(`http://127.0.0.1:${PROSODY_HTTP_PORT}/health`, 30),
@@ -262,7 +266,7 @@ export const jitsi: ServiceModule = {
     volumes: [
       {
         name: "accounts",
-        path: "/var/lib/prosody",
+        path: PROSODY_CONFIG_DIR,
         holds: "Staff meeting accounts (user names and salted password hashes); meetings themselves are never stored",
       },
     ],
