@@ -6,6 +6,7 @@
 import test from "ava";
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { FakeServer } from "../fakes/fake-server.ts";
 import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
 import {
   basicAuth,
@@ -232,6 +233,48 @@ test("random ids are bound at first sight and must then stay the same", (t) => {
   t.deepEqual(compareResponse(expected, answer("!zzzzzzzzzzzzzzzzzz:localhost"), options), [
     'body.room_id: expected "!KvVwSSKlCfKfRNQJJN:localhost", got "!zzzzzzzzzzzzzzzzzz:localhost"',
   ]);
+});
+
+test("a bound id is substituted into later requests, percent-encoded as recorded", async (t) => {
+  const server = new FakeServer((req) =>
+    req.method === "POST"
+      ? { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ room_id: "!abcdefghijklmnopqr:localhost" }) }
+      : { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ path: decodeURIComponent(req.path) }) },
+  );
+  const url = await server.start();
+  try {
+    const exchange = (method: string, path: string, body: unknown): HttpExchange => ({
+      request: { method, path, headers: {}, body: null },
+      response: { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) },
+    });
+    const recorded: Contract = {
+      scenario: "ids",
+      server: "test",
+      recorded: "",
+      description: "",
+      exchanges: [
+        exchange("POST", "/create", { room_id: "!KvVwSSKlCfKfRNQJJN:localhost" }),
+        exchange("GET", "/rooms/%21KvVwSSKlCfKfRNQJJN%3Alocalhost/state", { path: "/rooms/!KvVwSSKlCfKfRNQJJN:localhost/state" }),
+      ],
+    };
+    const results = await replayContract(recorded, { baseUrl: url, volatile: [/![A-Za-z]{18}:localhost/] });
+    t.deepEqual(mismatches(results), []);
+    t.is(server.log[1]?.path, "/rooms/%21abcdefghijklmnopqr%3Alocalhost/state");
+  } finally {
+    await server.stop();
+  }
+});
+
+test("any non-empty OCS-APIRequest passes the CSRF check (a client may send it twice)", async (t) => {
+  const fake = await startFake();
+  try {
+    const get = (headers: Record<string, string>) =>
+      fetch(`${fake.url}/ocs/v2.php/cloud/users?format=json`, { headers: { Authorization: basicAuth("admin", ADMIN_PASSWORD), ...headers } });
+    t.is((await get({ "OCS-APIRequest": "true", "ocs-apirequest": "true" })).status, 200);
+    t.is((await get({ "OCS-APIRequest": "" })).status, 412);
+  } finally {
+    await fake.stop();
+  }
 });
 
 // ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import { parseXml, type XmlElement } from "./replay.ts";
 export interface FakeNextcloudOptions {
   /** Accounts present at start (id → password), as after installation: logged in once, skeleton files copied. */
   users: Record<string, string>;
-  /** Members of the `admin` group; ["admin"] when absent. */
+  /** Members of the `admin` group; when absent, the user `admin` (or else the first user). */
   admins?: string[];
   /**
    * First ids handed out (1 when absent). The recorded instance had used id 1 of each
@@ -240,7 +240,8 @@ class State {
       user.firstLogin = user.lastLogin = now();
       user.usedBytes = SKELETON_BYTES;
     }
-    for (const id of options.admins ?? ["admin"]) {
+    const ids = Object.keys(options.users);
+    for (const id of options.admins ?? (ids.includes("admin") ? ["admin"] : ids.slice(0, 1))) {
       if (!this.users.has(id)) throw new Error(`admin ${id} is not among the users`);
       this.groups.get("admin")!.members.add(id);
     }
@@ -641,13 +642,13 @@ function createUser(state: State, call: OcsCall): OcsResult {
     if (problems.length > 0) throw new OcsFailure(107, problems.join(" "));
   }
   // Edits after creation fail like PUT would, but the account stays (as in Nextcloud).
-  const parsedQuota = quota === "" ? undefined : parseQuota(quota);
   const user = state.addUser(userid, passwordLink ? null : password);
   for (const group of groups.map(String)) state.groups.get(group)!.members.add(userid);
   if (displayName !== "") user.displayName = displayName;
   if (quota !== "") {
-    if (parsedQuota === undefined) throw new OcsFailure(101, `Invalid quota value: ${quota}`);
-    user.quota = parsedQuota;
+    const parsed = parseQuota(quota);
+    if (parsed === undefined) throw new OcsFailure(101, `Invalid quota value: ${quota}`);
+    user.quota = parsed;
   }
   if (language !== "") {
     if (!LANGUAGE.test(language)) throw new OcsFailure(101, "Invalid language");
@@ -1157,7 +1158,8 @@ function handleOcs(state: State, req: FakeRequest, version: 1 | 2, route: string
       // Nextcloud's security middleware: login, admin, then CSRF; the provisioning API's own
       // sub-admin check comes after.
       if (access === "admin" && !call.admin) return ocsResponse(format, 403, [], NOT_ADMIN);
-      if (req.headers["ocs-apirequest"] !== "true") {
+      // Request::passesCSRFCheck lets any non-empty OCS-APIRequest through ("true, true" too).
+      if (String(req.headers["ocs-apirequest"] ?? "") === "") {
         return { status: 412, headers: { "Content-Type": "application/json; charset=utf-8" }, body: JSON.stringify({ message: "CSRF check failed" }) };
       }
       if (access === "subadmin" && !call.admin) return ocsResponse(format, 403, [], NOT_SUBADMIN);

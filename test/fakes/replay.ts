@@ -502,11 +502,17 @@ function send(baseUrl: string, req: RecordedRequest, timeoutMs: number): Promise
   });
 }
 
+/** Percent-encodes all but RFC 3986's unreserved characters (recorders write `!` as %21). */
+const encodeStrict = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+const replaceAll = (text: string, from: string, to: string) => text.split(from).join(to);
+
 function substitute(text: string, substitutions: Record<string, string>, bindings: Map<string, string>): string {
   let out = text;
-  for (const [from, to] of Object.entries(substitutions)) out = out.split(from).join(to);
+  for (const [from, to] of Object.entries(substitutions)) out = replaceAll(out, from, to);
   for (const [from, to] of bindings) {
-    out = out.split(from).join(to).split(encodeURIComponent(from)).join(encodeURIComponent(to));
+    out = replaceAll(replaceAll(replaceAll(out, from, to), encodeStrict(from), encodeStrict(to)), encodeURIComponent(from), encodeURIComponent(to));
   }
   return out;
 }
