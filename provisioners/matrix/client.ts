@@ -263,7 +263,16 @@ export class MatrixClient {
       if (nonceAnswer.status !== 200) throw apiError(nonceAnswer);
       const nonce = nonceAnswer.json.nonce as string;
       const response = await this.sessionHttp.request("POST", "/_synapse/admin/v1/register", {
-        body: { nonce, username: MATRIX_BOT, password, displayname: BOT_DISPLAY_NAME, admin: true, mac: registrationMac(this.secret, nonce, MATRIX_BOT, password, true) },
+        body: {
+          nonce,
+          username: MATRIX_BOT,
+          password,
+          displayname: BOT_DISPLAY_NAME,
+          admin: true,
+          mac: registrationMac(this.secret, nonce, MATRIX_BOT, password, true),
+          // Outside the MAC; Synapse logs the new account in on this device.
+          device_id: BOT_DEVICE_ID,
+        },
       });
       if (response.status === 200) return { userId: response.json.user_id, accessToken: response.json.access_token };
       if (response.json?.errcode === "M_USER_IN_USE") return undefined;

@@ -63,6 +63,11 @@ export const UNRECORDED_ENDPOINTS = [
   "POST /_matrix/client/v3/rooms/{roomId}/join — synapse/rest/client/room.py RoomMembershipRestServlet (as the recorded /join/{roomIdOrAlias})",
   "PUT /_synapse/admin/v2/users/{userId} re-activation without a password — 400 'Must provide a password to re-activate an account.' (synapse/rest/admin/users.py)",
   "invite errors (banned target, target already joined, inviter not joined, insufficient power) — synapse/handlers/room_member.py and synapse/event_auth.py",
+  "PUT state by a user who is not joined: 403 'User … not in room … (<repr>)' — synapse/event_auth.py _check_joined_room; identical state is deduplicated first (handlers/message.py deduplicate_state_event)",
+  "GET state with ?format=event — synapse/rest/client/room.py RoomStateEventRestServlet",
+  "POST /_synapse/admin/v1/register with device_id / inhibit_login — RegisterRestServlet._create_registration_details",
+  "POST /login with device_id, and for a deactivated account (403 M_USER_DEACTIVATED) — synapse/handlers/auth.py",
+  "GET /_synapse/admin/v2/users with user_id / name filters — synapse/rest/admin/users.py UsersRestServletV2",
 ] as const;
 
 const JSON_TYPE = { "Content-Type": "application/json" };
@@ -228,6 +233,18 @@ export class FakeSynapse {
   /** Tokens currently valid for a user (one per device). */
   tokensOf(userId: string): string[] {
     return [...this.devices.values()].filter((d) => d.userId === userId).map((d) => d.token);
+  }
+
+  /** Device ids a user has tokens on. */
+  devicesOf(userId: string): string[] {
+    return [...new Set([...this.devices.values()].filter((d) => d.userId === userId).map((d) => d.deviceId))];
+  }
+
+  /** Sets state by hand, as if a room member had sent it (no auth checks). */
+  setState(roomId: string, sender: string, type: string, stateKey: string, content: Json): void {
+    const room = this.rooms.get(roomId);
+    if (!room) throw new Error(`no room ${roomId}`);
+    this.sendEvent(room, sender, type, stateKey, content);
   }
 
   /** Sets a membership by hand, e.g. a ban, as if a room moderator had done it. */
@@ -456,7 +473,9 @@ export class FakeSynapse {
     const got = Buffer.from(String(body.mac));
     if (want.length !== got.length || !timingSafeEqual(want, got)) throw forbidden("HMAC incorrect", "M_UNKNOWN");
     const user = this.registerUser(username.toLowerCase(), hashPassword(password), Boolean(body.admin), (body.displayname as string | undefined) ?? null);
-    const device = this.newDevice(user.id);
+    // RegisterRestServlet._create_registration_details: the body's device_id and inhibit_login apply.
+    if (body.inhibit_login) return ok({ user_id: user.id, home_server: this.serverName });
+    const device = this.newDevice(user.id, typeof body.device_id === "string" ? body.device_id : undefined);
     return ok({ user_id: user.id, home_server: this.serverName, access_token: device.token, device_id: device.deviceId });
   }
 
