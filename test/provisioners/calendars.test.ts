@@ -1,7 +1,7 @@
 // Shared calendars: the pure plan, the plain CalDAV part against a real Radicale
 // (MKCALENDAR, discovery, idempotent re-runs), and the Nextcloud share flow against
 // the fake Nextcloud (o:share, oc:invite).
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { desiredState, EVERYONE_GROUP, ASSOCIATION_CALENDAR } from "../../provisioners/desired.ts";
@@ -14,10 +14,13 @@ import {
   groupPrincipal,
   listCalendars,
   planCalendars,
+  readShares,
   shareBody,
   type CalendarsLive,
   type LiveCalendar,
 } from "../../provisioners/calendars/index.ts";
+import { NEXTCLOUD_ADMIN_USER } from "../../stacks/services/nextcloud/blueprint.ts";
+import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { startRadicale, type Radicale } from "../support/radicale.ts";
 
@@ -167,4 +170,114 @@ test.serial("Radicale: refused credentials stop the run with an error naming the
   });
   t.is(error.service, "calendars");
   t.regex(error.message, /HTTP 401.*credentials/);
+});
+
+// ---------------------------------------------------------------------------------------
+// Nextcloud's sharing, against the fake Nextcloud
+
+const SERVICE_PASSWORD = "service-account-test-password";
+const KARIM_PASSWORD = "karim-test-password";
+
+/** A fake Nextcloud whose groups the nextcloud provisioner already made. */
+async function fakeWithGroups(t: ExecutionContext): Promise<FakeNextcloud> {
+  const nc = await createFakeNextcloud({ users: { [NEXTCLOUD_ADMIN_USER]: SERVICE_PASSWORD }, admins: [NEXTCLOUD_ADMIN_USER] });
+  t.teardown(() => nc.stop());
+  for (const group of desired.nextcloud!.groups) nc.addGroup(group.id, group.displayName);
+  nc.addUser("karim.benali", { password: KARIM_PASSWORD, groups: ["evenements"] });
+  return nc;
+}
+
+const nextcloudClient = (nc: FakeNextcloud, counter = new CallCounter(), user = NEXTCLOUD_ADMIN_USER, password = SERVICE_PASSWORD) =>
+  createCalDavClient({ baseUrl: nc.url, user, password, counter, sleep: noWait });
+
+const sharesOf = (nc: FakeNextcloud) =>
+  Object.fromEntries(calendars.map((c) => [c.uri, nc.shares(NEXTCLOUD_ADMIN_USER, c.uri).map((s) => [s.principal, s.readWrite])]));
+
+test("fake Nextcloud: calendars are created and shared with their groups, as oc:invite then shows", async (t) => {
+  const nc = await fakeWithGroups(t);
+  const counter = new CallCounter();
+  const result = await converge(calendarsProvisioner, desired, nextcloudClient(nc, counter), { concurrency: 2 });
+  t.deepEqual(result.failed, []);
+  t.deepEqual(
+    nc.calendars(NEXTCLOUD_ADMIN_USER).filter((c) => c.uri.startsWith("team-") || c.uri === ASSOCIATION_CALENDAR).map((c) => [c.uri, c.displayName, c.components]),
+    calendars.map((c) => [c.uri, c.displayName, ["VEVENT"]]),
+  );
+  t.deepEqual(sharesOf(nc), {
+    "team-bureau": [["principals/groups/bureau", true]],
+    "team-potager": [["principals/groups/potager", true]],
+    [TEAM]: [["principals/groups/evenements", true]],
+    [ASSOCIATION_CALENDAR]: [[`principals/groups/${EVERYONE_GROUP}`, false]],
+  });
+  t.deepEqual(await readShares(nextcloudClient(nc), TEAM), [{ principal: groupPrincipal("evenements"), access: "read-write" }]);
+  t.deepEqual(counter.calls.filter((c) => c.method !== "PROPFIND").map((c) => `${c.method} ${c.status}`).sort(), [
+    ...Array(4).fill("MKCALENDAR 201"),
+    ...Array(4).fill("POST 200"),
+  ]);
+
+  // A member of the team finds it in their own calendar home.
+  const karim = await listCalendars(nextcloudClient(nc, new CallCounter(), "karim.benali", KARIM_PASSWORD));
+  t.true(karim.has(`${TEAM}_shared_by_${NEXTCLOUD_ADMIN_USER}`));
+});
+
+test("fake Nextcloud: a second run makes zero writes", async (t) => {
+  const nc = await fakeWithGroups(t);
+  await converge(calendarsProvisioner, desired, nextcloudClient(nc), { concurrency: 2 });
+  nc.server.resetLog();
+  const counter = new CallCounter();
+  const result = await converge(calendarsProvisioner, desired, nextcloudClient(nc, counter), { concurrency: 2 });
+  t.deepEqual(result.planned, []);
+  t.is(nc.server.writes(), 0);
+  t.is(counter.writes("calendars"), 0);
+  t.is(counter.reads("calendars"), 1 + calendars.length, "the home, then oc:invite of each calendar");
+});
+
+test("fake Nextcloud: a share with the wrong access is set again, in one POST", async (t) => {
+  const nc = await fakeWithGroups(t);
+  for (const c of calendars) {
+    nc.addCalendar(NEXTCLOUD_ADMIN_USER, c.uri, { displayName: c.displayName, components: ["VEVENT"] });
+    nc.shareCalendar(NEXTCLOUD_ADMIN_USER, c.uri, `principals/groups/${c.group}`, c.access === "read-write");
+  }
+  nc.shareCalendar(NEXTCLOUD_ADMIN_USER, TEAM, "principals/groups/evenements", false);
+  nc.shareCalendar(NEXTCLOUD_ADMIN_USER, TEAM, "principals/users/karim.benali", false);
+  nc.server.resetLog();
+  const result = await converge(calendarsProvisioner, desired, nextcloudClient(nc), { concurrency: 2 });
+  t.deepEqual(result.applied.map((c) => c.subject), [`calendar ${TEAM} → evenements (read-write)`]);
+  t.deepEqual(nc.server.log.filter((r) => r.method !== "PROPFIND").map((r) => `${r.method} ${r.path} ${r.status}`), [
+    `POST /remote.php/dav/calendars/${NEXTCLOUD_ADMIN_USER}/${TEAM}/ 200`,
+  ]);
+  t.deepEqual(
+    nc.shares(NEXTCLOUD_ADMIN_USER, TEAM).map((s) => [s.principal, s.readWrite]).sort(),
+    [
+      ["principals/groups/evenements", true],
+      ["principals/users/karim.benali", false],
+    ],
+    "the share Bastide did not make stays",
+  );
+});
+
+test("fake Nextcloud: sharing with a group that does not exist fails clearly (Nextcloud answers 200 regardless)", async (t) => {
+  const nc = await createFakeNextcloud({ users: { [NEXTCLOUD_ADMIN_USER]: SERVICE_PASSWORD }, admins: [NEXTCLOUD_ADMIN_USER] });
+  t.teardown(() => nc.stop());
+  const result = await converge(calendarsProvisioner, desired, nextcloudClient(nc), { concurrency: 2 });
+  t.is(result.failed.length, calendars.length);
+  const error = result.failed.find((f) => f.change.payload.uri === TEAM)!.error;
+  t.true(error instanceof ProvisionError);
+  t.is(error.service, "calendars");
+  t.regex(error.message, /does group evenements exist\?/);
+});
+
+test("fake Nextcloud: transient failures of MKCALENDAR and the share POST are retried", async (t) => {
+  const nc = await fakeWithGroups(t);
+  nc.server.inject({ match: (r) => r.method === "MKCALENDAR", times: 2, response: { status: 503, body: "" } });
+  nc.server.inject({ match: (r) => r.method === "POST", times: 1, response: "drop" });
+  nc.server.inject({ match: (r) => r.method === "PROPFIND", times: 1, response: { status: 429, headers: { "Retry-After": "1" }, body: "" } });
+  const result = await converge(calendarsProvisioner, desired, nextcloudClient(nc), { concurrency: 2 });
+  t.deepEqual(result.failed, []);
+  const statuses = nc.server.log.map((r) => r.status);
+  t.deepEqual([503, "drop", 429].map((s) => statuses.filter((x) => x === s).length), [2, 1, 1], "every fault was met");
+  t.deepEqual(sharesOf(nc)[TEAM], [["principals/groups/evenements", true]]);
+  t.is(nc.calendars(NEXTCLOUD_ADMIN_USER).filter((c) => c.uri === TEAM).length, 1);
+  nc.server.resetLog();
+  await converge(calendarsProvisioner, desired, nextcloudClient(nc), { concurrency: 2 });
+  t.is(nc.server.writes(), 0);
 });
