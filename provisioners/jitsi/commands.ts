@@ -2,15 +2,11 @@
 // machine or inside the Jitsi prosody container (dockerode exec). Passwords only ever
 // travel on prosodyctl's standard input, never on a command line that `ps` shows.
 import { spawn } from "node:child_process";
-import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
+import { ContainerCommandError, execInContainer, type CommandResult } from "../runtime/docker.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 
-export interface CommandResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CommandResult };
 
 /** Runs prosodyctl sub-commands against one Prosody. */
 export interface ProsodyCommands {
@@ -112,72 +108,15 @@ export function dockerProsody(options: DockerProsodyOptions): ProsodyCommands {
   return {
     where: `container ${container}`,
     async prosodyctl(args, input) {
-      let exec: Docker.Exec;
       try {
-        exec = await docker.getContainer(container).exec({
-          Cmd: ["prosodyctl", ...withConfig(configFile, args)],
-          AttachStdin: true,
-          AttachStdout: true,
-          AttachStderr: true,
-          Tty: false,
-          ...(user ? { User: user } : {}),
+        return await execInContainer(docker, container, ["prosodyctl", ...withConfig(configFile, args)], {
+          ...(input !== undefined ? { input } : {}),
+          ...(user ? { user } : {}),
+          timeoutMs,
         });
       } catch (error) {
-        throw new ProsodyCommandError(`cannot exec in container ${container}: ${describeDockerError(error)}`, { cause: error });
+        throw error instanceof ContainerCommandError ? new ProsodyCommandError(error.message, { cause: error }) : error;
       }
-      return runExec(docker, exec, input, timeoutMs, container);
     },
   };
-}
-
-async function runExec(docker: Docker, exec: Docker.Exec, input: string | undefined, timeoutMs: number, container: string): Promise<CommandResult> {
-  const deadline = Date.now() + timeoutMs;
-  const tooLong = () => new ProsodyCommandError(`prosodyctl in container ${container} did not finish within ${timeoutMs} ms`);
-  let stream: (NodeJS.ReadWriteStream & { destroy(): void }) | undefined;
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const done = (error?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (error) {
-        stream?.destroy();
-        reject(error);
-      } else resolve();
-    };
-    const timer = setTimeout(() => done(tooLong()), timeoutMs);
-    exec.start({ hijack: true, stdin: true }).then(
-      (started) => {
-        stream = started as NodeJS.ReadWriteStream & { destroy(): void };
-        if (settled) return stream.destroy();
-        const stdout = new PassThrough();
-        const stderr = new PassThrough();
-        stdout.on("data", (chunk: Buffer) => out.push(chunk));
-        stderr.on("data", (chunk: Buffer) => err.push(chunk));
-        docker.modem.demuxStream(stream, stdout, stderr);
-        stream.on("end", () => done());
-        stream.on("close", () => done());
-        stream.on("error", (error: Error) => done(new ProsodyCommandError(`exec in container ${container} failed: ${error.message}`, { cause: error })));
-        // Half-closing the hijacked connection closes the command's standard input.
-        stream.end(input ?? "");
-      },
-      (error: unknown) => done(new ProsodyCommandError(`cannot start prosodyctl in container ${container}: ${describeDockerError(error)}`, { cause: error })),
-    );
-  });
-  // The output ends a moment before the engine records the exit code.
-  for (;;) {
-    const info = await exec.inspect();
-    if (!info.Running && info.ExitCode !== null) {
-      return { exitCode: info.ExitCode, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
-    }
-    if (Date.now() > deadline) throw tooLong();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function describeDockerError(error: unknown): string {
-  const e = error as { statusCode?: number; json?: { message?: string }; message?: string };
-  return e?.json?.message ?? e?.message ?? String(error);
 }

@@ -1,10 +1,10 @@
 // The Jitsi runner for provisioners/run.ts: its connection names the Docker engine the stack
 // runs on and the prosody container; prosodyctl runs there through dockerode exec.
-import Docker from "dockerode";
 import type { DockerTarget } from "../connections.ts";
 import { converge } from "../model.ts";
 import type { ServiceRunner } from "../run.ts";
 import { dockerProsody } from "./commands.ts";
+import { dockerFor } from "../runtime/docker.ts";
 import { jitsiProvisioner } from "./provisioner.ts";
 
 export interface JitsiConnection {
@@ -18,7 +18,7 @@ export interface JitsiConnection {
 export const runJitsi: ServiceRunner = (request) => {
   const connection = request.connection as unknown as JitsiConnection;
   const commands = dockerProsody({
-    docker: new Docker(connection.docker),
+    docker: dockerFor(connection.docker),
     ...(connection.container ? { container: connection.container } : {}),
     ...(connection.configFile ? { configFile: connection.configFile } : {}),
   });
