@@ -9,6 +9,7 @@ import { ServiceComponent } from "./platform/component.ts";
 import { EDGE_NETWORK } from "./platform/network.ts";
 import { createHost } from "./host/index.ts";
 import { dockerTargetOf, Provisioning } from "./provisioning/index.ts";
+import { stackFacts } from "../policies/pack/facts.ts";
 
 export interface BastideArgs {
   /** Already validated: see config/load.ts. */
@@ -22,8 +23,10 @@ export class Bastide extends pulumi.ComponentResource {
   readonly provisioning: Provisioning;
 
   constructor(name: string, args: BastideArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bastide:index:Bastide", name, {}, opts);
     const { config } = args;
+    // What the policy pack checks the resources against: host country, federation reason, the register.
+    const policyFacts = stackFacts(config);
+    super("bastide:index:Bastide", name, { policyFacts }, opts);
     const host = createHost(config, this);
     this.publicAddress = host.publicAddress;
 
@@ -58,6 +61,6 @@ export class Bastide extends pulumi.ComponentResource {
     );
 
     this.urls = Object.fromEntries(all.flatMap((b) => b.routes.map((r) => [r.host.split(".")[0]!, `https://${r.host}`])));
-    this.registerOutputs({ urls: this.urls, publicAddress: this.publicAddress });
+    this.registerOutputs({ urls: this.urls, publicAddress: this.publicAddress, policyFacts });
   }
 }

@@ -64,6 +64,9 @@ interface Upload {
   content: string;
 }
 
+/** Paths of every file uploaded into a container, known content or not. */
+const uploadedFiles = (r: PolicyResource) => records(r.props.uploads).flatMap((u) => text(u.file) ?? []);
+
 /** Files uploaded into a container whose content is known. */
 function uploads(r: PolicyResource): Upload[] {
   return records(r.props.uploads).flatMap((u) => {
@@ -119,17 +122,17 @@ function cloudLocation(r: PolicyResource): string[] {
     const location = text(r.props.location);
     const datacenter = text(r.props.datacenter);
     const problems: string[] = [];
-    if (location !== undefined && !(location in HETZNER_LOCATIONS))
-      problems.push(`${where} is in Hetzner location "${location}", outside the EU/EEA: set host.location to ${HETZNER_CHOICES}`);
-    if (datacenter !== undefined && !(datacenter.split("-")[0]! in HETZNER_LOCATIONS))
-      problems.push(`${where} is in Hetzner datacenter "${datacenter}", outside the EU/EEA: use a datacenter of ${HETZNER_CHOICES}`);
+    if (location !== undefined && !Object.hasOwn(HETZNER_LOCATIONS, location))
+      problems.push(`${where} is in Hetzner location "${location}", which is not in the EU/EEA: set host.location to ${HETZNER_CHOICES}`);
+    if (datacenter !== undefined && !Object.hasOwn(HETZNER_LOCATIONS, datacenter.split("-")[0]!))
+      problems.push(`${where} is in Hetzner datacenter "${datacenter}", which is not in the EU/EEA: use a datacenter of ${HETZNER_CHOICES}`);
     return problems;
   }
   if (r.type.startsWith("scaleway:")) {
     const zone = text(r.props.zone);
     const region = text(r.props.region);
     const problems: string[] = [];
-    if (zone !== undefined && !(zone in SCALEWAY_ZONES))
+    if (zone !== undefined && !Object.hasOwn(SCALEWAY_ZONES, zone))
       problems.push(`${where} is in Scaleway zone "${zone}", not an EU zone: set host.zone to one of ${SCALEWAY_CHOICES}`);
     if (region !== undefined && !SCALEWAY_REGIONS.has(region))
       problems.push(`${where} is in Scaleway region "${region}", not an EU region: use ${[...SCALEWAY_REGIONS].join(", ")}`);
@@ -150,6 +153,8 @@ function declaredCountry(r: PolicyResource): string[] {
   return [];
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
 type Endpoint = { kind: "local" } | { kind: "remote"; address: string } | { kind: "unknown" };
 
 /** Where a Docker provider sends its API calls. */
@@ -158,7 +163,8 @@ function dockerEndpoint(provider: PolicyResource): Endpoint {
   if (isUnknown(host)) return { kind: "unknown" };
   if (host === undefined || host === "" || /^(unix|npipe):\/\//.test(String(host))) return { kind: "local" };
   const match = String(host).match(/^[a-z]+:\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^:/]+)/i);
-  return { kind: "remote", address: match ? match[1]!.replace(/^\[|\]$/g, "") : String(host) };
+  const address = match ? match[1]!.replace(/^\[|\]$/g, "") : String(host);
+  return LOOPBACK.test(address) ? { kind: "local" } : { kind: "remote", address };
 }
 
 const isCloudServer = (r: PolicyResource, cloud: "hetzner" | "scaleway") =>
@@ -196,7 +202,6 @@ function declaredHost(resources: readonly PolicyResource[], facts: StackFacts | 
 // --- 2. nothing served without TLS ------------------------------------------------------
 
 const WEB_PORTS = new Set([80, 443]);
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 function publishedPorts(r: PolicyResource): string[] {
   const { service } = identity(r);
@@ -381,11 +386,11 @@ function synapseRetention(r: PolicyResource): string[] {
   });
 }
 
-/** A value of bastide.config.php, as Bastide renders it (`'key' => value,`). */
+/** A value of bastide.config.php, as Bastide renders it (`'key' => value,`); PHP keeps a repeated key's last value. */
 function phpSetting(content: string, key: string): string | undefined {
   const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const match = content.match(new RegExp(`'${escaped}'\\s*=>\\s*('([^']*)'|-?\\d+)`));
-  return match ? (match[2] ?? match[1]) : undefined;
+  const last = [...content.matchAll(new RegExp(`'${escaped}'\\s*=>\\s*('([^']*)'|-?\\d+)`, "g"))].at(-1);
+  return last ? (last[2] ?? last[1]) : undefined;
 }
 
 /** Nextcloud's "auto, D" or "D1, D2" set a maximum; "auto", "D, auto" and "disabled" keep files without one. */
@@ -530,7 +535,7 @@ function purgeAndConfigPresent(resources: readonly PolicyResource[]): string[] {
   if (pollsApp && !all.some((r) => identity(r).service === "polls" && identity(r).role === "purge"))
     problems.push(`polls run (${quote(pollsApp)}) without the purge container, so ended polls are never deleted: keep the "purge" container of stacks/services/polls/blueprint.ts`);
   const cloud = all.find((r) => identity(r).service === "nextcloud" && identity(r).role === "app");
-  if (cloud && !isUnknown(cloud.props.uploads) && !uploads(cloud).some((u) => basename(u.file) === "bastide.config.php"))
+  if (cloud && !isUnknown(cloud.props.uploads) && !uploadedFiles(cloud).some((f) => basename(f) === "bastide.config.php"))
     problems.push(`Nextcloud ${quote(cloud)} runs without bastide.config.php, so trash and old versions are kept without a limit: keep that upload (stacks/services/nextcloud/blueprint.ts)`);
   return problems;
 }

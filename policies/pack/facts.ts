@@ -1,8 +1,10 @@
 // What the policy pack must know about a stack that no resource shows: where a server
 // reached over SSH is, why Matrix federates, and the register's retention rules. The
-// program declares them as the `policyFacts` input of its `bastide:index:Bastide`
-// component, from the validated config; the pack reads them back from that resource.
-// Only what the checks need goes there (no member, no secret): it lands in the state.
+// program declares them on its `bastide:index:Bastide` component, from the validated
+// config, both as an input (resource policies see a resource's inputs) and as a
+// registered output (stack policies see outputs, which replace a component's inputs);
+// the pack reads them back from that resource. Only what the checks need goes there
+// (no member, no secret): it lands in the state.
 import { z } from "zod";
 import type { Association } from "../../stacks/config/schema.ts";
 import { hostCountry, type HostSettings } from "../../stacks/host/settings.ts";
@@ -36,7 +38,10 @@ export interface StackFacts {
   register: RegisteredRetention[];
 }
 
-/** The facts of a validated config, for `super("bastide:index:Bastide", name, { policyFacts: stackFacts(config) })`. */
+/**
+ * The facts of a validated config. The component declares them twice:
+ * `super("bastide:index:Bastide", name, { policyFacts }, opts)` and `this.registerOutputs({ ..., policyFacts })`.
+ */
 export function stackFacts(config: Association): StackFacts {
   const { host } = config;
   const { federation } = config.services.matrix;
@@ -81,4 +86,4 @@ export function declaredFacts(resources: readonly { type: string; props: Record<
 /** Said by every check that needs the facts and finds none. */
 export const NO_FACTS =
   `the stack declares no readable ${FACTS_INPUT} on its ${BASTIDE_TYPE} component: ` +
-  `register { ${FACTS_INPUT}: stackFacts(config) } (policies/pack/facts.ts) as the component's input`;
+  `register { ${FACTS_INPUT}: stackFacts(config) } (policies/pack/facts.ts) as the component's input and output`;

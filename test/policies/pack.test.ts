@@ -135,7 +135,7 @@ test("the facts hold no member and no secret, only what the checks need", (t) =>
 interface Variant {
   title: string;
   base: StackName;
-  /** Makes the stack unsafe; returns the facts to check with: the base's when nothing, none for NONE. */
+  /** Makes the stack unsafe; returns the facts to check with (nothing: the base's; NONE: no facts at all). */
   unsafe: (resources: PolicyResource[], facts: StackFacts) => StackFacts | typeof NONE | void;
   policy: string;
   /** Matches a message: it must name what is wrong and say what to change. */
@@ -154,7 +154,7 @@ const VARIANTS: Variant[] = [
     base: "hetzner",
     unsafe: (rs) => void (find(rs, "hetzner-server").props.location = "ash"),
     policy: "data-stays-in-eu",
-    message: /"hetzner-server" is in Hetzner location "ash", outside the EU\/EEA: set host\.location to fsn1/,
+    message: /"hetzner-server" is in Hetzner location "ash", which is not in the EU\/EEA: set host\.location to fsn1/,
   },
   {
     title: "a Scaleway server in a zone outside the EU",
@@ -527,6 +527,53 @@ for (const v of VARIANTS) {
   });
 }
 
+// --- changes that stay safe are not refused -----------------------------------------------------
+
+const SAFE_CHANGES: { title: string; base: StackName; change: (resources: PolicyResource[]) => void }[] = [
+  {
+    title: "an http:// block that only redirects to HTTPS",
+    base: "example",
+    change: (rs) =>
+      editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => `${c}\nhttp://visio.jardins-canal.localhost {\n\tredir https://{host}{uri} permanent\n}\n`),
+  },
+  {
+    title: "a plain-HTTP site bound to the container's loopback",
+    base: "example",
+    change: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => `${c}\n:8081 {\n\tbind 127.0.0.1\n\trespond "ok" 200\n}\n`),
+  },
+  {
+    title: "a TCP port published on the server's loopback only",
+    base: "example",
+    change: (rs) => void (find(rs, "bastide-nextcloud-app").props.ports as object[]).push({ internal: 80, external: 8080, protocol: "tcp", ip: "127.0.0.1" }),
+  },
+  {
+    title: "a container image referenced by its content ID",
+    base: "example",
+    change: (rs) => void (find(rs, "bastide-matrix-element").props.image = `sha256:${"a".repeat(64)}`),
+  },
+  {
+    title: "recording on, with the consent text and the consent question (config edit)",
+    base: "recording",
+    change: () => {},
+  },
+];
+
+for (const s of SAFE_CHANGES) {
+  test(`still safe: ${s.title}`, (t) => {
+    const resources = copy(s.base);
+    s.change(resources);
+    t.deepEqual(checkStack(resources, stacks[s.base].facts), []);
+  });
+}
+
+test("caddy accepts the still-safe Caddyfile changes, and serves the redirect block on port 80 only to redirect", (t) => {
+  const resources = copy("example");
+  for (const s of SAFE_CHANGES.slice(0, 2)) s.change(resources);
+  const json = adaptCaddyfile(caddyfileOf(resources));
+  const text = JSON.stringify(json);
+  t.regex(text, /"Location":\["https:\/\/\{http\.request\.host\}\{http\.request\.uri\}"\]/);
+});
+
 // --- Caddy agrees with the pack about what it serves ------------------------------------------
 
 const caddyfileOf = (resources: PolicyResource[]) =>
@@ -656,11 +703,13 @@ test("toPolicyResource keeps type, name, props and protect", (t) => {
 
 // --- the pack as the Pulumi CLI runs it ---------------------------------------------------------
 
-const grpc = require("@grpc/grpc-js");
+// gRPC and protobuf as @pulumi/pulumi's generated stubs load them (its own dependencies).
+const pulumiRequire = createRequire(require.resolve("@pulumi/pulumi/package.json"));
+const grpc = pulumiRequire("@grpc/grpc-js");
 const analyzer = require("@pulumi/pulumi/proto/analyzer_pb.js");
 const { AnalyzerClient } = require("@pulumi/pulumi/proto/analyzer_grpc_pb.js");
-const { Struct } = require("google-protobuf/google/protobuf/struct_pb.js");
-const { Empty } = require("google-protobuf/google/protobuf/empty_pb.js");
+const { Struct } = pulumiRequire("google-protobuf/google/protobuf/struct_pb.js");
+const { Empty } = pulumiRequire("google-protobuf/google/protobuf/empty_pb.js");
 
 /** How the engine marks a secret in the properties it sends. */
 const SECRET = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
