@@ -507,6 +507,8 @@ const VARIANTS: Variant[] = [
 function unsafeStack(v: Variant): { resources: PolicyResource[]; facts: StackFacts | undefined } {
   const resources = copy(v.base);
   const facts = v.unsafe(resources, structuredClone(stacks[v.base].facts));
+  // No facts at all: neither passed in nor declared by the Bastide component.
+  if (facts === NONE) for (const r of resources) if (r.type === "bastide:index:Bastide") delete r.props.policyFacts;
   return { resources, facts: facts === NONE ? undefined : (facts ?? stacks[v.base].facts) };
 }
 
