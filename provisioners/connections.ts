@@ -18,8 +18,34 @@ export interface Endpoint {
   url: string;
   /** Connect here instead of resolving the name: the local target's *.localhost names. */
   address?: string;
-  /** Extra certificate authority to trust, PEM: Caddy's own CA on the local target. */
+  /** Extra certificate authority to trust, PEM. */
   caPem?: string;
+  /** Trust the local CA of Bastide's own Caddy, read from its container (the local target). */
+  caddyLocalCa?: boolean;
+}
+
+/** Where Caddy keeps the root of its local CA, inside the proxy container. */
+export const CADDY_LOCAL_ROOT = "/data/caddy/pki/authorities/local/root.crt";
+
+/** A ready endpoint: the base URL and the dispatcher to reach it with. */
+export interface ResolvedEndpoint {
+  baseUrl: string;
+  dispatcher: Dispatcher | undefined;
+}
+
+/** Reads Caddy's local CA when asked to, then builds the dispatcher. */
+export async function resolveEndpoint(endpoint: Endpoint, docker?: DockerTarget): Promise<ResolvedEndpoint> {
+  let caPem = endpoint.caPem;
+  if (endpoint.caddyLocalCa && !caPem) {
+    if (!docker) throw new Error(`${endpoint.url}: trusting Caddy's local CA needs the Docker engine to read it from`);
+    const { dockerFor, execInContainer } = await import("./runtime/docker.ts");
+    const { containerName } = await import("../stacks/services/blueprint.ts");
+    const result = await execInContainer(dockerFor(docker), containerName("proxy", "caddy"), ["cat", CADDY_LOCAL_ROOT]);
+    if (result.exitCode !== 0 || !result.stdout.includes("BEGIN CERTIFICATE"))
+      throw new Error(`${endpoint.url}: Caddy's local CA is not there yet (${CADDY_LOCAL_ROOT}); is the proxy running?`);
+    caPem = result.stdout;
+  }
+  return { baseUrl: endpoint.url, dispatcher: dispatcherFor({ ...endpoint, ...(caPem ? { caPem } : {}) }) };
 }
 
 /** An undici dispatcher for endpoints that need one; undefined for ordinary public HTTPS. */

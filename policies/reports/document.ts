@@ -13,7 +13,7 @@ import {
   type Language,
 } from "../rgpd/model.ts";
 import { processingActivities } from "../rgpd/register.ts";
-import { connectionsWithoutPersonalData, hosting, recipients, storage, type Recipient } from "./location.ts";
+import { connectionsWithoutPersonalData, DEPLOYMENT_STATE, hosting, recipients, storage, type Recipient } from "./location.ts";
 import { securityMeasures } from "./security.ts";
 import { boundsText, citation, countryName, inCountry, formatDate, frenchTypography, LABELS, periodText, prose, STATUS_LABELS, TITLES } from "./text.ts";
 
@@ -93,6 +93,7 @@ export const registerDocumentSchema = z.strictObject({
     countryName: text.nullable(),
     region: text.nullable(),
     statement: text,
+    deploymentState: text,
     recipients: z.array(
       z.strictObject({
         name: text,
@@ -169,7 +170,7 @@ function transfersOf(list: Recipient[], where: string, language: Language): stri
   const say = prose(language);
   const outside = list.filter((r) => r.outsideEu);
   if (outside.length === 0) return say({ fr: `Aucun : les données restent ${where}.`, en: `None: the data stay ${where}.` });
-  const items = (lang: Language) => outside.map((r) => `${r.name} (${prose(lang)(r.country)}), ${prose(lang)(r.when)}`);
+  const items = (lang: Language) => outside.map((r) => `${r.name[lang]} (${prose(lang)(r.country)}), ${prose(lang)(r.when)}`);
   return say({
     fr: `Aucun pour le stockage, qui reste ${where}. Exceptions : ${items("fr").join(" ; ")}.`,
     en: `None for storage, which stays ${where}. Exceptions: ${items("en").join("; ")}.`,
@@ -187,7 +188,7 @@ export function registerDocument(config: Association, options: DocumentOptions):
     : say({ fr: "sur la machine de test", en: "on the test machine" });
   const processor = thirdParties.find((r) => r.kind === "processor");
   const processorLine = processor
-    ? say({ fr: `${processor.name}, hébergeur (sous-traitant)`, en: `${processor.name}, hosting provider (processor)` })
+    ? say({ fr: `${processor.name.fr}, hébergeur (sous-traitant)`, en: `${processor.name.en}, hosting provider (processor)` })
     : undefined;
 
   const activities = processingActivities(config).map(({ activity, categories }) => {
@@ -242,8 +243,9 @@ export function registerDocument(config: Association, options: DocumentOptions):
       countryName: country ?? null,
       region: host.region ? say(host.region) : null,
       statement: say(host.statement),
+      deploymentState: say(DEPLOYMENT_STATE),
       recipients: thirdParties.map((r) => ({
-        name: r.name,
+        name: r.name[language],
         kind: r.kind,
         role: say(r.role),
         country: say(r.country),
@@ -263,7 +265,7 @@ export function registerDocument(config: Association, options: DocumentOptions):
               fr: `Les données sont stockées ${where}${country ? ", dans l'Espace économique européen," : ""} et n'en sortent pas pour leur stockage. Quelques données quittent l'Espace économique européen dans les cas ci-dessous, à connaître et à mentionner aux membres.`,
               en: `The data are stored ${where}${country ? ", in the European Economic Area," : ""} and do not leave it for storage. Some data leave the European Economic Area in the cases below, to be known and told to members.`,
             }),
-      exceptions: outside.map((r) => ({ recipient: `${r.name} (${say(r.country)})`, data: say(r.data), when: say(r.when) })),
+      exceptions: outside.map((r) => ({ recipient: `${r.name[language]} (${say(r.country)})`, data: say(r.data), when: say(r.when) })),
     },
     security: securityMeasures(config).map((m) => ({
       id: m.id,

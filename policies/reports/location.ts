@@ -83,8 +83,14 @@ export function hosting(config: Association): Hosting {
   }
 }
 
+/** The config file and Pulumi's state hold the member list too: say where they live. */
+export const DEPLOYMENT_STATE: Localized = {
+  fr: "Le fichier de configuration et l'état Pulumi (membres avec nom et adresse e-mail, équipes, appareils, dates de départ ; secrets chiffrés) restent là où l'administrateur lance Pulumi : par défaut sur son ordinateur (état dans ~/.bastide/pulumi avec « npm run deploy »). Si l'état est confié à un autre service (Pulumi Cloud, aux États-Unis, ou un stockage en ligne), le DPO doit l'ajouter comme sous-traitant.",
+  en: "The config file and Pulumi's state (members with name and e-mail address, teams, devices, departure dates; encrypted secrets) stay where the admin runs Pulumi: by default on their computer (state in ~/.bastide/pulumi with `npm run deploy`). If the state is kept by another service (Pulumi Cloud, in the United States, or online storage), the DPO must add it as a processor.",
+};
+
 export interface Recipient {
-  name: string;
+  name: Localized;
   kind: "processor" | "third-party";
   role: Localized;
   /** ISO country code, or a description when several countries. */
@@ -97,6 +103,8 @@ export interface Recipient {
   outsideEu: boolean;
 }
 
+const same = (name: string): Localized => ({ fr: name, en: name });
+
 /** The hosting provider, and every third party the configured stack sends personal data to. */
 export function recipients(config: Association): Recipient[] {
   const host = hosting(config);
@@ -106,7 +114,7 @@ export function recipients(config: Association): Recipient[] {
 
   if (config.host.target === "hetzner" || config.host.target === "scaleway") {
     list.push({
-      name: host.provider.en,
+      name: same(host.provider.en),
       kind: "processor",
       role: { fr: "hébergement du serveur et de ses disques", en: "hosts the server and its disks" },
       country: { fr: host.country ?? "", en: host.country ?? "" },
@@ -119,7 +127,7 @@ export function recipients(config: Association): Recipient[] {
   if (config.host.target !== "local") {
     const acmeEmail = services.proxy.acmeEmail ?? config.organisation.contact;
     list.push({
-      name: "Let's Encrypt (Internet Security Research Group)",
+      name: same("Let's Encrypt (Internet Security Research Group)"),
       kind: "third-party",
       role: { fr: "autorité de certification TLS", en: "TLS certificate authority" },
       country: { fr: "US", en: "US" },
@@ -135,7 +143,7 @@ export function recipients(config: Association): Recipient[] {
 
   if (services.vpn.enabled) {
     list.push({
-      name: `${DNS_UPSTREAM.name} (Quad9 Foundation)`,
+      name: same(`${DNS_UPSTREAM.name} (Quad9 Foundation)`),
       kind: "third-party",
       role: { fr: "résolveur DNS des appareils connectés au VPN", en: "DNS resolver for devices on the VPN" },
       country: { fr: "CH (décision d'adéquation)", en: "CH (adequacy decision)" },
@@ -151,7 +159,10 @@ export function recipients(config: Association): Recipient[] {
 
   if (services.matrix.enabled) {
     list.push({
-      name: "Push gateways (Element, Google Firebase Cloud Messaging, Apple Push Notification service)",
+      name: {
+        fr: "Passerelles de notification (Element, Google Firebase Cloud Messaging, Apple Push Notification service)",
+        en: "Push gateways (Element, Google Firebase Cloud Messaging, Apple Push Notification service)",
+      },
       kind: "third-party",
       role: { fr: "notifications des applications mobiles Matrix", en: "notifications of Matrix mobile apps" },
       country: { fr: "GB (décision d'adéquation), US", en: "GB (adequacy decision), US" },
@@ -169,7 +180,7 @@ export function recipients(config: Association): Recipient[] {
     if (services.matrix.federation.enabled) {
       const keyServers = (homeserverSettings(config).trusted_key_servers ?? []).map((s) => s.server_name).join(", ");
       list.push({
-        name: "Matrix federation",
+        name: { fr: "Fédération Matrix", en: "Matrix federation" },
         kind: "third-party",
         role: { fr: "serveurs Matrix des participants extérieurs", en: "the Matrix servers of outside participants" },
         country: { fr: "tout pays", en: "any country" },
@@ -186,7 +197,10 @@ export function recipients(config: Association): Recipient[] {
 
   if (services.jitsi.enabled && services.jitsi.dialIn.enabled) {
     list.push({
-      name: services.jitsi.dialIn.numbersUrl ?? "Telephony provider",
+      name: {
+        fr: `Opérateur téléphonique (${services.jitsi.dialIn.numbersUrl ?? ""})`,
+        en: `Telephony provider (${services.jitsi.dialIn.numbersUrl ?? ""})`,
+      },
       kind: "third-party",
       role: { fr: "opérateur téléphonique de l'accès aux réunions par téléphone", en: "telephony provider for dialling into meetings" },
       country: { fr: "à vérifier par le DPO", en: "to be checked by the DPO" },

@@ -8,6 +8,7 @@ import { blueprints } from "../../stacks/services/catalog.ts";
 import { isPinned } from "../../stacks/services/images.ts";
 import { LOG_ROTATION } from "../../stacks/platform/component.ts";
 import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
+import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import type { Localized } from "../rgpd/model.ts";
 import { dockerSizeMb } from "../rgpd/register.ts";
 import { formatNumber } from "./text.ts";
@@ -64,6 +65,7 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
   });
 
   const pulled = containers.filter((c) => !c.build);
+  const built = pulled.length < containers.length;
   const byDigest = pulled.filter((c) => c.image.includes("@sha256:")).length;
   const unpinned = pulled.filter((c) => !isPinned(c.image)).map((c) => c.image);
   add({
@@ -71,8 +73,8 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     title: { fr: "Images épinglées", en: "Pinned images" },
     status: unpinned.length === 0 ? "in-place" : "partial",
     detail: {
-      fr: `${containers.length} conteneurs ; chaque image téléchargée est fixée à une version exacte (${byDigest} sur ${pulled.length} aussi par empreinte sha256), l'image de Framadate est construite depuis un Dockerfile épinglé. Une mise à jour est un changement relu, déployé par l'administrateur.`,
-      en: `${containers.length} containers; every downloaded image is fixed to an exact version (${byDigest} of ${pulled.length} also by sha256 digest), Framadate's image is built from a pinned Dockerfile. An update is a reviewed change the admin deploys.`,
+      fr: `${containers.length} conteneurs ; chaque image téléchargée est fixée à une version exacte (${byDigest} sur ${pulled.length} aussi par empreinte sha256)${built ? ", l'image de Framadate est construite depuis un Dockerfile épinglé" : ""}. Une mise à jour est un changement relu, déployé par l'administrateur.`,
+      en: `${containers.length} containers; every downloaded image is fixed to an exact version (${byDigest} of ${pulled.length} also by sha256 digest)${built ? ", Framadate's image is built from a pinned Dockerfile" : ""}. An update is a reviewed change the admin deploys.`,
     },
   });
 
@@ -105,8 +107,8 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     title: { fr: "Pages d'administration réservées au VPN", en: "Admin pages reachable through the VPN only" },
     status: "in-place",
     detail: {
-      fr: `Le proxy refuse ces chemins à toute requête qui ne vient pas du VPN : ${list(adminPaths)}.${vpn.enabled ? "" : " Le VPN est désactivé : ces pages sont donc fermées depuis Internet."}`,
-      en: `The proxy refuses these paths to any request that does not come from the VPN: ${list(adminPaths)}.${vpn.enabled ? "" : " The VPN is off: these pages are therefore closed from the Internet."}`,
+      fr: `Le proxy refuse ces chemins à toute requête qui ne vient pas du VPN ou ne porte pas le jeton de provisionnement (en-tête ${PROVISIONING_TOKEN.header}, secret généré dont se sert « pulumi up ») : ${list(adminPaths)}.${vpn.enabled ? "" : " Le VPN est désactivé : ces pages sont donc fermées depuis Internet."}`,
+      en: `The proxy refuses these paths to any request that neither comes from the VPN nor bears the provisioning token (header ${PROVISIONING_TOKEN.header}, a generated secret \`pulumi up\` uses): ${list(adminPaths)}.${vpn.enabled ? "" : " The VPN is off: these pages are therefore closed from the Internet."}`,
     },
   });
 

@@ -4,7 +4,7 @@
 import type { Association } from "../../config/schema.ts";
 import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
 import { fixedRetention } from "../../../policies/rgpd/settings.ts";
-import { ARCHIVE_EXPIRY, PROSODY_OVERLAY_PATH } from "./blueprint.ts";
+import { ARCHIVE_EXPIRY, PROSODY_OVERLAY_PATH, XMPP } from "./blueprint.ts";
 
 export const activity: ProcessingActivity = {
   service: "jitsi",
@@ -102,7 +102,7 @@ export function register(config: Association): DataCategory[] {
       ),
       enforcedBy: {
         how: { fr: "L'étape de provisionnement supprime le compte XMPP.", en: "The provisioning step removes the XMPP account." },
-        mechanism: "prosodyctl deluser <member>@meet.jitsi (provisioning)",
+        mechanism: `prosodyctl shell user delete <member>@${XMPP.domain} (provisioning)`,
       },
       auditable: true,
     },

@@ -28,8 +28,8 @@ export function register(_config: Association): DataCategory[] {
       service: "vpn",
       name: { fr: "Appareils autorisés (pairs)", en: "Authorised devices (peers)" },
       data: {
-        fr: "identifiant du membre et nom de l'appareil, clé publique WireGuard, adresse dans le tunnel ; le serveur ne garde aucune clé privée d'appareil",
-        en: "member id and device name, WireGuard public key, tunnel address; the server keeps no device's private key",
+        fr: "identifiant du membre et nom de l'appareil, clé publique WireGuard, adresse dans le tunnel ; la clé privée de l'appareil ne va que dans son profil, le serveur ne la garde pas",
+        en: "member id and device name, WireGuard public key, tunnel address; the device's private key only goes into its profile, the server does not keep it",
       },
       purpose: { fr: "Savoir quels appareils peuvent entrer dans le réseau privé.", en: "Know which devices may join the private network." },
       legalBasis: security,
