@@ -2,8 +2,14 @@
 // connection the stack passes (URLs, credentials, the Docker host) and converges.
 import type { ProvisionedService } from "./model.ts";
 import type { ServiceRunner } from "./run.ts";
+import { runNextcloud } from "./nextcloud/runner.ts";
+import { runCalendars } from "./calendars/runner.ts";
+import { runMatrix } from "./matrix/runner.ts";
 import { runJitsi } from "./jitsi/runner.ts";
 
 export const SERVICE_RUNNERS: Partial<Record<ProvisionedService, ServiceRunner>> = {
+  nextcloud: runNextcloud,
+  calendars: runCalendars,
+  matrix: runMatrix,
   jitsi: runJitsi,
 };

@@ -3,27 +3,33 @@
 import type { Change, ConvergeResult } from "../model.ts";
 import { converge } from "../model.ts";
 import type { RunRequest } from "../run.ts";
+import { resolveEndpoint, type DockerTarget, type Endpoint } from "../connections.ts";
 import { createMatrixClient, matrixProvisioner } from "./index.ts";
 
 /** What the stack passes in `connection` (a Pulumi secret: it holds the shared secret). */
 export interface MatrixConnection {
-  baseUrl: string;
+  endpoint: Endpoint;
+  /** The stack's Docker engine, to read Caddy's local CA on the local target. */
+  docker?: DockerTarget;
   registrationSharedSecret: string;
   /** Defaults to the desired state's server name. */
   serverName?: string;
-  headers?: Record<string, string>;
+  /** The proxy's provisioning token: /_synapse/admin is otherwise reachable from the VPN only. */
+  provisioningHeader?: Record<string, string>;
 }
 
 export async function runMatrix(request: RunRequest): Promise<ConvergeResult<Change>> {
   const connection = request.connection as unknown as MatrixConnection;
   const serverName = connection.serverName ?? request.desired.matrix?.serverName;
-  if (!connection.baseUrl || !connection.registrationSharedSecret || !serverName)
-    throw new Error("matrix: the connection needs baseUrl and registrationSharedSecret (and a server name)");
+  if (!connection.endpoint || !connection.registrationSharedSecret || !serverName)
+    throw new Error("matrix: the connection needs an endpoint and registrationSharedSecret (and a server name)");
+  const { baseUrl, dispatcher } = await resolveEndpoint(connection.endpoint, connection.docker);
   const client = createMatrixClient({
-    baseUrl: connection.baseUrl,
+    baseUrl,
+    dispatcher,
     registrationSharedSecret: connection.registrationSharedSecret,
     serverName,
-    headers: connection.headers,
+    headers: connection.provisioningHeader,
     counter: request.counter,
   });
   try {

@@ -260,7 +260,7 @@ test("a second run with the same config writes nothing, and logs the bot in with
   const viaRunner = await runMatrix({
     service: "matrix",
     desired: BASE,
-    connection: { baseUrl: fake.url, registrationSharedSecret: SECRET },
+    connection: { endpoint: { url: fake.url }, registrationSharedSecret: SECRET },
     concurrency: 4,
   });
   t.deepEqual(viaRunner.planned, []);
