@@ -45,7 +45,9 @@ export interface ConvergeOptions {
   dryRun?: boolean;
 }
 
-export interface ConvergeResult<C extends Change> {
+export interface ConvergeResult<C extends Change, L = unknown> {
+  /** What was read before planning. */
+  live?: L;
   planned: C[];
   applied: C[];
   failed: { change: C; error: ProvisionError }[];
@@ -65,10 +67,10 @@ export async function converge<D, L, C extends Change, K>(
   desired: D,
   client: K,
   options: ConvergeOptions,
-): Promise<ConvergeResult<C>> {
+): Promise<ConvergeResult<C, L>> {
   const live = await provisioner.read(client, desired);
   const planned = provisioner.plan(desired, live);
-  const result: ConvergeResult<C> = { planned, applied: [], failed: [] };
+  const result: ConvergeResult<C, L> = { live, planned, applied: [], failed: [] };
   if (options.dryRun) return result;
   for (const phase of byPhase(planned)) {
     const failures = await settleLimit(phase, options.concurrency, async (change) => {

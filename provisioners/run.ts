@@ -18,27 +18,37 @@ export interface RunRequest {
   concurrency: number;
   dryRun?: boolean;
   counter?: CallCounter;
+  /** What this service's runner asked to keep after its last successful run. */
+  previousState?: unknown;
 }
 
 export interface RunResult {
   planned: Change[];
   applied: Change[];
   failed: { subject: string; message: string }[];
+  state?: unknown;
 }
 
-/** A service runner: builds its client from the connection and converges. */
-export type ServiceRunner = (request: RunRequest) => Promise<ConvergeResult<Change>>;
+/** A service runner: builds its client from the connection and converges; `state` is kept for its next run. */
+export type ServiceRunner = (request: RunRequest) => Promise<ConvergeResult<Change> & { state?: unknown }>;
 
-export const emptyLedger = (): Ledger => structuredClone(EMPTY_LEDGER);
+/** What the provider keeps between runs. */
+export interface Kept {
+  ledger: Ledger;
+  serviceState?: unknown;
+}
+
+export const nothingKept = (): Kept => ({ ledger: structuredClone(EMPTY_LEDGER) });
 
 /** The provider's inputs, back into a desired state with this run's departures. */
-export function requestFrom(inputs: ProvisioningInputs, ledger: Ledger, now: Date): RunRequest {
-  const { departures } = reconcileDepartures(ledger, inputs.members, inputs.graceDays, now);
+export function requestFrom(inputs: ProvisioningInputs, kept: Kept, now: Date): RunRequest {
+  const { departures } = reconcileDepartures(kept.ledger, inputs.members, inputs.graceDays, now);
   return {
     service: inputs.service,
     desired: desiredFromInputs(inputs, departures),
     connection: inputs.connection,
     concurrency: inputs.concurrency,
+    previousState: kept.serviceState,
   };
 }
 
@@ -54,6 +64,7 @@ export async function run(request: RunRequest): Promise<RunResult> {
     planned: result.planned,
     applied: result.applied,
     failed: result.failed.map(({ change, error }) => ({ subject: change.subject, message: error.message })),
+    state: result.state,
   };
 }
 
@@ -63,8 +74,8 @@ export async function planAgainstLive(request: RunRequest): Promise<Change[]> {
 }
 
 /** Applies, then returns the outputs to keep; throws, keeping the old state, on any failure. */
-export async function applyAndRecord(inputs: ProvisioningInputs, ledger: Ledger, now: Date): Promise<ProvisioningOutputs> {
-  const result = await run(requestFrom(inputs, ledger, now));
+export async function applyAndRecord(inputs: ProvisioningInputs, kept: Kept, now: Date): Promise<ProvisioningOutputs> {
+  const result = await run(requestFrom(inputs, kept, now));
   if (result.failed.length > 0) {
     const lines = result.failed.map((f) => `  - ${f.message}`).join("\n");
     const done = result.applied.length > 0 ? ` (${result.applied.length} changes were applied and are kept; a re-run continues from there)` : "";
@@ -72,7 +83,8 @@ export async function applyAndRecord(inputs: ProvisioningInputs, ledger: Ledger,
   }
   return {
     ...inputs,
-    ledger: reconcileDepartures(ledger, inputs.members, inputs.graceDays, now).ledger,
+    ledger: reconcileDepartures(kept.ledger, inputs.members, inputs.graceDays, now).ledger,
+    serviceState: result.state ?? kept.serviceState ?? null,
     lastRun: { at: now.toISOString(), applied: result.applied.map((c) => `${c.kind} ${c.subject}`) },
   };
 }

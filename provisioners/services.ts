@@ -6,10 +6,12 @@ import { runNextcloud } from "./nextcloud/runner.ts";
 import { runCalendars } from "./calendars/runner.ts";
 import { runMatrix } from "./matrix/runner.ts";
 import { runJitsi } from "./jitsi/runner.ts";
+import { runVpn } from "./vpn/runner.ts";
 
 export const SERVICE_RUNNERS: Partial<Record<ProvisionedService, ServiceRunner>> = {
   nextcloud: runNextcloud,
   calendars: runCalendars,
   matrix: runMatrix,
   jitsi: runJitsi,
+  vpn: runVpn,
 };

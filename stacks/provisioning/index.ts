@@ -2,6 +2,7 @@
 // resource per service converges accounts, groups, calendars, rooms and peers.
 import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import type { Association } from "../config/schema.ts";
 import type { ServiceName } from "../services/blueprint.ts";
 import type { ServiceComponent } from "../platform/component.ts";
@@ -16,6 +17,7 @@ import { PROVISIONING_TOKEN } from "../services/proxy/blueprint.ts";
 import { containerName } from "../services/blueprint.ts";
 import { hostnames } from "../services/catalog.ts";
 import { provisioningProvider, type ProvisioningInputs } from "./provider.ts";
+import { PEER_SEED_LENGTH, peerSeedSecretName } from "../../provisioners/vpn/keys.ts";
 
 const RUNNER = fileURLToPath(new URL("../../provisioners/run.ts", import.meta.url));
 
@@ -34,7 +36,7 @@ class ProvisioningResource extends pulumi.dynamic.Resource {
   declare readonly lastRun: pulumi.Output<{ at: string; applied: string[] }>;
 
   constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-    super(provisioningProvider, name, { ...inputs, ledger: undefined, lastRun: undefined }, opts, "bastide");
+    super(provisioningProvider, name, { ...inputs, ledger: undefined, serviceState: undefined, lastRun: undefined }, opts, "bastide");
   }
 }
 
@@ -84,7 +86,16 @@ export class Provisioning extends pulumi.ComponentResource {
       vpn: services.vpn && {
         docker: args.docker,
         container: containerName("vpn", "wireguard"),
+        subnet: config.services.vpn.subnet,
+        port: config.services.vpn.port,
         serverKeySeed: secret("vpn", SERVER_KEY_SECRET),
+        // One seed per device: removing a device deletes its seed, so a device added back gets a new key.
+        seeds: Object.fromEntries(
+          (state.vpn?.peers ?? []).map((peer) => [
+            peer.id,
+            new random.RandomPassword(peerSeedSecretName(peer.id), { length: PEER_SEED_LENGTH, special: false }, { parent: this }).result,
+          ]),
+        ),
       },
     };
     connections.calendars = connections.nextcloud;

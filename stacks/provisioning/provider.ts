@@ -29,6 +29,8 @@ export interface ProvisioningInputs {
 
 export interface ProvisioningOutputs extends ProvisioningInputs {
   ledger: Ledger;
+  /** Kept for the service's next run (the VPN's peer addresses); null when none. */
+  serviceState: unknown;
   /** What the last run changed, for people reading the state. */
   lastRun: { at: string; applied: string[] };
 }
@@ -53,19 +55,19 @@ export const provisioningProvider: pulumi.dynamic.ResourceProvider = {
     );
     if (changedKeys.length > 0) return { changes: true, replaces: [], deleteBeforeReplace: false };
     const runner: Runner = await import(news.runner);
-    const planned = await runner.planAgainstLive(runner.requestFrom(news, olds.ledger, new Date()));
+    const planned = await runner.planAgainstLive(runner.requestFrom(news, olds, new Date()));
     return { changes: planned.length > 0 };
   },
 
   async create(inputs: ProvisioningInputs) {
     const runner: Runner = await import(inputs.runner);
-    const outs = await runner.applyAndRecord(inputs, runner.emptyLedger(), new Date());
+    const outs = await runner.applyAndRecord(inputs, runner.nothingKept(), new Date());
     return { id: `${inputs.service}-provisioning`, outs };
   },
 
   async update(_id: string, olds: ProvisioningOutputs, news: ProvisioningInputs) {
     const runner: Runner = await import(news.runner);
-    return { outs: await runner.applyAndRecord(news, olds.ledger, new Date()) };
+    return { outs: await runner.applyAndRecord(news, olds, new Date()) };
   },
 
   // Removing the resource (service switched off, stack destroyed) leaves every

@@ -143,6 +143,9 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
   const s = config.services.nextcloud;
   const links = s.shareLinks;
   const days = links.expireAfterDays;
+  // Enforced 2FA refuses password logins to the API: the service account (in `admin`) is
+  // kept out of it through a group of its own, or provisioning would lock itself out.
+  const serviceGroup = "bastide-service";
   return [
     {
       command: occ("background:cron"),
@@ -174,8 +177,16 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
       ? [
           { command: occ("app:enable", "twofactor_totp"), reason: "Admins need an authenticator app (TOTP) as second factor" },
           {
-            command: occ("twofactorauth:enforce", "--on", "--group", "admin"),
-            reason: "Members of the admin group must log in with two factors",
+            command: occ("group:add", serviceGroup),
+            reason: `The group ${serviceGroup} holds Bastide's service account only, so that it can be exempted from two-factor login`,
+          },
+          {
+            command: occ("group:adduser", serviceGroup, NEXTCLOUD_ADMIN_USER),
+            reason: `${NEXTCLOUD_ADMIN_USER}, the account provisioning uses, logs in with its generated password and no second factor`,
+          },
+          {
+            command: occ("twofactorauth:enforce", "--on", "--group", "admin", "--exclude", serviceGroup),
+            reason: `Members of the admin group must log in with two factors (except ${NEXTCLOUD_ADMIN_USER}, through ${serviceGroup})`,
           },
         ]
       : [{ command: occ("twofactorauth:enforce", "--off"), reason: "Two-factor login is not enforced for admins (services.nextcloud.adminTwoFactor: false)" }]),
