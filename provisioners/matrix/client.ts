@@ -27,6 +27,11 @@ export interface MatrixClientOptions {
   retry?: RetryPolicy;
   /** Injected in tests; real runs wait for real. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * A token kept from an earlier run (a Pulumi secret). It is checked with whoami, a read,
+   * and used if still valid, so an unchanged run makes no write at all, not even a login.
+   */
+  accessToken?: string;
 }
 
 /** The bot's device: one per server, however many runs. */
@@ -107,6 +112,7 @@ export class MatrixClient {
   private readonly http: HttpClient;
   private readonly sessionHttp: HttpClient;
   private readonly secret: string;
+  private readonly keptToken: string | undefined;
   private session: Promise<Session> | undefined;
   /** Full alias → room id, learnt from lookups and creations. */
   private readonly roomIds = new Map<string, string>();
@@ -115,6 +121,7 @@ export class MatrixClient {
     this.serverName = options.serverName;
     this.botUserId = matrixUserId(MATRIX_BOT, options.serverName);
     this.secret = options.registrationSharedSecret;
+    this.keptToken = options.accessToken;
     const common = {
       baseUrl: options.baseUrl,
       headers: options.headers,
@@ -223,8 +230,23 @@ export class MatrixClient {
     });
   }
 
-  /** Logs the bot in; registers it first when it does not exist yet. */
+  /** The session's token, to keep for the next run; undefined when none was opened. */
+  async sessionToken(): Promise<string | undefined> {
+    return (await this.session?.catch(() => undefined))?.accessToken;
+  }
+
+  /** Forgets the session without logging out, so its token stays valid for the next run. */
+  detach(): void {
+    this.session = undefined;
+  }
+
+  /** Reuses the kept token when it is still the bot's; else logs in, registering the bot first if needed. */
   private async login(): Promise<{ userId: string; accessToken: string }> {
+    const kept = this.keptToken;
+    if (kept) {
+      const whoami = await this.sessionHttp.request("GET", "/_matrix/client/v3/account/whoami", { headers: { Authorization: `Bearer ${kept}` } });
+      if (whoami.status === 200 && whoami.json?.user_id === this.botUserId) return { userId: this.botUserId, accessToken: kept };
+    }
     const password = botPassword(this.secret, this.botUserId);
     const first = await this.tryLogin(password);
     if (first.ok) return first;

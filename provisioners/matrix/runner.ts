@@ -18,7 +18,12 @@ export interface MatrixConnection {
   provisioningHeader?: Record<string, string>;
 }
 
-export async function runMatrix(request: RunRequest): Promise<ConvergeResult<Change>> {
+/** Kept between runs in the provider's state, as a Pulumi secret. */
+export interface MatrixState {
+  accessToken: string;
+}
+
+export async function runMatrix(request: RunRequest): Promise<ConvergeResult<Change> & { state?: unknown }> {
   const connection = request.connection as unknown as MatrixConnection;
   const serverName = connection.serverName ?? request.desired.matrix?.serverName;
   if (!connection.endpoint || !connection.registrationSharedSecret || !serverName)
@@ -31,10 +36,12 @@ export async function runMatrix(request: RunRequest): Promise<ConvergeResult<Cha
     serverName,
     headers: connection.provisioningHeader,
     counter: request.counter,
+    accessToken: (request.previousState as MatrixState | undefined)?.accessToken,
   });
-  try {
-    return await converge(matrixProvisioner, request.desired, client, { concurrency: request.concurrency, dryRun: request.dryRun });
-  } finally {
-    await client.close().catch(() => undefined);
-  }
+  // The session is kept (its token goes to the provider's secret state), so the next
+  // run checks it with a read instead of logging in again: an unchanged run writes nothing.
+  const result = await converge(matrixProvisioner, request.desired, client, { concurrency: request.concurrency, dryRun: request.dryRun });
+  const accessToken = await client.sessionToken();
+  client.detach();
+  return { ...result, state: accessToken ? { accessToken } : request.previousState };
 }

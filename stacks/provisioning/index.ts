@@ -36,7 +36,8 @@ class ProvisioningResource extends pulumi.dynamic.Resource {
   declare readonly lastRun: pulumi.Output<{ at: string; applied: string[] }>;
 
   constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
-    super(provisioningProvider, name, { ...inputs, ledger: undefined, serviceState: undefined, lastRun: undefined }, opts, "bastide");
+    // serviceState may hold a session token (Matrix): secret, like the connection.
+    super(provisioningProvider, name, { ...inputs, ledger: undefined, serviceState: undefined, lastRun: undefined }, { ...opts, additionalSecretOutputs: ["serviceState"] }, "bastide");
   }
 }
 

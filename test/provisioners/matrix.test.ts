@@ -265,8 +265,33 @@ test("a second run with the same config writes nothing, and logs the bot in with
   });
   t.deepEqual(viaRunner.planned, []);
   t.deepEqual(provisioningWrites(fake), []);
-  t.is(fake.server.log.at(-1)?.path, "/_matrix/client/v3/logout", "the runner always ends the session");
-  t.deepEqual(fake.tokensOf(user(MATRIX_BOT)), []);
+  const kept = viaRunner.state as { accessToken: string };
+  t.truthy(kept.accessToken, "the runner keeps its session for the next run");
+  t.deepEqual(fake.tokensOf(user(MATRIX_BOT)), [kept.accessToken]);
+
+  // The next unchanged run checks the kept token with whoami and writes nothing at all.
+  fake.server.resetLog();
+  const next = await runMatrix({
+    service: "matrix",
+    desired: BASE,
+    connection: { endpoint: { url: fake.url }, registrationSharedSecret: SECRET },
+    concurrency: 4,
+    previousState: kept,
+  });
+  t.deepEqual(next.planned, []);
+  t.is(fake.server.writes(), 0, "no login, no logout, no provisioning write");
+  t.deepEqual(next.state, kept);
+
+  // A token that no longer works (logged out by hand) means a fresh login, not a failure.
+  const stale = await runMatrix({
+    service: "matrix",
+    desired: BASE,
+    connection: { endpoint: { url: fake.url }, registrationSharedSecret: SECRET },
+    concurrency: 4,
+    previousState: { accessToken: "not-a-token-any-more" },
+  });
+  t.deepEqual(stale.planned, []);
+  t.not((stale.state as { accessToken: string }).accessToken, "not-a-token-any-more");
 });
 
 test("a departing member is disabled, later erased; a member who comes back is re-activated and re-invited", async (t) => {

@@ -1,0 +1,152 @@
+// Nextcloud's RGPD settings during `pulumi up`, in two provisioners run one after the other:
+// 1. occ (in the app container): sharing policy, background jobs, quota, two-factor
+//    enforcement with the service account exempted, the files_retention app;
+// 2. the HTTP APIs, as the service account: the "temporaire" tag and its retention rule.
+// occ goes first because it is what exempts the service account from two-factor login:
+// on an instance where an older run enforced 2FA for `admin` without that exemption,
+// the service account's API calls are refused until occ has run.
+import { converge, ProvisionError, type Change, type ConvergeOptions, type ConvergeResult, type ServiceProvisioner } from "../model.ts";
+import { mapLimit } from "../runtime/concurrency.ts";
+import type { CallCounter } from "../runtime/http.ts";
+import type { NextcloudClient } from "../nextcloud/client.ts";
+import type { NextcloudSettingsDesired } from "./desired.ts";
+import {
+  describeResult,
+  occTarget,
+  parseConfigValue,
+  parseEnabledApps,
+  parseGroups,
+  parseTwoFactorState,
+  runOcc,
+  type OccRunner,
+  type OccTarget,
+} from "./occ.ts";
+import { appConfigKey, planOccSettings, planRetention, type OccChange, type OccLive, type RetentionChange, type RetentionLive } from "./plan.ts";
+import { createRule, createTag, deleteRule, listRules, listTags } from "./retention.ts";
+
+export interface NextcloudSettingsClient {
+  occ: OccRunner;
+  /** The service account's API client (system tags, retention rules). */
+  nextcloud: NextcloudClient;
+  /** Counts occ runs (reads as GET, changes as EXEC); pass the one the HTTP client counts with. */
+  counter?: CallCounter;
+  /** occ reads in flight at once: each boots Nextcloud, so keep it small. */
+  readConcurrency?: number;
+}
+
+const fail = (error: unknown, what: string) =>
+  error instanceof ProvisionError ? error : new ProvisionError("nextcloud", undefined, `${what}: ${(error as Error).message}`, { cause: error });
+
+// ---------------------------------------------------------------------------------------
+// occ
+
+const read = (client: NextcloudSettingsClient, ...args: string[]) => runOcc(client.occ, ["php", "occ", ...args], "read", client.counter);
+
+/** Reads back exactly what the desired commands set, each piece once. */
+export async function readOccSettings(client: NextcloudSettingsClient, desired: NextcloudSettingsDesired): Promise<OccLive> {
+  const targets: OccTarget[] = desired.occ.map((s) => occTarget(s.command));
+  const live: OccLive = { appConfig: {}, backgroundMode: null, enabledApps: [], groups: {}, twoFactor: { enforced: false, groups: [], excluded: [] } };
+  const reads: (() => Promise<void>)[] = [];
+  const keys = new Map<string, { app: string; key: string }>();
+  for (const t of targets) if (t.kind === "app-config") keys.set(appConfigKey(t.app, t.key), t);
+  for (const [name, { app, key }] of keys) {
+    reads.push(async () => {
+      live.appConfig[name] = parseConfigValue(await read(client, "config:app:get", app, key, "--output=json"), `config:app:get ${app} ${key}`);
+    });
+  }
+  const needs = (...kinds: OccTarget["kind"][]) => targets.some((t) => kinds.includes(t.kind));
+  if (needs("background")) {
+    reads.push(async () => {
+      live.backgroundMode = parseConfigValue(await read(client, "config:app:get", "core", "backgroundjobs_mode", "--output=json"), "background jobs mode");
+    });
+  }
+  if (needs("app-enabled")) reads.push(async () => void (live.enabledApps = parseEnabledApps(await read(client, "app:list", "--output=json"))));
+  if (needs("group", "group-member")) reads.push(async () => void (live.groups = parseGroups(await read(client, "group:list", "--output=json"))));
+  if (needs("two-factor")) reads.push(async () => void (live.twoFactor = parseTwoFactorState(await read(client, "twofactorauth:enforce"))));
+  try {
+    await mapLimit(reads, client.readConcurrency ?? 3, (run) => run());
+  } catch (error) {
+    throw fail(error, `reading the settings through occ (${client.occ.where})`);
+  }
+  return live;
+}
+
+/** "Already exists" for a group is the setting being there (a retried or concurrent run). */
+const alreadyThere = (change: OccChange, output: string) => change.payload.target.kind === "group" && /already exists/i.test(output);
+
+export async function applyOccSetting(change: OccChange, client: NextcloudSettingsClient): Promise<void> {
+  let result;
+  try {
+    result = await runOcc(client.occ, change.payload.command, "write", client.counter);
+  } catch (error) {
+    throw fail(error, `occ ${change.subject} (${client.occ.where})`);
+  }
+  if (result.exitCode === 0 || (result.exitCode === 1 && alreadyThere(change, result.stdout))) return;
+  throw new ProvisionError("nextcloud", undefined, `occ ${change.subject} (${client.occ.where}): ${describeResult(result)}`);
+}
+
+export const occSettingsProvisioner: ServiceProvisioner<NextcloudSettingsDesired, OccLive, OccChange, NextcloudSettingsClient> = {
+  service: "nextcloud",
+  read: readOccSettings,
+  plan: (desired, live) => planOccSettings(desired.occ, live),
+  apply: applyOccSetting,
+};
+
+// ---------------------------------------------------------------------------------------
+// The retention rule
+
+export async function readRetention(client: NextcloudSettingsClient, desired: NextcloudSettingsDesired): Promise<RetentionLive> {
+  try {
+    const [tags, rules] = await Promise.all([listTags(client.nextcloud), listRules(client.nextcloud)]);
+    const tag = tags.find((t) => t.name === desired.retention.tag);
+    return { tag: tag && { id: tag.id, name: tag.name }, rules };
+  } catch (error) {
+    throw fail(error, "reading the system tags and retention rules");
+  }
+}
+
+export async function applyRetention(change: RetentionChange, client: NextcloudSettingsClient): Promise<void> {
+  try {
+    switch (change.kind) {
+      case "retention.tag-create":
+        return await createTag(client.nextcloud, change.payload.name);
+      case "retention.rule-delete":
+        return await deleteRule(client.nextcloud, change.payload.id);
+      case "retention.rule-create": {
+        // A tag made in this run got its id when it was created: look it up by name.
+        const tagId = change.payload.tagId ?? (await listTags(client.nextcloud)).find((t) => t.name === change.payload.tag)?.id;
+        if (tagId === undefined) throw new Error(`the system tag ${change.payload.tag} is not there`);
+        await createRule(client.nextcloud, tagId, change.payload.rule);
+        return;
+      }
+    }
+  } catch (error) {
+    throw fail(error, change.subject);
+  }
+}
+
+export const retentionProvisioner: ServiceProvisioner<NextcloudSettingsDesired, RetentionLive, RetentionChange, NextcloudSettingsClient> = {
+  service: "nextcloud",
+  read: readRetention,
+  plan: (desired, live) => planRetention(desired.retention, live),
+  apply: applyRetention,
+};
+
+/**
+ * occ first, then the retention rule (see the top of this file). The rule waits for occ to
+ * have fully succeeded: it needs the files_retention app, and the API needs the exemption.
+ */
+export async function convergeNextcloudSettings(
+  desired: NextcloudSettingsDesired,
+  client: NextcloudSettingsClient,
+  options: ConvergeOptions,
+): Promise<ConvergeResult<Change>> {
+  const occ = await converge(occSettingsProvisioner, desired, client, options);
+  if (occ.failed.length > 0) return occ;
+  const retention = await converge(retentionProvisioner, desired, client, options);
+  return {
+    planned: [...occ.planned, ...retention.planned],
+    applied: [...occ.applied, ...retention.applied],
+    failed: [...occ.failed, ...retention.failed],
+  };
+}
