@@ -9,6 +9,6 @@ import { calendarsProvisioner, createCalDavClient } from "./index.ts";
 export const runCalendars: ServiceRunner = async (request) => {
   const connection = request.connection as unknown as NextcloudConnection;
   const { baseUrl, dispatcher } = await resolveEndpoint(connection.endpoint, connection.docker);
-  const client = createCalDavClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher });
+  const client = createCalDavClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher, concurrency: request.concurrency });
   return converge(calendarsProvisioner, request.desired, client, { concurrency: request.concurrency, dryRun: request.dryRun });
 };

@@ -16,6 +16,6 @@ export interface NextcloudConnection {
 export const runNextcloud: ServiceRunner = async (request) => {
   const connection = request.connection as unknown as NextcloudConnection;
   const { baseUrl, dispatcher } = await resolveEndpoint(connection.endpoint, connection.docker);
-  const client = createNextcloudClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher });
+  const client = createNextcloudClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher, concurrency: request.concurrency });
   return converge(nextcloudProvisioner, request.desired, client, { concurrency: request.concurrency, dryRun: request.dryRun });
 };

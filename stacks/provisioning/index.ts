@@ -21,8 +21,12 @@ import { PEER_SEED_LENGTH, peerSeedSecretName } from "../../provisioners/vpn/key
 
 const RUNNER = fileURLToPath(new URL("../../provisioners/run.ts", import.meta.url));
 
-/** Calls in flight at once, per service: a small server answers an OCS call in ~0.5 s. */
-export const PROVISIONING_CONCURRENCY = 8;
+/**
+ * Calls in flight at once, per service. A small server answers an OCS call in ~0.5 s, so
+ * calls must overlap; 16 stays far below Apache's 150 workers and Synapse's 429s are
+ * waited out as asked.
+ */
+export const PROVISIONING_CONCURRENCY = 16;
 
 export interface ProvisioningArgs {
   config: Association;
