@@ -5,6 +5,7 @@ import type { Hostnames } from "../stacks/services/blueprint.ts";
 import { hostnames as hostnamesOf } from "../stacks/services/catalog.ts";
 import { NEXTCLOUD_ADMIN_USER } from "../stacks/services/nextcloud/blueprint.ts";
 import { XMPP } from "../stacks/services/jitsi/blueprint.ts";
+import { desiredNextcloudSettings, type NextcloudSettingsDesired } from "./nextcloud-settings/desired.ts";
 
 /** The Nextcloud group every member is in: the association-wide calendar is shared with it. */
 export const EVERYONE_GROUP = "association";
@@ -67,6 +68,8 @@ export interface DesiredState {
   graceDays: number;
   /** Filled from the ledger of earlier runs (see departures.ts); empty on a first run. */
   departures: Departures;
+  /** Nextcloud's RGPD settings: occ commands and the files_retention rule. */
+  nextcloudSettings?: NextcloudSettingsDesired;
   nextcloud?: {
     serviceAccount: string;
     users: DesiredNextcloudUser[];
@@ -106,6 +109,7 @@ export function desiredState(config: Association): DesiredState {
   };
 
   if (services.nextcloud.enabled) {
+    state.nextcloudSettings = desiredNextcloudSettings(config);
     state.nextcloud = {
       serviceAccount: NEXTCLOUD_ADMIN_USER,
       users: members.map((m) => ({

@@ -5,7 +5,8 @@ import type { DesiredState } from "./desired.ts";
 import type { ProvisionedService } from "./model.ts";
 
 /** Which desired-state part each service reads, and the id field of each of its lists. */
-export const SLICES: Record<ProvisionedService, { part: "nextcloud" | "matrix" | "jitsi" | "vpn"; keys: Record<string, string> }> = {
+export const SLICES: Record<ProvisionedService, { part: "nextcloudSettings" | "nextcloud" | "matrix" | "jitsi" | "vpn"; keys: Record<string, string> }> = {
+  "nextcloud-settings": { part: "nextcloudSettings", keys: {} },
   nextcloud: { part: "nextcloud", keys: { users: "id", groups: "id", calendars: "uri" } },
   calendars: { part: "nextcloud", keys: { users: "id", groups: "id", calendars: "uri" } },
   matrix: { part: "matrix", keys: { users: "localpart", rooms: "alias" } },

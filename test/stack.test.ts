@@ -140,6 +140,7 @@ test.serial("provisioning runs per service after its containers and the proxy, w
     "jitsi-provisioning",
     "matrix-provisioning",
     "nextcloud-provisioning",
+    "nextcloud-settings-provisioning",
     "vpn-provisioning",
   ]);
   const caddy = containers().find((c) => c.inputs.name === "bastide-proxy-caddy")!;
@@ -151,6 +152,10 @@ test.serial("provisioning runs per service after its containers and the proxy, w
   const nextcloudApp = containers().find((c) => c.inputs.name === "bastide-nextcloud-app")!;
   t.true(byName["nextcloud-provisioning"]!.dependencies.includes(nextcloudApp.urn));
   t.true(byName["calendars-provisioning"]!.dependencies.includes(byName["nextcloud-provisioning"]!.urn), "calendars wait for groups");
+  t.true(
+    byName["nextcloud-provisioning"]!.dependencies.includes(byName["nextcloud-settings-provisioning"]!.urn),
+    "accounts wait for the service account's two-factor exemption",
+  );
   const users = byName["nextcloud-provisioning"]!.inputs.desired.nextcloud.users;
   t.deepEqual(Object.keys(users).sort(), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin"]);
   t.deepEqual(Object.keys(byName["jitsi-provisioning"]!.inputs.desired.jitsi.accounts).sort(), ["claire.dubois", "karim.benali"], "staff only");

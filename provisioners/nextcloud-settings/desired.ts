@@ -28,11 +28,6 @@ export interface NextcloudSettingsDesired {
   };
 }
 
-/** The desired-state part the settings runner reads (RunRequest.desired.nextcloudSettings). */
-export interface WithNextcloudSettings {
-  nextcloudSettings?: NextcloudSettingsDesired;
-}
-
 export function desiredNextcloudSettings(config: Association): NextcloudSettingsDesired | undefined {
   const s = config.services.nextcloud;
   if (!s.enabled) return undefined;

@@ -42,7 +42,7 @@ export function dockerOcc(options: DockerOccOptions): OccRunner {
   const container = options.container ?? containerName("nextcloud", NEXTCLOUD_OCC.container);
   return {
     where: `container ${container}`,
-    run: (argv) =>
+    run: async (argv) =>
       execInContainer(options.docker, container, checkedArgv(argv), {
         user: NEXTCLOUD_OCC.user,
         workingDir: NEXTCLOUD_OCC.workingDir,
@@ -156,13 +156,28 @@ function twoFactorArgs(args: string[], text: string): TwoFactorState {
 // ---------------------------------------------------------------------------------------
 // Reading occ's answers
 
+/**
+ * The answer proper: its last line. --output=json prints one line, and PHP CLI prints
+ * notices and deprecation warnings to standard output before it.
+ */
+const answerLine = (stdout: string) => stdout.split("\n").map((line) => line.trim()).filter(Boolean).at(-1) ?? "";
+
+/** JSON output: the whole of it (json_pretty), else its last line (json after PHP notices). */
+function parseJson(stdout: string): unknown {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    return JSON.parse(answerLine(stdout));
+  }
+}
+
 /** `config:app:get --output=json`: the value as occ prints it with plain output; null when unset. */
 export function parseConfigValue(result: CommandResult, what: string): string | null {
   if (result.exitCode === 1 && result.stdout.trim() === "" && result.stderr.trim() === "") return null;
   if (result.exitCode !== 0) throw new Error(`${what}: ${describeResult(result)}`);
   let value: unknown;
   try {
-    value = JSON.parse(result.stdout);
+    value = parseJson(result.stdout);
   } catch {
     throw new Error(`${what}: not JSON: ${result.stdout.slice(0, 200)}`);
   }
@@ -192,7 +207,7 @@ export function parseGroups(result: CommandResult): Record<string, string[]> {
 function parseJsonOutput(result: CommandResult, what: string): unknown {
   if (result.exitCode !== 0) throw new Error(`${what}: ${describeResult(result)}`);
   try {
-    return JSON.parse(result.stdout);
+    return parseJson(result.stdout);
   } catch {
     throw new Error(`${what}: not JSON: ${result.stdout.slice(0, 200)}`);
   }
@@ -203,7 +218,7 @@ const ENFORCE = /^Two-factor authentication is (not enforced|enforced for all us
 /** The state `twofactorauth:enforce` prints. Group names are Bastide's own (no ", " inside). */
 export function parseTwoFactorState(result: CommandResult): TwoFactorState {
   if (result.exitCode !== 0) throw new Error(`twofactorauth:enforce: ${describeResult(result)}`);
-  const line = result.stdout.trim();
+  const line = answerLine(result.stdout);
   const match = ENFORCE.exec(line);
   if (!match) throw new Error(`twofactorauth:enforce: unexpected answer "${line.slice(0, 200)}"`);
   if (match[1] === "not enforced") return { enforced: false, groups: [], excluded: [] };

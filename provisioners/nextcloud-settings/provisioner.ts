@@ -30,9 +30,15 @@ export interface NextcloudSettingsClient {
   nextcloud: NextcloudClient;
   /** Counts occ runs (reads as GET, changes as EXEC); pass the one the HTTP client counts with. */
   counter?: CallCounter;
-  /** occ reads in flight at once: each boots Nextcloud, so keep it small. */
-  readConcurrency?: number;
+  /** occ commands in flight at once (reads and changes): OCC_CONCURRENCY when absent. */
+  occConcurrency?: number;
 }
+
+/**
+ * Each occ boots the whole of Nextcloud in PHP (tens of MB, about a second on a small
+ * server) inside the app container's memory limit, next to Apache: two at a time.
+ */
+export const OCC_CONCURRENCY = 2;
 
 const fail = (error: unknown, what: string) =>
   error instanceof ProvisionError ? error : new ProvisionError("nextcloud", undefined, `${what}: ${(error as Error).message}`, { cause: error });
@@ -64,7 +70,7 @@ export async function readOccSettings(client: NextcloudSettingsClient, desired: 
   if (needs("group", "group-member")) reads.push(async () => void (live.groups = parseGroups(await read(client, "group:list", "--output=json"))));
   if (needs("two-factor")) reads.push(async () => void (live.twoFactor = parseTwoFactorState(await read(client, "twofactorauth:enforce"))));
   try {
-    await mapLimit(reads, client.readConcurrency ?? 3, (run) => run());
+    await mapLimit(reads, client.occConcurrency ?? OCC_CONCURRENCY, (run) => run());
   } catch (error) {
     throw fail(error, `reading the settings through occ (${client.occ.where})`);
   }
@@ -141,7 +147,7 @@ export async function convergeNextcloudSettings(
   client: NextcloudSettingsClient,
   options: ConvergeOptions,
 ): Promise<ConvergeResult<Change>> {
-  const occ = await converge(occSettingsProvisioner, desired, client, options);
+  const occ = await converge(occSettingsProvisioner, desired, client, { ...options, concurrency: Math.min(options.concurrency, client.occConcurrency ?? OCC_CONCURRENCY) });
   if (occ.failed.length > 0) return occ;
   const retention = await converge(retentionProvisioner, desired, client, options);
   return {

@@ -1,11 +1,9 @@
 // The Nextcloud settings entry for provisioners/run.ts: occ through the stack's Docker engine,
 // the APIs through the proxy as the service account.
-import type { DesiredState } from "../desired.ts";
 import { resolveEndpoint, type DockerTarget, type Endpoint } from "../connections.ts";
 import type { ServiceRunner } from "../run.ts";
 import { dockerFor } from "../runtime/docker.ts";
 import { createNextcloudClient } from "../nextcloud/client.ts";
-import type { WithNextcloudSettings } from "./desired.ts";
 import { dockerOcc } from "./occ.ts";
 import { convergeNextcloudSettings } from "./provisioner.ts";
 
@@ -21,7 +19,7 @@ export interface NextcloudSettingsConnection {
 }
 
 export const runNextcloudSettings: ServiceRunner = async (request) => {
-  const desired = (request.desired as DesiredState & WithNextcloudSettings).nextcloudSettings;
+  const desired = request.desired.nextcloudSettings;
   if (!desired) return { planned: [], applied: [], failed: [] };
   const connection = request.connection as unknown as NextcloudSettingsConnection;
   if (!connection.endpoint || !connection.docker || !connection.user || !connection.password)

@@ -35,6 +35,12 @@ export interface ProvisioningArgs {
   docker: pulumi.Input<DockerTarget>;
 }
 
+/** Runs that must succeed first: the service account's 2FA exemption, then groups before shared calendars. */
+const RUNS_AFTER: Partial<Record<ProvisionedService, ProvisionedService[]>> = {
+  nextcloud: ["nextcloud-settings"],
+  calendars: ["nextcloud"],
+};
+
 class ProvisioningResource extends pulumi.dynamic.Resource {
   declare readonly ledger: pulumi.Output<unknown>;
   declare readonly lastRun: pulumi.Output<{ at: string; applied: string[] }>;
@@ -104,8 +110,11 @@ export class Provisioning extends pulumi.ComponentResource {
       },
     };
     connections.calendars = connections.nextcloud;
+    connections["nextcloud-settings"] = connections.nextcloud;
 
     const order: [ProvisionedService, ServiceName][] = [
+      // First: it exempts the service account from the admins' enforced two-factor login.
+      ["nextcloud-settings", "nextcloud"],
       ["nextcloud", "nextcloud"],
       ["calendars", "nextcloud"],
       ["matrix", "matrix"],
@@ -125,8 +134,8 @@ export class Provisioning extends pulumi.ComponentResource {
         concurrency: PROVISIONING_CONCURRENCY,
         connection: pulumi.secret(connection),
       };
-      // Calendars are shared with groups, which the Nextcloud run creates.
-      const after = [services[deployed]!, ...(proxy ? [proxy] : []), ...(service === "calendars" && this.resources.nextcloud ? [this.resources.nextcloud] : [])];
+      const earlier = RUNS_AFTER[service]?.map((s) => this.resources[s]).filter((r) => r !== undefined) ?? [];
+      const after = [services[deployed]!, ...(proxy ? [proxy] : []), ...earlier];
       this.resources[service] = new ProvisioningResource(`${service}-provisioning`, inputs, { parent: this, dependsOn: after });
     }
     this.registerOutputs({});

@@ -416,7 +416,9 @@ test("occ settings for the example: sharing policy, quota, cron mode and admin 2
     "php occ config:app:set core shareapi_enforce_expire_date --value=yes",
     "php occ config:app:set core shareapi_expire_after_n_days --value=30",
     "php occ app:enable twofactor_totp",
-    "php occ twofactorauth:enforce --on --group admin",
+    "php occ group:add bastide-service",
+    "php occ group:adduser bastide-service _bastide",
+    "php occ twofactorauth:enforce --on --group admin --exclude bastide-service",
   ]);
   for (const s of nextcloudOccSettings(example)) t.true(s.reason.length > 10, s.command.join(" "));
   // The value is one argument: exec runs it without a shell, so "5 GB" needs no quoting.
@@ -438,9 +440,22 @@ test("occ settings follow the config: relaxed passwords, expiry days, quota, 2FA
   t.true(list.includes("php occ config:app:set core shareapi_enforce_expire_date --value=yes"), "expiry stays enforced");
   t.true(list.includes("php occ config:app:set files default_quota --value=none"));
   t.true(list.includes("php occ twofactorauth:enforce --off"));
-  t.false(list.some((c) => c.includes("twofactor_totp") || c.includes("--on")));
+  t.false(list.some((c) => c.includes("twofactor_totp") || c.includes("--on") || c.includes("bastide-service")));
   const why = nextcloudOccSettings(relaxed).find((s) => s.command.includes("shareapi_enforce_links_password"))!.reason;
   t.true(why.includes("Les affiches publiques sont partagées sans mot de passe."), "the register quotes the reason");
+});
+
+test("enforced 2FA exempts the service account: its group is made and joined before enforcement", (t) => {
+  const list = commands(example);
+  const at = (command: string) => list.indexOf(command);
+  t.true(at("php occ group:add bastide-service") >= 0);
+  t.true(at("php occ group:add bastide-service") < at("php occ group:adduser bastide-service _bastide"));
+  t.true(at("php occ group:adduser bastide-service _bastide") < at("php occ twofactorauth:enforce --on --group admin --exclude bastide-service"));
+  // _bastide is the install-time admin: in `admin`, so without the exclusion it would be enforced too.
+  t.is(containerOf(blueprintOf(example), "app").env?.NEXTCLOUD_ADMIN_USER, "_bastide");
+  const enforce = nextcloudOccSettings(example).find((s) => s.command.includes("twofactorauth:enforce"))!;
+  t.deepEqual(enforce.command, ["php", "occ", "twofactorauth:enforce", "--on", "--group", "admin", "--exclude", "bastide-service"]);
+  t.regex(enforce.reason, /_bastide/);
 });
 
 test("occ commands have the forms recorded on a real Nextcloud 32", (t) => {

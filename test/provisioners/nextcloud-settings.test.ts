@@ -1,0 +1,646 @@
+// Nextcloud's RGPD settings: the pure plan first; then the retention rule against the fake
+// Nextcloud (which answers as the recorded Nextcloud 32 does); then occ in a real container
+// of a real Docker engine, reached through dockerode exec as in production. No Nextcloud
+// can run here, so that container runs a fake occ (test/fakes/occ/occ) that first has to
+// replay every recorded occ exchange exactly.
+import test, { type ExecutionContext } from "ava";
+import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
+import { converge, ProvisionError } from "../../provisioners/model.ts";
+import { CallCounter } from "../../provisioners/runtime/http.ts";
+import { createNextcloudClient } from "../../provisioners/nextcloud/client.ts";
+import {
+  desiredNextcloudSettings,
+  dockerOcc,
+  OCC_PHASES,
+  occTarget,
+  parseConfigValue,
+  parseEnabledApps,
+  parseGroups,
+  parseTwoFactorState,
+  planOccSettings,
+  planRetention,
+  retentionProvisioner,
+  runNextcloudSettings,
+  TEMPORARY_TAG,
+  type NextcloudSettingsClient,
+  type NextcloudSettingsDesired,
+  type OccLive,
+  type OccRunner,
+  applyOccSetting,
+  convergeNextcloudSettings,
+  OCC_CONCURRENCY,
+} from "../../provisioners/nextcloud-settings/index.ts";
+import { containerName } from "../../stacks/services/blueprint.ts";
+import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_OCC, nextcloudOccSettings } from "../../stacks/services/nextcloud/blueprint.ts";
+import type { Association } from "../../stacks/config/schema.ts";
+import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
+import type { FakeRequest } from "../fakes/fake-server.ts";
+import { exampleAssociation } from "../support/association.ts";
+import { ensureImportedImage, removeContainer, startDockerEngine, waitUntil, type DockerEngine } from "../support/docker.ts";
+import { requireProgram } from "../support/programs.ts";
+
+const example = exampleAssociation();
+const desired = desiredNextcloudSettings(example)!;
+const SERVICE_GROUP = "bastide-service";
+const PASSWORD = "fake-service-password-0123456789";
+const noSleep = async () => {};
+
+const subjects = (changes: { subject: string }[]) => changes.map((c) => c.subject);
+
+/** What occ reports once every desired command has been applied. */
+function liveMatching(settings: NextcloudSettingsDesired): OccLive {
+  const live: OccLive = { appConfig: {}, backgroundMode: null, enabledApps: [], groups: {}, twoFactor: { enforced: false, groups: [], excluded: [] } };
+  for (const s of settings.occ) {
+    const target = occTarget(s.command);
+    if (target.kind === "app-config") live.appConfig[`${target.app}/${target.key}`] = target.value;
+    if (target.kind === "background") live.backgroundMode = target.mode;
+    if (target.kind === "app-enabled") live.enabledApps.push(target.app);
+    if (target.kind === "group") live.groups[target.group] ??= [];
+    if (target.kind === "group-member") (live.groups[target.group] ??= []).push(target.user);
+    if (target.kind === "two-factor") live.twoFactor = target.state;
+  }
+  return live;
+}
+
+// ---------------------------------------------------------------------------------------
+// What is desired (pure)
+
+test("desired: the blueprint's occ list plus the Retention app, and a rule of temporaryTagDays after last change", (t) => {
+  t.deepEqual(desired.occ.slice(0, -1), nextcloudOccSettings(example));
+  t.deepEqual(desired.occ.at(-1)!.command, ["php", "occ", "app:enable", "files_retention"]);
+  t.deepEqual(desired.retention.rule, { timeunit: 0, timeamount: example.services.nextcloud.temporaryTagDays, timeafter: 1 });
+  t.is(desired.retention.tag, "temporaire");
+  const seven = desiredNextcloudSettings(exampleAssociation((i) => void (i.services.nextcloud = { temporaryTagDays: 7 })))!;
+  t.is(seven.retention.rule.timeamount, 7);
+  t.regex(seven.retention.reason, /7 days after their last change/);
+  t.is(desiredNextcloudSettings(exampleAssociation((i) => void (i.services.nextcloud = { enabled: false }))), undefined);
+  // Plain data: the dynamic provider carries it in its inputs.
+  t.deepEqual(JSON.parse(JSON.stringify(desired)), desired);
+});
+
+test("every occ command of the settings has a read-back; an unknown one is refused, not rewritten forever", (t) => {
+  const configs: Association[] = [
+    example,
+    exampleAssociation((i) => {
+      i.services.nextcloud = {
+        defaultQuota: "none",
+        adminTwoFactor: false,
+        shareLinks: { requirePassword: false, expireAfterDays: 7, relaxedBecause: "Les affiches publiques sont partagées sans mot de passe." },
+      };
+    }),
+  ];
+  for (const config of configs) for (const s of desiredNextcloudSettings(config)!.occ) t.notThrows(() => occTarget(s.command), s.command.join(" "));
+  t.deepEqual(occTarget(["php", "occ", "config:app:set", "files", "default_quota", "--value=5 GB"]), { kind: "app-config", app: "files", key: "default_quota", value: "5 GB" });
+  t.deepEqual(occTarget(["php", "occ", "twofactorauth:enforce", "--on", "--group", "admin", "--exclude", SERVICE_GROUP]), {
+    kind: "two-factor",
+    state: { enforced: true, groups: ["admin"], excluded: [SERVICE_GROUP] },
+  });
+  t.throws(() => occTarget(["php", "occ", "maintenance:mode", "--on"]), { message: /no way to read this setting back/ });
+  t.throws(() => occTarget(["php", "occ", "config:app:set", "core", "x", "--value=1", "--type=integer"]), { message: /expected config:app:set/ });
+  t.throws(() => occTarget(["php", "occ", "group:add", "a b"]), { message: /not a plain identifier/ });
+  t.throws(() => occTarget(["sh", "-c", "occ"]), { message: /not an occ command/ });
+});
+
+test("occ answers are read as Nextcloud 32 prints them", (t) => {
+  const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: "" });
+  // Recorded: a missing key exits 1 with no output.
+  t.is(parseConfigValue({ exitCode: 1, stdout: "", stderr: "" }, "x"), null);
+  t.is(parseConfigValue(ok('"90"\n'), "x"), "90");
+  t.is(parseConfigValue(ok("30\n"), "x"), "30", "a typed integer value");
+  t.is(parseConfigValue(ok('"5 GB"\n'), "x"), "5 GB");
+  t.throws(() => parseConfigValue({ exitCode: 255, stdout: "", stderr: "boom" }, "x"), { message: /exit 255: boom/ });
+  // PHP prints notices to standard output, before the answer.
+  t.is(parseConfigValue(ok('\nDeprecated: something in /var/www/html/lib/x.php on line 3\n"yes"\n'), "x"), "yes");
+  // Recorded app:list (json_pretty); --output=json has the same shape.
+  const recorded = JSON.parse(readFileSync(CONTRACT, "utf8")).exchanges.find((e: { command: string }) => e.command.includes("app:list"));
+  t.deepEqual(parseEnabledApps(ok(recorded.stdout)), ["calendar", "files_retention", "polls"]);
+  t.deepEqual(parseEnabledApps(ok('{"enabled":[],"disabled":{"twofactor_totp":"13.0.0"}}\n')), []);
+  t.deepEqual(parseGroups(ok("[]\n")), {});
+  t.deepEqual(parseGroups(ok('{"admin":["_bastide"],"bastide-service":["_bastide"]}\n')), { admin: ["_bastide"], [SERVICE_GROUP]: ["_bastide"] });
+  // The three forms of core/Command/TwoFactorAuth/Enforce.php.
+  t.deepEqual(parseTwoFactorState(ok("Two-factor authentication is not enforced\n")), { enforced: false, groups: [], excluded: [] });
+  t.deepEqual(parseTwoFactorState(ok("Two-factor authentication is enforced for all users, except members of a, b\n")), { enforced: true, groups: [], excluded: ["a", "b"] });
+  t.deepEqual(parseTwoFactorState(ok(`Two-factor authentication is enforced for members of the group(s) admin, except members of ${SERVICE_GROUP}\n`)), {
+    enforced: true,
+    groups: ["admin"],
+    excluded: [SERVICE_GROUP],
+  });
+  t.throws(() => parseTwoFactorState(ok("Something else\n")), { message: /unexpected answer/ });
+});
+
+// ---------------------------------------------------------------------------------------
+// The plan (pure)
+
+test("plan on a fresh Nextcloud: every command once, groups before members before enforcement", (t) => {
+  const fresh: OccLive = { appConfig: {}, backgroundMode: null, enabledApps: ["dav", "files"], groups: { admin: [NEXTCLOUD_ADMIN_USER] }, twoFactor: { enforced: false, groups: [], excluded: [] } };
+  const changes = planOccSettings(desired.occ, fresh);
+  t.deepEqual(
+    changes.map((c) => c.payload.command),
+    desired.occ.map((s) => s.command),
+  );
+  const phaseOf = (kind: string) => changes.find((c) => c.kind === kind)!.phase;
+  t.true(phaseOf("occ.group") < phaseOf("occ.group-member"));
+  t.true(phaseOf("occ.group-member") < phaseOf("occ.two-factor"));
+  t.is(phaseOf("occ.app-config"), OCC_PHASES["app-config"]);
+  for (const c of changes) t.is(c.payload.reason, desired.occ.find((s) => s.command.join(" ") === c.payload.command.join(" "))!.reason);
+});
+
+test("plan: nothing when Nextcloud has every setting; exactly the setting that differs otherwise", (t) => {
+  const live = liveMatching(desired);
+  t.deepEqual(planOccSettings(desired.occ, live), []);
+  // Groups listed in another order are the same enforcement.
+  t.deepEqual(planOccSettings(desired.occ, { ...live, twoFactor: { enforced: true, groups: ["admin"], excluded: [SERVICE_GROUP] } }), []);
+
+  const drifted = structuredClone(live);
+  drifted.appConfig["core/shareapi_expire_after_n_days"] = "90";
+  t.deepEqual(subjects(planOccSettings(desired.occ, drifted)), ["config:app:set core shareapi_expire_after_n_days --value=30"]);
+
+  const unset = structuredClone(live);
+  unset.appConfig["files/default_quota"] = null;
+  t.deepEqual(subjects(planOccSettings(desired.occ, unset)), ["config:app:set files default_quota --value=5 GB"]);
+
+  // An older enforcement without the exemption: only the enforcement is redone.
+  const locked = { ...structuredClone(live), twoFactor: { enforced: true, groups: ["admin"], excluded: [] } };
+  t.deepEqual(subjects(planOccSettings(desired.occ, locked)), [`twofactorauth:enforce --on --group admin --exclude ${SERVICE_GROUP}`]);
+
+  const outOfGroup = structuredClone(live);
+  outOfGroup.groups[SERVICE_GROUP] = [];
+  t.deepEqual(subjects(planOccSettings(desired.occ, outOfGroup)), [`group:adduser ${SERVICE_GROUP} ${NEXTCLOUD_ADMIN_USER}`]);
+
+  const ajax = { ...structuredClone(live), backgroundMode: "ajax" };
+  t.deepEqual(subjects(planOccSettings(desired.occ, ajax)), ["background:cron"]);
+
+  // 2FA off in the config: "not enforced" satisfies it whatever groups were listed before.
+  const off = desiredNextcloudSettings(exampleAssociation((i) => void (i.services.nextcloud = { adminTwoFactor: false })))!;
+  t.deepEqual(planOccSettings(off.occ, { ...liveMatching(off), twoFactor: { enforced: false, groups: ["admin"], excluded: [] } }), []);
+  t.deepEqual(subjects(planOccSettings(off.occ, { ...liveMatching(off), twoFactor: live.twoFactor })), ["twofactorauth:enforce --off"]);
+});
+
+test("plan of the retention rule: tag and rule when missing, nothing when right, replace when changed", (t) => {
+  const spec = desired.retention;
+  const rule = (id: number, tagid: number, timeamount: number, timeafter = 1, timeunit = 0) => ({ id, tagid, timeunit, timeamount, timeafter });
+  t.deepEqual(
+    planRetention(spec, { tag: undefined, rules: [rule(1, 9, 30)] }).map((c) => [c.phase, c.kind, c.subject]),
+    [
+      [1, "retention.tag-create", "system tag temporaire"],
+      [3, "retention.rule-create", "retention rule on tag temporaire: 30 days after last modification"],
+    ],
+  );
+  const tag = { id: 4, name: TEMPORARY_TAG };
+  t.deepEqual(planRetention(spec, { tag, rules: [rule(2, 4, 30), rule(3, 9, 7)] }), []);
+  const changed = planRetention(spec, { tag, rules: [rule(2, 4, 7, 0), rule(3, 9, 7)] });
+  t.deepEqual(
+    changed.map((c) => [c.phase, c.kind, c.subject]),
+    [
+      [2, "retention.rule-delete", "retention rule 2 on tag temporaire (7 days after creation)"],
+      [3, "retention.rule-create", "retention rule on tag temporaire: 30 days after last modification"],
+    ],
+  );
+  t.deepEqual(changed[1]!.payload, { tag: TEMPORARY_TAG, tagId: 4, rule: { timeunit: 0, timeamount: 30, timeafter: 1 }, reason: spec.reason });
+  // A duplicate (a creation retried after its answer was lost) goes; the oldest right one stays.
+  t.deepEqual(subjects(planRetention(spec, { tag, rules: [rule(5, 4, 30), rule(6, 4, 30), rule(7, 4, 30, 1, 1)] })), [
+    "retention rule 6 on tag temporaire (30 days after last modification)",
+    "retention rule 7 on tag temporaire (30 weeks after last modification)",
+  ]);
+});
+
+// ---------------------------------------------------------------------------------------
+// The retention rule against the fake Nextcloud
+
+/** The service account as the stack installs it: in `admin`. */
+async function fakeNextcloud(): Promise<FakeNextcloud> {
+  return createFakeNextcloud({ users: { [NEXTCLOUD_ADMIN_USER]: PASSWORD }, admins: [NEXTCLOUD_ADMIN_USER] });
+}
+
+/** occ must not be reached by the HTTP-only runs. */
+const noOcc: OccRunner = {
+  where: "nowhere",
+  run: () => Promise.reject(new Error("occ is not used here")),
+};
+
+function clientFor(nc: FakeNextcloud, counter: CallCounter, occ: OccRunner = noOcc, sleeps?: number[]): NextcloudSettingsClient {
+  const sleep = sleeps ? async (ms: number) => void sleeps.push(ms) : noSleep;
+  return { occ, counter, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, counter, sleep }) };
+}
+
+const retentionRun = (settings: NextcloudSettingsDesired, client: NextcloudSettingsClient) => converge(retentionProvisioner, settings, client, { concurrency: 4 });
+
+test("retention on the fake: tag and rule made, then a re-run reads and writes nothing", async (t) => {
+  const nc = await fakeNextcloud();
+  try {
+    const counter = new CallCounter();
+    const first = await retentionRun(desired, clientFor(nc, counter));
+    t.deepEqual(first.failed, []);
+    t.deepEqual(first.applied.map((c) => c.kind), ["retention.tag-create", "retention.rule-create"]);
+    const [tag] = nc.systemTags();
+    t.like(tag, { name: TEMPORARY_TAG, userVisible: true, userAssignable: true });
+    t.deepEqual(nc.retentionRules().map(({ id: _, ...r }) => r), [{ tagid: tag!.id, timeunit: 0, timeamount: 30, timeafter: 1 }]);
+
+    nc.server.resetLog();
+    const again = new CallCounter();
+    const second = await retentionRun(desired, clientFor(nc, again));
+    t.deepEqual(second.planned, []);
+    t.is(again.writes(), 0);
+    t.is(nc.server.writes(), 0);
+    t.deepEqual(nc.server.log.map((l) => l.method).sort(), ["GET", "PROPFIND"]);
+  } finally {
+    await nc.stop();
+  }
+});
+
+test("retention on the fake: transient faults are retried, and nothing is made twice", async (t) => {
+  const nc = await fakeNextcloud();
+  try {
+    const is = (method: string, path: string) => (r: FakeRequest) => r.method === method && r.path.startsWith(path);
+    nc.server.inject({ match: is("PROPFIND", "/remote.php/dav/systemtags/"), times: 1, response: { status: 503, body: "Service Unavailable" } });
+    nc.server.inject({ match: is("GET", "/ocs/v2.php/apps/files_retention/"), times: 1, response: "drop" });
+    nc.server.inject({ match: is("POST", "/remote.php/dav/systemtags/"), times: 2, response: { status: 429, headers: { "Retry-After": "7" }, body: "" } });
+    nc.server.inject({ match: is("POST", "/ocs/v2.php/apps/files_retention/"), times: 1, response: { status: 502, body: "Bad Gateway" } });
+    const counter = new CallCounter();
+    const sleeps: number[] = [];
+    const result = await retentionRun(desired, clientFor(nc, counter, noOcc, sleeps));
+    t.deepEqual(result.failed, []);
+    t.is(nc.systemTags().length, 1);
+    t.is(nc.retentionRules().length, 1);
+    t.is(sleeps.filter((ms) => ms === 7000).length, 2, "Retry-After is obeyed");
+    t.is(counter.calls.filter((c) => c.status === 429 || c.status === 503 || c.status === 502 || c.status === "error").length, 5);
+  } finally {
+    await nc.stop();
+  }
+});
+
+test("retention on the fake: a changed rule is replaced, a duplicate removed, other tags' rules kept", async (t) => {
+  const nc = await fakeNextcloud();
+  try {
+    await retentionRun(desired, clientFor(nc, new CallCounter()));
+    const tagId = nc.systemTags()[0]!.id;
+    // Someone else's tag and rule, which Bastide must leave alone.
+    const admin = createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, sleep: noSleep });
+    t.is((await admin.http.request("POST", "remote.php/dav/systemtags/", { body: { name: "archives" } })).status, 201);
+    const archives = nc.systemTags().find((x) => x.name === "archives")!;
+    const rules = "ocs/v2.php/apps/files_retention/api/v1/retentions";
+    t.is((await admin.http.request("POST", rules, { body: { tagid: archives.id, timeunit: 3, timeamount: 5, timeafter: 0 } })).status, 201);
+
+    // temporaryTagDays 30 → 7 in the config: one delete, one create.
+    const seven = desiredNextcloudSettings(exampleAssociation((i) => void (i.services.nextcloud = { temporaryTagDays: 7 })))!;
+    nc.server.resetLog();
+    const counter = new CallCounter();
+    const result = await retentionRun(seven, clientFor(nc, counter));
+    t.deepEqual(result.failed, []);
+    t.deepEqual(result.applied.map((c) => c.kind), ["retention.rule-delete", "retention.rule-create"]);
+    t.is(counter.writes(), 2);
+    const byTag = (id: number) => nc.retentionRules().filter((r) => r.tagid === id).map(({ id: _, ...r }) => r);
+    t.deepEqual(byTag(tagId), [{ tagid: tagId, timeunit: 0, timeamount: 7, timeafter: 1 }]);
+    t.deepEqual(byTag(archives.id), [{ tagid: archives.id, timeunit: 3, timeamount: 5, timeafter: 0 }]);
+
+    // The same rule twice (a creation retried after its answer was lost): one goes.
+    t.is((await admin.http.request("POST", rules, { body: { tagid: tagId, timeunit: 0, timeamount: 7, timeafter: 1 } })).status, 201);
+    const dedupe = await retentionRun(seven, clientFor(nc, new CallCounter()));
+    t.deepEqual(dedupe.applied.map((c) => c.kind), ["retention.rule-delete"]);
+    t.is(byTag(tagId).length, 1);
+    t.deepEqual((await retentionRun(seven, clientFor(nc, new CallCounter()))).planned, []);
+  } finally {
+    await nc.stop();
+  }
+});
+
+test("retention on the fake: refused credentials name the service and the fix", async (t) => {
+  const nc = await fakeNextcloud();
+  try {
+    const client = clientFor(nc, new CallCounter());
+    const wrong = { ...client, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: "wrong", sleep: noSleep }) };
+    const error = await t.throwsAsync(() => retentionRun(desired, wrong), { instanceOf: ProvisionError });
+    t.regex(error!.message, /^nextcloud: reading the system tags and retention rules: .*credentials.*two-factor/);
+    t.false(error!.message.includes(PASSWORD));
+  } finally {
+    await nc.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// occ in a real container: the fake occ, replayed against the recording, then provisioning
+
+const CONTRACT = fileURLToPath(new URL("../../../shared/contracts/nextcloud-32/occ-config.json", import.meta.url));
+const FAKE_OCC = fileURLToPath(new URL("../fakes/occ/occ", import.meta.url));
+const ROOTFS = fileURLToPath(new URL("../fakes/occ/rootfs.sh", import.meta.url));
+const WWW_DATA = 33;
+
+/** A shell word splitter for the recorded commands (`--value="auto, 30"`); exec runs no shell. */
+function shellWords(command: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === "\\" && quote === '"' && i + 1 < command.length) word = (word ?? "") + command[++i];
+      else word = (word ?? "") + c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word ??= "";
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else word = (word ?? "") + (c === "\\" ? command[++i] : c);
+  }
+  if (quote) throw new Error(`unbalanced quote in ${command}`);
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+test("shellWords splits the recorded commands as a shell does", (t) => {
+  t.deepEqual(shellWords('php occ config:system:set k --value="auto, 30" --output=json'), ["php", "occ", "config:system:set", "k", "--value=auto, 30", "--output=json"]);
+  t.deepEqual(shellWords(`a 'b c' "d\\"e" f\\ g`), ["a", "b c", 'd"e', "f g"]);
+});
+
+/** The fake occ's state: a Nextcloud 32 just installed by the official image, Bastide's admin in `admin`. */
+function freshInstance() {
+  return {
+    system: {},
+    app: {},
+    apps: {
+      dav: { version: "1.34.2", shipped: true, enabled: true },
+      files: { version: "2.4.0", shipped: true, enabled: true },
+      provisioning_api: { version: "1.22.0", shipped: true, enabled: true },
+      systemtags: { version: "1.22.0", shipped: true, enabled: true },
+      twofactor_totp: { version: "14.0.0", shipped: true, enabled: false },
+    },
+    appstore: { files_retention: "3.0.0" },
+    users: [NEXTCLOUD_ADMIN_USER],
+    groups: { admin: [NEXTCLOUD_ADMIN_USER] },
+  };
+}
+
+/** The state the recording started from: the apps its app:list showed, nothing configured yet. */
+function recordedInstance() {
+  const state = freshInstance();
+  return {
+    ...state,
+    apps: {
+      ...state.apps,
+      calendar: { version: "6.5.4", shipped: false, enabled: true },
+      files_retention: { version: "3.0.0", shipped: false, enabled: true },
+      polls: { version: "9.2.0", shipped: false, enabled: true },
+    },
+  };
+}
+
+interface OccContainer {
+  name: string;
+  /** The host folder mounted at /var/www/html. */
+  dir: string;
+  occ: OccRunner;
+  state(): any;
+  seed(state: unknown): void;
+  stop(): Promise<void>;
+}
+
+async function fakeOccImage(engine: DockerEngine): Promise<string> {
+  requireProgram("php", "php-cli");
+  const php = spawnSync("php", ["-r", "echo PHP_VERSION;"], { encoding: "utf8" }).stdout.trim();
+  const script = createHash("sha256").update(readFileSync(ROOTFS)).digest("hex").slice(0, 12);
+  const reference = `bastide-test/fake-occ:${php}-${script}`;
+  await ensureImportedImage(
+    engine.docker,
+    reference,
+    (tarFile) => {
+      const built = spawnSync("bash", [ROOTFS, tarFile], { encoding: "utf8", timeout: 120_000 });
+      if (built.status !== 0) throw new Error(`${ROOTFS} failed (${built.status ?? built.signal}):\n${built.stderr}`);
+    },
+    [`WORKDIR ${NEXTCLOUD_OCC.workingDir}`],
+  );
+  return reference;
+}
+
+/** Runs the image as Bastide's app container, the fake occ at /var/www/html/occ, owned by www-data. */
+async function startOccContainer(engine: DockerEngine, image: string): Promise<OccContainer> {
+  const name = containerName("nextcloud", NEXTCLOUD_OCC.container);
+  await removeContainer(engine.docker, name);
+  const dir = mkdtempSync(join(tmpdir(), "bastide-fake-occ-"));
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, "config"));
+  copyFileSync(FAKE_OCC, join(dir, "occ"));
+  const stateFile = join(dir, "config", "fake-occ.json");
+  const seed = (state: unknown) => {
+    writeFileSync(stateFile, JSON.stringify(state));
+    for (const path of [dir, join(dir, "config"), join(dir, "occ"), stateFile]) chownSync(path, WWW_DATA, WWW_DATA);
+  };
+  seed(freshInstance());
+  const container = await engine.docker.createContainer({
+    name,
+    Image: image,
+    // Like the Nextcloud image, the container runs as root; occ is exec'd as www-data.
+    Cmd: ["php", "-r", "while (true) { sleep(3600); }"],
+    HostConfig: { NetworkMode: "none", Binds: [`${dir}:${NEXTCLOUD_OCC.workingDir}`] },
+  });
+  const stop = async () => {
+    await removeContainer(engine.docker, name);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const occ = dockerOcc({ docker: engine.docker, timeoutMs: 30_000 });
+  try {
+    await container.start();
+    await waitUntil(`the fake occ in ${name}`, async () => (await occ.run(["php", "occ", "group:list", "--output=json"])).exitCode === 0, { timeoutMs: 30_000, intervalMs: 200 });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { name, dir, occ, state: () => JSON.parse(readFileSync(stateFile, "utf8")), seed, stop };
+}
+
+/** One Docker engine and fake-occ container for the serial tests below. */
+let shared: Promise<{ engine: DockerEngine; box: OccContainer; setupMs: number }> | undefined;
+function occBox() {
+  shared ??= (async () => {
+    const started = Date.now();
+    const engine = await startDockerEngine();
+    try {
+      const box = await startOccContainer(engine, await fakeOccImage(engine));
+      return { engine, box, setupMs: Date.now() - started };
+    } catch (error) {
+      await engine.release();
+      throw error;
+    }
+  })();
+  return shared;
+}
+
+test.after.always(async () => {
+  if (!shared) return;
+  const { engine, box } = await shared.catch(() => ({ engine: undefined, box: undefined }));
+  await box?.stop();
+  await engine?.release();
+});
+
+test.serial("Docker: the fake occ answers every recorded occ exchange exactly, through dockerode exec as www-data", async (t) => {
+  const { box, setupMs } = await occBox();
+  t.log(`engine and fake-occ container ready in ${setupMs} ms`);
+  box.seed(recordedInstance());
+  const contract = JSON.parse(readFileSync(CONTRACT, "utf8")) as { exchanges: { command: string; exit: number; stdout: string; stderr?: string }[] };
+  t.true(contract.exchanges.length >= 10);
+  for (const exchange of contract.exchanges) {
+    const result = await box.occ.run(shellWords(exchange.command));
+    t.is(result.exitCode, exchange.exit, exchange.command);
+    t.is(result.stdout, exchange.stdout, exchange.command);
+    t.is(result.stderr, exchange.stderr ?? "", exchange.command);
+  }
+  // occ really ran as www-data in /var/www/html: the files it wrote are www-data's.
+  t.is(box.state().system.trashbin_retention_obligation, "auto, 30");
+});
+
+/** Runs the whole settings convergence as `pulumi up` does, through the runner. */
+async function runSettings(engine: DockerEngine, nc: FakeNextcloud, settings: NextcloudSettingsDesired, options: { dryRun?: boolean } = {}) {
+  const counter = new CallCounter();
+  const withSettings: DesiredState = { ...desiredState(example), nextcloudSettings: settings };
+  const result = await runNextcloudSettings({
+    service: "nextcloud",
+    desired: withSettings,
+    connection: { endpoint: { url: nc.url }, docker: { socketPath: engine.socketPath }, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD },
+    concurrency: 4,
+    counter,
+    ...options,
+  });
+  const execs = counter.calls.filter((c) => c.method === "EXEC");
+  const occReads = counter.calls.filter((c) => c.method === "GET" && c.path.startsWith("occ "));
+  return { result, counter, execs: execs.map((c) => c.path), occReads: occReads.length };
+}
+
+function assertSettingsInForce(t: ExecutionContext, state: any, settings: NextcloudSettingsDesired) {
+  for (const s of settings.occ) {
+    const target = occTarget(s.command);
+    if (target.kind === "app-config") t.is(state.app[target.app]?.[target.key]?.value, target.value, s.command.join(" "));
+  }
+  t.is(state.app.core.backgroundjobs_mode.value, "cron");
+  t.true(state.apps.twofactor_totp.enabled);
+  t.true(state.apps.files_retention.enabled);
+  t.deepEqual(state.groups[SERVICE_GROUP], [NEXTCLOUD_ADMIN_USER]);
+  t.like(state.system, { twofactor_enforced: "true", twofactor_enforced_groups: ["admin"], twofactor_enforced_excluded_groups: [SERVICE_GROUP] });
+}
+
+test.serial("Docker: first run sets everything, a re-run writes nothing, drift is set back alone", async (t) => {
+  const { engine, box } = await occBox();
+  box.seed(freshInstance());
+  const nc = await fakeNextcloud();
+  try {
+    // pulumi preview: everything planned, nothing written.
+    const preview = await runSettings(engine, nc, desired, { dryRun: true });
+    t.is(preview.result.planned.length, desired.occ.length + 2);
+    t.deepEqual(preview.execs, []);
+    t.is(preview.counter.writes(), 0);
+    t.deepEqual(box.state().app, {});
+
+    let started = Date.now();
+    const first = await runSettings(engine, nc, desired);
+    t.log(`first run: ${first.occReads} occ reads, ${first.execs.length} occ writes, ${first.counter.writes() - first.execs.length} HTTP writes in ${Date.now() - started} ms`);
+    t.deepEqual(first.result.failed, []);
+    t.deepEqual([...first.execs].sort(), desired.occ.map((s) => s.command.slice(1).join(" ")).sort());
+    // Phase by phase: each command ran after every command of the phases before it.
+    const phases = first.execs.map((path) => phase(desired.occ.find((s) => s.command.slice(1).join(" ") === path)!.command));
+    t.deepEqual(phases, [...phases].sort((a, b) => a - b));
+    t.is(first.counter.writes(), desired.occ.length + 2);
+    assertSettingsInForce(t, box.state(), desired);
+    t.is(nc.retentionRules().length, 1);
+    // No secret on any command line.
+    for (const call of first.counter.calls) t.false(call.path.includes(PASSWORD), call.path);
+
+    started = Date.now();
+    const second = await runSettings(engine, nc, desired);
+    t.log(`re-run: ${second.occReads} occ reads, ${second.execs.length} writes in ${Date.now() - started} ms`);
+    t.deepEqual(second.result.planned, []);
+    t.deepEqual(second.execs, []);
+    t.is(second.counter.writes(), 0);
+    t.is(second.occReads, 9, "5 app settings, the background mode, app:list, group:list, twofactorauth:enforce");
+
+    // An admin changes one value behind Bastide's back, as they would, with occ.
+    const byHand = await box.occ.run(["php", "occ", "config:app:set", "core", "shareapi_expire_after_n_days", "--value=90"]);
+    t.is(byHand.exitCode, 0, byHand.stdout);
+    const third = await runSettings(engine, nc, desired);
+    t.deepEqual(third.execs, ["occ config:app:set core shareapi_expire_after_n_days --value=30"]);
+    t.is(third.counter.writes(), 1);
+    t.is(box.state().app.core.shareapi_expire_after_n_days.value, "30");
+
+    // …or re-enforces 2FA without the exemption: only the enforcement is redone.
+    t.is((await box.occ.run(["php", "occ", "twofactorauth:enforce", "--on", "--group", "admin"])).exitCode, 0);
+    const fourth = await runSettings(engine, nc, desired);
+    t.deepEqual(fourth.execs, [`occ twofactorauth:enforce --on --group admin --exclude ${SERVICE_GROUP}`]);
+    assertSettingsInForce(t, box.state(), desired);
+    t.deepEqual((await runSettings(engine, nc, desired)).execs, []);
+  } finally {
+    await nc.stop();
+  }
+});
+
+const phase = (command: string[]) => OCC_PHASES[occTarget(command).kind];
+
+test.serial("Docker: a run interrupted after the group was made converges; an occ failure names the command", async (t) => {
+  const { engine, box } = await occBox();
+  // Half done: the group exists, the service account is not in it, nothing else.
+  box.seed({ ...freshInstance(), groups: { admin: [NEXTCLOUD_ADMIN_USER], [SERVICE_GROUP]: [] } });
+  const nc = await fakeNextcloud();
+  try {
+    const run = await runSettings(engine, nc, desired);
+    t.deepEqual(run.result.failed, []);
+    t.false(run.execs.includes(`occ group:add ${SERVICE_GROUP}`));
+    t.true(run.execs.includes(`occ group:adduser ${SERVICE_GROUP} ${NEXTCLOUD_ADMIN_USER}`));
+    assertSettingsInForce(t, box.state(), desired);
+
+    // "Already exists" from occ (another run made the group in between) is success.
+    box.seed({ ...freshInstance(), groups: { admin: [NEXTCLOUD_ADMIN_USER], [SERVICE_GROUP]: [NEXTCLOUD_ADMIN_USER] } });
+    const client: NextcloudSettingsClient = { occ: box.occ, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, sleep: noSleep }) };
+    const racing = planOccSettings(desired.occ, { appConfig: {}, backgroundMode: null, enabledApps: [], groups: {}, twoFactor: { enforced: false, groups: [], excluded: [] } });
+    const groupAdd = racing.find((c) => c.kind === "occ.group")!;
+    await t.notThrowsAsync(() => applyOccSetting(groupAdd, client));
+
+    // An app that cannot be installed: the run fails, names the command, and the retention rule waits.
+    box.seed({ ...freshInstance(), appstore: {} });
+    const failing = await runSettings(engine, nc, desired);
+    t.is(failing.result.failed.length, 1);
+    t.regex(failing.result.failed[0]!.error.message, /^nextcloud: occ app:enable files_retention \(container bastide-nextcloud-app\): exit 1: Could not download app files_retention/);
+    t.false(failing.result.planned.some((c) => c.kind.startsWith("retention.")));
+  } finally {
+    await nc.stop();
+  }
+});
+
+test.serial("Docker: occ runs two at a time whatever the run's concurrency: each one boots Nextcloud", async (t) => {
+  const { box } = await occBox();
+  box.seed(freshInstance());
+  const nc = await fakeNextcloud();
+  try {
+    let inFlight = 0;
+    let most = 0;
+    const counted: OccRunner = {
+      where: box.occ.where,
+      async run(argv) {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await box.occ.run(argv);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const counter = new CallCounter();
+    const client: NextcloudSettingsClient = { occ: counted, counter, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, counter, sleep: noSleep }) };
+    const result = await convergeNextcloudSettings(desired, client, { concurrency: 8 });
+    t.deepEqual(result.failed, []);
+    t.is(most, OCC_CONCURRENCY);
+    assertSettingsInForce(t, box.state(), desired);
+  } finally {
+    await nc.stop();
+  }
+});
+
+test.serial("Docker: occ in a missing container is a clear error", async (t) => {
+  const { engine } = await occBox();
+  const occ = dockerOcc({ docker: engine.docker, container: "bastide-no-such-container" });
+  await t.throwsAsync(() => occ.run(["php", "occ", "app:list"]), { message: /cannot exec in container bastide-no-such-container/ });
+  await t.throwsAsync(() => occ.run(["sh", "-c", "id"]), { message: /not an occ command/ });
+});
