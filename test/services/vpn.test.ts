@@ -69,6 +69,9 @@ function wgQuickStrip(conf: string): string {
 // the interface, routes and iptables rules vanish with it.
 const WG_QUICK_UP_SCRIPT = `set -eu
 conf="$1"
+# wireguard-go's control socket lives in /run/wireguard: a private mount keeps
+# concurrent test namespaces from colliding over it.
+mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard
 trap 'ip link delete wg0 2>/dev/null || true' EXIT
 ip link set lo up
 export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
@@ -102,7 +105,7 @@ function wgQuickUp(conf: string): WgQuickRun {
     const file = join(dir, "wg0.conf");
     writeFileSync(file, conf);
     chmodSync(file, 0o600);
-    const result = run(unshare, ["--net", "sh", join(dir, "up.sh"), file]);
+    const result = run(unshare, ["--net", "--mount", "--propagation", "private", "sh", join(dir, "up.sh"), file]);
     if (result.status !== 0) throw new Error(`wg-quick up refused the configuration (${result.status}): ${result.stderr.trim()}`);
     const parts = new Map<string, string>();
     for (const chunk of result.stdout.split("@@").slice(1)) {
