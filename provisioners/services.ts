@@ -8,6 +8,7 @@ import { runCalendars } from "./calendars/runner.ts";
 import { runMatrix } from "./matrix/runner.ts";
 import { runJitsi } from "./jitsi/runner.ts";
 import { runVpn } from "./vpn/runner.ts";
+import { runHandover } from "./handover/runner.ts";
 
 export const SERVICE_RUNNERS: Partial<Record<ProvisionedService, ServiceRunner>> = {
   "nextcloud-settings": runNextcloudSettings,
@@ -16,4 +17,5 @@ export const SERVICE_RUNNERS: Partial<Record<ProvisionedService, ServiceRunner>>
   matrix: runMatrix,
   jitsi: runJitsi,
   vpn: runVpn,
+  handover: runHandover,
 };

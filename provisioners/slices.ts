@@ -12,6 +12,8 @@ export const SLICES: Record<ProvisionedService, { part: "nextcloudSettings" | "n
   matrix: { part: "matrix", keys: { users: "localpart", rooms: "alias" } },
   jitsi: { part: "jitsi", keys: { accounts: "username" } },
   vpn: { part: "vpn", keys: { peers: "id" } },
+  // The hand-over writes files from the config it is given; its diff shows the devices.
+  handover: { part: "vpn", keys: { peers: "id" } },
 };
 
 type Keyed = Record<string, unknown>;

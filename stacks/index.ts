@@ -11,6 +11,8 @@ const stack = new Bastide("bastide", { config });
 
 export const urls = stack.urls;
 export const publicAddress = stack.publicAddress;
+/** Welcome sheets and VPN profiles for the admin to hand over, on this machine. */
+export const handoverDirectory = stack.provisioning.handoverDirectory;
 /** Generated credentials stay secret: `pulumi stack output --show-secrets serviceSecrets` reveals them. */
 export const serviceSecrets = pulumi.secret(
   Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, s.secrets])),

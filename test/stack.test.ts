@@ -137,6 +137,7 @@ test.serial("provisioning runs per service after its containers and the proxy, w
   const byName = Object.fromEntries(dynamic.map((r) => [r.name, r]));
   t.deepEqual(Object.keys(byName).sort(), [
     "calendars-provisioning",
+    "handover-provisioning",
     "jitsi-provisioning",
     "matrix-provisioning",
     "nextcloud-provisioning",
@@ -147,7 +148,8 @@ test.serial("provisioning runs per service after its containers and the proxy, w
   for (const r of dynamic) {
     t.true(r.secretInputs.includes("connection"), `${r.name}: connection is not secret`);
     t.false(r.secretInputs.includes("desired"), `${r.name}: the desired state stays readable in previews`);
-    t.true(r.dependencies.includes(caddy.urn), `${r.name} does not wait for the proxy`);
+    // The hand-over writes local files only; every service run waits for the proxy.
+    if (r.name !== "handover-provisioning") t.true(r.dependencies.includes(caddy.urn), `${r.name} does not wait for the proxy`);
   }
   const nextcloudApp = containers().find((c) => c.inputs.name === "bastide-nextcloud-app")!;
   t.true(byName["nextcloud-provisioning"]!.dependencies.includes(nextcloudApp.urn));
@@ -159,4 +161,5 @@ test.serial("provisioning runs per service after its containers and the proxy, w
   const users = byName["nextcloud-provisioning"]!.inputs.desired.nextcloud.users;
   t.deepEqual(Object.keys(users).sort(), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin"]);
   t.deepEqual(Object.keys(byName["jitsi-provisioning"]!.inputs.desired.jitsi.accounts).sort(), ["claire.dubois", "karim.benali"], "staff only");
+  t.true(byName["handover-provisioning"]!.dependencies.includes(byName["vpn-provisioning"]!.urn), "profiles wait for the server's peers");
 });

@@ -1,16 +1,16 @@
-// The welcome sheet each member gets: where the services are, their user names, how to
-// get a first password safely, their teams' calendars and rooms, their VPN devices. It
-// never holds a password or a key, so it can be printed or e-mailed as it is.
+// The welcome sheet each member gets: where the services are, their user names, how they
+// get their first passwords, their teams' calendars and rooms, their VPN devices. It never
+// holds a password or a key, so it can be printed or e-mailed as it is.
 //
-// First passwords, per service (the provisioners create accounts without a usable one):
-// - Nextcloud: the account is created with the member's e-mail, so Nextcloud mails its
-//   own set-password link; "Forgot password?" on the login page sends a new one.
-// - Matrix: the account is created without a password, and Synapse has no SMTP here, so
-//   there is no e-mail reset. The admin sets a temporary password (Synapse's admin API)
-//   and hands it over in person, by phone or an end-to-end encrypted chat, never by
-//   e-mail nor with this sheet; the member replaces it at once in Element.
-// - Jitsi (staff): the same hand-over, by `npm run jitsi-password -- <member>` (see
-//   provisioners/jitsi/handover.ts); Jitsi has no self-service reset.
+// First passwords: the server sends no e-mail (no SMTP), and the provisioners create
+// accounts without a password anyone knows. The admin runs, for one member at a time,
+//   npm run first-password -- <member id> [config.yaml]
+// (provisioners/first-password/), which sets a separate temporary password in each of the
+// member's services (Nextcloud, Matrix, Jitsi for staff) and shows them once, on a terminal.
+// The admin hands them over in person or over an end-to-end encrypted chat, never by
+// e-mail nor on this sheet. The member changes the Nextcloud one (personal settings →
+// security) and the Element one (all settings → change password) at first sign-in;
+// Jitsi's cannot be changed by the member, who asks the admin for a new one.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
@@ -42,7 +42,7 @@ export interface SheetData {
   organisation: string;
   member: { id: string; name: string; email: string };
   nextcloud:
-    | { url: string; loginUrl: string; username: string; email: string; twoFactor: boolean; calendars: { name: string; readOnly: boolean }[] }
+    | { url: string; loginUrl: string; username: string; twoFactor: boolean; calendars: { name: string; readOnly: boolean }[] }
     | false;
   matrix: { url: string; userId: string; space: string; rooms: { name: string; alias: string }[] } | false;
   jitsi: { url: string; account: { username: string; jid: string } | false } | false;
@@ -69,7 +69,6 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
       url: https(hostnames.cloud),
       loginUrl: `${https(hostnames.cloud)}/login`,
       username: user.id,
-      email: user.email,
       twoFactor: member.role === "admin" && options.adminTwoFactor === true,
       calendars: desired.nextcloud.calendars
         .filter((c) => user.groups.includes(c.group))

@@ -18,6 +18,7 @@ import { containerName } from "../services/blueprint.ts";
 import { hostnames } from "../services/catalog.ts";
 import { provisioningProvider, type ProvisioningInputs } from "./provider.ts";
 import { PEER_SEED_LENGTH, peerSeedSecretName } from "../../provisioners/vpn/keys.ts";
+import { defaultHandoverDirectory } from "../../provisioners/handover/runner.ts";
 
 const RUNNER = fileURLToPath(new URL("../../provisioners/run.ts", import.meta.url));
 
@@ -44,6 +45,7 @@ const RUNS_AFTER: Partial<Record<ProvisionedService, ProvisionedService[]>> = {
 class ProvisioningResource extends pulumi.dynamic.Resource {
   declare readonly ledger: pulumi.Output<unknown>;
   declare readonly lastRun: pulumi.Output<{ at: string; applied: string[] }>;
+  declare readonly serviceState: pulumi.Output<unknown>;
 
   constructor(name: string, inputs: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
     // serviceState may hold a session token (Matrix): secret, like the connection.
@@ -70,6 +72,8 @@ export function dockerTargetOf(config: Association, publicAddress: pulumi.Input<
 
 export class Provisioning extends pulumi.ComponentResource {
   readonly resources: Partial<Record<ProvisionedService, ProvisioningResource>> = {};
+  /** Where the admin finds the welcome sheets and VPN profiles to hand over. */
+  readonly handoverDirectory: string;
 
   constructor(name: string, args: ProvisioningArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bastide:index:Provisioning", name, {}, opts);
@@ -78,6 +82,13 @@ export class Provisioning extends pulumi.ComponentResource {
     const names = hostnames(config);
     const proxy = services.proxy;
     const secret = (service: ServiceName, name: string) => services[service]!.secrets[name]!;
+    // One seed per device: removing a device deletes its seed, so a device added back gets a new key.
+    const seeds = Object.fromEntries(
+      (state.vpn?.peers ?? []).map((peer) => [
+        peer.id,
+        new random.RandomPassword(peerSeedSecretName(peer.id), { length: PEER_SEED_LENGTH, special: false }, { parent: this }).result,
+      ]),
+    );
 
     const connections: Partial<Record<ProvisionedService, pulumi.Input<Record<string, unknown>>>> = {
       nextcloud: services.nextcloud && {
@@ -100,13 +111,7 @@ export class Provisioning extends pulumi.ComponentResource {
         subnet: config.services.vpn.subnet,
         port: config.services.vpn.port,
         serverKeySeed: secret("vpn", SERVER_KEY_SECRET),
-        // One seed per device: removing a device deletes its seed, so a device added back gets a new key.
-        seeds: Object.fromEntries(
-          (state.vpn?.peers ?? []).map((peer) => [
-            peer.id,
-            new random.RandomPassword(peerSeedSecretName(peer.id), { length: PEER_SEED_LENGTH, special: false }, { parent: this }).result,
-          ]),
-        ),
+        seeds,
       },
     };
     connections.calendars = connections.nextcloud;
@@ -138,6 +143,26 @@ export class Provisioning extends pulumi.ComponentResource {
       const after = [services[deployed]!, ...(proxy ? [proxy] : []), ...earlier];
       this.resources[service] = new ProvisioningResource(`${service}-provisioning`, inputs, { parent: this, dependsOn: after });
     }
-    this.registerOutputs({});
+    // Welcome sheets and device profiles for the admin to hand over, after the VPN's peers exist.
+    const vpnRun = this.resources.vpn;
+    this.handoverDirectory = defaultHandoverDirectory(pulumi.getStack());
+    this.resources.handover = new ProvisioningResource(
+      "handover-provisioning",
+      {
+        runner: RUNNER,
+        service: "handover",
+        desired: keyedSlice(state, "handover") ?? { organisation: state.organisation, hostnames: state.hostnames, graceDays: state.graceDays, vpn: { peers: {} } },
+        members: config.members.map((m) => m.id),
+        graceDays: config.departures.graceDays,
+        concurrency: PROVISIONING_CONCURRENCY,
+        connection: pulumi.secret({
+          directory: this.handoverDirectory,
+          config,
+          ...(vpnRun && services.vpn ? { vpn: { peers: vpnRun.serviceState, seeds, serverKeySeed: secret("vpn", SERVER_KEY_SECRET) } } : {}),
+        }),
+      },
+      { parent: this, dependsOn: vpnRun ? [vpnRun] : [] },
+    );
+    this.registerOutputs({ handoverDirectory: this.handoverDirectory });
   }
 }

@@ -32,6 +32,10 @@ function sheetOf(id: string, edit?: (input: Record<string, any>) => void, option
   return welcomeSheet(member(config, id), desired, options ?? welcomeOptions(config));
 }
 
+/** How every first password travels, word for word on each service's part of the sheet. */
+const HANDED_FR = "en main propre ou par une messagerie chiffrée de bout en bout, jamais par e-mail ni sur cette fiche";
+const HANDED_EN = "in person or over an end-to-end encrypted chat, never by e-mail nor on this sheet";
+
 /** Both renderings, for checks that hold for each. */
 const both = (sheet: { html: string; text: string }) => [sheet.html, sheet.text];
 
@@ -44,14 +48,19 @@ test("a volunteer's sheet, in French: addresses, user names, first passwords, ca
     t.true(body.includes("Bienvenue, Léa Moreau"));
     t.true(body.includes("Les Jardins Partagés du Canal"));
     for (const url of Object.values(URLS)) t.true(body.includes(url), url);
-    // Nextcloud: user name, where the set-password e-mail went, the forgotten-password path.
+    // Nextcloud: user name, the temporary password handed over by the admin, where to change it.
     t.regex(body, /Identifiant : (<code>)?lea\.moreau(<\/code>)?/);
-    t.true(body.includes("lea.moreau@jardins-canal.localhost"));
     t.true(body.includes(`${URLS.nextcloud}/login`));
-    t.true(body.includes("« Mot de passe oublié ? »"));
-    // Matrix: full id, the temporary password handed over by the admin, never by e-mail.
+    t.true(body.includes(`mot de passe provisoire pour Nextcloud, ${HANDED_FR}`));
+    t.true(body.includes("changez-le dès la première connexion : menu de votre avatar → Paramètres personnels → Sécurité"));
+    // No e-mail can come (no SMTP): neither the address nor a "forgot password" path is promised.
+    t.false(body.includes("lea.moreau@jardins-canal.localhost"));
+    t.false(body.includes("oublié ?"));
+    // Matrix: full id, its own temporary password handed over the same way, where to change it.
     t.true(body.includes("@lea.moreau:matrix.jardins-canal.localhost"));
-    t.true(body.includes("mot de passe provisoire en main propre, par téléphone ou par une messagerie chiffrée de bout en bout, jamais par e-mail"));
+    t.true(body.includes(`mot de passe provisoire pour Element, ${HANDED_FR}`));
+    t.regex(body, /changez-le dès la première connexion : menu de votre avatar → Tous les paramètres → « Changer le mot de passe »/);
+    t.is(body.split(HANDED_FR).length - 1, 2, "once per service with an account: Nextcloud and Element");
     t.true(body.includes("#association:matrix.jardins-canal.localhost"));
     t.true(body.includes("Équipe potager"));
     t.true(body.includes("#potager:matrix.jardins-canal.localhost"));
@@ -66,7 +75,6 @@ test("a volunteer's sheet, in French: addresses, user names, first passwords, ca
     url: URLS.nextcloud,
     loginUrl: `${URLS.nextcloud}/login`,
     username: "lea.moreau",
-    email: "lea.moreau@jardins-canal.localhost",
     twoFactor: false,
     calendars: [
       { name: "Équipe potager", readOnly: false },
@@ -81,8 +89,12 @@ test("a member whose language is English gets the English sheet", (t) => {
   t.regex(sheet.html, /^<!DOCTYPE html>\n<html lang="en">/);
   for (const body of both(sheet)) {
     t.true(body.includes("Welcome, Tom Martin"));
-    t.true(body.includes("Forgot password?"));
-    t.true(body.includes("temporary password in person, by phone or over an end-to-end encrypted chat, never by e-mail"));
+    t.true(body.includes(`temporary password for Nextcloud ${HANDED_EN}`));
+    t.true(body.includes("change it at your first sign-in: your avatar menu → Personal settings → Security"));
+    t.true(body.includes(`temporary password for Element ${HANDED_EN}`));
+    t.regex(body, /change it at your first sign-in: your avatar menu → All settings → ["“]Change password["”]/);
+    t.is(body.split(HANDED_EN).length - 1, 2);
+    t.false(body.includes("Forgot password?"));
     t.true(body.includes("@tom.martin:matrix.jardins-canal.localhost"));
     t.true(body.includes("#potager:matrix.jardins-canal.localhost"));
     t.true(body.includes("#evenements:matrix.jardins-canal.localhost"));
@@ -104,6 +116,10 @@ test("a staff member's sheet lists the Jitsi account and the VPN devices, handed
   t.deepEqual(data.nextcloud && data.nextcloud.calendars.map((c) => c.name), ["Bureau", "Événements", "Les Jardins Partagés du Canal"]);
   for (const body of both(sheet)) {
     t.regex(body, /Identifiant : (<code>)?karim\.benali(<\/code>)? \(forme complète : (<code>)?karim\.benali@meet\.jitsi/);
+    // Jitsi: its own temporary password, handed over the same way; only the admin can change it.
+    t.true(body.includes(`mot de passe provisoire pour Jitsi, ${HANDED_FR}`));
+    t.true(body.includes("Vous ne pouvez pas le changer vous-même : si vous l'oubliez ou s'il a pu être vu, demandez-en un nouveau à l'administrateur ou l'administratrice"));
+    t.is(body.split(HANDED_FR).length - 1, 3, "once per service: Nextcloud, Element, Jitsi");
     t.false(body.includes("Vous n'avez pas besoin de compte"));
     t.regex(body, /ACCÈS VPN|Accès VPN/);
     t.regex(body, /- laptop\n- phone|<li><code>laptop<\/code><\/li>\n  <li><code>phone<\/code><\/li>/);

@@ -1,0 +1,130 @@
+// The credentials `npm run first-password` acts with: the Nextcloud service account's
+// password, Synapse's registration shared secret (the bot's password derives from it) and
+// the proxy's provisioning token (Synapse's admin API is otherwise reachable from the VPN
+// only). The stack generated them; they come from, in this order:
+// 1. environment variables, when set: for a machine without the Pulumi CLI or the stack's
+//    state (a second admin's laptop), and for tests;
+// 2. `pulumi stack output --show-secrets --json serviceSecrets`, run in the project folder:
+//    the stack exports every service's generated secrets by name (stacks/index.ts).
+// They are held in memory only: never printed, logged or written.
+import { spawnSync } from "node:child_process";
+import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
+import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
+import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
+
+export const CREDENTIAL_ENV = {
+  nextcloudPassword: "BASTIDE_NEXTCLOUD_ADMIN_PASSWORD",
+  matrixSharedSecret: "BASTIDE_MATRIX_SHARED_SECRET",
+  /** The same name the proxy reads it from. */
+  provisioningToken: PROVISIONING_TOKEN.env,
+} as const;
+
+/** Where each credential sits in the stack output `serviceSecrets`: service, then secret name. */
+export const STACK_OUTPUT_PATHS = {
+  nextcloudPassword: ["nextcloud", NEXTCLOUD_SECRETS.admin],
+  matrixSharedSecret: ["matrix", MATRIX_SECRETS.registrationSharedSecret],
+  provisioningToken: ["proxy", PROVISIONING_TOKEN.secret],
+} as const;
+
+type Key = keyof typeof CREDENTIAL_ENV;
+
+export interface Credentials {
+  nextcloud?: { user: string; password: string };
+  matrix?: { registrationSharedSecret: string };
+  /** Absent: the admin's machine must be on the VPN to reach Synapse's admin API. */
+  provisioningToken?: string;
+}
+
+export interface CredentialNeeds {
+  nextcloud: boolean;
+  matrix: boolean;
+}
+
+export interface CredentialSources {
+  env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The JSON `pulumi stack output --show-secrets --json serviceSecrets` prints; undefined
+   * when the Pulumi CLI is not installed. Called at most once, only when the environment
+   * does not already hold everything needed.
+   */
+  stackOutput: () => string | undefined;
+}
+
+/** Reads `serviceSecrets` as the stack exports it: `{ "<service>": { "<secret name>": "value" } }`. */
+export function credentialsFromStackOutput(json: string): Partial<Record<Key, string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    // Never quote the text: it is full of secrets.
+    throw new Error("`pulumi stack output serviceSecrets` did not print JSON");
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("`pulumi stack output serviceSecrets` is not an object of services");
+  const found: Partial<Record<Key, string>> = {};
+  for (const [key, [service, name]] of Object.entries(STACK_OUTPUT_PATHS) as [Key, readonly [string, string]][]) {
+    const value = (parsed as Record<string, Record<string, unknown> | undefined>)[service]?.[name];
+    if (typeof value === "string" && value !== "") found[key] = value;
+  }
+  return found;
+}
+
+export function loadCredentials(needs: CredentialNeeds, sources: CredentialSources): Credentials {
+  const wanted: Key[] = [...(needs.nextcloud ? (["nextcloudPassword"] as const) : []), ...(needs.matrix ? (["matrixSharedSecret", "provisioningToken"] as const) : [])];
+  const values: Partial<Record<Key, string>> = {};
+  for (const key of wanted) {
+    const value = sources.env[CREDENTIAL_ENV[key]];
+    if (value) values[key] = value;
+  }
+  // The token is optional (the VPN opens the admin API too): on its own it never calls Pulumi.
+  const required = wanted.filter((key) => key !== "provisioningToken");
+  let pulumiProblem: string | undefined;
+  if (required.some((key) => !values[key])) {
+    let output: string | undefined;
+    try {
+      output = sources.stackOutput();
+      if (output === undefined) pulumiProblem = "the Pulumi CLI is not installed";
+    } catch (error) {
+      pulumiProblem = (error as Error).message;
+    }
+    if (output !== undefined) {
+      const fromStack = credentialsFromStackOutput(output);
+      for (const key of wanted) values[key] ??= fromStack[key];
+    }
+  }
+  const missing = required.filter((key) => !values[key]);
+  if (missing.length > 0) {
+    const names = missing.map((key) => `${CREDENTIAL_ENV[key]} (serviceSecrets.${STACK_OUTPUT_PATHS[key].join(".")})`);
+    throw new Error(
+      `missing credentials: ${names.join(", ")}. Run this where \`pulumi stack output --show-secrets serviceSecrets\` works (the project folder, the stack selected)` +
+        `${pulumiProblem ? `; here ${pulumiProblem}` : ""}, or set the environment variable(s).`,
+    );
+  }
+  return {
+    ...(values.nextcloudPassword ? { nextcloud: { user: NEXTCLOUD_ADMIN_USER, password: values.nextcloudPassword } } : {}),
+    ...(values.matrixSharedSecret ? { matrix: { registrationSharedSecret: values.matrixSharedSecret } } : {}),
+    ...(values.provisioningToken ? { provisioningToken: values.provisioningToken } : {}),
+  };
+}
+
+/**
+ * Runs the Pulumi CLI for `serviceSecrets` (the selected stack unless `stack` is given).
+ * Returns undefined when `pulumi` is not installed; throws with Pulumi's own message when it fails.
+ */
+export function pulumiStackOutput(options: { cwd: string; stack?: string; pulumi?: string; timeoutMs?: number }): string | undefined {
+  const args = ["stack", "output", "--show-secrets", "--json", "serviceSecrets", ...(options.stack ? ["--stack", options.stack] : [])];
+  const result = spawnSync(options.pulumi ?? "pulumi", args, {
+    cwd: options.cwd,
+    encoding: "utf8",
+    timeout: options.timeoutMs ?? 120_000,
+    maxBuffer: 16 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") return undefined;
+  if (result.error) throw new Error(`pulumi stack output: ${result.error.message}`);
+  if (result.status !== 0) {
+    // Pulumi's error text (no secret: those go to stdout only).
+    const reason = result.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" ");
+    throw new Error(`pulumi stack output failed (exit ${result.status}): ${reason || "no message"}`);
+  }
+  return result.stdout;
+}
