@@ -190,8 +190,9 @@ export interface NewUser {
 }
 
 /**
- * Creates an account with its e-mail and no password: Nextcloud mails its own
- * set-password link (OCS requires a password or an e-mail: 108 without either).
+ * Creates an account with its e-mail and no password (OCS requires a password or an
+ * e-mail: 108 without either). Nobody can log in until `npm run first-password` sets a
+ * temporary one; Nextcloud would also mail a set-password link if the admin set up mail.
  * "User already exists" (102), after a retried POST or a concurrent run, is success.
  * Any other answer throws an OcsError, even though Nextcloud may have created the
  * account anyway (a v1 "Bad request" was recorded for one, whose e-mail was not set).
@@ -245,7 +246,7 @@ export async function userDetails(client: NextcloudClient, id: string): Promise<
   }
 }
 
-/** Mails the account its welcome again, with a set-password link when it has no password. */
+/** Asks Nextcloud to mail the account its welcome again (delivered only where the admin set up mail). */
 export async function sendWelcome(client: NextcloudClient, id: string): Promise<void> {
   await client.library.resendWelcomeEmail(id);
 }

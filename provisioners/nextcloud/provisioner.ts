@@ -76,7 +76,7 @@ export async function applyNextcloud(change: NextcloudChange, client: NextcloudC
 /**
  * Creates the account. When Nextcloud reports a failure but the account exists (it was
  * recorded doing so, without setting the e-mail), the creation is finished by hand:
- * fields, groups, and the welcome mail with the set-password link the member needs.
+ * fields, groups, and the welcome mail Nextcloud would have sent (where mail is set up).
  */
 async function createAccount(client: NextcloudClient, user: DesiredNextcloudUser): Promise<void> {
   try {
