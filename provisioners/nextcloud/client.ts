@@ -14,6 +14,7 @@
 //   the user list for the id. A member would need 3 more PUTs (display name, quota,
 //   language) and one POST per group: about 7 writes instead of 1, at ~0.5 s each on a
 //   small server. OCS takes all of them in the one POST.
+import type { DesiredNextcloudUser } from "../desired.ts";
 import { Client, Server, UserNotFoundError, type UserProperty } from "nextcloud-node-client";
 import type { Dispatcher } from "undici";
 import { HttpClient, type CallCounter, type HttpResponse, type RetryPolicy } from "../runtime/http.ts";
@@ -180,14 +181,8 @@ export async function renameGroup(client: NextcloudClient, group: string, displa
 // ---------------------------------------------------------------------------------------
 // Users
 
-export interface NewUser {
-  id: string;
-  displayName: string;
-  email: string;
-  quota: string;
-  language: string;
-  groups: string[];
-}
+/** An account to create: exactly what the desired state says of it. */
+export type NewUser = DesiredNextcloudUser;
 
 /**
  * Creates an account with its e-mail and no password (OCS requires a password or an

@@ -3,6 +3,7 @@
 // server conf and a device profile in network namespaces (ping through it, revocation
 // stops it), QR codes decoded by zbarimg, and the server's peer list planned from the config.
 import test from "ava";
+import { wgPubkey, wgQuickStrip, wgSections } from "../support/wireguard.ts";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { assignPeerAddresses, peerCapacity } from "../../provisioners/vpn/addresses.ts";
@@ -31,50 +32,6 @@ const SUBNET = "10.13.13.0/24";
 const ids = (...names: string[]) => names.map((id) => ({ id }));
 
 // --- the real tools -----------------------------------------------------------------------
-
-const wg = () => requireProgram("wg", "wireguard-tools");
-
-function wgPubkey(privateKey: string): string {
-  const result = run(wg(), ["pubkey"], { input: `${privateKey}\n` });
-  if (result.status !== 0) throw new Error(`wg pubkey refused the key: ${result.stderr.trim()}`);
-  return result.stdout.trim();
-}
-
-/** `wg-quick strip`: wg-quick's own parser, and the plain config it hands to `wg`. */
-function wgQuickStrip(conf: string, name: string): string {
-  const wgQuick = requireProgram("wg-quick", "wireguard-tools");
-  const dir = scratch();
-  try {
-    const file = join(dir, `${name}.conf`);
-    writeFileSync(file, conf, { mode: 0o600 });
-    const result = run(wgQuick, ["strip", file]);
-    if (result.status !== 0) throw new Error(`wg-quick strip failed: ${result.stderr}`);
-    return result.stdout;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-interface WgSection {
-  name: string;
-  values: Record<string, string>;
-}
-
-/** The sections of a wg/wg-quick config, comments dropped. */
-function sections(conf: string): WgSection[] {
-  const found: WgSection[] = [];
-  for (const raw of conf.split("\n")) {
-    const line = raw.replace(/#.*/, "").trim();
-    if (!line) continue;
-    const header = line.match(/^\[(\w+)\]$/);
-    if (header) found.push({ name: header[1]!, values: {} });
-    else {
-      const [key, ...rest] = line.split("=");
-      found.at(-1)!.values[key!.trim()] = rest.join("=").trim();
-    }
-  }
-  return found;
-}
 
 // This sandbox has no WireGuard kernel module: wg-quick falls back to wireguard-go, as it
 // does anywhere. Everything runs in network, mount and PID namespaces of its own: a private
@@ -257,7 +214,7 @@ test("the shared part of every profile: the VPN host and port, the server's reso
 test("the profile is what wg-quick expects, and `wg-quick strip` reads it", (t) => {
   const input = exampleProfileInput();
   const conf = peerConfig(input);
-  const [iface, peer, ...rest] = sections(conf);
+  const [iface, peer, ...rest] = wgSections(conf);
   t.is(rest.length, 0);
   t.is(iface!.name, "Interface");
   t.deepEqual(iface!.values, { PrivateKey: input.privateKey, Address: "10.13.13.2/32", DNS: "10.13.13.1" });
@@ -269,7 +226,7 @@ test("the profile is what wg-quick expects, and `wg-quick strip` reads it", (t) 
   });
   t.true(conf.startsWith("# VPN profile of claire.dubois (laptop)"));
 
-  const stripped = sections(wgQuickStrip(conf, "jardins-canal"));
+  const stripped = wgSections(wgQuickStrip(conf, "jardins-canal"));
   t.notRegex(JSON.stringify(stripped), /Address|DNS/, "wg-quick keeps its own keys");
   t.deepEqual(stripped[0]!.values, { PrivateKey: input.privateKey });
   t.deepEqual(stripped[1]!.values, peer!.values);
@@ -286,7 +243,7 @@ wg-quick down "$D/jardins-canal.conf" >&2
 echo "@@after-down"; ip link show
 `;
   const { out, resolvconf } = inNamespaces(scenario, { "jardins-canal.conf": peerConfig(input) }, "vpn.jardins-canal.localhost");
-  const [iface, server] = sections(out.get("showconf")!);
+  const [iface, server] = wgSections(out.get("showconf")!);
   t.is(iface!.values.PrivateKey, input.privateKey);
   t.is(server!.values.PublicKey, serverPublicKey(SERVER_SEED));
   t.is(server!.values.Endpoint, `${SERVER_UNDERLAY}:51820`, "the VPN host name resolved");
@@ -578,7 +535,7 @@ test("a device without its generated seed is an error naming the member and the 
 test("the server conf lists exactly the devices, with their keys and addresses, and wg-quick strip reads it", (t) => {
   const { peers } = exampleRun();
   const conf = serverConfWithPeers({ subnet: SUBNET, port: 51820, privateKey: serverPrivateKey(SERVER_SEED), peers });
-  const stripped = sections(wgQuickStrip(conf, "wg0"));
+  const stripped = wgSections(wgQuickStrip(conf, "wg0"));
   t.deepEqual(stripped[0]!.values, { PrivateKey: serverPrivateKey(SERVER_SEED), ListenPort: "51820" });
   t.deepEqual(stripped.slice(1).map((s) => s.values), peers.map((p) => ({ PublicKey: p.publicKey, AllowedIPs: `${p.address}/32` })));
   t.true(conf.includes("# karim.benali phone\n"));

@@ -2,6 +2,7 @@
 // `wg-quick` (as the image does) on a userspace WireGuard device, with its iptables rules; the
 // Corefile against CoreDNS's grammar; the blueprint against what the image and proxy expect.
 import test from "ava";
+import { wg, wgPubkey, wgQuickStrip, wgSections } from "../support/wireguard.ts";
 import { createHash } from "node:crypto";
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -33,35 +34,10 @@ const FAKE_SEED = "fakeSeedForTestsOnly0123456789abcdefghijklmnopqrstuvwxyzABCDE
 
 // --- the real tools -----------------------------------------------------------------------
 
-const wg = () => requireProgram("wg", "wireguard-tools");
-
-/** `wg pubkey`, the reference for every key computation here. */
-function wgPubkey(privateKey: string): string {
-  const result = run(wg(), ["pubkey"], { input: `${privateKey}\n` });
-  if (result.status !== 0) throw new Error(`wg pubkey refused the key: ${result.stderr.trim()}`);
-  return result.stdout.trim();
-}
-
 function wgGenkey(): string {
   const result = run(wg(), ["genkey"]);
   if (result.status !== 0) throw new Error(`wg genkey failed: ${result.stderr}`);
   return result.stdout.trim();
-}
-
-/** `wg-quick strip`: wg-quick's own parser, and the plain wg config it would hand to `wg`. */
-function wgQuickStrip(conf: string): string {
-  const wgQuick = requireProgram("wg-quick", "wireguard-tools");
-  const dir = scratch();
-  try {
-    // wg-quick takes the interface name from the file name.
-    const file = join(dir, "wg0.conf");
-    writeFileSync(file, conf, { mode: 0o600 });
-    const result = run(wgQuick, ["strip", file]);
-    if (result.status !== 0) throw new Error(`wg-quick strip failed: ${result.stderr}`);
-    return result.stdout;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 // This sandbox has no WireGuard kernel module, so wg-quick falls back to wireguard-go's
@@ -126,27 +102,6 @@ function wgQuickUp(conf: string): WgQuickRun {
   }
 }
 
-interface WgSection {
-  name: string;
-  values: Record<string, string>;
-}
-
-/** The sections of a wg/wg-quick config, comments dropped. */
-function sections(conf: string): WgSection[] {
-  const found: WgSection[] = [];
-  for (const raw of conf.split("\n")) {
-    const line = raw.replace(/#.*/, "").trim();
-    if (!line) continue;
-    const header = line.match(/^\[(\w+)\]$/);
-    if (header) found.push({ name: header[1]!, values: {} });
-    else {
-      const [key, ...rest] = line.split("=");
-      found.at(-1)!.values[key!.trim()] = rest.join("=").trim();
-    }
-  }
-  return found;
-}
-
 // --- keys ---------------------------------------------------------------------------------
 
 const SEEDS = ["a", FAKE_SEED, "0123456789", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", "éèàç-non-ascii", "x".repeat(200)];
@@ -206,7 +161,7 @@ test("the server conf with two peers passes wg-quick strip and comes up with wg-
   const peers = TWO_PEERS();
   const conf = serverConf({ subnet: "10.13.13.0/24", port: 51820, privateKey, peers });
 
-  const [iface, ...peerSections] = sections(conf);
+  const [iface, ...peerSections] = wgSections(conf);
   t.like(iface!.values, { Address: "10.13.13.1/24", ListenPort: "51820", PrivateKey: privateKey });
   t.deepEqual(
     peerSections.map((s) => s.values),
@@ -218,7 +173,7 @@ test("the server conf with two peers passes wg-quick strip and comes up with wg-
   t.notRegex(stripped, /Address|PostUp|PostDown/, "wg-quick keeps its own keys out of what it gives wg");
 
   const up = wgQuickUp(conf);
-  const loaded = sections(up.showconf);
+  const loaded = wgSections(up.showconf);
   t.is(loaded[0]!.values.PrivateKey, privateKey);
   t.is(loaded[0]!.values.ListenPort, "51820");
   t.deepEqual(
@@ -495,7 +450,7 @@ test("the image runs in its bring-your-own-conf mode, with CoreDNS on and no con
 
 test("the example's server conf, from the blueprint, comes up with wg-quick", (t) => {
   const [conf] = filesOf(exampleAssociation());
-  const loaded = sections(wgQuickUp(conf!.content).showconf);
+  const loaded = wgSections(wgQuickUp(conf!.content).showconf);
   t.is(loaded[0]!.values.PrivateKey, wireguardPrivateKey(FAKE_SEED));
   t.is(loaded[0]!.values.ListenPort, "51820");
   t.is(loaded.length, 1, "no peers yet");
@@ -510,12 +465,12 @@ test("a custom port and subnet reach the published port, the conf and the resolv
   t.deepEqual(blueprint.containers[0]!.ports?.map((p) => [p.port, p.protocol]), [[51999, "udp"]]);
 
   const [conf, dns] = blueprint.files({ [SERVER_KEY_SECRET]: FAKE_SEED });
-  const iface = sections(conf!.content)[0]!.values;
+  const iface = wgSections(conf!.content)[0]!.values;
   t.is(iface.Address, "10.77.0.1/16");
   t.is(iface.ListenPort, "51999");
   t.regex(conf!.content, /-s 10\.77\.0\.0\/16 -d 172\.30\.80\.2\/32 -j MASQUERADE/);
   const up = wgQuickUp(conf!.content);
-  t.is(sections(up.showconf)[0]!.values.ListenPort, "51999");
+  t.is(wgSections(up.showconf)[0]!.values.ListenPort, "51999");
   t.regex(up.address, /inet 10\.77\.0\.1\/16 /);
 
   const block = checkCorefile(dns!.content);
