@@ -2,7 +2,8 @@
 // network namespace of its own) with the commands Bastide runs in the container.
 import test from "ava";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { readFileSync, readlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { converge } from "../../provisioners/model.ts";
 import { CallCounter } from "../../provisioners/runtime/http.ts";
@@ -24,6 +25,21 @@ interface Namespace {
   pid: number;
   process: ChildProcess;
   confPath: string;
+}
+
+/** Ends the namespace, and the wireguard-go it started: it outlives wg-quick and its parent. */
+function stopServer(ns: Namespace): void {
+  const own = readlinkSync(`/proc/${ns.pid}/ns/net`);
+  // pgrep exits 1 when nothing matches: no daemon left is fine.
+  const daemons = (spawnSync("pgrep", ["-x", "wireguard-go"], { encoding: "utf8" }).stdout ?? "").trim().split("\n").filter(Boolean);
+  for (const pid of daemons) {
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/net`) === own) process.kill(Number(pid));
+    } catch {
+      // Already gone.
+    }
+  }
+  ns.process.kill();
 }
 
 /** A network namespace holding wg0, brought up by wg-quick from `conf`, kept until stopped. */
@@ -131,7 +147,7 @@ test.serial("peers are added live, persisted, kept stable, and removed when a de
     await converge(vpnProvisioner, karimLeaves, clientFor(ns, noPhone), { concurrency: 4 });
     t.deepEqual((await livePeers(ns)).map((p) => p.publicKey), [keyOf("claire.dubois-laptop")], "a departed member's devices are cut off");
   } finally {
-    ns.process.kill();
+    stopServer(ns);
   }
 });
 
@@ -144,7 +160,7 @@ test.serial("after the container is replaced, the kept addresses come back", asy
     const first = await converge(vpnProvisioner, desired, clientFor(ns, config), { concurrency: 4 });
     kept = Object.fromEntries(first.live!.next.map((p) => [p.id, p]));
   } finally {
-    ns.process.kill();
+    stopServer(ns);
   }
   // A new container: its file starts with no peers. Give Claire's device a different slot
   // order by listing Karim first: addresses must still come from what was kept.
@@ -157,6 +173,6 @@ test.serial("after the container is replaced, the kept addresses come back", asy
       t.is(live.find((p) => p.publicKey === peer.publicKey)?.allowedIps[0], `${peer.address}/32`, `${peer.id} keeps ${peer.address}`);
     }
   } finally {
-    fresh.process.kill();
+    stopServer(fresh);
   }
 });

@@ -81,7 +81,8 @@ function wgQuickUp(conf: string): WgQuickRun {
     const file = join(dir, "wg0.conf");
     writeFileSync(file, conf);
     chmodSync(file, 0o600);
-    const result = run(unshare, ["--net", "--mount", "--propagation", "private", "sh", join(dir, "up.sh"), file]);
+    // A PID namespace too: when the script ends, wireguard-go (which outlives `wg-quick down`) ends with it.
+    const result = run(unshare, ["--net", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", join(dir, "up.sh"), file]);
     if (result.status !== 0) throw new Error(`wg-quick up refused the configuration (${result.status}): ${result.stderr.trim()}`);
     const parts = new Map<string, string>();
     for (const chunk of result.stdout.split("@@").slice(1)) {
