@@ -1,0 +1,150 @@
+// The audit's report: the checks with their titles in the report's language, the
+// sources that could not be read, and the verdict on each auditable category of the
+// register. audit.json is this object, validated by its schema before it is written.
+import type { Association } from "../../stacks/config/schema.ts";
+import { dataCategories } from "../rgpd/register.ts";
+import type { Language } from "../rgpd/model.ts";
+import { frenchTypography } from "../reports/text.ts";
+import { AUDIT_FORMAT, auditReportSchema, type AuditReport, type Status, type Unreachable } from "./model.ts";
+import { overallStatus, RULES, type RuleCheck } from "./rules.ts";
+
+export const AUDIT_TITLES: Record<Language, string> = {
+  fr: "Audit des réglages en vigueur",
+  en: "Audit of the settings in force",
+};
+
+const LOCALES: Record<Language, string> = { fr: "fr-FR", en: "en-GB" };
+
+/** A moment as the DPO reads it, in UTC, e.g. "15 mars 2026 à 10:00:03 UTC". */
+export function formatMoment(iso: string, language: Language): string {
+  const text = new Intl.DateTimeFormat(LOCALES[language], { dateStyle: "long", timeStyle: "medium", timeZone: "UTC" }).format(new Date(iso));
+  return `${text} UTC`;
+}
+
+export const formatTime = (iso: string, language: Language) =>
+  new Intl.DateTimeFormat(LOCALES[language], { timeStyle: "medium", timeZone: "UTC" }).format(new Date(iso));
+
+export const ruleTitle = (rule: string, language: Language): string => {
+  const title = (RULES as Record<string, { fr: string; en: string } | undefined>)[rule];
+  if (!title) throw new Error(`no title for rule ${rule}`);
+  return language === "fr" ? frenchTypography(title.fr) : title.en;
+};
+
+export function exitCodeOf(result: AuditReport["result"]): 0 | 1 | 2 {
+  return result === "pass" ? 0 : result === "fail" ? 1 : 2;
+}
+
+export interface ReportInput {
+  config: Association;
+  checks: RuleCheck[];
+  unreachable: Unreachable[];
+  language: Language;
+  generatedAt: Date;
+  source?: string;
+}
+
+export function auditReport(input: ReportInput): AuditReport {
+  const { config, checks, unreachable, language, generatedAt } = input;
+  const status = overallStatus(checks);
+  const result = status === "pass" ? "pass" : status === "fail" ? "fail" : "incomplete";
+  const count = (s: Status) => checks.filter((c) => c.status === s).length;
+  const say = (text: { fr: string; en: string }) => (language === "fr" ? frenchTypography(text.fr) : text.en);
+  const categories = dataCategories(config)
+    .filter((c) => c.auditable)
+    .map((category) => {
+      const backing = checks.filter((c) => c.categories.includes(category.id));
+      if (backing.length === 0) throw new Error(`the register says ${category.id} is auditable, but no audit rule checks it`);
+      return {
+        id: category.id,
+        service: category.service,
+        name: say(category.name),
+        status: overallStatus(backing),
+        rules: [...new Set(backing.map((c) => c.rule))],
+      };
+    });
+  const report: AuditReport = {
+    format: AUDIT_FORMAT,
+    language,
+    title: AUDIT_TITLES[language],
+    generatedAt: generatedAt.toISOString(),
+    generatedAtText: formatMoment(generatedAt.toISOString(), language),
+    source: input.source ?? null,
+    organisation: { name: config.organisation.name, domain: config.domain },
+    result,
+    exitCode: exitCodeOf(result),
+    summary: { total: checks.length, passed: count("pass"), failed: count("fail"), unread: count("unread") },
+    unreachable,
+    checks: checks.map((c) => ({ ...c, title: ruleTitle(c.rule, language) })),
+    categories,
+  };
+  // What is written is what the schema allows: a broken report fails here, not at the DPO's.
+  return auditReportSchema.parse(report);
+}
+
+/** Headings and words of the HTML page and the console summary. */
+export const AUDIT_LABELS = {
+  fr: {
+    subtitle: "Chaque réglage vérifiable du registre, relu auprès des services en fonctionnement",
+    generated: "Audit réalisé par Bastide le",
+    source: "Configuration",
+    domain: "Domaine",
+    result: "Résultat",
+    results: { pass: "conforme", fail: "écarts constatés", incomplete: "incomplet : des services n'ont pas pu être lus" },
+    statuses: { pass: "CONFORME", fail: "ÉCART", unread: "NON LU" },
+    summary: "vérifications",
+    passed: "conformes",
+    failed: "en écart",
+    unread: "non lues",
+    unreachableHeading: "Sources injoignables",
+    unreachableIntro: "Ces sources n'ont pas pu être lues ; les vérifications qui en dépendent sont marquées « non lu ».",
+    service: "Service",
+    sourceColumn: "Source",
+    error: "Erreur",
+    host: "hôte (Docker)",
+    categoriesHeading: "Catégories du registre",
+    categoriesIntro: "Chaque catégorie de données que le registre dit vérifiable, avec le verdict des vérifications qui l'appuient.",
+    category: "Catégorie",
+    rules: "Règles",
+    checksHeading: "Vérifications",
+    checksIntro: "Valeur déclarée (configuration et modules de Bastide) et valeur relue sur le service en fonctionnement, à l'heure indiquée.",
+    rule: "Règle",
+    subject: "Objet",
+    declared: "Déclaré",
+    observed: "Constaté",
+    status: "Verdict",
+    readAt: "Lu à",
+    colon: " :",
+  },
+  en: {
+    subtitle: "Every checkable setting of the register, read back from the running services",
+    generated: "Audit run by Bastide on",
+    source: "Configuration",
+    domain: "Domain",
+    result: "Result",
+    results: { pass: "compliant", fail: "gaps found", incomplete: "incomplete: some services could not be read" },
+    statuses: { pass: "PASS", fail: "FAIL", unread: "UNREAD" },
+    summary: "checks",
+    passed: "passed",
+    failed: "failed",
+    unread: "unread",
+    unreachableHeading: "Unreachable sources",
+    unreachableIntro: "These sources could not be read; the checks that depend on them are marked unread.",
+    service: "Service",
+    sourceColumn: "Source",
+    error: "Error",
+    host: "host (Docker)",
+    categoriesHeading: "Register categories",
+    categoriesIntro: "Each data category the register says can be checked, with the verdict of the checks behind it.",
+    category: "Category",
+    rules: "Rules",
+    checksHeading: "Checks",
+    checksIntro: "The declared value (the config and Bastide's modules) and the value read back from the running service, at the time shown.",
+    rule: "Rule",
+    subject: "Subject",
+    declared: "Declared",
+    observed: "Observed",
+    status: "Verdict",
+    readAt: "Read at",
+    colon: ":",
+  },
+} as const;
