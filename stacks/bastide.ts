@@ -14,6 +14,8 @@ import { stackFacts } from "../policies/pack/facts.ts";
 export interface BastideArgs {
   /** Already validated: see config/load.ts. */
   config: Association;
+  /** Secrets the admin supplied through Pulumi's secret config, by name. */
+  provided?: Record<string, pulumi.Input<string>>;
 }
 
 export class Bastide extends pulumi.ComponentResource {
@@ -24,6 +26,10 @@ export class Bastide extends pulumi.ComponentResource {
 
   constructor(name: string, args: BastideArgs, opts?: pulumi.ComponentResourceOptions) {
     const { config } = args;
+    const all = blueprints(config);
+    // Checked before anything is registered: nothing is half-built for want of a secret.
+    const missing = all.flatMap((b) => (b.providedSecrets ?? []).filter((s) => args.provided?.[s] === undefined).map((s) => `${b.service} needs the secret "${s}"`));
+    if (missing.length > 0) throw new Error(`${missing.join("; ")}, which was not supplied`);
     // What the policy pack checks the resources against: host country, federation reason, the register.
     const policyFacts = stackFacts(config);
     super("bastide:index:Bastide", name, { policyFacts }, opts);
@@ -40,13 +46,12 @@ export class Bastide extends pulumi.ComponentResource {
       { parent: this, provider: host.provider },
     );
 
-    const all = blueprints(config);
     const backends: ServiceComponent[] = [];
     for (const blueprint of all) {
       const isProxy = blueprint.service === "proxy";
       const component = new ServiceComponent(
         // The proxy starts last so that its first certificate requests find the services up.
-        { config, blueprint, provider: host.provider, edgeNetwork, publicAddress: host.publicAddress, after: isProxy ? [...backends] : [] },
+        { config, blueprint, provider: host.provider, edgeNetwork, publicAddress: host.publicAddress, provided: args.provided, after: isProxy ? [...backends] : [] },
         { parent: this },
       );
       this.services[blueprint.service] = component;

@@ -2,12 +2,17 @@
 // a bad file stops here with every problem listed, and nothing changes.
 import * as pulumi from "@pulumi/pulumi";
 import { loadAssociation } from "./config/load.ts";
+import { SMTP_PASSWORD_CONFIG, SMTP_PASSWORD_SECRET } from "./config/mail.ts";
 import { Bastide } from "./bastide.ts";
 import { SERVER_KEY_SECRET, serverPublicKey } from "./services/vpn/blueprint.ts";
 
 const settings = new pulumi.Config("bastide");
 const config = loadAssociation(settings.get("config") ?? "association.yaml");
-const stack = new Bastide("bastide", { config });
+// Read before anything is registered: a missing password stops the run here, with Pulumi's
+// own message naming the key and the `pulumi config set --secret` command.
+const provided: Record<string, pulumi.Output<string>> = {};
+if (config.mail?.username) provided[SMTP_PASSWORD_SECRET] = settings.requireSecret(SMTP_PASSWORD_CONFIG);
+const stack = new Bastide("bastide", { config, provided });
 
 export const urls = stack.urls;
 export const publicAddress = stack.publicAddress;

@@ -190,6 +190,15 @@ const INVALID: Invalid[] = [
   { name: "no admin member", edit: (i) => (i.members[0].role = "staff"), path: "members", fix: "at least one member needs role: admin" },
   // The no-admin check repeats this one at the same path.
   { name: "empty member list", edit: (i) => (i.members = []), path: "members", fix: "list at least one member, with role: admin" },
+  {
+    name: "mail relay in plain text",
+    edit: (i) => (i.mail = { host: "smtp.asso-exemple.fr", from: "a@asso-exemple.fr", security: "none" }),
+    path: "mail.security",
+    fix: "mail is never sent in clear",
+  },
+  { name: "mail relay without a sender", edit: (i) => (i.mail = { host: "smtp.asso-exemple.fr" }), path: "mail.from", fix: "is required" },
+  { name: "mail relay host with a scheme", edit: (i) => (i.mail = { host: "smtp://relay", from: "a@asso-exemple.fr" }), path: "mail.host", fix: "such as smtp.example.org" },
+  { name: "mail relay password in the file", edit: (i) => (i.mail = { host: "smtp.asso-exemple.fr", from: "a@asso-exemple.fr", password: "x" }), path: "mail.password", fix: "unknown field" },
   { name: "members not a list", edit: (i) => (i.members = "claire.dubois"), path: "members", fix: "must be a list" },
   { name: "member language unknown", edit: (i) => (i.members[3].language = "es"), path: "members[3].language", fix: "must be fr or en" },
   { name: "member quota malformed", edit: (i) => (i.members[2].quota = "lots"), path: "members[2].quota", fix: 'such as "5 GB" or "500 MB", or "none"' },

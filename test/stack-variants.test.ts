@@ -40,3 +40,30 @@ test.serial("a custom VPN port is the one published", async (t) => {
   const resources = await deployUnderMocks(exampleAssociation((i) => (i.services.vpn = { port: 51999 })));
   t.deepEqual(published(resources), ["10000/udp", "443/tcp", "51999/udp", "80/tcp"]);
 });
+
+test.serial("a mail relay reaches Nextcloud's app and cron, its password only as a secret", async (t) => {
+  const config = exampleAssociation((i) => {
+    i.mail = { host: "smtp.asso-exemple.fr", port: 465, security: "tls", from: "ne-pas-repondre@asso-exemple.fr", username: "relay-user" };
+  });
+  const { Bastide } = await import("../stacks/bastide.ts");
+  const { registerUnderMocks } = await import("./support/program.ts");
+  const resources = await registerUnderMocks(() => new Bastide("bastide", { config, provided: { "smtp-password": "relay-password-for-tests" } }));
+  for (const name of ["bastide-nextcloud-app", "bastide-nextcloud-cron"]) {
+    const container = ofType(resources, CONTAINER).find((c) => c.inputs.name === name)!;
+    const envs: string[] = container.inputs.envs;
+    t.true(envs.includes("SMTP_HOST=smtp.asso-exemple.fr"), name);
+    t.true(envs.includes("SMTP_SECURE=ssl"), `${name}: implicit TLS is the image's "ssl"`);
+    t.true(envs.includes("SMTP_PORT=465"), name);
+    t.true(envs.includes("SMTP_NAME=relay-user"), name);
+    t.true(envs.includes("MAIL_FROM_ADDRESS=ne-pas-repondre") && envs.includes("MAIL_DOMAIN=asso-exemple.fr"), name);
+    t.true(envs.includes("SMTP_PASSWORD=relay-password-for-tests"), name);
+    t.true(container.secretInputs.includes("envs"), `${name}: the password is stored as a secret`);
+  }
+  t.throws(() => new Bastide("bastide", { config }), { message: /nextcloud needs the secret "smtp-password", which was not supplied/ }, "before anything is registered");
+});
+
+test.serial("without a relay, Nextcloud gets no mail settings", async (t) => {
+  const resources = await deployUnderMocks(exampleAssociation());
+  const app = ofType(resources, CONTAINER).find((c) => c.inputs.name === "bastide-nextcloud-app")!;
+  t.false((app.inputs.envs as string[]).some((e) => e.startsWith("SMTP_") || e.startsWith("MAIL_")));
+});

@@ -141,6 +141,22 @@ export function recipients(config: Association): Recipient[] {
     });
   }
 
+  if (config.mail && services.nextcloud.enabled) {
+    list.push({
+      name: same(config.mail.host),
+      kind: "processor",
+      role: { fr: "relais de courrier sortant de l'association", en: "the association's outgoing mail relay" },
+      country: { fr: "à préciser par le responsable (contrat du fournisseur)", en: "to be stated by the controller (the provider's contract)" },
+      data: {
+        fr: "adresses électroniques des membres et contenu des notifications (mots de passe oubliés, partages, invitations d'agenda)",
+        en: "members' e-mail addresses and the content of notifications (forgotten passwords, shares, calendar invitations)",
+      },
+      when: { fr: "à chaque courrier envoyé par Nextcloud", en: "whenever Nextcloud sends a mail" },
+      service: "nextcloud",
+      outsideEu: false,
+    });
+  }
+
   if (services.vpn.enabled) {
     list.push({
       name: same(`${DNS_UPSTREAM.name} (Quad9 Foundation)`),

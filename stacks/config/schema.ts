@@ -9,6 +9,7 @@ import { nextcloudSettings, quota } from "../services/nextcloud/settings.ts";
 import { matrixSettings } from "../services/matrix/settings.ts";
 import { pollsSettings } from "../services/polls/settings.ts";
 import { vpnSettings } from "../services/vpn/settings.ts";
+import { mailSettings } from "./mail.ts";
 
 export const ROLES = ["admin", "staff", "volunteer"] as const;
 
@@ -72,6 +73,8 @@ export const associationSchema = z
         vpn: vpnSettings,
       })
       .prefault({}),
+    /** Outgoing mail relay; without it no service sends mail. */
+    mail: mailSettings.optional(),
     members: z.array(member).min(1, { error: "list at least one member, with role: admin" }),
     /** A member removed from the list is disabled at once and erased after this delay. */
     departures: z

@@ -26,6 +26,8 @@ export interface ServiceComponentArgs {
   edgeNetwork: docker.Network;
   /** The server's public address, known only once a cloud VM exists. */
   publicAddress: pulumi.Input<string>;
+  /** Secrets the admin supplied, by name; each component takes those its blueprint asks for. */
+  provided?: Record<string, pulumi.Input<string>>;
   /** Components whose containers must be up first. Pulumi does not pass a component's
    * own dependsOn down to its children, so the containers are told directly. */
   after?: pulumi.Resource[];
@@ -50,12 +52,22 @@ export class ServiceComponent extends pulumi.ComponentResource {
     super(`bastide:service:${blueprint.service}`, blueprint.service, {}, { ...opts, providers: [provider] });
     const child = { parent: this, provider };
 
-    this.secrets = Object.fromEntries(
-      blueprint.secrets.map((s) => [
-        s.name,
-        new random.RandomPassword(`${blueprint.service}-${s.name}`, { length: s.length, special: false }, { parent: this }).result,
-      ]),
+    const provided = Object.fromEntries(
+      (blueprint.providedSecrets ?? []).map((name) => {
+        const value = args.provided?.[name];
+        if (value === undefined) throw new Error(`${blueprint.service} needs the secret "${name}", which was not supplied`);
+        return [name, pulumi.secret(value)];
+      }),
     );
+    this.secrets = {
+      ...Object.fromEntries(
+        blueprint.secrets.map((s) => [
+          s.name,
+          new random.RandomPassword(`${blueprint.service}-${s.name}`, { length: s.length, special: false }, { parent: this }).result,
+        ]),
+      ),
+      ...provided,
+    };
 
     this.volumes = Object.fromEntries(
       blueprint.volumes.map((v) => [
@@ -115,7 +127,7 @@ export class ServiceComponent extends pulumi.ComponentResource {
     ];
 
     // Rendering once with placeholders tells, before any secret exists, which files embed one.
-    const shapes = blueprint.files(Object.fromEntries(blueprint.secrets.map((s) => [s.name, `<secret:${s.name}>`])));
+    const shapes = blueprint.files(Object.fromEntries(Object.keys(this.secrets).map((name) => [name, `<secret:${name}>`])));
     const uploads = (spec.files ?? []).map((path) => {
       const shape = shapes.find((f) => f.container === spec.name && f.path === path);
       if (!shape) throw new Error(`${service}/${spec.name}: no rendered file for ${path}`);

@@ -103,6 +103,8 @@ export interface ServiceBlueprint {
   containers: ContainerBlueprint[];
   volumes: VolumeBlueprint[];
   secrets: SecretBlueprint[];
+  /** Secrets the admin supplies (Pulumi secret config), by name, e.g. the mail relay's password. */
+  providedSecrets?: string[];
   routes: ProxyRoute[];
   /** Rendered files; `secrets` maps each secret name to its value (or a placeholder in plans). */
   files(secrets: Record<string, string>): RenderedFile[];

@@ -245,3 +245,13 @@ test("security measures: computed from the stack, and honest about what Bastide 
   t.is(measure(relaxed, "tls").status, "partial", "a local deployment has no public certificate");
   t.is(measure(relaxed, "firewall").status, "partial", "Bastide does not manage a local firewall");
 });
+
+test("a mail relay is listed among the recipients, as a processor", async (t) => {
+  const { recipients } = await import("../../policies/reports/location.ts");
+  const withMail = exampleAssociation((i) => (i.mail = { host: "smtp.asso-exemple.fr", from: "ne-pas-repondre@asso-exemple.fr" }));
+  const relay = recipients(withMail).find((r) => r.name.en === "smtp.asso-exemple.fr");
+  t.truthy(relay);
+  t.is(relay!.kind, "processor");
+  t.is(relay!.service, "nextcloud");
+  t.falsy(recipients(exampleAssociation()).find((r) => r.role.en.includes("mail relay")), "no relay, no such recipient");
+});

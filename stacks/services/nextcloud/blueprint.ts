@@ -10,6 +10,7 @@ import type { Association } from "../../config/schema.ts";
 import { containerName, type MemoryMb, type ProxyRoute, type ServiceBlueprint, type ServiceModule } from "../blueprint.ts";
 import { IMAGES } from "../images.ts";
 import { phpLiteral, type PhpValue } from "../../platform/php.ts";
+import { SMTP_PASSWORD_SECRET, type MailSettings } from "../../config/mail.ts";
 import { render } from "../../platform/templates.ts";
 import { EDGE_NETWORK } from "../../platform/network.ts";
 
@@ -202,6 +203,24 @@ const phpMemoryLimit = (containerMb: number, share: number) => `${Math.floor((co
 /** Uploads stream to disk, not memory, and clients send big files in chunks: Apache's own 1 GiB body limit. */
 const PHP_UPLOAD_LIMIT = "1G";
 
+/** The official image's mail variables (its smtp.config.php reads them). */
+export function smtpEnv(mail: MailSettings): Record<string, string> {
+  const [local, domain] = mail.from.split("@") as [string, string];
+  return {
+    SMTP_HOST: mail.host,
+    // The image's words: `ssl` is implicit TLS, `tls` is STARTTLS.
+    SMTP_SECURE: mail.security === "tls" ? "ssl" : "tls",
+    SMTP_PORT: String(mail.port),
+    SMTP_AUTHTYPE: mail.username ? "LOGIN" : "PLAIN",
+    ...(mail.username ? { SMTP_NAME: mail.username } : {}),
+    MAIL_FROM_ADDRESS: local,
+    MAIL_DOMAIN: domain,
+  };
+}
+
+const smtpSecretEnv = (mail: MailSettings | undefined): Record<string, string> =>
+  mail?.username ? { SMTP_PASSWORD: SMTP_PASSWORD_SECRET } : {};
+
 export const nextcloud: ServiceModule = {
   name: "nextcloud",
   enabled: (config) => config.services.nextcloud.enabled,
@@ -210,7 +229,9 @@ export const nextcloud: ServiceModule = {
     const redisHost = containerName("nextcloud", "redis");
     const memory = (c: keyof typeof NEXTCLOUD_MEMORY) => NEXTCLOUD_MEMORY[c][profile];
     // Read by the image's reverse-proxy.config.php and redis.config.php, in the app and in cron.
+    const mail = config.mail;
     const runtimeEnv = {
+      ...(mail ? smtpEnv(mail) : {}),
       REDIS_HOST: redisHost,
       OVERWRITEPROTOCOL: "https",
       OVERWRITEHOST: host,
@@ -269,6 +290,7 @@ export const nextcloud: ServiceModule = {
             POSTGRES_PASSWORD: NEXTCLOUD_SECRETS.db,
             NEXTCLOUD_ADMIN_PASSWORD: NEXTCLOUD_SECRETS.admin,
             REDIS_HOST_PASSWORD: NEXTCLOUD_SECRETS.redis,
+            ...smtpSecretEnv(mail),
           },
           volumes: [html],
           files: [CONFIG_SOURCE, CONFIG_HOOK],
@@ -286,7 +308,8 @@ export const nextcloud: ServiceModule = {
           image: IMAGES.nextcloud,
           memoryMb: NEXTCLOUD_MEMORY.cron,
           env: { ...runtimeEnv, PHP_MEMORY_LIMIT: phpMemoryLimit(memory("cron"), 2 / 3) },
-          secretEnv: { REDIS_HOST_PASSWORD: NEXTCLOUD_SECRETS.redis },
+          // Background jobs send the notification mails.
+          secretEnv: { REDIS_HOST_PASSWORD: NEXTCLOUD_SECRETS.redis, ...smtpSecretEnv(mail) },
           // The image's crond runs cron.php as www-data every 5 minutes.
           command: ["/cron.sh"],
           volumes: [html],
@@ -310,6 +333,7 @@ export const nextcloud: ServiceModule = {
         },
       ],
       secrets: Object.values(NEXTCLOUD_SECRETS).map((name) => ({ name, length: 32 })),
+      providedSecrets: config.mail?.username ? [SMTP_PASSWORD_SECRET] : [],
       routes: [{ host, upstream: `${containerName("nextcloud", "app")}:80`, vpnOnlyPaths: ADMIN_PATHS } satisfies ProxyRoute],
       files: (secrets) => [
         { container: "app", path: CONFIG_SOURCE, content: bastideConfigPhp(config, host), holdsSecrets: false, mode: "0644" },
