@@ -3,6 +3,7 @@
 import { Agent, type Dispatcher } from "undici";
 import { lookup as dnsLookup } from "node:dns";
 import { rootCertificates } from "node:tls";
+import type { Association } from "../stacks/config/schema.ts";
 
 /** The Docker engine the stack runs on, as dockerode takes it. */
 export interface DockerTarget {
@@ -11,6 +12,18 @@ export interface DockerTarget {
   host?: string;
   port?: number;
   username?: string;
+}
+
+/**
+ * The Docker engine a stack runs on: the local one (DOCKER_HOST's unix socket when set),
+ * the declared SSH server, or root on the new VM's public address.
+ */
+export function dockerTargetFor(config: Association, publicAddress: string | undefined, dockerHost: string | undefined = process.env.DOCKER_HOST): DockerTarget {
+  const host = config.host;
+  if (host.target === "local") return { socketPath: dockerHost?.startsWith("unix://") ? dockerHost.slice("unix://".length) : "/var/run/docker.sock" };
+  if (host.target === "ssh") return { protocol: "ssh", host: host.address, port: host.port, username: host.user };
+  if (!publicAddress) throw new Error(`the ${host.target} server's address is not known yet: was \`pulumi up\` run?`);
+  return { protocol: "ssh", host: publicAddress, port: 22, username: "root" };
 }
 
 export interface Endpoint {

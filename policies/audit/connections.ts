@@ -10,14 +10,14 @@
 //   BASTIDE_MATRIX_URL            BASTIDE_MATRIX_SHARED_SECRET
 //   BASTIDE_PROVISIONING_TOKEN    BASTIDE_PUBLIC_ADDRESS (cloud targets: the server's address)
 //   BASTIDE_AUDIT_LABELS          label=value,...: only containers that also carry these labels
-import { spawnSync } from "node:child_process";
+import { pulumiStackOutput } from "../../provisioners/runtime/stack-outputs.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { hostnames } from "../../stacks/services/catalog.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
 import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import { endpointOf } from "../../stacks/provisioning/index.ts";
-import { resolveEndpoint, type DockerTarget, type Endpoint } from "../../provisioners/connections.ts";
+import { dockerTargetFor, resolveEndpoint, type DockerTarget, type Endpoint } from "../../provisioners/connections.ts";
 import { dockerFor } from "../../provisioners/runtime/docker.ts";
 import { isUnavailable, type AuditConnections, type Unavailable } from "./audit.ts";
 
@@ -74,11 +74,10 @@ export function dockerTargetFrom(value: string): DockerTarget | Unavailable {
 function dockerTarget(config: Association, env: Env, outputs: StackOutputs): DockerTarget | Unavailable {
   const host = config.host;
   if (env[ENV.dockerHost]) return dockerTargetFrom(env[ENV.dockerHost]!);
-  if (host.target === "local") return { socketPath: "/var/run/docker.sock" };
-  if (host.target === "ssh") return { protocol: "ssh", host: host.address, port: host.port, username: host.user };
   const address = env[ENV.publicAddress] ?? outputs.publicAddress;
-  if (!address) return { unavailable: `the server's address is unknown: set ${ENV.publicAddress} (or ${ENV.dockerHost}), or run where \`pulumi stack output\` works` };
-  return { protocol: "ssh", host: address, port: 22, username: "root" };
+  if ((host.target === "hetzner" || host.target === "scaleway") && !address)
+    return { unavailable: `the server's address is unknown: set ${ENV.publicAddress} (or ${ENV.dockerHost}), or run where \`pulumi stack output\` works` };
+  return dockerTargetFor(config, address, undefined);
 }
 
 /** Pure: the connections the config and the credentials allow. */
@@ -140,17 +139,15 @@ export async function openConnections(plan: ConnectionPlan): Promise<AuditConnec
 
 /** The stack's outputs through the Pulumi CLI, in memory; the reason when that is not possible. */
 export function pulumiStackOutputs(options: { stack?: string; cwd?: string; program?: string } = {}): StackOutputs | { problem: string } {
-  const args = ["stack", "output", "--show-secrets", "--json", ...(options.stack ? ["--stack", options.stack] : [])];
-  const result = spawnSync(options.program ?? "pulumi", args, { cwd: options.cwd, encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
-  if (result.error) return { problem: `pulumi could not run (${(result.error as NodeJS.ErrnoException).code ?? result.error.message})` };
-  // stderr may say which stack is missing; stdout holds secrets and is never shown.
-  if (result.status !== 0) {
-    // The last line says why (the first may be npm's wrapper downloading the CLI).
-    const why = result.stderr.trim().split("\n").pop()?.trim().slice(0, 200);
-    return { problem: `pulumi stack output failed: ${why || `exit ${result.status}`}` };
-  }
+  let text: string | undefined;
   try {
-    return JSON.parse(result.stdout) as StackOutputs;
+    text = pulumiStackOutput({ ...options, timeoutMs: 60_000 });
+  } catch (error) {
+    return { problem: (error as Error).message };
+  }
+  if (text === undefined) return { problem: "pulumi could not run (ENOENT)" };
+  try {
+    return JSON.parse(text) as StackOutputs;
   } catch {
     return { problem: "pulumi stack output did not print JSON" };
   }

@@ -4,7 +4,7 @@
 // Credentials come from the stack itself (`pulumi stack output --json --show-secrets`,
 // run without a shell), or from standard input with `--outputs -` for an admin who runs
 // Pulumi elsewhere. They stay in memory: never on a command line, in a file or a record.
-import { execFile } from "node:child_process";
+import { pulumiStackOutput } from "../../provisioners/runtime/stack-outputs.ts";
 import { parseArgs } from "node:util";
 import type { Association } from "../../stacks/config/schema.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
@@ -15,7 +15,7 @@ import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import { SERVER_CONF_PATH } from "../../stacks/services/vpn/blueprint.ts";
 import { endpointOf } from "../../stacks/provisioning/index.ts";
 import { createCalDavClient } from "../../provisioners/calendars/client.ts";
-import { resolveEndpoint, type DockerTarget } from "../../provisioners/connections.ts";
+import { dockerTargetFor, resolveEndpoint, type DockerTarget } from "../../provisioners/connections.ts";
 import { dockerProsody } from "../../provisioners/jitsi/commands.ts";
 import { createMatrixClient } from "../../provisioners/matrix/client.ts";
 import { createNextcloudClient } from "../../provisioners/nextcloud/client.ts";
@@ -99,16 +99,15 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+function fromPulumi(stack: string | undefined): string {
+  const text = pulumiStackOutput(stack ? { stack } : {});
+  if (text === undefined) throw new Error("the Pulumi CLI is not installed here: pipe `pulumi stack output --json --show-secrets` in with --outputs -");
+  return text;
+}
+
 /** The stack's outputs, secrets shown: from the Pulumi CLI, or standard input. */
 export async function stackOutputs(args: Pick<CommonArgs, "stack" | "outputs">): Promise<StackOutputs> {
-  const text =
-    args.outputs === "-"
-      ? await readStdin()
-      : await new Promise<string>((resolve, reject) =>
-          execFile("pulumi", ["stack", "output", "--json", "--show-secrets", ...(args.stack ? ["--stack", args.stack] : [])], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-            error ? reject(new Error(`pulumi stack output failed (is this the project folder, and the stack selected?): ${String(stderr).trim() || error.message}`)) : resolve(stdout),
-          ),
-        );
+  const text = args.outputs === "-" ? await readStdin() : fromPulumi(args.stack);
   let outputs: StackOutputs;
   try {
     outputs = JSON.parse(text) as StackOutputs;
@@ -119,17 +118,8 @@ export async function stackOutputs(args: Pick<CommonArgs, "stack" | "outputs">):
   return outputs;
 }
 
-/** The Docker engine the stack runs on, as stacks/provisioning/index.ts finds it. */
-export function dockerTarget(config: Association, publicAddress: string | undefined): DockerTarget {
-  const host = config.host;
-  if (host.target === "local") {
-    const socket = process.env.DOCKER_HOST?.startsWith("unix://") ? process.env.DOCKER_HOST.slice("unix://".length) : "/var/run/docker.sock";
-    return { socketPath: socket };
-  }
-  if (host.target === "ssh") return { protocol: "ssh", host: host.address, port: host.port, username: host.user };
-  if (!publicAddress) throw new Error("the stack outputs have no publicAddress: was `pulumi up` run?");
-  return { protocol: "ssh", host: publicAddress, port: 22, username: "root" };
-}
+/** The Docker engine the stack runs on, found the way `pulumi up` finds it. */
+export const dockerTarget = (config: Association, publicAddress: string | undefined): DockerTarget => dockerTargetFor(config, publicAddress);
 
 export const allSecrets = (outputs: StackOutputs): string[] =>
   Object.values(outputs.serviceSecrets).flatMap((secrets) => Object.values(secrets ?? {}).filter((v): v is string => typeof v === "string"));

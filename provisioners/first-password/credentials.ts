@@ -7,7 +7,7 @@
 // 2. `pulumi stack output --show-secrets --json serviceSecrets`, run in the project folder:
 //    the stack exports every service's generated secrets by name (stacks/index.ts).
 // They are held in memory only: never printed, logged or written.
-import { spawnSync } from "node:child_process";
+import { pulumiStackOutput as readStackOutput } from "../runtime/stack-outputs.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
 import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
@@ -106,25 +106,6 @@ export function loadCredentials(needs: CredentialNeeds, sources: CredentialSourc
   };
 }
 
-/**
- * Runs the Pulumi CLI for `serviceSecrets` (the selected stack unless `stack` is given).
- * Returns undefined when `pulumi` is not installed; throws with Pulumi's own message when it fails.
- */
-export function pulumiStackOutput(options: { cwd: string; stack?: string; pulumi?: string; timeoutMs?: number }): string | undefined {
-  const args = ["stack", "output", "--show-secrets", "--json", "serviceSecrets", ...(options.stack ? ["--stack", options.stack] : [])];
-  const result = spawnSync(options.pulumi ?? "pulumi", args, {
-    cwd: options.cwd,
-    encoding: "utf8",
-    timeout: options.timeoutMs ?? 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") return undefined;
-  if (result.error) throw new Error(`pulumi stack output: ${result.error.message}`);
-  if (result.status !== 0) {
-    // Pulumi's error text (no secret: those go to stdout only).
-    const reason = result.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" ");
-    throw new Error(`pulumi stack output failed (exit ${result.status}): ${reason || "no message"}`);
-  }
-  return result.stdout;
-}
+/** `serviceSecrets` through the Pulumi CLI (the selected stack unless `stack` is given); undefined without the CLI. */
+export const pulumiStackOutput = (options: { cwd: string; stack?: string; pulumi?: string; timeoutMs?: number }): string | undefined =>
+  readStackOutput({ cwd: options.cwd, output: "serviceSecrets", ...(options.stack ? { stack: options.stack } : {}), ...(options.pulumi ? { program: options.pulumi } : {}), ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });

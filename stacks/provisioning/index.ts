@@ -9,7 +9,7 @@ import type { ServiceComponent } from "../platform/component.ts";
 import { desiredState } from "../../provisioners/desired.ts";
 import { keyedSlice } from "../../provisioners/slices.ts";
 import type { ProvisionedService } from "../../provisioners/model.ts";
-import type { DockerTarget, Endpoint } from "../../provisioners/connections.ts";
+import { dockerTargetFor, type DockerTarget, type Endpoint } from "../../provisioners/connections.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../services/nextcloud/blueprint.ts";
 import { MATRIX_SECRETS } from "../services/matrix/blueprint.ts";
 import { SERVER_KEY_SECRET } from "../services/vpn/blueprint.ts";
@@ -60,15 +60,8 @@ export function endpointOf(config: Association, host: string): Endpoint & { cadd
     : { url: `https://${host}` };
 }
 
-export function dockerTargetOf(config: Association, publicAddress: pulumi.Input<string>): pulumi.Output<DockerTarget> {
-  const host = config.host;
-  if (host.target === "local") {
-    const socket = process.env.DOCKER_HOST?.startsWith("unix://") ? process.env.DOCKER_HOST.slice("unix://".length) : "/var/run/docker.sock";
-    return pulumi.output({ socketPath: socket });
-  }
-  if (host.target === "ssh") return pulumi.output({ protocol: "ssh" as const, host: host.address, port: host.port, username: host.user });
-  return pulumi.output(publicAddress).apply((address) => ({ protocol: "ssh" as const, host: address, port: 22, username: "root" }));
-}
+export const dockerTargetOf = (config: Association, publicAddress: pulumi.Input<string>): pulumi.Output<DockerTarget> =>
+  pulumi.output(publicAddress).apply((address) => dockerTargetFor(config, address));
 
 export class Provisioning extends pulumi.ComponentResource {
   readonly resources: Partial<Record<ProvisionedService, ProvisioningResource>> = {};
