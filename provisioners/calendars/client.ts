@@ -10,7 +10,7 @@
 //   CalendarServer `share-resource` form answers 501), sent as recorded from Nextcloud 32.
 import { davRequest, makeCalendar, type DAVResponse } from "tsdav";
 import type { Dispatcher } from "undici";
-import { HttpClient, type CallCounter, type HttpResponse, type RetryPolicy } from "../runtime/http.ts";
+import { withSlash, basicAuth, HttpClient, type CallCounter, type HttpResponse, type RetryPolicy } from "../runtime/http.ts";
 import type { LiveShare, ShareAccess } from "./plan.ts";
 
 export interface CalDavClientOptions {
@@ -43,15 +43,13 @@ export interface CalDavClient {
   readonly concurrency: number;
 }
 
-const withSlash = (url: string) => (url.endsWith("/") ? url : `${url}/`);
-
 export function createCalDavClient(options: CalDavClientOptions): CalDavClient {
   const baseUrl = withSlash(options.baseUrl);
   const http = new HttpClient({
     service: "calendars",
     baseUrl,
     headers: {
-      Authorization: `Basic ${Buffer.from(`${options.user}:${options.password}`).toString("base64")}`,
+      Authorization: basicAuth(options.user, options.password),
       Accept: "application/xml, text/xml;q=0.9, */*;q=0.5",
     },
     timeoutMs: options.timeoutMs,

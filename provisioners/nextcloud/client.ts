@@ -17,7 +17,7 @@
 import type { DesiredNextcloudUser } from "../desired.ts";
 import { Client, Server, UserNotFoundError, type UserProperty } from "nextcloud-node-client";
 import type { Dispatcher } from "undici";
-import { HttpClient, type CallCounter, type HttpResponse, type RetryPolicy } from "../runtime/http.ts";
+import { withSlash, basicAuth, HttpClient, type CallCounter, type HttpResponse, type RetryPolicy } from "../runtime/http.ts";
 
 export interface NextcloudClientOptions {
   /** e.g. https://cloud.example.org/ */
@@ -49,15 +49,13 @@ export interface NextcloudClient {
   readonly concurrency: number;
 }
 
-const withSlash = (url: string) => (url.endsWith("/") ? url : `${url}/`);
-
 export function createNextcloudClient(options: NextcloudClientOptions): NextcloudClient {
   const baseUrl = withSlash(options.baseUrl);
   const http = new HttpClient({
     service: "nextcloud",
     baseUrl,
     headers: {
-      Authorization: `Basic ${Buffer.from(`${options.user}:${options.password}`).toString("base64")}`,
+      Authorization: basicAuth(options.user, options.password),
       "OCS-APIRequest": "true",
     },
     timeoutMs: options.timeoutMs,

@@ -75,6 +75,12 @@ export class HttpError extends Error {
   }
 }
 
+/** HTTP Basic credentials, as Nextcloud's OCS and DAV take them. */
+export const basicAuth = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+/** A base URL that relative paths extend rather than replace. */
+export const withSlash = (url: string) => (url.endsWith("/") ? url : `${url}/`);
+
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** How long a 429 asks to wait: Retry-After (seconds or a date), else Matrix's retry_after_ms. */
