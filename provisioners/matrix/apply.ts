@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { ProvisionError } from "../model.ts";
 import { describeError, errcodeOf, MatrixApiError, type MatrixClient } from "./client.ts";
-import { ENCRYPTION_ALGORITHM, type MatrixChange } from "./model.ts";
+import { ENCRYPTION_ALGORITHM, ratelimitPath, UNLIMITED, type MatrixChange } from "./model.ts";
 
 /** Synapse 1.67's default event power levels; power_level_content_override replaces the whole map. */
 const DEFAULT_EVENT_LEVELS = {
@@ -76,6 +76,8 @@ async function createRoom(client: MatrixClient, payload: Extract<MatrixChange, {
 async function applyChange(change: MatrixChange, client: MatrixClient): Promise<void> {
   const via = [client.serverName];
   switch (change.kind) {
+    case "bot.unlimit":
+      return expectStatus(client.admin("POST", ratelimitPath(change.payload.userId), { ...UNLIMITED }), [200]);
     case "user.create":
       // 201 created; 200 when a retried create had already taken effect. No password: members set theirs.
       return expectStatus(client.admin("PUT", adminUserPath(change.payload.userId), { displayname: change.payload.displayName }), [200, 201]);

@@ -6,7 +6,13 @@ import type { Change } from "../model.ts";
 export const ENCRYPTION_ALGORITHM = "m.megolm.v1.aes-sha2";
 
 /** Order of the plan's phases: a room exists before it is linked or anyone is invited. */
-export const PHASES = { users: 1, rooms: 2, roomState: 3, invites: 4 } as const;
+export const PHASES = { bot: 0, users: 1, rooms: 2, roomState: 3, invites: 4 } as const;
+
+/** Where the bot's rate-limit override lives (synapse/rest/admin/users.py RateLimitRestServlet). */
+export const ratelimitPath = (userId: string) => `/_synapse/admin/v1/users/${encodeURIComponent(userId)}/override_ratelimit`;
+
+/** Synapse's override for "no rate limit at all" (0 per second, 0 burst). */
+export const UNLIMITED = { messages_per_second: 0, burst_count: 0 } as const;
 
 export interface LiveMatrixUser {
   id: string;
@@ -36,6 +42,8 @@ export interface LiveMatrix {
   users: Record<string, LiveMatrixUser>;
   /** By local alias (`bureau`, the space's too); null when the alias resolves to nothing. */
   rooms: Record<string, LiveRoom | null>;
+  /** The bot's own rate-limit override; {} when it has none. */
+  botRatelimit?: { messages_per_second?: number; burst_count?: number };
 }
 
 export type RoomKind = "space" | "room";
@@ -44,6 +52,8 @@ type UserPayload = { userId: string; displayName: string };
 
 /** Every write the provisioner makes, as data. */
 export type MatrixChange =
+  /** Lifts Synapse's rate limits for the bot: a real Synapse allows ~0.3 invites a second per room. */
+  | Change<"bot.unlimit", { userId: string }>
   | Change<"user.create", UserPayload>
   | Change<"user.update", UserPayload>
   /** Re-activation after a departure the member came back from. */

@@ -2,7 +2,7 @@
 // writes. Nothing already right is touched, so a second run plans nothing.
 import type { DesiredState } from "../desired.ts";
 import { matrixUserId } from "../desired.ts";
-import { ENCRYPTION_ALGORITHM, PHASES, type LiveMatrix, type LiveMatrixUser, type LiveRoom, type MatrixChange, type RoomKind } from "./model.ts";
+import { ENCRYPTION_ALGORITHM, PHASES, UNLIMITED, type LiveMatrix, type LiveMatrixUser, type LiveRoom, type MatrixChange, type RoomKind } from "./model.ts";
 
 type DesiredMatrix = NonNullable<DesiredState["matrix"]>;
 
@@ -120,7 +120,12 @@ export function planMatrix(desired: DesiredState, live: LiveMatrix): MatrixChang
   const space = target(matrix.space.alias, matrix.space.name, "space", matrix.space.members);
   const rooms = matrix.rooms.map((r) => target(r.alias, r.name, "room", r.members));
   const liveOf = (t: Target) => live.rooms[t.localAlias] ?? null;
+  const limited = live.botRatelimit?.messages_per_second !== UNLIMITED.messages_per_second || live.botRatelimit?.burst_count !== UNLIMITED.burst_count;
+  const unlimit: MatrixChange[] = limited
+    ? [{ service: "matrix", kind: "bot.unlimit", subject: `no rate limit for ${matrix.bot}`, phase: PHASES.bot, payload: { userId: matrix.bot } }]
+    : [];
   return [
+    ...unlimit,
     ...userChanges,
     ...planRoom(space, liveOf(space), retention, active),
     ...rooms.flatMap((r) => [...planRoom(r, liveOf(r), retention, active), ...planLinks(space, liveOf(space), r, liveOf(r))]),

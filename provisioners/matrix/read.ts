@@ -5,7 +5,7 @@ import type { DesiredState } from "../desired.ts";
 import { ProvisionError } from "../model.ts";
 import { mapLimit } from "../runtime/concurrency.ts";
 import { describeError, errcodeOf, type MatrixClient } from "./client.ts";
-import type { LiveMatrix, LiveMatrixUser, LiveRoom, RoomKind } from "./model.ts";
+import { ratelimitPath, type LiveMatrix, type LiveMatrixUser, type LiveRoom, type RoomKind } from "./model.ts";
 
 /** Rooms read at once; each read is itself a handful of parallel calls. */
 const ROOMS_AT_ONCE = 2;
@@ -82,5 +82,11 @@ export async function readMatrix(client: MatrixClient, desired: DesiredState): P
       throw new ProvisionError("matrix", undefined, `reading ${fullAlias(t.local)}: ${describeError(error)}${hint}`, { cause: error });
     }
   });
-  return { users, rooms: Object.fromEntries(targets.map((t, i) => [t.local, rooms[i]!])) };
+  let botRatelimit: LiveMatrix["botRatelimit"];
+  try {
+    botRatelimit = await client.adminJson("GET", ratelimitPath(client.botUserId));
+  } catch (error) {
+    throw new ProvisionError("matrix", undefined, `reading the bot's rate limits: ${describeError(error)}`, { cause: error });
+  }
+  return { users, rooms: Object.fromEntries(targets.map((t, i) => [t.local, rooms[i]!])), botRatelimit };
 }

@@ -56,6 +56,7 @@ interface Device {
 
 /** Endpoints served here that the recordings do not cover, and where their behaviour comes from. */
 export const UNRECORDED_ENDPOINTS = [
+  "GET/POST/DELETE /_synapse/admin/v1/users/{userId}/override_ratelimit — synapse/rest/admin/users.py RateLimitRestServlet ({} when none; non-negative ints, else 400 M_INVALID_PARAM)",
   "GET /_synapse/admin/v1/rooms — synapse/rest/admin/rooms.py ListRoomRestServlet (offset, rooms, total_rooms, next_batch, prev_batch)",
   "GET /_synapse/admin/v1/rooms/{roomId}/members — synapse/rest/admin/rooms.py RoomMembersRestServlet ({members, total}, joined users)",
   "GET /_matrix/client/v3/rooms/{roomId}/members — synapse/rest/client/room.py RoomMemberListRestServlet ({chunk: member events}, membership / not_membership filters)",
@@ -328,6 +329,9 @@ export class FakeSynapse {
       if (method === "PUT") return this.putUser(request, b!);
     }
     if (version === "v1" && a === "deactivate" && rest.length === 2 && method === "POST") return this.deactivate(request, b!);
+    if (version === "v1" && a === "users" && c === "override_ratelimit" && rest.length === 3) {
+      if (method === "GET" || method === "POST" || method === "DELETE") return this.overrideRatelimit(request, b!);
+    }
     if (version === "v1" && a === "rooms" && rest.length === 1 && method === "GET") return this.listRooms(request);
     if (version === "v1" && a === "rooms" && rest.length === 2 && method === "GET") return this.roomDetails(request, b!);
     if (version === "v1" && a === "rooms" && c === "members" && rest.length === 3 && method === "GET") return this.adminRoomMembers(request, b!);
@@ -528,6 +532,30 @@ export class FakeSynapse {
     const body: Json = { users: page, total: matching.length };
     if (start + limit < matching.length) body.next_token = String(start + page.length);
     return ok(body);
+  }
+
+  /** Per-user rate-limit overrides, by user id (synapse/rest/admin/users.py RateLimitRestServlet). */
+  readonly ratelimitOverrides = new Map<string, { messages_per_second: number; burst_count: number }>();
+
+  private overrideRatelimit(request: FakeRequest, userId: string): FakeResponse {
+    this.admin(request);
+    const { domain } = parseUserId(userId);
+    if (domain !== this.serverName)
+      throw badRequest(request.method === "GET" ? "Can only look up local users" : "Only local users can be ratelimited");
+    if (!this.users.get(userId)) throw notFound("User not found");
+    if (request.method === "GET") return ok(this.ratelimitOverrides.get(userId) ?? {});
+    if (request.method === "DELETE") {
+      this.ratelimitOverrides.delete(userId);
+      return ok({});
+    }
+    const body = request.body ? this.body(request) : {};
+    const messages = body.messages_per_second ?? 0;
+    const burst = body.burst_count ?? 0;
+    for (const value of [messages, burst])
+      if (!Number.isInteger(value) || (value as number) < 0) throw badRequest(`${JSON.stringify(value)} parameter must be a positive int`, "M_INVALID_PARAM");
+    const override = { messages_per_second: messages as number, burst_count: burst as number };
+    this.ratelimitOverrides.set(userId, override);
+    return ok(override);
   }
 
   private getUser(request: FakeRequest, userId: string): FakeResponse {

@@ -3,6 +3,7 @@
 import test, { type ExecutionContext } from "ava";
 import { desiredState, matrixUserId, MATRIX_BOT, type DesiredState } from "../../provisioners/desired.ts";
 import { botPassword, BOT_DEVICE_ID, createMatrixClient, ENCRYPTION_ALGORITHM, matrixProvisioner, PHASES, type LiveMatrix, type MatrixChange } from "../../provisioners/matrix/index.ts";
+import { UNLIMITED } from "../../provisioners/matrix/model.ts";
 import { planMatrix } from "../../provisioners/matrix/plan.ts";
 import { runMatrix } from "../../provisioners/matrix/runner.ts";
 import { converge, ProvisionError } from "../../provisioners/model.ts";
@@ -63,6 +64,7 @@ function convergedLive(desired: DesiredState): LiveMatrix {
         ]),
       ),
     },
+    botRatelimit: { ...UNLIMITED },
   };
 }
 
@@ -88,6 +90,12 @@ test("plan: an empty server gets the accounts, the space, the rooms, their links
       ...MATRIX.rooms.map((r) => [{ alias: alias(r.alias), localAlias: r.alias, name: r.name, kind: "room", retention: { max_lifetime: MATRIX.retentionMs } }, PHASES.rooms]),
     ],
   );
+  t.deepEqual(
+    of("bot.unlimit").map((c) => [(c.payload as { userId: string }).userId, c.phase]),
+    [[MATRIX.bot, PHASES.bot]],
+    "the bot's rate limits are lifted before anything else: a real Synapse allows ~0.3 invites a second per room",
+  );
+  t.true(PHASES.bot < PHASES.invites);
   t.is(of("space.child").length, 3);
   t.is(of("space.parent").length, 3);
   const invites = of("room.invite").map((c) => c.subject);
@@ -230,6 +238,7 @@ test("a first run creates the bot, accounts without password, the space and encr
 
   const bot = fake.user(user(MATRIX_BOT))!;
   t.true(bot.admin, "the bot is a server admin");
+  t.deepEqual(fake.ratelimitOverrides.get(bot.id), { messages_per_second: 0, burst_count: 0 }, "the bot is not rate-limited");
   for (const u of MATRIX.users) t.is(fake.user(u.id)!.passwordHash, null, `${u.localpart} gets no password from Bastide`);
   t.deepEqual(fake.tokensOf(bot.id), [], "the session was logged out");
   t.true(
