@@ -37,6 +37,15 @@ export interface Endpoint {
   caddyLocalCa?: boolean;
 }
 
+/**
+ * Where a service is reached: through public DNS, or 127.0.0.1 with Caddy's own CA on
+ * the local target. `override` (a URL an admin set) wins when given.
+ */
+export function endpointOf(config: Association, host: string, override?: string): Endpoint {
+  if (override) return { url: override };
+  return config.host.target === "local" ? { url: `https://${host}`, address: "127.0.0.1", caddyLocalCa: true } : { url: `https://${host}` };
+}
+
 /** Where Caddy keeps the root of its local CA, inside the proxy container. */
 export const CADDY_LOCAL_ROOT = "/data/caddy/pki/authorities/local/root.crt";
 

@@ -16,8 +16,7 @@ import { hostnames } from "../../stacks/services/catalog.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
 import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
-import { endpointOf } from "../../stacks/provisioning/index.ts";
-import { dockerTargetFor, resolveEndpoint, type DockerTarget, type Endpoint } from "../../provisioners/connections.ts";
+import { endpointOf, dockerTargetFor, resolveEndpoint, type DockerTarget, type Endpoint } from "../../provisioners/connections.ts";
 import { dockerFor } from "../../provisioners/runtime/docker.ts";
 import { isUnavailable, type AuditConnections, type Unavailable } from "./audit.ts";
 
@@ -88,7 +87,6 @@ export function connectionPlan(config: Association, given: Env, outputs: StackOu
   const lacking = (variable: string) => ({
     unavailable: `no credentials: set ${variable}${pulumiProblem ? ` (the stack's outputs could not be read: ${pulumiProblem})` : ""}`,
   });
-  const endpoint = (override: string | undefined, host: string): Endpoint => (override ? { url: override } : endpointOf(config, host));
   const plan: ConnectionPlan = {
     docker: dockerTarget(config, env, outputs),
     labels: (env[ENV.labels] ?? "").split(",").map((l) => l.trim()).filter(Boolean),
@@ -96,7 +94,7 @@ export function connectionPlan(config: Association, given: Env, outputs: StackOu
   if (config.services.nextcloud.enabled) {
     const password = env[ENV.nextcloudPassword] ?? secrets.nextcloud?.[NEXTCLOUD_SECRETS.admin];
     plan.nextcloud = password
-      ? { endpoint: endpoint(env[ENV.nextcloudUrl], names.cloud), user: env[ENV.nextcloudUser] ?? NEXTCLOUD_ADMIN_USER, password }
+      ? { endpoint: endpointOf(config, names.cloud, env[ENV.nextcloudUrl]), user: env[ENV.nextcloudUser] ?? NEXTCLOUD_ADMIN_USER, password }
       : lacking(ENV.nextcloudPassword);
   }
   if (config.services.matrix.enabled) {
@@ -104,7 +102,7 @@ export function connectionPlan(config: Association, given: Env, outputs: StackOu
     const token = env[ENV.provisioningToken] ?? secrets.proxy?.[PROVISIONING_TOKEN.secret];
     plan.matrix = secret
       ? {
-          endpoint: endpoint(env[ENV.matrixUrl], names.matrix),
+          endpoint: endpointOf(config, names.matrix, env[ENV.matrixUrl]),
           serverName: names.matrix,
           registrationSharedSecret: secret,
           // The proxy keeps /_synapse/admin to the VPN and to this token.

@@ -13,9 +13,8 @@ import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_OCC, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import { SERVER_CONF_PATH } from "../../stacks/services/vpn/blueprint.ts";
-import { endpointOf } from "../../stacks/provisioning/index.ts";
 import { createCalDavClient } from "../../provisioners/calendars/client.ts";
-import { dockerTargetFor, resolveEndpoint, type DockerTarget } from "../../provisioners/connections.ts";
+import { endpointOf, dockerTargetFor, resolveEndpoint } from "../../provisioners/connections.ts";
 import { dockerProsody } from "../../provisioners/jitsi/commands.ts";
 import { createMatrixClient } from "../../provisioners/matrix/client.ts";
 import { createNextcloudClient } from "../../provisioners/nextcloud/client.ts";
@@ -118,15 +117,12 @@ export async function stackOutputs(args: Pick<CommonArgs, "stack" | "outputs">):
   return outputs;
 }
 
-/** The Docker engine the stack runs on, found the way `pulumi up` finds it. */
-export const dockerTarget = (config: Association, publicAddress: string | undefined): DockerTarget => dockerTargetFor(config, publicAddress);
-
 export const allSecrets = (outputs: StackOutputs): string[] =>
   Object.values(outputs.serviceSecrets).flatMap((secrets) => Object.values(secrets ?? {}).filter((v): v is string => typeof v === "string"));
 
 /** Connections to every enabled service; close() ends the Matrix bot's session. */
 export async function productionTargets(config: Association, outputs: StackOutputs): Promise<{ targets: DsrTargets; close(): Promise<void> }> {
-  const target = dockerTarget(config, outputs.publicAddress);
+  const target = dockerTargetFor(config, outputs.publicAddress);
   const docker = dockerFor(target);
   const names = hostnames(config);
   const secret = (service: string, name: string) => {

@@ -1,11 +1,10 @@
 // How `npm run first-password` reaches each service from the admin's machine: the same
 // endpoints `pulumi up` uses (public HTTPS; 127.0.0.1 and Caddy's own CA on the local
 // target), and Prosody through the Docker engine DOCKER_HOST names, as jitsi-password does.
-import { endpointOf } from "../../stacks/provisioning/index.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { hostnames } from "../../stacks/services/catalog.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
-import { resolveEndpoint, type DockerTarget, type Endpoint } from "../connections.ts";
+import { endpointOf, resolveEndpoint, type DockerTarget } from "../connections.ts";
 import { dockerProsody } from "../jitsi/commands.ts";
 import { createMatrixClient } from "../matrix/index.ts";
 import { createNextcloudClient } from "../nextcloud/index.ts";
@@ -27,14 +26,13 @@ export interface OpenOptions {
 
 export async function openClients(config: Association, accounts: MemberAccounts, credentials: Credentials, options: OpenOptions): Promise<PasswordClients> {
   const names = hostnames(config);
-  const endpoint = (override: string | undefined, host: string): Endpoint => (override ? { url: override } : endpointOf(config, host));
   const clients: PasswordClients = {};
   if (accounts.nextcloud && credentials.nextcloud) {
-    const { baseUrl, dispatcher } = await resolveEndpoint(endpoint(options.env[ENDPOINT_ENV.nextcloud], names.cloud), DOCKER_FROM_ENVIRONMENT);
+    const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.cloud, options.env[ENDPOINT_ENV.nextcloud]), DOCKER_FROM_ENVIRONMENT);
     clients.nextcloud = createNextcloudClient({ baseUrl, dispatcher, ...credentials.nextcloud, ...(options.counter ? { counter: options.counter } : {}) });
   }
   if (accounts.matrix && credentials.matrix) {
-    const { baseUrl, dispatcher } = await resolveEndpoint(endpoint(options.env[ENDPOINT_ENV.matrix], names.matrix), DOCKER_FROM_ENVIRONMENT);
+    const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.matrix, options.env[ENDPOINT_ENV.matrix]), DOCKER_FROM_ENVIRONMENT);
     clients.matrix = createMatrixClient({
       baseUrl,
       dispatcher,

@@ -9,7 +9,7 @@ import type { ServiceComponent } from "../platform/component.ts";
 import { desiredState } from "../../provisioners/desired.ts";
 import { keyedSlice } from "../../provisioners/slices.ts";
 import type { ProvisionedService } from "../../provisioners/model.ts";
-import { dockerTargetFor, type DockerTarget, type Endpoint } from "../../provisioners/connections.ts";
+import { dockerTargetFor, endpointOf, type DockerTarget } from "../../provisioners/connections.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../services/nextcloud/blueprint.ts";
 import { MATRIX_SECRETS } from "../services/matrix/blueprint.ts";
 import { SERVER_KEY_SECRET } from "../services/vpn/blueprint.ts";
@@ -51,13 +51,6 @@ class ProvisioningResource extends pulumi.dynamic.Resource {
     // serviceState may hold a session token (Matrix): secret, like the connection.
     super(provisioningProvider, name, { ...inputs, ledger: undefined, serviceState: undefined, lastRun: undefined }, { ...opts, additionalSecretOutputs: ["serviceState"] }, "bastide");
   }
-}
-
-/** Where the proxy is reached: through public DNS, or 127.0.0.1 with Caddy's own CA locally. */
-export function endpointOf(config: Association, host: string): Endpoint & { caddyLocalCa?: boolean } {
-  return config.host.target === "local"
-    ? { url: `https://${host}`, address: "127.0.0.1", caddyLocalCa: true }
-    : { url: `https://${host}` };
 }
 
 export const dockerTargetOf = (config: Association, publicAddress: pulumi.Input<string>): pulumi.Output<DockerTarget> =>

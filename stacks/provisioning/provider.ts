@@ -11,7 +11,7 @@
 // change.
 import type * as pulumi from "@pulumi/pulumi";
 import type { Ledger } from "../../provisioners/departures.ts";
-import type { RunRequest, RunResult } from "../../provisioners/run.ts";
+import type { RunRequest } from "../../provisioners/run.ts";
 
 export interface ProvisioningInputs {
   /** Absolute path of provisioners/run.ts, imported by the provider at run time. */
@@ -75,4 +75,3 @@ export const provisioningProvider: pulumi.dynamic.ResourceProvider = {
   async delete() {},
 };
 
-export type { RunResult };
