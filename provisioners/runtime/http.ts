@@ -17,6 +17,9 @@ export const MAX_SERVER_WAIT_MS = 60_000;
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"]);
 
+/** Whether a call only reads: a run with nothing to change sends none but these. */
+export const isReadMethod = (method: string) => READ_METHODS.has(method.toUpperCase());
+
 /** Counts the calls sent to each service: a run with nothing to change must make no write. */
 export class CallCounter {
   readonly calls: { service: string; method: string; path: string; status: number | "error" }[] = [];
@@ -26,11 +29,11 @@ export class CallCounter {
   }
 
   writes(service?: string): number {
-    return this.calls.filter((c) => (!service || c.service === service) && !READ_METHODS.has(c.method)).length;
+    return this.calls.filter((c) => (!service || c.service === service) && !isReadMethod(c.method)).length;
   }
 
   reads(service?: string): number {
-    return this.calls.filter((c) => (!service || c.service === service) && READ_METHODS.has(c.method)).length;
+    return this.calls.filter((c) => (!service || c.service === service) && isReadMethod(c.method)).length;
   }
 }
 

@@ -7,9 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadAssociation } from "../config/load.ts";
 import { PROFILES, type Association } from "../config/schema.ts";
 import { memoryUse } from "../config/sizing.ts";
-import { deployUnderMocks, type Registered } from "./mocks.ts";
-
-const CONTAINER = "docker:index/container:Container";
+import { CONTAINER, deployUnderMocks, type Registered } from "./mocks.ts";
 
 export interface PlanRow {
   type: string;

@@ -3,6 +3,8 @@
 // tests need around it: a log of every request, added latency, and injected faults.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+// The fakes count writes as the client does: the zero-writes tests compare the two.
+import { isReadMethod } from "../../provisioners/runtime/http.ts";
 
 export interface FakeRequest {
   method: string;
@@ -31,7 +33,6 @@ export interface Fault {
   response: FakeResponse | "drop" | "hang";
 }
 
-const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"]);
 
 export class FakeServer {
   readonly log: { method: string; path: string; status: number | "drop" | "hang" }[] = [];
@@ -68,11 +69,11 @@ export class FakeServer {
   }
 
   writes(): number {
-    return this.log.filter((l) => !READ_METHODS.has(l.method)).length;
+    return this.log.filter((l) => !isReadMethod(l.method)).length;
   }
 
   reads(): number {
-    return this.log.filter((l) => READ_METHODS.has(l.method)).length;
+    return this.log.filter((l) => isReadMethod(l.method)).length;
   }
 
   resetLog(): void {
