@@ -162,6 +162,8 @@ export class ServiceComponent extends pulumi.ComponentResource {
           containerPath: v.path,
           readOnly: v.readOnly,
         })),
+        tmpfs: spec.tmpfs && Object.fromEntries(spec.tmpfs.map((t) => [t.path, t.options])),
+        user: spec.user,
         networksAdvanced: networks,
         uploads,
         privileged: false,

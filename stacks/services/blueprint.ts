@@ -54,6 +54,10 @@ export interface ContainerBlueprint {
   command?: string[];
   ports?: PublishedPort[];
   volumes?: { volume: string; path: string; readOnly?: boolean }[];
+  /** Scratch file systems the image recreates at every start (its contract's tmpfs paths). */
+  tmpfs?: { path: string; options: string }[];
+  /** Overrides the image's user ("uid:gid"), only where its contract says the image supports it. */
+  user?: string;
   /** Rendered files (by their path in the container) uploaded before start. */
   files?: string[];
   healthcheck?: HealthcheckBlueprint;
