@@ -4,10 +4,14 @@
 // an exact version tag without one but refuses a moving tag such as `latest` or `stable`.
 export const IMAGES = {
   caddy: "caddy:2.11.4-alpine@sha256:ad27e531c8b286ff153c0e6e16587a1583e4111bb58c4d83bd73d6d3ef0a0ce1",
-  jitsiWeb: "ghcr.io/jitsi/web:stable-11146-1@sha256:ff81559621732d3dfc4815f261d41fd826566833016ea772f4d43a77aa88fe9a",
-  jitsiProsody: "ghcr.io/jitsi/prosody:stable-11146-1@sha256:0e3d9ada40c03e6eef151348e0872dce7b4b1c16c173ff4a67afeae60aba2404",
-  jitsiJicofo: "ghcr.io/jitsi/jicofo:stable-11146-1@sha256:a5da296923010dcc2daf6a02e6a183181906cb969a088ae90b97516bdeb9737f",
-  jitsiJvb: "ghcr.io/jitsi/jvb:stable-11146-1@sha256:6a7cec66c6a2fdd8ffd3a90101a0f8e3297aff29494f258caf1bcfbd418a17f3",
+  // Jitsi: docker-jitsi-meet's newest stable release, stable-11146-2 (tag 738058b4, 2026-08-17). Jitsi publishes
+  // no digest list; these four are the digests ghcr.io answered for that tag, as recorded by a third party in
+  // github.com/Dimmdao2/BersonCareBot deploy/jitsi/VERSIONS.md lines 8-11 (commit f5f4c7ed).
+  // Contracts: upstream/jitsi-*.ts.
+  jitsiWeb: "ghcr.io/jitsi/web:stable-11146-2@sha256:4231d5ff7318ff71d12ffd41afc36adae3c319b40cf79cde39b009b0c68295dc",
+  jitsiProsody: "ghcr.io/jitsi/prosody:stable-11146-2@sha256:9e341b10134d947e49ca338b9efe8d70ac9d6e8d89d621da2246dfa79fe50363",
+  jitsiJicofo: "ghcr.io/jitsi/jicofo:stable-11146-2@sha256:a8d64e46eaa340751a2b5530a4abd4175adf05bff07e9775fc48daae6364cfe9",
+  jitsiJvb: "ghcr.io/jitsi/jvb:stable-11146-2@sha256:d7dc646d21af07530ae6acf1ace23ea4782445d0362004621a32a5a632a964e9",
   nextcloud: "nextcloud:32.0.15-apache@sha256:ea7bd4d0dc80337b4298c71ae7ab8ce7d42e5237c3b9abbe60602d2451e33c44",
   postgres: "postgres:17.11-alpine@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24",
   redis: "redis:7.4.11-alpine@sha256:ff02b58f971e7d7d156a1267e283fcbbeee91773b6aa36c49dac28ecfe28eadf",

@@ -11,7 +11,9 @@ import { containerName, type ContainerBlueprint, type ServiceBlueprint } from ".
 import { IMAGES, isPinned } from "../../stacks/services/images.ts";
 import {
   ARCHIVE_EXPIRY,
+  LOBBY_MODULE_PATH,
   MEDIA_PORT,
+  PROSODY_DATA_PATH,
   PROSODY_LOG_LEVEL,
   PROSODY_OVERLAY_PATH,
   SECRETS,
@@ -22,6 +24,12 @@ import {
   prosodyOverlay,
   webConfig,
 } from "../../stacks/services/jitsi/blueprint.ts";
+import type { ImageContract } from "../../stacks/services/image-contract.ts";
+import { JITSI_RELEASE, JITSI_USER, RUN_TMPFS_OPTIONS, RUN_TMPFS_UPSTREAM_OPTIONS } from "../../stacks/services/jitsi/upstream-base.ts";
+import { contract as jicofoContract } from "../../stacks/services/upstream/jitsi-jicofo.ts";
+import { contract as jvbContract } from "../../stacks/services/upstream/jitsi-jvb.ts";
+import { contract as prosodyContract } from "../../stacks/services/upstream/jitsi-prosody.ts";
+import { contract as webContract } from "../../stacks/services/upstream/jitsi-web.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { CONTAINER, deployUnderMocks, ofType } from "../support/program.ts";
 import { requireProgram, run, scratch } from "../support/programs.ts";
@@ -289,6 +297,7 @@ for (const order of ["image-first", "bastide-first"] as const) {
       `${XMPP.domain}/archive_expires_after`,
       `${XMPP.domain}/default_archive_policy`,
       `${XMPP.mucDomain}/storage`,
+      `${XMPP.domain}/muc_lobby_whitelist`,
     ]);
     t.deepEqual(options["*/log"], [{ levels: { min: PROSODY_LOG_LEVEL }, to: "console" }]);
     t.false(options["*/allow_registration"]);
@@ -305,6 +314,8 @@ for (const order of ["image-first", "bastide-first"] as const) {
     t.is(options[`${XMPP.domain}/archive_expires_after`], ARCHIVE_EXPIRY);
     t.false(options[`${XMPP.domain}/default_archive_policy`]);
     t.is(options[`${XMPP.mucDomain}/storage`], "memory", "the image's component settings stay");
+    // muc_lobby_rooms reads the list on the main host: staff, who sign in there, skip the lobby.
+    t.deepEqual(options[`${XMPP.domain}/muc_lobby_whitelist`], [XMPP.domain]);
   });
 }
 
@@ -343,7 +354,9 @@ test("only the bridge is published, on 10000/udp; the web front is reached throu
 test("a secure domain for staff, guests per the config, TLS left to the proxy", (t) => {
   const web = envOf(example, "web");
   const prosody = envOf(example, "prosody");
-  for (const env of [web, prosody]) t.like(env, { ENABLE_AUTH: "1", AUTH_TYPE: "internal", ENABLE_GUESTS: "1" });
+  for (const env of [web, prosody]) t.like(env, { ENABLE_AUTH: "1", ENABLE_GUESTS: "1" });
+  // The web image reads no AUTH_TYPE (upstream/jitsi-web.ts); Prosody and jicofo do.
+  t.like(prosody, { AUTH_TYPE: "internal" });
   t.like(envOf(example, "jicofo"), { ENABLE_AUTH: "1", AUTH_TYPE: "internal" });
   t.like(prosody, { ENABLE_LOBBY: "1", ENABLE_RECORDING: "0" });
   t.like(web, {
@@ -358,9 +371,26 @@ test("a secure domain for staff, guests per the config, TLS left to the proxy", 
 });
 
 test("every component uses the same internal XMPP domains and finds Prosody by its container name", (t) => {
-  for (const name of ["web", "prosody", "jicofo", "jvb"]) {
+  // Each image gets only the domains it reads (upstream/jitsi-*.ts: the bridge reads no
+  // XMPP_DOMAIN, the web image no XMPP_AUTH_DOMAIN), and all give them the same values.
+  const domains: Record<string, string> = {
+    XMPP_DOMAIN: XMPP.domain,
+    XMPP_AUTH_DOMAIN: XMPP.authDomain,
+    XMPP_GUEST_DOMAIN: XMPP.guestDomain,
+    XMPP_MUC_DOMAIN: XMPP.mucDomain,
+    XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain,
+  };
+  const needs: Record<string, string[]> = {
+    prosody: Object.keys(domains),
+    jicofo: ["XMPP_DOMAIN", "XMPP_AUTH_DOMAIN", "XMPP_MUC_DOMAIN", "XMPP_INTERNAL_MUC_DOMAIN"],
+    jvb: ["XMPP_AUTH_DOMAIN", "XMPP_INTERNAL_MUC_DOMAIN"],
+    web: ["XMPP_DOMAIN", "XMPP_GUEST_DOMAIN", "XMPP_MUC_DOMAIN"],
+  };
+  for (const [name, keys] of Object.entries(needs)) {
     const env = envOf(example, name);
-    t.like(env, { XMPP_DOMAIN: XMPP.domain, XMPP_AUTH_DOMAIN: XMPP.authDomain, XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain, TZ: "Etc/UTC" }, name);
+    t.deepEqual(Object.keys(env).filter((k) => k in domains).sort(), [...keys].sort(), name);
+    for (const key of keys) t.is(env[key], domains[key], `${name} ${key}`);
+    t.is(env.TZ, "Etc/UTC", name);
   }
   for (const name of ["jicofo", "jvb"]) t.is(envOf(example, name).XMPP_SERVER, containerName("jitsi", "prosody"));
 });
@@ -392,7 +422,7 @@ test("generated passwords reach the containers only as secret environment variab
 test("no secret value appears in any rendered file, whatever the config", (t) => {
   for (const config of [example, recordingOn, guestsOff, lowBandwidthOff, dialInOn]) {
     const files = blueprintOf(config).files(FAKE_SECRETS);
-    t.deepEqual(files.map((f) => `${f.container}:${f.path}`), [`web:${WEB_CONFIG_PATH}`, `prosody:${PROSODY_OVERLAY_PATH}`]);
+    t.deepEqual(files.map((f) => `${f.container}:${f.path}`), [`web:${WEB_CONFIG_PATH}`, `prosody:${PROSODY_OVERLAY_PATH}`, `prosody:${LOBBY_MODULE_PATH}`]);
     for (const file of files) {
       t.false(file.holdsSecrets);
       t.is(file.mode, "0644", "readable by the images' unprivileged user");
@@ -433,8 +463,10 @@ test("every container has a health check against its own service, with curl the 
 
 test("the accounts volume keeps staff accounts; enabled() follows the config", (t) => {
   const blueprint = blueprintOf(example);
-  t.deepEqual(blueprint.volumes.map((v) => [v.name, v.path]), [["accounts", "/config"]]);
-  t.deepEqual(containerOf(blueprint, "prosody").volumes, [{ volume: "accounts", path: "/config" }]);
+  // The rootless images keep Prosody's data under /var/lib/prosody, where upstream mounts
+  // its volume; /config only holds copied configuration (upstream/jitsi-prosody.ts).
+  t.deepEqual(blueprint.volumes.map((v) => [v.name, v.path]), [["accounts", "/var/lib/prosody"]]);
+  t.deepEqual(containerOf(blueprint, "prosody").volumes, [{ volume: "accounts", path: "/var/lib/prosody" }]);
   t.true(jitsi.enabled(example));
   const off = withJitsi({ enabled: false });
   t.false(jitsi.enabled(off));
@@ -462,4 +494,100 @@ test.serial("under Pulumi's mocks, the containers get the env, secrets, ports an
   t.is(upload("web").content, webConfig(example));
   t.is(upload("prosody").file, PROSODY_OVERLAY_PATH);
   t.is(upload("prosody").content, prosodyOverlay());
+});
+
+// --- The images' contracts ----------------------------------------------------------------
+
+const CONTRACTS: Record<string, ImageContract> = {
+  web: webContract,
+  prosody: prosodyContract,
+  jicofo: jicofoContract,
+  jvb: jvbContract,
+};
+
+/** A mount's options as a set, so that the order they are written in does not matter. */
+const optionSet = (options: string) => new Set(options.split(",").map((o) => o.trim()));
+
+test("each Jitsi image is pinned at its contract's tag, by the digest the contract cites", (t) => {
+  for (const [name, contract] of Object.entries(CONTRACTS)) {
+    const reference: string = IMAGES[contract.image as keyof typeof IMAGES];
+    t.is(reference, `ghcr.io/jitsi/${name}:${contract.tag}@${contract.digest!.value}`, name);
+    t.is(contract.tag, JITSI_RELEASE, `${name}: all four from one release`);
+    t.truthy(contract.digest!.source.file, `${name}: the digest's record is cited`);
+    t.is(containerOf(blueprintOf(example), name).image, reference);
+  }
+});
+
+test("every container of an s6 image runs as the image's user with /run as upstream's exec tmpfs, owned by that user", (t) => {
+  for (const container of blueprintOf(example).containers) {
+    const contract = CONTRACTS[container.name]!;
+    t.regex(contract.init.value, /s6-overlay/, container.name);
+    t.is(container.user, String(contract.user.value.uid), `${container.name}: the image's uid`);
+    const run = container.tmpfs?.find((m) => m.path === "/run");
+    if (!run) {
+      t.fail(`${container.name}: no tmpfs on /run; s6-overlay's preinit cannot start`);
+      continue;
+    }
+    const options = optionSet(run.options);
+    // Upstream's own options (docker-compose.yml), exec above all: s6-overlay runs its scripts from /run.
+    for (const option of optionSet(RUN_TMPFS_UPSTREAM_OPTIONS)) t.true(options.has(option), `${container.name}: ${option}`);
+    t.true(options.has("exec"), container.name);
+    t.false(options.has("noexec"), container.name);
+    // Under no-new-privileges preinit runs as the user and accepts /run only if it is the user's.
+    t.true(options.has(`uid=${contract.user.value.uid}`), `${container.name}: /run belongs to the user`);
+    t.true(options.has(`gid=${JITSI_USER.gid}`), `${container.name}: and to the user's group`);
+  }
+});
+
+test("the Jitsi blueprints satisfy their image contracts", (t) => {
+  const blueprint = blueprintOf(example);
+  const uploads = blueprint.files(FAKE_SECRETS);
+  for (const container of blueprint.containers) {
+    const contract = CONTRACTS[container.name]!;
+    t.true(contract.worksWithNoNewPrivileges.value, `${container.name}: no-new-privileges stays on`);
+    t.deepEqual(container.addCapabilities ?? [], contract.capabilities.value, container.name);
+    const read = new Set(contract.env.value);
+    const unread = [...Object.keys(container.env ?? {}), ...Object.keys(container.secretEnv ?? {})].filter((k) => !read.has(k));
+    t.deepEqual(unread, [], `${container.name}: variables the image does not read`);
+    for (const path of contract.writablePaths.value) {
+      if (path.provide === "tmpfs") t.true(container.tmpfs?.some((m) => m.path === path.path), `${container.name}: tmpfs ${path.path}`);
+      else t.true(container.volumes?.some((v) => v.path === path.path), `${container.name}: volume on ${path.path}`);
+    }
+    for (const data of contract.dataPaths.value) {
+      t.true(container.volumes?.some((v) => data === v.path || data.startsWith(`${v.path}/`)), `${container.name}: ${data} is persisted`);
+    }
+    for (const file of uploads.filter((f) => f.container === container.name)) {
+      t.true(contract.configPaths.value.some((dir) => file.path === dir || file.path.startsWith(`${dir}/`)), `${container.name}: ${file.path} is read by the image`);
+    }
+    for (const port of container.ports ?? []) {
+      t.true(contract.ports.value.some((p) => p.port === port.port && p.protocol === port.protocol), `${container.name}: ${port.port}/${port.protocol}`);
+    }
+  }
+});
+
+test("Prosody's accounts volume is on the image's data folder, not on /config", (t) => {
+  const prosody = containerOf(blueprintOf(example), "prosody");
+  const [accounts] = blueprintOf(example).volumes;
+  t.deepEqual([accounts!.path], prosodyContract.dataPaths.value);
+  t.deepEqual(prosody.volumes, [{ volume: "accounts", path: "/var/lib/prosody" }]);
+  // data_path = "/var/lib/prosody/data" (prosody/rootfs/defaults/prosody.cfg.lua:439 at stable-11146-2).
+  t.true(PROSODY_DATA_PATH.startsWith(`${prosody.volumes![0]!.path}/`));
+  t.false(prosody.volumes!.some((v) => v.path === "/config"), "/config is copied into /run at every start; nothing there persists accounts");
+});
+
+test.serial("under Pulumi's mocks, every Jitsi container gets its /run tmpfs and user, and keeps no-new-privileges", async (t) => {
+  const resources = await deployUnderMocks(example);
+  const containers = ofType(resources, CONTAINER).filter((c) => String(c.inputs.name).startsWith("bastide-jitsi-"));
+  t.is(containers.length, 4);
+  for (const c of containers) {
+    const name = String(c.inputs.name);
+    t.deepEqual(c.inputs.tmpfs, { "/run": RUN_TMPFS_OPTIONS }, name);
+    t.is(c.inputs.user, String(JITSI_USER.uid), name);
+    t.deepEqual(c.inputs.securityOpts, ["no-new-privileges:true"], name);
+  }
+  const prosody = containers.find((c) => c.inputs.name === containerName("jitsi", "prosody"))!;
+  t.deepEqual(
+    (prosody.inputs.volumes as any[]).map((v) => v.containerPath),
+    ["/var/lib/prosody"],
+  );
 });

@@ -2,18 +2,22 @@
 // server (prosody), the conference focus (jicofo) and the video bridge (jvb).
 //
 // The meeting domain is "secure": only staff with an account open a room; guests,
-// when allowed, join without one once a host is there, and the lobby is available to
-// make them wait. Caddy holds the certificate, so the web container serves plain HTTP.
+// when allowed, join without one once a host is there, and every room starts with its
+// lobby on, so guests wait there until a host admits them. Caddy holds the
+// certificate, so the web container serves plain HTTP.
 //
-// Since stable-11146 the images run as an unprivileged user (uid 1000): nginx listens
-// on 8000, not 80, and every container copies /config into /run at start, which is
-// where Bastide's two files go (web: custom-config.js, appended to config.js; prosody:
-// conf.d/*.cfg.lua, included by prosody.cfg.lua).
+// The images' facts, with their sources, are in stacks/services/upstream/jitsi-*.ts.
+// They run as an unprivileged user (uid 1000) under s6-overlay, which needs /run to be
+// a writable tmpfs; nginx listens on 8000, not 80; every container copies /config into
+// /run at start, which is where Bastide's files go (web: custom-config.js, appended to
+// config.js; prosody: conf.d/*.cfg.lua, included by prosody.cfg.lua); Prosody keeps its
+// accounts under /var/lib/prosody.
 import type { Association } from "../../config/schema.ts";
 import { containerName, type BlueprintContext, type ContainerBlueprint, type MemoryMb, type ServiceModule } from "../blueprint.ts";
 import { IMAGES } from "../images.ts";
 import { json, render } from "../../platform/templates.ts";
 import type { JitsiSettings } from "./settings.ts";
+import { JITSI_USER, RUN_TMPFS_OPTIONS } from "./upstream-base.ts";
 
 /** Internal XMPP names; they never leave the service's networks. */
 export const XMPP = {
@@ -32,10 +36,36 @@ export const PROSODY_HTTP_PORT = 5280;
 
 export const SECRETS = { jicofo: "jicofo-auth-password", jvb: "jvb-auth-password" } as const;
 
-/** Prosody's config and data (under data/) in the image; persisted as the accounts volume. */
-export const PROSODY_CONFIG_DIR = "/config";
+/**
+ * Persisted as the accounts volume, where upstream's compose file mounts it; Prosody's
+ * data_path is its data/ folder (upstream/jitsi-prosody.ts). Moving the volume that
+ * older Bastide versions mounted on /config keeps its accounts: they were in its data/
+ * folder (the old data_path /config/data), which lands on the new data_path.
+ */
+export const PROSODY_DATA_VOLUME_PATH = "/var/lib/prosody";
+export const PROSODY_DATA_PATH = `${PROSODY_DATA_VOLUME_PATH}/data`;
 export const WEB_CONFIG_PATH = "/config/custom-config.js";
 export const PROSODY_OVERLAY_PATH = "/config/conf.d/bastide-privacy.cfg.lua";
+
+/**
+ * Bastide's Prosody module that turns the lobby on in every new meeting room; the main
+ * MUC component loads it (XMPP_MUC_MODULES), from the image's first plugin path.
+ */
+export const LOBBY_MODULE = "bastide_lobby_by_default";
+export const LOBBY_MODULE_PATH = `/prosody-plugins-custom/mod_${LOBBY_MODULE}.lua`;
+/** Rooms jicofo creates to check its own health, which no person joins (jitsi-meet's util.lib.lua is_healthcheck_room). */
+export const HEALTH_CHECK_ROOM_PREFIX = "__jicofo-health-check";
+
+/**
+ * What every container of the s6-overlay images needs: /run as a writable, exec tmpfs
+ * that belongs to the image's user, so that the images start under no-new-privileges
+ * (upstream-base.ts says why). The user is given by uid alone, which keeps the
+ * supplementary groups the image gives it in /etc/group.
+ */
+const s6Container = (): Pick<ContainerBlueprint, "user" | "tmpfs"> => ({
+  user: String(JITSI_USER.uid),
+  tmpfs: [{ path: "/run", options: RUN_TMPFS_OPTIONS }],
+});
 
 /** At info level Prosody logs every sign-in; warnings and errors are all an operator needs. */
 export const PROSODY_LOG_LEVEL = "warn";
@@ -69,20 +99,7 @@ const curlHealth = (url: string, startPeriodSeconds: number) => ({
 
 const prosodyHost = containerName("jitsi", "prosody");
 
-/** Who may open and join rooms: staff sign in; guests, if allowed, join without an account. */
-function authEnv(settings: JitsiSettings): Record<string, string> {
-  return { ENABLE_AUTH: "1", AUTH_TYPE: "internal", ENABLE_GUESTS: settings.guests.allowed ? "1" : "0" };
-}
-
-function xmppEnv(): Record<string, string> {
-  return {
-    XMPP_DOMAIN: XMPP.domain,
-    XMPP_AUTH_DOMAIN: XMPP.authDomain,
-    XMPP_GUEST_DOMAIN: XMPP.guestDomain,
-    XMPP_MUC_DOMAIN: XMPP.mucDomain,
-    XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain,
-  };
-}
+const guestsEnv = (settings: JitsiSettings) => ({ ENABLE_GUESTS: settings.guests.allowed ? "1" : "0" });
 
 /** A setting of the web app's config object; `merge` keeps the keys the image already set there. */
 export interface WebSetting {
@@ -162,30 +179,46 @@ export function webConfig(config: Association): string {
 }
 
 export function prosodyOverlay(): string {
-  return render("jitsi/bastide-privacy.cfg.lua", { logLevel: PROSODY_LOG_LEVEL, archiveExpiry: ARCHIVE_EXPIRY });
+  return render("jitsi/bastide-privacy.cfg.lua", {
+    logLevel: PROSODY_LOG_LEVEL,
+    archiveExpiry: ARCHIVE_EXPIRY,
+    staffDomain: XMPP.domain,
+  });
+}
+
+export function lobbyModule(): string {
+  return render("jitsi/mod_bastide_lobby_by_default.lua", { healthCheckPrefix: HEALTH_CHECK_ROOM_PREFIX });
 }
 
 function containers(config: Association, { profile, hostnames, publicAddress }: BlueprintContext): ContainerBlueprint[] {
   const settings = config.services.jitsi;
   const publicUrl = `https://${hostnames.meet}`;
-  const common = { TZ: TIME_ZONE, ...xmppEnv() };
+  // Each image gets only the variables it reads (upstream/jitsi-*.ts lists them with their source).
   return [
     {
       name: "prosody",
       image: IMAGES.jitsiProsody,
       memoryMb: MEMORY.prosody,
+      ...s6Container(),
       env: {
-        ...common,
-        ...authEnv(settings),
+        TZ: TIME_ZONE,
+        XMPP_DOMAIN: XMPP.domain,
+        XMPP_AUTH_DOMAIN: XMPP.authDomain,
+        XMPP_GUEST_DOMAIN: XMPP.guestDomain,
+        XMPP_MUC_DOMAIN: XMPP.mucDomain,
+        XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain,
+        ENABLE_AUTH: "1",
+        AUTH_TYPE: "internal",
+        ...guestsEnv(settings),
         PUBLIC_URL: publicUrl,
+        // Loads jitsi-meet's lobby module; Bastide's own module, on the rooms' component, turns it on in every room.
         ENABLE_LOBBY: "1",
+        XMPP_MUC_MODULES: LOBBY_MODULE,
         ENABLE_RECORDING: "0",
       },
       secretEnv: { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb },
-      // The image's Prosody keeps data_path = /config/data (its prosody.cfg.lua template);
-      // /config is where upstream's compose files mount it.
-      volumes: [{ volume: "accounts", path: PROSODY_CONFIG_DIR }],
-      files: [PROSODY_OVERLAY_PATH],
+      volumes: [{ volume: "accounts", path: PROSODY_DATA_VOLUME_PATH }],
+      files: [PROSODY_OVERLAY_PATH, LOBBY_MODULE_PATH],
       networks: ["internal"],
       healthcheck: curlHealth(`http://127.0.0.1:${PROSODY_HTTP_PORT}/health`, 30),
     },
@@ -193,8 +226,13 @@ function containers(config: Association, { profile, hostnames, publicAddress }: 
       name: "jicofo",
       image: IMAGES.jitsiJicofo,
       memoryMb: MEMORY.jicofo,
+      ...s6Container(),
       env: {
-        ...common,
+        TZ: TIME_ZONE,
+        XMPP_DOMAIN: XMPP.domain,
+        XMPP_AUTH_DOMAIN: XMPP.authDomain,
+        XMPP_MUC_DOMAIN: XMPP.mucDomain,
+        XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain,
         ENABLE_AUTH: "1",
         AUTH_TYPE: "internal",
         ENABLE_RECORDING: "0",
@@ -210,9 +248,11 @@ function containers(config: Association, { profile, hostnames, publicAddress }: 
       name: "jvb",
       image: IMAGES.jitsiJvb,
       memoryMb: MEMORY.jvb,
+      ...s6Container(),
       env: {
-        ...common,
-        PUBLIC_URL: publicUrl,
+        TZ: TIME_ZONE,
+        XMPP_AUTH_DOMAIN: XMPP.authDomain,
+        XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain,
         XMPP_SERVER: prosodyHost,
         JVB_PORT: String(MEDIA_PORT),
         JVB_ADVERTISE_IPS: publicAddress,
@@ -233,9 +273,14 @@ function containers(config: Association, { profile, hostnames, publicAddress }: 
       name: "web",
       image: IMAGES.jitsiWeb,
       memoryMb: MEMORY.web,
+      ...s6Container(),
       env: {
-        ...common,
-        ...authEnv(settings),
+        TZ: TIME_ZONE,
+        XMPP_DOMAIN: XMPP.domain,
+        XMPP_GUEST_DOMAIN: XMPP.guestDomain,
+        XMPP_MUC_DOMAIN: XMPP.mucDomain,
+        ENABLE_AUTH: "1",
+        ...guestsEnv(settings),
         PUBLIC_URL: publicUrl,
         XMPP_BOSH_URL_BASE: `http://${prosodyHost}:${PROSODY_HTTP_PORT}`,
         // Caddy terminates TLS and sends HSTS; a second ACME client would fight it for the name.
@@ -266,8 +311,8 @@ export const jitsi: ServiceModule = {
     volumes: [
       {
         name: "accounts",
-        path: PROSODY_CONFIG_DIR,
-        holds: "Staff meeting accounts (user names and salted password hashes); meetings themselves are never stored",
+        path: PROSODY_DATA_VOLUME_PATH,
+        holds: "Prosody's data folder: staff meeting accounts (user names and salted password hashes); meetings themselves are never stored",
       },
     ],
     secrets: [
@@ -278,6 +323,7 @@ export const jitsi: ServiceModule = {
     files: () => [
       { container: "web", path: WEB_CONFIG_PATH, content: webConfig(config), holdsSecrets: false, mode: "0644" },
       { container: "prosody", path: PROSODY_OVERLAY_PATH, content: prosodyOverlay(), holdsSecrets: false, mode: "0644" },
+      { container: "prosody", path: LOBBY_MODULE_PATH, content: lobbyModule(), holdsSecrets: false, mode: "0644" },
     ],
   }),
 };

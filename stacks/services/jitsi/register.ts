@@ -4,7 +4,7 @@
 import type { Association } from "../../config/schema.ts";
 import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
 import { fixedRetention } from "../../../policies/rgpd/settings.ts";
-import { ARCHIVE_EXPIRY, PROSODY_OVERLAY_PATH, XMPP } from "./blueprint.ts";
+import { ARCHIVE_EXPIRY, LOBBY_MODULE, PROSODY_DATA_PATH, PROSODY_OVERLAY_PATH, XMPP } from "./blueprint.ts";
 
 export const activity: ProcessingActivity = {
   service: "jitsi",
@@ -76,7 +76,7 @@ export function register(config: Association): DataCategory[] {
       retention: fixedRetention({ kind: "session", until: meetingEnd }, `${OVERLAY}: muc_tombstones = false`),
       enforcedBy: {
         how: { fr: "La salle d'attente n'existe qu'en mémoire, le temps de la réunion.", en: "The lobby exists in memory only, for the meeting's duration." },
-        mechanism: "Prosody muc_lobby_rooms (ENABLE_LOBBY=1), in memory",
+        mechanism: `Prosody muc_lobby_rooms (ENABLE_LOBBY=1), switched on in every room by mod_${LOBBY_MODULE} (XMPP_MUC_MODULES); staff of ${XMPP.domain} skip it (muc_lobby_whitelist); in memory`,
       },
       auditable: true,
     },
@@ -101,7 +101,10 @@ export function register(config: Association): DataCategory[] {
         },
       ),
       enforcedBy: {
-        how: { fr: "L'étape de provisionnement supprime le compte XMPP.", en: "The provisioning step removes the XMPP account." },
+        how: {
+          fr: `Les comptes sont dans le dossier de données de Prosody (${PROSODY_DATA_PATH}, volume « accounts ») ; l'étape de provisionnement supprime le compte XMPP.`,
+          en: `The accounts are in Prosody's data folder (${PROSODY_DATA_PATH}, "accounts" volume); the provisioning step removes the XMPP account.`,
+        },
         mechanism: `prosodyctl shell user delete <member>@${XMPP.domain} (provisioning)`,
       },
       auditable: true,
