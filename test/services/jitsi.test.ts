@@ -11,6 +11,8 @@ import { containerName, type ContainerBlueprint, type ServiceBlueprint } from ".
 import { IMAGES, isPinned } from "../../stacks/services/images.ts";
 import {
   ARCHIVE_EXPIRY,
+  HEALTH_CHECK_ROOM_PREFIX,
+  LOBBY_MODULE,
   LOBBY_MODULE_PATH,
   MEDIA_PORT,
   PROSODY_DATA_PATH,
@@ -31,6 +33,7 @@ import { contract as jvbContract } from "../../stacks/services/upstream/jitsi-jv
 import { contract as prosodyContract } from "../../stacks/services/upstream/jitsi-prosody.ts";
 import { contract as webContract } from "../../stacks/services/upstream/jitsi-web.ts";
 import { exampleAssociation } from "../support/association.ts";
+import { signIn, startLocalProsody, type XmppSession } from "../support/prosody.ts";
 import { CONTAINER, deployUnderMocks, ofType } from "../support/program.ts";
 import { requireProgram, run, scratch } from "../support/programs.ts";
 
@@ -590,4 +593,88 @@ test.serial("under Pulumi's mocks, every Jitsi container gets its /run tmpfs and
     (prosody.inputs.volumes as any[]).map((v) => v.containerPath),
     ["/var/lib/prosody"],
   );
+});
+
+// --- The lobby, in a real Prosody --------------------------------------------------------
+//
+// Debian's Prosody runs the rooms' component with Bastide's module, as the image's does
+// (XMPP_MUC_MODULES), a host where staff sign in and a guest host with anonymous sign-in,
+// as the image's secure domain has. A small module of the test's own only logs the
+// "create-lobby-room" events it sees: jitsi-meet's mod_muc_lobby_rooms, which answers
+// them, is not in any registry this suite can install from (see the report of issue 7).
+
+const MUC = "http://jabber.org/protocol/muc";
+const EVENT_OBSERVER = `module:hook_global("create-lobby-room", function (event)
+\tmodule:log("info", "create-lobby-room fired for %s", event.room.jid);
+end);
+`;
+
+async function prosodyWithLobbyModule() {
+  const plugins = scratch({
+    [`mod_${LOBBY_MODULE}.lua`]: fileOf(example, LOBBY_MODULE_PATH).content,
+    "mod_lobby_event_observer.lua": EVENT_OBSERVER,
+  });
+  chmodSync(plugins, 0o755);
+  for (const name of [`mod_${LOBBY_MODULE}.lua`, "mod_lobby_event_observer.lua"]) chmodSync(join(plugins, name), 0o644);
+  const server = await startLocalProsody(XMPP.domain, {
+    global: `plugin_paths = { ${JSON.stringify(plugins)} }\n`,
+    modules: ["lobby_event_observer"],
+    hosts: [
+      `VirtualHost "${XMPP.guestDomain}"`,
+      `    authentication = "anonymous"`,
+      `Component "${XMPP.mucDomain}" "muc"`,
+      `    modules_enabled = { "${LOBBY_MODULE}" }`,
+      `    muc_room_locking = false`,
+      "",
+    ].join("\n"),
+  });
+  return server;
+}
+
+const joinRoom = (room: string, nick: string) =>
+  `<presence to='${room}@${XMPP.mucDomain}/${nick}'><x xmlns='${MUC}'/><nick xmlns='http://jabber.org/protocol/nick'>${nick}</nick></presence>`;
+/** The answer to a join: the room's presence back (joined) or an error presence. */
+const JOIN_ANSWER = /<presence[^>]*type=['"]error['"][\s\S]*?<\/presence>|<status code=['"]110['"]/;
+
+test.serial("a room a host opens starts with its lobby on: a guest is not let in (real Prosody)", async (t) => {
+  const server = await prosodyWithLobbyModule();
+  const sessions: XmppSession[] = [];
+  try {
+    const password = "Host-Passw0rd-For-Tests";
+    const created = await server.commands.prosodyctl(["register", "alice", XMPP.domain, password]);
+    t.is(created.exitCode, 0, created.stderr);
+
+    const host = await signIn({ port: server.port, domain: XMPP.domain, username: "alice", password });
+    if (!host.ok) return t.fail(`the host cannot sign in: ${host.reply}`);
+    sessions.push(host.session);
+    host.session.send(joinRoom("weekly", "alice"));
+    const hostJoined = await host.session.receive("the host's join", JOIN_ANSWER);
+    t.regex(hostJoined, /<status code=['"]201['"]/, "the host created the room");
+
+    host.session.send(`<iq type='get' id='info1' to='weekly@${XMPP.mucDomain}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+    const info = await host.session.receive("the room's features", /id=['"]info1['"][\s\S]*?<\/iq>/);
+    t.regex(info, /var=['"]muc_membersonly['"]/, "members-only: the lobby's gate is shut");
+
+    const guest = await signIn({ port: server.port, domain: XMPP.guestDomain });
+    if (!guest.ok) return t.fail(`the guest cannot sign in anonymously: ${guest.reply}`);
+    sessions.push(guest.session);
+    t.regex(guest.session.jid, new RegExp(`@${XMPP.guestDomain.replace(/\./g, "\\.")}/`));
+    guest.session.send(joinRoom("weekly", "guest"));
+    const guestAnswer = await guest.session.receive("the guest's join", JOIN_ANSWER);
+    t.regex(guestAnswer, /type=['"]error['"]/, "the guest is not in the room");
+    t.regex(guestAnswer, /<registration-required/, "a members-only room's answer, which the lobby turns into a wait");
+
+    // The module asks jitsi-meet's lobby module to attach a lobby, by the event that module listens to.
+    t.regex(server.log(), new RegExp(`create-lobby-room fired for weekly@${XMPP.mucDomain.replace(/\./g, "\\.")}`));
+
+    // jicofo's own health-check rooms are left alone: no person waits there.
+    host.session.send(joinRoom(`${HEALTH_CHECK_ROOM_PREFIX}-1234`, "alice"));
+    await host.session.receive("the host's join of a health-check room", JOIN_ANSWER);
+    host.session.send(`<iq type='get' id='info2' to='${HEALTH_CHECK_ROOM_PREFIX}-1234@${XMPP.mucDomain}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+    const healthInfo = await host.session.receive("the health-check room's features", /id=['"]info2['"][\s\S]*?<\/iq>/);
+    t.regex(healthInfo, /var=['"]muc_open['"]/);
+  } finally {
+    for (const session of sessions) session.close();
+    await server.stop();
+  }
 });

@@ -15,9 +15,20 @@ import { requireProgram } from "./programs.ts";
 
 export const ROOTFS_SCRIPT = new URL("../../scripts/test-images/prosody-rootfs.sh", import.meta.url).pathname;
 
+/**
+ * What a test adds to the base config: `global` goes in the global section (plugin_paths,
+ * extra global modules), `hosts` after the main host (more hosts and components).
+ */
+export interface ProsodyConfigExtras {
+  global?: string;
+  hosts?: string;
+  /** Global modules on top of the base ones. */
+  modules?: string[];
+}
+
 /** A Prosody config for tests: one host, c2s on 127.0.0.1:`port`, the admin shell, nothing else. */
-export function testProsodyConfig(options: { dataDir: string; certsDir: string; port: number; domain: string; logFile?: string }): string {
-  const { dataDir, certsDir, port, domain, logFile } = options;
+export function testProsodyConfig(options: { dataDir: string; certsDir: string; port: number; domain: string; logFile?: string } & ProsodyConfigExtras): string {
+  const { dataDir, certsDir, port, domain, logFile, global = "", hosts = "", modules = [] } = options;
   return `-- A Prosody for Bastide's tests.
 data_path = ${JSON.stringify(dataDir)}
 pidfile = ${JSON.stringify(join(dataDir, "prosody.pid"))}
@@ -26,16 +37,16 @@ interfaces = { "127.0.0.1" }
 c2s_ports = { ${port} }
 c2s_direct_tls_ports = { }
 legacy_ssl_ports = { }
-modules_enabled = { "saslauth"; "roster"; "disco"; "admin_shell" }
+modules_enabled = { ${["saslauth", "roster", "disco", "admin_shell", ...modules].map((m) => JSON.stringify(m)).join("; ")} }
 modules_disabled = { "s2s" }
 log = { { levels = { min = "info" }, to = ${logFile ? `"file", filename = ${JSON.stringify(logFile)}` : `"console"`} } }
 -- No TLS on the loopback: tests sign in with PLAIN over plain TCP.
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
-
+${global}
 VirtualHost ${JSON.stringify(domain)}
-`;
+${hosts}`;
 }
 
 const prosodyIds = () => {
@@ -58,7 +69,7 @@ export interface LocalProsody {
 }
 
 /** Starts Debian's Prosody on this machine with a fresh data folder. */
-export async function startLocalProsody(domain: string): Promise<LocalProsody> {
+export async function startLocalProsody(domain: string, extras: ProsodyConfigExtras = {}): Promise<LocalProsody> {
   requireProgram("prosody", "prosody");
   requireProgram("prosodyctl", "prosody");
   requireProgram("runuser", "util-linux");
@@ -73,7 +84,7 @@ export async function startLocalProsody(domain: string): Promise<LocalProsody> {
   const logFile = join(dataDir, "prosody.log");
   const port = await freePort();
   const configFile = join(dir, "prosody.cfg.lua");
-  writeFileSync(configFile, testProsodyConfig({ dataDir, certsDir, port, domain, logFile }), { mode: 0o644 });
+  writeFileSync(configFile, testProsodyConfig({ dataDir, certsDir, port, domain, logFile, ...extras }), { mode: 0o644 });
 
   const output = openSync(join(dir, "prosody.out"), "a");
   const child: ChildProcess = spawn("runuser", ["-u", "prosody", "--", "prosody", "--config", configFile], { stdio: ["ignore", output, output] });
@@ -227,16 +238,22 @@ export interface XmppSession {
   /** Resolves with what the server sent last once it closes the connection. */
   closed: Promise<string>;
   close(): void;
+  /** The full JID the server bound to this session. */
+  jid: string;
+  send(xml: string): void;
+  /** Waits (bounded) until what the server sent matches `pattern`; returns all it sent since the last wait. */
+  receive(what: string, pattern: RegExp): Promise<string>;
 }
 
 const STREAM_OPEN = (domain: string) =>
   `<?xml version='1.0'?><stream:stream to='${domain}' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`;
 
 /**
- * Signs in with SASL PLAIN and, on success, binds a resource, which makes a session the
- * server lists for that user. Every step is bounded by `timeoutMs`.
+ * Signs in with SASL PLAIN (or ANONYMOUS, without a user name) and, on success, binds a
+ * resource, which makes a session the server lists for that user. Every step is bounded
+ * by `timeoutMs`.
  */
-export async function signIn(options: { port: number; domain: string; username: string; password: string; timeoutMs?: number }): Promise<
+export async function signIn(options: { port: number; domain: string; username?: string; password?: string; timeoutMs?: number }): Promise<
   { ok: true; session: XmppSession } | { ok: false; reply: string }
 > {
   const { port, domain, username, password, timeoutMs = 10_000 } = options;
@@ -269,7 +286,11 @@ export async function signIn(options: { port: number; domain: string; username: 
     });
     socket.write(STREAM_OPEN(domain));
     await until("its stream features", /<\/stream:features>/);
-    socket.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString("base64")}</auth>`);
+    socket.write(
+      username === undefined
+        ? `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>`
+        : `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${username}\0${password}`).toString("base64")}</auth>`,
+    );
     const reply = await until("the outcome of signing in", /<success|<failure[\s\S]*<\/failure>/);
     if (!reply.includes("<success")) {
       socket.destroy();
@@ -278,8 +299,10 @@ export async function signIn(options: { port: number; domain: string; username: 
     socket.write(STREAM_OPEN(domain));
     await until("the features after signing in", /<\/stream:features>/);
     socket.write(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>test</resource></bind></iq>`);
-    await until("the bound resource", /id=['"]bind1['"][\s\S]*<\/iq>/);
-    return { ok: true, session: { closed, close: () => socket.destroy() } };
+    const bound = await until("the bound resource", /id=['"]bind1['"][\s\S]*<\/iq>/);
+    const jid = bound.match(/<jid>([^<]+)<\/jid>/)?.[1] ?? "";
+    const session: XmppSession = { closed, close: () => socket.destroy(), jid, send: (xml) => socket.write(xml), receive: until };
+    return { ok: true, session };
   } catch (error) {
     socket.destroy();
     throw error;
