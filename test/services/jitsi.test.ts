@@ -2,8 +2,10 @@
 // generated files, checked by the programs that read them (node for the web app's
 // config, Prosody for the XMPP server's).
 import test from "ava";
-import { mkdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type Docker from "dockerode";
 import vm from "node:vm";
 import type { Association } from "../../stacks/config/schema.ts";
 import { blueprintContext, blueprints, PUBLIC_ADDRESS } from "../../stacks/services/catalog.ts";
@@ -33,6 +35,7 @@ import { contract as jvbContract } from "../../stacks/services/upstream/jitsi-jv
 import { contract as prosodyContract } from "../../stacks/services/upstream/jitsi-prosody.ts";
 import { contract as webContract } from "../../stacks/services/upstream/jitsi-web.ts";
 import { exampleAssociation } from "../support/association.ts";
+import { ensureImportedImage, removeContainer, startDockerEngine, waitUntil } from "../support/docker.ts";
 import { signIn, startLocalProsody, type XmppSession } from "../support/prosody.ts";
 import { CONTAINER, deployUnderMocks, ofType } from "../support/program.ts";
 import { requireProgram, run, scratch } from "../support/programs.ts";
@@ -676,5 +679,105 @@ test.serial("a room a host opens starts with its lobby on: a guest is not let in
   } finally {
     for (const session of sessions) session.close();
     await server.stop();
+  }
+});
+
+// --- /run in a real Docker engine ------------------------------------------------------------
+//
+// The images cannot be pulled here; a BusyBox image with the same layout (a user s6 of uid
+// 1000, /run a root-owned folder of the image) shows what Docker makes of the blueprint's
+// tmpfs under no-new-privileges, checked the way s6-overlay's preinit checks it
+// (just-containers/s6-overlay v3.2.3.0, libexec/preinit): /run writable by the user (line
+// 57), mounted exec (lines 60-79), and belonging to the user (line 94), else it aborts.
+
+/** A program and the shared libraries it loads, as ldd lists them. */
+function withLibraries(program: string): string[] {
+  const out = run("ldd", [program]);
+  if (out.status !== 0) throw new Error(`ldd ${program} failed: ${out.stderr}`);
+  return [program, ...[...out.stdout.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]!)];
+}
+
+function s6LayoutRootfs(tarFile: string): void {
+  const busybox = requireProgram("busybox", "busybox");
+  const stage = scratch();
+  chmodSync(stage, 0o755);
+  try {
+    for (const file of withLibraries(busybox)) {
+      mkdirSync(join(stage, dirname(file)), { recursive: true });
+      copyFileSync(file, join(stage, file));
+    }
+    mkdirSync(join(stage, "bin"), { recursive: true });
+    copyFileSync(busybox, join(stage, "bin/busybox"));
+    chmodSync(join(stage, "bin/busybox"), 0o755);
+    for (const applet of ["sh", "id", "stat", "grep", "printf", "chmod", "echo"]) symlinkSync("busybox", join(stage, "bin", applet));
+    for (const dir of ["etc", "run", "tmp", "home/s6"]) mkdirSync(join(stage, dir), { recursive: true, mode: 0o755 });
+    writeFileSync(join(stage, "etc/passwd"), `root:x:0:0:root:/root:/bin/sh\ns6:x:${JITSI_USER.uid}:${JITSI_USER.gid}::/home/s6:/bin/sh\n`);
+    writeFileSync(join(stage, "etc/group"), `root:x:0:\ns6:x:${JITSI_USER.gid}:\n`);
+    const tar = run("tar", ["--numeric-owner", "--owner=0", "--group=0", "-C", stage, "-cf", tarFile, "."]);
+    if (tar.status !== 0) throw new Error(`tar failed: ${tar.stderr}`);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+const RUN_PROBE = [
+  `echo "uid=$(id -u) owner=$(stat -c %u /run) group=$(stat -c %g /run) mode=$(stat -c %a /run)"`,
+  // In a subshell: a failed redirection of a special built-in would end the script itself.
+  `if ( : > '/run/test of writability' ) 2>/dev/null; then echo writable; else echo not-writable; fi`,
+  `grep ' /run ' /proc/mounts`,
+  `if printf '#!/bin/sh\\necho executed\\n' > /run/probe 2>/dev/null && chmod 755 /run/probe; then /run/probe; fi`,
+].join("\n");
+
+/** A container's log without a TTY: frames of an 8-byte header (stream, 3 zeros, length) and the text. */
+function demultiplex(logs: Buffer): string {
+  let text = "";
+  for (let at = 0; at + 8 <= logs.length; ) {
+    const length = logs.readUInt32BE(at + 4);
+    text += logs.subarray(at + 8, at + 8 + length).toString("utf8");
+    at += 8 + length;
+  }
+  return text;
+}
+
+async function probeRun(docker: Docker, image: string, tmpfsOptions: string): Promise<string> {
+  const name = "bastide-test-jitsi-run-tmpfs";
+  await removeContainer(docker, name);
+  const container = await docker.createContainer({
+    name,
+    Image: image,
+    User: String(JITSI_USER.uid),
+    Cmd: ["sh", "-c", RUN_PROBE],
+    HostConfig: { NetworkMode: "none", Tmpfs: { "/run": tmpfsOptions }, SecurityOpt: ["no-new-privileges:true"] },
+  });
+  try {
+    await container.start();
+    await waitUntil("the /run probe to finish", async () => !(await container.inspect()).State.Running, { timeoutMs: 30_000, intervalMs: 100 });
+    return demultiplex((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer);
+  } finally {
+    await removeContainer(docker, name);
+  }
+}
+
+test.serial("under no-new-privileges, Docker mounts the blueprint's /run as s6-overlay needs it, and upstream's alone not (real engine)", async (t) => {
+  const engine = await startDockerEngine();
+  try {
+    const busybox = requireProgram("busybox", "busybox");
+    const image = `bastide-test/s6-layout:${createHash("sha256").update("s6-layout/1").update(readFileSync(busybox)).digest("hex").slice(0, 12)}`;
+    await ensureImportedImage(engine.docker, image, s6LayoutRootfs, ["USER s6"]);
+
+    const ours = await probeRun(engine.docker, image, RUN_TMPFS_OPTIONS);
+    t.regex(ours, new RegExp(`^uid=${JITSI_USER.uid} owner=${JITSI_USER.uid} group=${JITSI_USER.gid} `, "m"), ours);
+    t.regex(ours, /^writable$/m, ours);
+    const mount = optionSet(ours.match(/^\S+ \/run tmpfs (\S+)/m)?.[1] ?? "");
+    for (const option of ["size=16384k", "mode=1750", `uid=${JITSI_USER.uid}`, `gid=${JITSI_USER.gid}`]) t.true(mount.has(option), `${option} in ${[...mount]}`);
+    t.false(mount.has("noexec"), [...mount].join(","));
+    t.regex(ours, /^executed$/m, "a script in /run runs, as s6-overlay's do");
+
+    // Upstream's options alone: root's /run, mode 1750, which preinit, unprivileged, refuses.
+    const upstreamOnly = await probeRun(engine.docker, image, RUN_TMPFS_UPSTREAM_OPTIONS);
+    t.regex(upstreamOnly, new RegExp(`^uid=${JITSI_USER.uid} owner=0 `, "m"), upstreamOnly);
+    t.regex(upstreamOnly, /^not-writable$/m, upstreamOnly);
+  } finally {
+    await engine.release();
   }
 });
