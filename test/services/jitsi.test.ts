@@ -781,3 +781,71 @@ test.serial("under no-new-privileges, Docker mounts the blueprint's /run as s6-o
     await engine.release();
   }
 });
+
+// With jitsi-meet's own lobby module. Its source (resources/prosody-plugins/ of
+// jitsi/jitsi-meet) is in no registry the suite can install from and is never committed
+// here: this test runs where BASTIDE_JITSI_PROSODY_PLUGINS names a folder holding
+// mod_muc_lobby_rooms.lua, mod_jitsi_session.lua and util.lib.lua (and lua-cjson is installed).
+const jitsiPlugins = process.env.BASTIDE_JITSI_PROSODY_PLUGINS;
+const withJitsiPlugins = jitsiPlugins ? test.serial : test.serial.skip;
+
+withJitsiPlugins("with jitsi-meet's lobby module: staff go straight in, a guest is sent to the room's lobby (real Prosody)", async (t) => {
+  const plugins = scratch({ [`mod_${LOBBY_MODULE}.lua`]: fileOf(example, LOBBY_MODULE_PATH).content });
+  chmodSync(plugins, 0o755);
+  chmodSync(join(plugins, `mod_${LOBBY_MODULE}.lua`), 0o644);
+  // The whitelist exactly as Bastide's overlay renders it.
+  const whitelist = prosodyOverlay().match(/^muc_lobby_whitelist = .*$/m)?.[0];
+  if (!whitelist) return t.fail("the overlay sets no muc_lobby_whitelist");
+  const lobbyDomain = `lobby.${XMPP.domain}`;
+  const server = await startLocalProsody(XMPP.domain, {
+    global: `plugin_paths = { ${JSON.stringify(plugins)}, ${JSON.stringify(jitsiPlugins)} }\n${whitelist}\n`,
+    hosts: [
+      `    modules_enabled = { "muc_lobby_rooms" }`,
+      `    main_muc = "${XMPP.mucDomain}"`,
+      `    lobby_muc = "${lobbyDomain}"`,
+      `VirtualHost "${XMPP.guestDomain}"`,
+      `    authentication = "anonymous"`,
+      `Component "${XMPP.mucDomain}" "muc"`,
+      `    modules_enabled = { "${LOBBY_MODULE}" }`,
+      `    muc_room_locking = false`,
+      `Component "${lobbyDomain}" "muc"`,
+      `    muc_room_locking = false`,
+      "",
+    ].join("\n"),
+  });
+  const sessions: XmppSession[] = [];
+  try {
+    const password = "Host-Passw0rd-For-Tests";
+    for (const user of ["alice", "bob"]) {
+      const created = await server.commands.prosodyctl(["register", user, XMPP.domain, password]);
+      t.is(created.exitCode, 0, created.stderr);
+    }
+    const signedIn = async (options: { username?: string; domain: string }) => {
+      const result = await signIn({ port: server.port, password, ...options });
+      if (!result.ok) throw new Error(`cannot sign in: ${result.reply}\n${server.log()}`);
+      sessions.push(result.session);
+      return result.session;
+    };
+
+    const alice = await signedIn({ username: "alice", domain: XMPP.domain });
+    alice.send(joinRoom("weekly", "alice"));
+    t.regex(await alice.receive("the host's join", JOIN_ANSWER), /<status code=['"]201['"]/);
+
+    const guest = await signedIn({ domain: XMPP.guestDomain });
+    guest.send(joinRoom("weekly", "guest"));
+    const held = await guest.receive("the guest's join", JOIN_ANSWER);
+    t.regex(held, /<registration-required/, server.log());
+    t.regex(held, new RegExp(`<lobbyroom xmlns=['"]http://jitsi.org/jitmeet['"]>weekly@${lobbyDomain.replace(/\./g, "\\.")}</lobbyroom>`), "sent to the room's lobby");
+
+    // A second staff member signs in on the staff domain, which the whitelist lets through.
+    const bob = await signedIn({ username: "bob", domain: XMPP.domain });
+    bob.send(joinRoom("weekly", "bob"));
+    const bobJoined = await bob.receive("a staff member's join", JOIN_ANSWER);
+    t.notRegex(bobJoined, /type=['"]error['"]/, bobJoined);
+    t.regex(bobJoined, /<status code=['"]110['"]/);
+    t.notRegex(server.log(), /No lobby module attached/);
+  } finally {
+    for (const session of sessions) session.close();
+    await server.stop();
+  }
+});
