@@ -38,9 +38,11 @@ export const SECRETS = { jicofo: "jicofo-auth-password", jvb: "jvb-auth-password
 
 /**
  * Persisted as the accounts volume, where upstream's compose file mounts it; Prosody's
- * data_path is its data/ folder (upstream/jitsi-prosody.ts). Moving the volume that
- * older Bastide versions mounted on /config keeps its accounts: they were in its data/
- * folder (the old data_path /config/data), which lands on the new data_path.
+ * data_path is its data/ folder (upstream/jitsi-prosody.ts). A new volume takes the
+ * image folder's owner, uid 1000. A volume older images used on /config holds its
+ * accounts in data/ (their data_path was /config/data), which lands on the new
+ * data_path, but its files belong to those images' prosody user: the image refuses to
+ * start until they are handed to uid 1000 (scripts/config, check-writable).
  */
 export const PROSODY_DATA_VOLUME_PATH = "/var/lib/prosody";
 export const PROSODY_DATA_PATH = `${PROSODY_DATA_VOLUME_PATH}/data`;
