@@ -73,4 +73,9 @@ export const contract: ImageContract = {
     note: "Bastide's homeserver.yaml has one listener on 8008 (SYNAPSE_PORT).",
   },
   health: { value: "curl -fSs http://localhost:8008/health", source: at("docker/Dockerfile", "208-209") },
+  documentedMemoryMb: {
+    value: 1024,
+    source: at("docs/setup/installation.md", 215),
+    note: "\"At least 1GB of free RAM if you want to join large public rooms\": federated servers only; Bastide's limit_remote_rooms keeps them out.",
+  },
 };
