@@ -72,6 +72,8 @@ export interface ImageContract {
   worksWithNoNewPrivileges: Fact<boolean>;
   /** Capabilities beyond Docker's default set that the image needs. */
   capabilities: Fact<string[]>;
+  /** Kernel settings of the container's namespace the image needs, with their values. */
+  requiredSysctls?: Fact<Record<string, string>>;
   /** Paths the image writes at run time that Bastide must provide (volume or tmpfs). */
   writablePaths: Fact<WritablePath[]>;
   /** Where the image keeps the data that must survive a container replacement. */

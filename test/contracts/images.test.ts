@@ -154,6 +154,11 @@ const volumesCoverData: Check = (contract, { container, files }, key) => {
 const capabilitiesAllowed: Check = (contract, { container }) =>
   (container.addCapabilities ?? []).filter((c) => !contract.capabilities.value.includes(c)).map((c) => `adds capability ${c}, which the image does not need`);
 
+const sysctlsSet: Check = (contract, { container }) =>
+  Object.entries(contract.requiredSysctls?.value ?? {})
+    .filter(([name, value]) => container.sysctls?.[name] !== value)
+    .map(([name, value]) => `needs sysctl ${name}=${value}`);
+
 const envRead: Check = (contract, { container }) => {
   const read = new Set([...contract.env.value, ...(contract.envReadByCommands?.value ?? [])]);
   return [...Object.keys(container.env ?? {}), ...Object.keys(container.secretEnv ?? {})]
@@ -207,6 +212,7 @@ const CHECKS = {
   tmpfsAsUpstream,
   volumesCoverData,
   capabilitiesAllowed,
+  sysctlsSet,
   envRead,
   noNewPrivileges,
   uploadsInConfigPaths,
@@ -309,6 +315,10 @@ test("fails: a data path no volume covers, including Redis once it saves to disk
 test("fails: a capability beyond the contract's", (t) => {
   failsWith(t, mutated("vpn", "wireguard", (d) => d.container.addCapabilities!.push("SYS_MODULE")), /vpn\/wireguard \(wireguard\): adds capability SYS_MODULE/);
   failsWith(t, mutated("matrix", "synapse", (d) => (d.container.addCapabilities = ["NET_ADMIN"])), /matrix\/synapse \(synapse\): adds capability NET_ADMIN/);
+});
+
+test("fails: a kernel setting the image needs, missing", (t) => {
+  failsWith(t, mutated("vpn", "wireguard", (d) => (d.container.sysctls = { "net.ipv4.ip_forward": "1" })), /vpn\/wireguard \(wireguard\): needs sysctl net\.ipv4\.conf\.all\.src_valid_mark=1/);
 });
 
 test("fails: an environment variable the image does not read, plain or secret", (t) => {

@@ -37,6 +37,11 @@ export const contract: ImageContract = {
     source: at("README.md", 219),
     note: "\"Neccessary for Wireguard to create its VPN interface\". SYS_MODULE is optional (README 64, 148): only to load kernel modules the host did not.",
   },
+  requiredSysctls: {
+    value: { "net.ipv4.conf.all.src_valid_mark": "1" },
+    source: at("README.md", 217),
+    note: "\"Required for client mode\": the image's wg-quick skips setting it itself when it is already 1 (Dockerfile line 34).",
+  },
   writablePaths: { value: [{ path: "/config", provide: "volume" }], source: at("README.md", 215) },
   dataPaths: { value: ["/config"], source: at("README.md", 215), note: "\"Contains all relevant configuration files.\"" },
   configPaths: {
