@@ -21,7 +21,7 @@ export const contract: ImageContract = {
   },
   user: {
     value: { name: "mysql", uid: 999, startsAsRoot: true },
-    source: entrypoint("695-699"),
+    source: entrypoint("696-700"),
     note:
       "Created by `useradd -r` (Dockerfile line 5), which takes the highest free system id, 999 on Ubuntu 24.04; " +
       "started as root, the entrypoint re-execs itself through gosu mysql.",
@@ -29,7 +29,7 @@ export const contract: ImageContract = {
   init: { value: "docker-entrypoint.sh (bash), which execs mariadbd", source: dockerfile(141) },
   worksWithNoNewPrivileges: {
     value: true,
-    source: entrypoint("695-699"),
+    source: entrypoint("696-700"),
     note: "gosu drops from root with setuid calls; no setuid binary is needed.",
   },
   capabilities: { value: [], source: entrypoint("202-215"), note: "chown and gosu use Docker's default capabilities." },
@@ -67,7 +67,7 @@ export const contract: ImageContract = {
     source: entrypoint("260-295"),
     note: "docker_setup_env; MARIADB_AUTO_UPGRADE at 595, MARIADB_INITDB_SKIP_TZINFO at 370. MYSQL_* aliases are also read.",
   },
-  allowsUserOverride: { value: true, source: entrypoint("695-699"), note: "The switch to mysql happens only when started as root." },
+  allowsUserOverride: { value: true, source: entrypoint("696-700"), note: "The switch to mysql happens only when started as root." },
   ports: { value: [{ port: 3306, protocol: "tcp", purpose: "MariaDB" }], source: dockerfile(143) },
   health: {
     value: "healthcheck.sh --connect --innodb_initialized",
