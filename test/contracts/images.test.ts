@@ -2,7 +2,10 @@
 // its image (stacks/services/upstream/): the facts read in upstream's own sources at the
 // pinned tag. Each check is proven able to fail by a mutated blueprint or contract below.
 import test from "ava";
-import { posix } from "node:path";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, posix } from "node:path";
 import type { Association } from "../../stacks/config/schema.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import type { ContainerBlueprint, Profile, RenderedFile, ServiceBlueprint } from "../../stacks/services/blueprint.ts";
@@ -270,6 +273,31 @@ for (const profile of PROFILES) {
 test("the example runs each contracted image at least once, so no contract goes unchecked", (t) => {
   const used = new Set(deployed(profileConfig("small")).map((d) => contractKey(d.container)));
   t.deepEqual(Object.keys(CONTRACTS).filter((k) => !used.has(k as ContractKey)), []);
+});
+
+// --- facts checked by the program itself --------------------------------------------------------
+
+test("WireGuard's wg-quick reads the listen port where the contract says, and it is the published port", (t) => {
+  const vpn = deployed(profileConfig("small")).find((d) => d.container.name === "wireguard")!;
+  const fact = CONTRACTS.wireguard!.ports.value[0]!;
+  t.true(fact.configuredBy !== undefined && "file" in fact.configuredBy);
+  const by = fact.configuredBy as { file: string; key: string };
+  const conf = vpn.files.find((f) => f.path === by.file);
+  t.truthy(conf, `${by.file} is uploaded`);
+  const dir = mkdtempSync(join(tmpdir(), "bastide-wg-"));
+  try {
+    const path = join(dir, posix.basename(by.file));
+    writeFileSync(path, conf!.content);
+    chmodSync(path, 0o600);
+    // `strip` keeps only what `wg` itself reads, as `wg-quick up` hands it over.
+    const stripped = execFileSync("wg-quick", ["strip", path], { encoding: "utf8", timeout: 10_000 });
+    const read = settingIn({ ...conf!, content: stripped }, by.key);
+    t.truthy(read, `wg reads ${by.key}`);
+    t.deepEqual(listeningPorts(CONTRACTS.wireguard!, vpn), [{ ...fact, port: Number(read) }]);
+    t.deepEqual(vpn.container.ports?.map((p) => p.port), [Number(read)]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // --- each check can fail -----------------------------------------------------------------------
