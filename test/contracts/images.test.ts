@@ -2,8 +2,9 @@
 // its image (stacks/services/upstream/): the facts read in upstream's own sources at the
 // pinned tag. Each check is proven able to fail by a mutated blueprint or contract below.
 import test from "ava";
-import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import type { Association } from "../../stacks/config/schema.ts";
@@ -25,11 +26,14 @@ interface Deployed {
   routedPorts: number[];
 }
 
+/** The value each generated secret takes in these tests. */
+const placeholder = (secret: string) => `secret-${secret}`;
+
 function deployed(config: Association): Deployed[] {
   const services = blueprints(config);
   const upstreams = services.flatMap((b) => b.routes.map((r) => r.upstream));
   return services.flatMap((b) => {
-    const placeholders = Object.fromEntries(b.secrets.map((s) => [s.name, `secret-${s.name}`]));
+    const placeholders = Object.fromEntries(b.secrets.map((s) => [s.name, placeholder(s.name)]));
     const files = b.files(placeholders);
     return b.containers.map((container) => {
       const name = `${containerName(b.service, container.name)}:`;
@@ -296,6 +300,54 @@ test("WireGuard's wg-quick reads the listen port where the contract says, and it
     t.deepEqual(listeningPorts(CONTRACTS.wireguard!, vpn), [{ ...fact, port: Number(read) }]);
     t.deepEqual(vpn.container.ports?.map((p) => p.port), [Number(read)]);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test("Redis itself, on the redis.conf Bastide uploads, saves nothing in its data folder", async (t) => {
+  const redis = deployed(profileConfig("small")).find((d) => d.service === "nextcloud" && d.container.name === "redis")!;
+  const conf = redis.files.find((f) => f.path === redis.container.command?.[1]);
+  t.truthy(conf, "redis-server is started on an uploaded file");
+  t.true(DATA_NOT_KEPT.redis!(redis.files), "the exemption holds for the rendered file");
+  const dir = mkdtempSync(join(tmpdir(), "bastide-redis-"));
+  const port = await freePort();
+  // Only the listener and the working folder are adapted to this machine.
+  const local = conf!.content.replace(/^bind .*$/m, "bind 127.0.0.1").replace(/^port .*$/m, `port ${port}`) + `\ndir ${dir}\n`;
+  writeFileSync(join(dir, "redis.conf"), local);
+  const server = spawn("redis-server", [join(dir, "redis.conf")], { stdio: "ignore" });
+  // The health check's redis-cli authenticates as Bastide configures it: REDISCLI_AUTH from the secret.
+  const password = placeholder(redis.container.secretEnv!.REDISCLI_AUTH!);
+  const cli = (...args: string[]) =>
+    execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, REDISCLI_AUTH: password } }).trim();
+  try {
+    let ready = false;
+    for (let attempt = 0; attempt < 50 && !ready; attempt++) {
+      try {
+        ready = cli("ping") === "PONG";
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    t.true(ready, "redis-server answers");
+    t.is(cli("config", "get", "save"), "save");
+    t.is(cli("config", "get", "appendonly"), "appendonly\nno");
+    t.is(cli("set", "bastide:probe", "1"), "OK");
+    cli("shutdown");
+  } catch (error) {
+    // SHUTDOWN closes the connection it came on: redis-cli may report that as an error.
+    if (!String(error).includes("shutdown")) throw error;
+  } finally {
+    server.kill();
+    await new Promise((resolve) => (server.exitCode === null ? server.once("exit", resolve) : resolve(undefined)));
+    t.deepEqual(readdirSync(dir).filter((f) => f !== "redis.conf"), [], "nothing written in the data folder");
     rmSync(dir, { recursive: true, force: true });
   }
 });
