@@ -16,13 +16,13 @@ export const IMAGES = {
   // docker-library/repo-info@1742085a repos/redis/remote/7.4.11-alpine.md (newest 7.4 release recorded there).
   redis: "redis:7.4.11-alpine@sha256:ff02b58f971e7d7d156a1267e283fcbbeee91773b6aa36c49dac28ecfe28eadf",
   // ghcr.io images: neither element-hq's releases nor its ess-helm chart record a digest, so none
-  // is pinned (an unchecked digest is no safer than the exact tag). See upstream/synapse.ts, element.ts.
+  // is pinned: a digest no public record confirms cannot be checked by anyone. See upstream/synapse.ts, element.ts.
   synapse: "ghcr.io/element-hq/synapse:v1.163.2",
   element: "ghcr.io/element-hq/element-web:v1.12.30",
   // docker-library/repo-info@28b7129f repos/mariadb/remote/11.8.9.md (newest 11.8 LTS release recorded there).
   mariadb: "mariadb:11.8.9@sha256:2d2f4095530294735a857cfe22bb101e19b0849b416911c796ec4aa81b164a62",
-  // The former digest appears in no public record; LinuxServer publishes none: exact build tag,
-  // never reused by LinuxServer. See upstream/wireguard.ts.
+  // The former digest appears in no public record, and LinuxServer publishes none: pinned by the
+  // exact build tag (the newest whose sources could be read). See upstream/wireguard.ts.
   wireguard: "lscr.io/linuxserver/wireguard:1.0.20250521-r1-ls110",
 } as const;
 

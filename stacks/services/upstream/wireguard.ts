@@ -20,7 +20,8 @@ export const contract: ImageContract = {
   tag: TAG,
   unverifiedDigest:
     "lscr.io/ghcr.io publish no digest list, and linuxserver/docker-wireguard records none (its CI commits only " +
-    "package_versions.txt): pinned by the exact build tag, which LinuxServer never reuses.",
+    "package_versions.txt): pinned by the exact build tag. Later builds (ls113, ls116) are named in third-party " +
+    "files, but their sources could not be read here, so the contract stays at ls110.",
   user: {
     value: { name: "root", uid: 0, startsAsRoot: true },
     source: base("Dockerfile", 88),
