@@ -43,7 +43,11 @@ export const contract: ImageContract = {
     source: at("README.md", 217),
     note: "\"Required for client mode\": the image's wg-quick skips setting it itself when it is already 1 (Dockerfile line 34).",
   },
-  writablePaths: { value: [{ path: "/config", provide: "volume" }], source: at("README.md", 215) },
+  writablePaths: {
+    value: [{ path: "/config", provide: "volume" }],
+    source: at("README.md", 215),
+    note: "s6-overlay also writes /run at start, inside the container's own file system, which Bastide leaves writable.",
+  },
   dataPaths: { value: ["/config"], source: at("README.md", 215), note: "\"Contains all relevant configuration files.\"" },
   configPaths: {
     value: ["/config/wg_confs/", "/config/coredns/"],
