@@ -1,10 +1,11 @@
 // What Bastide relies on about an upstream image, read from that image's own sources at
 // the pinned tag (principle 6 of the design notes: the real program is the judge).
 //
-// Every service folder keeps the contracts of the images it runs in `upstream.ts`; the
-// image-contract test holds each container of each blueprint to its image's contract, so
-// an upgrade re-reads upstream instead of guessing, and a blueprint that drifts from what
-// the image expects fails a test before a real `pulumi up` would.
+// Each image's contract is one file of stacks/services/upstream/, named after its key in
+// IMAGES (upstream/index.ts maps them). The image-contract test holds each container of
+// each blueprint to its image's contract, so an upgrade re-reads upstream instead of
+// guessing, and a blueprint that drifts from what the image expects fails a test before a
+// real `pulumi up` would.
 
 /** Where a fact was read: a public repository, at a tag or commit, a file and a line. */
 export interface Source {
@@ -27,10 +28,16 @@ export interface Fact<T> {
 }
 
 export interface PortFact {
+  /** The port upstream listens on by default. */
   port: number;
   protocol: "tcp" | "udp";
   /** What listens there. */
   purpose: string;
+  /**
+   * Where the listening port is chosen, when upstream lets it move: an environment
+   * variable the image reads, or a `key = value` line of a file Bastide uploads.
+   */
+  configuredBy?: { env: string } | { file: string; key: string };
 }
 
 /** A path the image must be able to write at run time, and how Bastide provides it. */
@@ -65,18 +72,38 @@ export interface ImageContract {
   worksWithNoNewPrivileges: Fact<boolean>;
   /** Capabilities beyond Docker's default set that the image needs. */
   capabilities: Fact<string[]>;
+  /** Kernel settings of the container's namespace the image needs, with their values. */
+  requiredSysctls?: Fact<Record<string, string>>;
   /** Paths the image writes at run time that Bastide must provide (volume or tmpfs). */
   writablePaths: Fact<WritablePath[]>;
   /** Where the image keeps the data that must survive a container replacement. */
   dataPaths: Fact<string[]>;
-  /** Where the image reads configuration files that Bastide uploads. */
+  /**
+   * Where the image reads configuration files that Bastide uploads: a file, a folder (ending
+   * in "/"), or `$VAR` for the folder of the path an environment variable names.
+   */
   configPaths: Fact<string[]>;
   /** Environment variables the image (its entrypoint or templates) reads. */
   env: Fact<string[]>;
+  /**
+   * Variables read not by the image's start-up but by a program of the image that Bastide
+   * runs in the container (e.g. redis-cli in a health check reads REDISCLI_AUTH).
+   */
+  envReadByCommands?: Fact<string[]>;
+  /** Whether the image supports being started as another user (`docker run --user`). */
+  allowsUserOverride?: Fact<boolean>;
   /** Ports the image listens on. */
   ports: Fact<PortFact[]>;
-  /** The health check upstream uses or documents, if any. */
+  /**
+   * The health check upstream uses or documents, as a command line: an http(s) URL in it
+   * names the path to probe; otherwise its first word names the program to run.
+   */
   health?: Fact<string>;
+  /**
+   * The health check of another program the image runs when given as the container's
+   * command, by the command's first word (e.g. a purge loop beside the web server).
+   */
+  healthByCommand?: Fact<Record<string, string>>;
   /** Memory upstream documents for the program, in MiB, where it documents any. */
   documentedMemoryMb?: Fact<number>;
 }

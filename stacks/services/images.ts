@@ -1,7 +1,9 @@
 // Every image Bastide runs, pinned. One file so that an update is one reviewed diff
 // and the policy pack can check that nothing else slips in.
-// A digest is added where one was published next to the tag; the policy pack accepts
-// an exact version tag without one but refuses a moving tag such as `latest` or `stable`.
+// A digest is pinned only where a public record of it for that tag was found, and the
+// record is cited beside it (and in the image's contract, stacks/services/upstream/).
+// Where none exists the image is pinned by its exact version tag, which the policy pack
+// accepts; it refuses a moving tag such as `latest` or `stable`.
 export const IMAGES = {
   caddy: "caddy:2.11.4-alpine@sha256:ad27e531c8b286ff153c0e6e16587a1583e4111bb58c4d83bd73d6d3ef0a0ce1",
   // Jitsi: docker-jitsi-meet's newest stable release, stable-11146-2 (tag 738058b4, 2026-08-17). Jitsi publishes
@@ -13,17 +15,27 @@ export const IMAGES = {
   jitsiJicofo: "ghcr.io/jitsi/jicofo:stable-11146-2@sha256:a8d64e46eaa340751a2b5530a4abd4175adf05bff07e9775fc48daae6364cfe9",
   jitsiJvb: "ghcr.io/jitsi/jvb:stable-11146-2@sha256:d7dc646d21af07530ae6acf1ace23ea4782445d0362004621a32a5a632a964e9",
   nextcloud: "nextcloud:32.0.15-apache@sha256:ea7bd4d0dc80337b4298c71ae7ab8ce7d42e5237c3b9abbe60602d2451e33c44",
+  // docker-library/repo-info@14ad5cc1 repos/postgres/remote/17.11-alpine.md. Major 17 kept: a new major is a data migration.
   postgres: "postgres:17.11-alpine@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24",
+  // docker-library/repo-info@1742085a repos/redis/remote/7.4.11-alpine.md (newest 7.4 release recorded there).
   redis: "redis:7.4.11-alpine@sha256:ff02b58f971e7d7d156a1267e283fcbbeee91773b6aa36c49dac28ecfe28eadf",
-  synapse: "ghcr.io/element-hq/synapse:v1.159.0@sha256:edf259d2b575b669a3e81024918ab8d5cfb7d2fba5a53c9e09695f1abc5645cb",
-  // No digest was published next to this tag where we could see it: pinned by exact version.
+  // ghcr.io images: neither element-hq's releases nor its ess-helm chart record a digest, so none
+  // is pinned: a digest no public record confirms cannot be checked by anyone. See upstream/synapse.ts, element.ts.
+  synapse: "ghcr.io/element-hq/synapse:v1.163.2",
   element: "ghcr.io/element-hq/element-web:v1.12.30",
-  mariadb: "mariadb:11.8.8@sha256:1fe78d53850250aa2560aa0059e3088b4cd230a5db2230f530c70e4b87bcc30c",
-  wireguard: "lscr.io/linuxserver/wireguard:1.0.20250521-r0-ls91@sha256:e93cfa43a087a6853c9f8090d7de25cea4cf6f8dc4dc576c70756188a301c4a6",
+  // docker-library/repo-info@28b7129f repos/mariadb/remote/11.8.9.md (newest 11.8 LTS release recorded there).
+  mariadb: "mariadb:11.8.9@sha256:2d2f4095530294735a857cfe22bb101e19b0849b416911c796ec4aa81b164a62",
+  // The former digest appears in no public record, and LinuxServer publishes none: pinned by the
+  // exact build tag (the newest whose sources could be read). See upstream/wireguard.ts.
+  wireguard: "lscr.io/linuxserver/wireguard:1.0.20250521-r1-ls110",
 } as const;
 
-/** Base of the Framadate image Bastide builds (docker/framadate/Dockerfile pins the same). */
-export const FRAMADATE_BASE = "php:8.2.33-apache@sha256:9982b4e2d8b65a96ae5fedf1a8513fdb6ccde65c58c1dad38e43fa497af8ffcc";
+/**
+ * Base of the Framadate image Bastide builds (docker/framadate/Dockerfile pins the same):
+ * docker-library/repo-info@720356a4 repos/php/remote/8.2.34-apache.md. The former
+ * 8.2.33 digest appears in no public record.
+ */
+export const FRAMADATE_BASE = "php:8.2.34-apache@sha256:72210a02e2e7bb1ad4db65ba0cf4bd70024768396c3d35634c42495b3513e3eb";
 
 /** Images Bastide builds itself from a pinned Dockerfile in this repository. */
 export const BUILT_IMAGES = {
