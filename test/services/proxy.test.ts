@@ -80,7 +80,12 @@ test("access logs are rotated, kept for the configured days and mask client addr
   const json = adapt(caddyfile(onServer, ROUTES));
   const log = Object.values(json.logging.logs).find((l: any) => l.writer?.output === "file") as any;
   t.is(log.writer.filename, "/data/access-logs/access.log");
-  t.is(log.writer.roll_keep_days ?? log.writer.roll_keep_for / 86400e9, 14);
+  t.is(log.writer.roll_keep_days, 14);
+  // Rolled by a timer every hour, not by size only: on a quiet server a size roll may never come.
+  t.deepEqual(log.writer.roll_minutes, [0]);
+  t.is(log.writer.roll_size_mb, 10);
+  // One hour per rolled file, 14 × 24 − 1 of them plus the current one: no line older than 14 days.
+  t.is(log.writer.roll_keep, 14 * 24 - 1);
   t.deepEqual(log.encoder.fields["request>remote_ip"], { filter: "ip_mask", ipv4_cidr: 24, ipv6_cidr: 48 });
   t.is(log.encoder.fields["request>headers>Authorization"].filter, "delete");
 
@@ -88,6 +93,7 @@ test("access logs are rotated, kept for the configured days and mask client addr
   const plain = adapt(caddyfile(unmasked, ROUTES));
   const plainLog = Object.values(plain.logging.logs).find((l: any) => l.writer?.output === "file") as any;
   t.is(plainLog.encoder.fields["request>remote_ip"], undefined);
+  t.is(plainLog.writer.roll_keep, 3 * 24 - 1, "the count of rolled files follows the configured days");
   t.is(plainLog.encoder.fields["request>headers>Cookie"].filter, "delete", "cookies are never logged");
 });
 
