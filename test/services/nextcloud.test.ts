@@ -9,6 +9,8 @@ import { join } from "node:path";
 import * as docker from "@pulumi/docker";
 import {
   ADMIN_PATHS,
+  DAV_DISCOVERY,
+  NEXTCLOUD_PUBLIC_OCS,
   CONFIG_HOOK,
   CONFIG_SOURCE,
   CONFIG_TARGET,
@@ -139,12 +141,20 @@ test("route: the cloud name goes to the app; admin pages are VPN-only, personal 
   t.is(route.host, "fichiers.jardins-canal.localhost");
   t.is(route.upstream, "bastide-nextcloud-app:80");
   t.deepEqual(route.vpnOnlyPaths, ADMIN_PATHS);
+  t.deepEqual(route.vpnOnlyExceptions, NEXTCLOUD_PUBLIC_OCS);
   for (const path of ["/settings/admin*", "/index.php/settings/admin*"]) t.true(ADMIN_PATHS.includes(path), path);
-  const caught = (url: string) => ADMIN_PATHS.some((p) => url.startsWith(p.slice(0, -1)));
+  // A prefix test, as Caddy's `path /x*` is (test/services/proxy.test.ts runs the real Caddy).
+  const matches = (patterns: string[], url: string) => patterns.some((p) => (p.endsWith("*") ? url.startsWith(p.slice(0, -1)) : url === p));
+  const caught = (url: string) => matches(ADMIN_PATHS, url) && !matches(NEXTCLOUD_PUBLIC_OCS, url);
   t.true(caught("/index.php/settings/admin/security"));
   t.true(caught("/settings/users"));
   t.false(caught("/settings/user/security"), "members set up their second factor there");
-  t.false(caught("/ocs/v2.php/cloud/users"), "the provisioning API is not an admin page");
+  // The provisioning API creates accounts and makes admins (provisioning_api/appinfo/routes.php, Nextcloud 34).
+  t.true(caught("/ocs/v2.php/cloud/users"));
+  t.true(caught("/ocs/v1.php/cloud/groups"));
+  t.false(caught("/ocs/v2.php/cloud/user"), "clients read the signed-in account there");
+  t.false(caught("/ocs/v2.php/cloud/capabilities"), "clients read the server's capabilities there");
+  t.deepEqual(route.redirects, DAV_DISCOVERY);
 });
 
 test("the Nextcloud environment: Postgres, Redis, the proxy's network and the public name", (t) => {

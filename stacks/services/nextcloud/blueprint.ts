@@ -42,8 +42,66 @@ export const CONFIG_TARGET = `${HTML}/config/bastide.config.php`;
 export const CONFIG_HOOK = "/docker-entrypoint-hooks.d/before-starting/50-bastide-config.sh";
 export const REDIS_CONF = "/usr/local/etc/redis/redis.conf";
 
-/** Admin pages: reachable from the VPN only. Personal settings (/settings/user/…, where 2FA is set up) stay open. */
-export const ADMIN_PATHS = ["/settings/admin*", "/settings/users*", "/settings/apps*"].flatMap((p) => [p, `/index.php${p}`]);
+// ---------------------------------------------------------------------------------------
+// What the proxy keeps to the VPN, read from Nextcloud 34's routes (nextcloud/server 34.0.1, as
+// in nareshbaburoddam/nextcloud-latest, folder nextcloud/). Caddy matches paths lowercased and
+// cleaned (dot segments resolved, slashes merged: caddyserver/caddy v2.11.4,
+// modules/caddyhttp/matchers.go 429-475), so /OCS/v2.php//cloud/./users is caught too.
+
+const OCS = ["/ocs/v1.php", "/ocs/v2.php"];
+/** A page or API that Nextcloud serves both with and without its front controller in the URL. */
+const withFrontController = (paths: string[]) => paths.flatMap((p) => [p, `/index.php${p}`]);
+
+/**
+ * Admin settings pages and their APIs (apps/settings/appinfo/routes.php 12-46): server settings,
+ * account management (including other accounts' passwords), apps, setup checks and presets.
+ * Personal settings (/settings/user/…, /settings/personal/…, where members set up 2FA) stay open.
+ */
+const SETTINGS_ADMIN = withFrontController([
+  "/settings/admin*",
+  "/settings/users*",
+  "/settings/apps*",
+  "/settings/api/admin/*",
+  "/settings/authorizedgroups*",
+  "/settings/ajax/checksetup*",
+  "/settings/setupcheck*",
+  "/settings/integrity/*",
+  "/settings/preset*",
+]);
+
+/**
+ * The provisioning API: every OCS route under cloud/ is closed by default (accounts, groups, apps:
+ * apps/provisioning_api/appinfo/routes.php 13-56), so that a route a later major adds there starts
+ * closed; NEXTCLOUD_PUBLIC_OCS lists the calls members' clients make. App config is admin-only too
+ * (routes.php 59-63); a member's own preferences (routes.php 66-69) are not.
+ */
+const PROVISIONING_API = OCS.flatMap((ocs) => [`${ocs}/cloud/*`, `${ocs}/apps/provisioning_api/api/v1/config/apps*`]);
+
+/** Apps whose every route is for admins (apps/<app>/appinfo/routes.php or their controllers' attributes). */
+const ADMIN_APPS = ["logreader", "serverinfo", "updatenotification", "app_api", "appstore", "webhook_listeners", "user_ldap"];
+const ADMIN_APP_PATHS = ADMIN_APPS.flatMap((app) => [...withFrontController([`/apps/${app}*`]), ...OCS.map((ocs) => `${ocs}/apps/${app}*`)]);
+
+/** Admin surfaces: reachable from the VPN, or with the provisioning token, only. */
+export const ADMIN_PATHS = [...SETTINGS_ADMIN, ...PROVISIONING_API, ...ADMIN_APP_PATHS];
+
+/**
+ * OCS calls under cloud/ that members' clients make, left open: the server's capabilities
+ * (core/Controller/OCSController.php 63), the signed-in account and its fields
+ * (provisioning_api routes.php 37-40) and federated shares between servers (cloud/shares…,
+ * federatedfilesharing's OCS API).
+ */
+export const NEXTCLOUD_PUBLIC_OCS = OCS.flatMap((ocs) => [`${ocs}/cloud/capabilities`, `${ocs}/cloud/user`, `${ocs}/cloud/user/*`, `${ocs}/cloud/shares*`]);
+
+/**
+ * CalDAV/CardDAV discovery (RFC 6764): the proxy answers, as Nextcloud's reverse-proxy documentation
+ * asks (nextcloud/documentation, admin_manual/configuration_server/reverse_proxy_configuration.rst,
+ * "Service discovery"); the image's Apache would redirect to http:// (its .htaccess 117-126 in 34.0.1
+ * builds the URL from the scheme it sees, and the proxy speaks plain HTTP to it).
+ */
+export const DAV_DISCOVERY = [
+  { path: "/.well-known/caldav", to: "/remote.php/dav/" },
+  { path: "/.well-known/carddav", to: "/remote.php/dav/" },
+];
 
 // ---------------------------------------------------------------------------------------
 // config.php
@@ -334,7 +392,15 @@ export const nextcloud: ServiceModule = {
       ],
       secrets: Object.values(NEXTCLOUD_SECRETS).map((name) => ({ name, length: 32 })),
       providedSecrets: config.mail?.username ? [SMTP_PASSWORD_SECRET] : [],
-      routes: [{ host, upstream: `${containerName("nextcloud", "app")}:80`, vpnOnlyPaths: ADMIN_PATHS } satisfies ProxyRoute],
+      routes: [
+        {
+          host,
+          upstream: `${containerName("nextcloud", "app")}:80`,
+          vpnOnlyPaths: ADMIN_PATHS,
+          vpnOnlyExceptions: NEXTCLOUD_PUBLIC_OCS,
+          redirects: DAV_DISCOVERY,
+        } satisfies ProxyRoute,
+      ],
       files: (secrets) => [
         { container: "app", path: CONFIG_SOURCE, content: bastideConfigPhp(config, host), holdsSecrets: false, mode: "0644" },
         { container: "app", path: CONFIG_HOOK, content: configHookScript(CONFIG_SOURCE, CONFIG_TARGET), holdsSecrets: false, mode: "0755" },

@@ -35,6 +35,8 @@ export function caddyfile(config: Association, routes: ProxyRoute[]): string {
       upstream: r.upstream,
       headers: r.headers ?? {},
       vpnOnlyPaths: (r.vpnOnlyPaths ?? []).join(" "),
+      vpnOnlyExceptions: (r.vpnOnlyExceptions ?? []).join(" "),
+      redirects: r.redirects ?? [],
       staticJson: (r.staticJson ?? []).map((s) => ({ path: s.path, body: JSON.stringify(s.body) })),
     })),
   });
