@@ -24,6 +24,7 @@ import {
 } from "../../stacks/services/nextcloud/blueprint.ts";
 import { blueprintContext } from "../../stacks/services/catalog.ts";
 import { IMAGES } from "../../stacks/services/images.ts";
+import { nextcloudUpgradeProblem, nextcloudVersion } from "../../stacks/services/nextcloud/upgrade.ts";
 import { EDGE_NETWORK } from "../../stacks/platform/network.ts";
 import { ServiceComponent } from "../../stacks/platform/component.ts";
 import type { Association } from "../../stacks/config/schema.ts";
@@ -493,4 +494,26 @@ test("settings config.php cannot hold are not duplicated in occ, and the reverse
   for (const s of nextcloudOccSettings(example)) for (const key of system) t.false(s.command.includes(key), `${key} is set twice`);
   // The activity app reads activity_expire_days from config.php; an app setting of that name does nothing.
   t.true(system.includes("activity_expire_days"));
+});
+
+// ---------------------------------------------------------------------------------------
+// Upgrades: one major at a time (nextcloud/docker entrypoint.sh 192-194; version.php's
+// $OC_VersionCanBeUpgradedFrom in 34.0.1 lists 33.0 and 34.0 only).
+
+const NC32 = "nextcloud:32.0.15-apache@sha256:ea7bd4d0dc80337b4298c71ae7ab8ce7d42e5237c3b9abbe60602d2451e33c44";
+const NC33 = "nextcloud:33.0.9-apache";
+const NC34 = "nextcloud:34.0.4-apache@sha256:63c1924fe431909541a7f4320a693d8502768998b5bd113284be922acf645d75";
+
+test("upgrade guard: a fresh stack, a patch release or the next major pass; a skipped major or a downgrade is refused with the way out", (t) => {
+  t.deepEqual(nextcloudVersion(IMAGES.nextcloud)?.major, 34, "the pinned image is Nextcloud 34");
+  t.is(nextcloudUpgradeProblem(undefined, NC34), undefined, "nothing deployed yet");
+  t.is(nextcloudUpgradeProblem(NC34, NC34), undefined);
+  t.is(nextcloudUpgradeProblem("nextcloud:34.0.1-apache", NC34), undefined, "a patch release");
+  t.is(nextcloudUpgradeProblem(NC33, NC34), undefined, "one major up");
+  const skipped = nextcloudUpgradeProblem(NC32, NC34);
+  t.regex(skipped ?? "", /runs Nextcloud 32\.0\.15 and this Bastide pins 34\.0\.4/);
+  t.regex(skipped ?? "", /one major version at a time \(32 → 33 → … → 34\)/);
+  t.regex(skipped ?? "", /Nothing was changed: first run `pulumi up` with the Bastide release that pins Nextcloud 33/);
+  t.regex(nextcloudUpgradeProblem(NC34, NC33) ?? "", /cannot go back to an older major version/);
+  t.regex(nextcloudUpgradeProblem("registry.example/other:1.0", NC34) ?? "", /names no Nextcloud version/);
 });
