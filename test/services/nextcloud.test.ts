@@ -11,6 +11,7 @@ import {
   ADMIN_PATHS,
   APACHE_WORKERS,
   APACHE_WORKERS_CONF,
+  PHP_MEMORY_LIMIT_MB,
   DAV_DISCOVERY,
   NEXTCLOUD_PUBLIC_OCS,
   CONFIG_HOOK,
@@ -27,6 +28,7 @@ import {
 import { blueprintContext } from "../../stacks/services/catalog.ts";
 import { IMAGES } from "../../stacks/services/images.ts";
 import { nextcloudUpgradeProblem, nextcloudVersion } from "../../stacks/services/nextcloud/upgrade.ts";
+import { contract as nextcloudContract } from "../../stacks/services/upstream/nextcloud.ts";
 import { EDGE_NETWORK } from "../../stacks/platform/network.ts";
 import { ServiceComponent } from "../../stacks/platform/component.ts";
 import type { Association } from "../../stacks/config/schema.ts";
@@ -549,4 +551,17 @@ test("upgrade guard: a fresh stack, a patch release or the next major pass; a sk
   t.regex(skipped ?? "", /Nothing was changed: first run `pulumi up` with the Bastide release that pins Nextcloud 33/);
   t.regex(nextcloudUpgradeProblem(NC34, NC33) ?? "", /cannot go back to an older major version/);
   t.regex(nextcloudUpgradeProblem("registry.example/other:1.0", NC34) ?? "", /names no Nextcloud version/);
+});
+
+test("the image contract is read at the pinned tag and digest; app and cron set only variables the image reads", (t) => {
+  const [reference, digest] = IMAGES.nextcloud.split("@");
+  t.is(reference, `nextcloud:${nextcloudContract.tag}`);
+  t.is(digest, nextcloudContract.digest!.value);
+  const mailed = exampleAssociation((i) => (i.mail = { host: "smtp.example.org", port: 587, security: "starttls", from: "cloud@jardins-canal.localhost", username: "cloud" }));
+  for (const name of ["app", "cron"]) {
+    const c = containerOf(blueprintOf(mailed), name);
+    const set = [...Object.keys(c.env ?? {}), ...Object.keys(c.secretEnv ?? {})];
+    t.deepEqual(set.filter((k) => !nextcloudContract.env.value.includes(k)), [], name);
+  }
+  t.is(nextcloudContract.documentedMemoryMb!.value, PHP_MEMORY_LIMIT_MB);
 });

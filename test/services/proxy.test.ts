@@ -1,5 +1,7 @@
 import test from "ava";
-import { caddyfile, PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
+import { caddyfile, HEALTH_PORT, PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
+import { IMAGES } from "../../stacks/services/images.ts";
+import { contract as caddyContract } from "../../stacks/services/upstream/caddy.ts";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { adaptCaddyfile, runCaddyfileOnLoopback, TEST_PROVISIONING_TOKEN as TOKEN } from "../support/caddy.ts";
@@ -247,4 +249,15 @@ test("through the real Caddy: CalDAV/CardDAV discovery is answered by the proxy 
       t.is(answer.location, "/remote.php/dav/", `${method} ${path}`);
     }
   t.deepEqual(upstream.seen, [], "the proxy answers discovery itself");
+});
+
+test("the Caddy contract is read at the pinned tag and digest; the container reads its Caddyfile where the image does", (t) => {
+  const [reference, digest] = IMAGES.caddy.split("@");
+  t.is(reference, `caddy:${caddyContract.tag}`);
+  t.is(digest, caddyContract.digest!.value);
+  const caddy = blueprints(onServer).find((b) => b.service === "proxy")!.containers[0]!;
+  t.deepEqual(caddy.files, caddyContract.configPaths.value);
+  t.deepEqual(Object.keys(caddy.secretEnv ?? {}).filter((k) => !caddyContract.env.value.includes(k)), []);
+  for (const p of caddy.ports ?? []) t.true(caddyContract.ports.value.some((f) => f.port === p.port && f.protocol === p.protocol), `${p.port}/${p.protocol}`);
+  t.true(caddyContract.ports.value.some((f) => f.port === HEALTH_PORT), "the health site's port");
 });

@@ -29,7 +29,7 @@ export const NEXTCLOUD_SECRETS = { db: "db-password", admin: "admin-password", r
 // ---------------------------------------------------------------------------------------
 // Memory, as upstream documents it. The image gives every PHP process memory_limit 512M and
 // shares a 128M opcache with an 8M JIT buffer between Apache's workers (nextcloud/docker
-// 34/apache/Dockerfile 20-22 and 95-104 at 4de1eed; the same lines build 34.0.4 in
+// 34/apache/Dockerfile 22-24 and 103-111 at 4de1eed; the same lines build 34.0.4 in
 // docker-library/repo-info repos/nextcloud/remote/34.0.4-apache.md). Nextcloud recommends
 // 512M and warns on every occ below it (lib/private/MemoryInfo.php 18, 34.0.1). APCu keeps the
 // image's default segment, apc.shm_size 32M (APCu's INSTALL/ini defaults), one for Apache and
