@@ -32,7 +32,7 @@ export const NEXTCLOUD_SECRETS = { db: "db-password", admin: "admin-password", r
 // 34/apache/Dockerfile 22-24 and 103-111 at 4de1eed; the same lines build 34.0.4 in
 // docker-library/repo-info repos/nextcloud/remote/34.0.4-apache.md). Nextcloud recommends
 // 512M and warns on every occ below it (lib/private/MemoryInfo.php 18, 34.0.1). APCu keeps the
-// image's default segment, apc.shm_size 32M (APCu's INSTALL/ini defaults), one for Apache and
+// image's default segment, apc.shm_size 32M (php.net, APCu runtime configuration), one for Apache and
 // one per CLI process (apc.enable_cli=1 in the image). Apache's prefork MPM would start up to
 // 150 workers (Debian's mpm_prefork.conf): Bastide caps them so that every worker at its limit,
 // plus one occ, fits the container.
