@@ -5,6 +5,8 @@ import { loadAssociation } from "./config/load.ts";
 import { SMTP_PASSWORD_CONFIG, SMTP_PASSWORD_SECRET } from "./config/mail.ts";
 import { Bastide } from "./bastide.ts";
 import { SERVER_KEY_SECRET, serverPublicKey } from "./services/vpn/blueprint.ts";
+import { IMAGES } from "./services/images.ts";
+import { DEPLOYED_NEXTCLOUD_OUTPUT, nextcloudUpgradeProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
 
 const settings = new pulumi.Config("bastide");
 const config = loadAssociation(settings.get("config") ?? "association.yaml");
@@ -12,6 +14,12 @@ const config = loadAssociation(settings.get("config") ?? "association.yaml");
 // own message naming the key and the `pulumi config set --secret` command.
 const provided: Record<string, pulumi.Output<string>> = {};
 if (config.mail?.username) provided[SMTP_PASSWORD_SECRET] = settings.requireSecret(SMTP_PASSWORD_CONFIG);
+// What the last `pulumi up` deployed, from this stack's own outputs (a read: nothing is created).
+// Nextcloud upgrades one major at a time: a larger step stops the run here, before any change.
+const lastRun = new pulumi.StackReference("bastide-last-run", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+const deployedNextcloud = (await lastRun.getOutputDetails(DEPLOYED_NEXTCLOUD_OUTPUT)).value as string | undefined;
+const upgradeProblem = config.services.nextcloud.enabled ? nextcloudUpgradeProblem(deployedNextcloud, IMAGES.nextcloud) : undefined;
+if (upgradeProblem) throw new UpgradeRefused(upgradeProblem);
 const stack = new Bastide("bastide", { config, provided });
 
 export const urls = stack.urls;
@@ -24,3 +32,5 @@ export const serviceSecrets = pulumi.secret(
 );
 /** Not a secret: VPN peers need it in their configuration. */
 export const vpnServerPublicKey = stack.services.vpn && pulumi.unsecret(stack.services.vpn.secrets[SERVER_KEY_SECRET]!.apply(serverPublicKey));
+/** The Nextcloud image this run deploys, kept while Nextcloud is off, so the next run can check its upgrade step. */
+export const nextcloudImage = config.services.nextcloud.enabled ? IMAGES.nextcloud : deployedNextcloud;

@@ -160,7 +160,7 @@ const INVALID: Invalid[] = [
   { name: "ssh key without its type", edit: (i) => (i.host = hetznerHost({ sshPublicKey: "AAAAC3NzaC1lZDI1NTE5AAAAIFake" })), path: "host.sshPublicKey", fix: "OpenSSH public key line such as 'ssh-ed25519" },
   { name: "private key pasted", edit: (i) => (i.host = scalewayHost({ sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" })), path: "host.sshPublicKey", fix: "OpenSSH public key line" },
   // Sizing
-  { name: "unknown profile", edit: (i) => (i.profile = "large"), path: "profile", fix: "must be small (2 vCPU / 4 GB) or standard" },
+  { name: "unknown profile", edit: (i) => (i.profile = "large"), path: "profile", fix: "must be small (2 vCPU / 8 GB) or standard (4 vCPU / 16 GB)" },
   {
     name: "profile standard on a cx22",
     edit: (i) => {
@@ -168,7 +168,7 @@ const INVALID: Invalid[] = [
       i.host = hetznerHost({ serverType: "cx22" });
     },
     path: "profile",
-    fix: "needs 4 vCPU / 8 GB, but the host has 2 vCPU / 4 GB; choose profile small or a larger host",
+    fix: "needs 4 vCPU / 16 GB, but the host has 2 vCPU / 4 GB; choose profile small or a larger host",
   },
   { name: "small profile on a too small machine", edit: (i) => (i.host.size = { cpus: 1, memoryGb: 2 }), path: "profile", fix: "choose profile small or a larger host" },
   { name: "host size of zero", edit: (i) => (i.host.size.cpus = 0), path: "host.size.cpus", fix: "must be at least 1" },

@@ -10,7 +10,12 @@ const published = (resources: Awaited<ReturnType<typeof deployUnderMocks>>) =>
 test.serial("the standard profile gives more memory and still fits its budget", async (t) => {
   const small = ofType(await deployUnderMocks(exampleAssociation()), CONTAINER);
   const standard = ofType(
-    await deployUnderMocks(exampleAssociation((i) => (i.profile = "standard"))),
+    await deployUnderMocks(
+      exampleAssociation((i) => {
+        i.profile = "standard";
+        i.host.size = { cpus: 4, memoryGb: 16 };
+      }),
+    ),
     CONTAINER,
   );
   const total = (cs: typeof small) => cs.reduce((sum, c) => sum + c.inputs.memory, 0);

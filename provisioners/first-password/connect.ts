@@ -29,7 +29,13 @@ export async function openClients(config: Association, accounts: MemberAccounts,
   const clients: PasswordClients = {};
   if (accounts.nextcloud && credentials.nextcloud) {
     const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.cloud, options.env[ENDPOINT_ENV.nextcloud]), DOCKER_FROM_ENVIRONMENT);
-    clients.nextcloud = createNextcloudClient({ baseUrl, dispatcher, ...credentials.nextcloud, ...(options.counter ? { counter: options.counter } : {}) });
+    clients.nextcloud = createNextcloudClient({
+      baseUrl,
+      dispatcher,
+      ...credentials.nextcloud,
+      ...(credentials.provisioningToken ? { headers: { [PROVISIONING_TOKEN.header]: credentials.provisioningToken } } : {}),
+      ...(options.counter ? { counter: options.counter } : {}),
+    });
   }
   if (accounts.matrix && credentials.matrix) {
     const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.matrix, options.env[ENDPOINT_ENV.matrix]), DOCKER_FROM_ENVIRONMENT);

@@ -69,7 +69,12 @@ export function credentialsFromStackOutput(json: string): Partial<Record<Key, st
 }
 
 export function loadCredentials(needs: CredentialNeeds, sources: CredentialSources): Credentials {
-  const wanted: Key[] = [...(needs.nextcloud ? (["nextcloudPassword"] as const) : []), ...(needs.matrix ? (["matrixSharedSecret", "provisioningToken"] as const) : [])];
+  const wanted: Key[] = [
+    ...(needs.nextcloud ? (["nextcloudPassword"] as const) : []),
+    ...(needs.matrix ? (["matrixSharedSecret"] as const) : []),
+    // Both admin APIs are VPN-only at the proxy unless the request bears the token.
+    ...(needs.nextcloud || needs.matrix ? (["provisioningToken"] as const) : []),
+  ];
   const values: Partial<Record<Key, string>> = {};
   for (const key of wanted) {
     const value = sources.env[CREDENTIAL_ENV[key]];

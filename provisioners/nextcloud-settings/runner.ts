@@ -16,6 +16,8 @@ export interface NextcloudSettingsConnection {
   password: string;
   /** The app container; Bastide's own when absent. */
   container?: string;
+  /** The proxy's provisioning token (Nextcloud's admin API is VPN-only otherwise). */
+  provisioningHeader?: Record<string, string>;
 }
 
 export const runNextcloudSettings: ServiceRunner = async (request) => {
@@ -25,7 +27,7 @@ export const runNextcloudSettings: ServiceRunner = async (request) => {
   if (!connection.endpoint || !connection.docker || !connection.user || !connection.password)
     throw new Error("nextcloud settings: the connection needs an endpoint, the Docker engine, a user and a password");
   const { baseUrl, dispatcher } = await resolveEndpoint(connection.endpoint, connection.docker);
-  const nextcloud = createNextcloudClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher });
+  const nextcloud = createNextcloudClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher, headers: connection.provisioningHeader });
   const occ = dockerOcc({ docker: dockerFor(connection.docker), ...(connection.container ? { container: connection.container } : {}) });
   return convergeNextcloudSettings(desired, { occ, nextcloud, ...(request.counter ? { counter: request.counter } : {}) }, {
     concurrency: request.concurrency,

@@ -39,6 +39,8 @@ export interface NextcloudClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Reads in flight at once (writes are bounded by converge's concurrency). */
   concurrency?: number;
+  /** Sent with every request: the proxy's provisioning token, which opens Nextcloud's admin API outside the VPN. */
+  headers?: Record<string, string>;
 }
 
 export interface NextcloudClient {
@@ -55,6 +57,7 @@ export function createNextcloudClient(options: NextcloudClientOptions): Nextclou
     service: "nextcloud",
     baseUrl,
     headers: {
+      ...options.headers,
       Authorization: basicAuth(options.user, options.password),
       "OCS-APIRequest": "true",
     },

@@ -11,11 +11,13 @@ export interface NextcloudConnection {
   docker?: DockerTarget;
   user: string;
   password: string;
+  /** The proxy's provisioning token: Nextcloud's admin API is VPN-only otherwise (stacks/services/nextcloud/blueprint.ts ADMIN_PATHS). */
+  provisioningHeader?: Record<string, string>;
 }
 
 export const runNextcloud: ServiceRunner = async (request) => {
   const connection = request.connection as unknown as NextcloudConnection;
   const { baseUrl, dispatcher } = await resolveEndpoint(connection.endpoint, connection.docker);
-  const client = createNextcloudClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher, concurrency: request.concurrency });
+  const client = createNextcloudClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher, concurrency: request.concurrency, headers: connection.provisioningHeader });
   return converge(nextcloudProvisioner, request.desired, client, { concurrency: request.concurrency, dryRun: request.dryRun });
 };

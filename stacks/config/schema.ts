@@ -50,11 +50,17 @@ const team = z.strictObject({
 });
 
 export const PROFILES = {
-  /** 2 vCPU / 4 GB: small meetings, a few dozen members. */
-  small: { minimum: { cpus: 2, memoryGb: 4 }, containerBudgetMb: 3584 },
-  /** 4 vCPU / 8 GB: meetings of 20-30 people, a few hundred members. */
-  standard: { minimum: { cpus: 4, memoryGb: 8 }, containerBudgetMb: 7168 },
+  // Each profile holds every service at the memory its upstream documents (Nextcloud's 512M per
+  // PHP process above all: stacks/services/nextcloud/blueprint.ts), with 1 GB left to the host
+  // on small and 2 GB on standard. 4 GB, the former small, cannot: it would hold Nextcloud at
+  // half its recommended memory_limit.
+  /** 2 vCPU / 8 GB: small meetings, a few dozen members. */
+  small: { minimum: { cpus: 2, memoryGb: 8 }, containerBudgetMb: 7168 },
+  /** 4 vCPU / 16 GB: meetings of 20-30 people, a few hundred members. */
+  standard: { minimum: { cpus: 4, memoryGb: 16 }, containerBudgetMb: 14336 },
 } as const;
+
+const describeProfile = (name: keyof typeof PROFILES) => `${name} (${PROFILES[name].minimum.cpus} vCPU / ${PROFILES[name].minimum.memoryGb} GB)`;
 
 export const associationSchema = z
   .strictObject({
@@ -62,7 +68,7 @@ export const associationSchema = z
     /** Every service gets a name under it, e.g. visio.asso-exemple.fr. */
     domain: domainName,
     host: hostSettings,
-    profile: z.enum(["small", "standard"], { error: "must be small (2 vCPU / 4 GB) or standard (4 vCPU / 8 GB)" }).default("small"),
+    profile: z.enum(["small", "standard"], { error: `must be ${describeProfile("small")} or ${describeProfile("standard")}` }).default("small"),
     services: z
       .strictObject({
         proxy: proxySettings,

@@ -40,8 +40,11 @@ export function secretInputs(inputs: Record<string, any>): string[] {
 export const secretPlaceholder = (name: string) => `<secret:${name}>`;
 
 /** Mocked outputs: generated passwords become placeholders, other resources echo their inputs. */
-function mockState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+function mockState(type: string, name: string, inputs: Record<string, any>, stackOutputs: Record<string, unknown>): Record<string, any> {
   switch (type) {
+    // The stack's outputs from its last deployment (stacks/index.ts reads them back).
+    case "pulumi:pulumi:StackReference":
+      return { ...inputs, outputs: stackOutputs, secretOutputNames: [] };
     case "random:index/randomPassword:RandomPassword":
       return { ...inputs, result: secretPlaceholder(name) };
     case "docker:index/remoteImage:RemoteImage":
@@ -59,19 +62,22 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
 }
 
 /**
- * Registers `build()`'s resources under mocks and waits for all of them.
+ * Registers `build()`'s resources under mocks and waits for all of them. `lastOutputs` are the
+ * stack outputs of the previous deployment (none: a fresh stack).
  * Tests that call it must be serial: Pulumi's runtime is process-wide.
  */
-export async function registerUnderMocks(build: () => unknown): Promise<Registered[]> {
+export async function registerUnderMocks(build: () => unknown, options: { lastOutputs?: Record<string, unknown> } = {}): Promise<Registered[]> {
   const registered: Registered[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) }),
+      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, options.lastOutputs ?? {}) }),
       call: (args) => args.inputs,
     },
     "bastide",
     "test",
     true,
+    // The local backend's organization; stacks/index.ts names its own stack with it.
+    "organization",
   );
   const monitor = pulumi.runtime.getMonitor() as any;
   const original = monitor.registerResource.bind(monitor);

@@ -82,6 +82,8 @@ export class Provisioning extends pulumi.ComponentResource {
         docker: args.docker,
         user: NEXTCLOUD_ADMIN_USER,
         password: secret("nextcloud", NEXTCLOUD_SECRETS.admin),
+        // The provisioning API is VPN-only at the proxy; the token opens it to `pulumi up`.
+        provisioningHeader: { [PROVISIONING_TOKEN.header]: secret("proxy", PROVISIONING_TOKEN.secret) },
       },
       matrix: services.matrix && {
         endpoint: endpointOf(config, names.matrix),

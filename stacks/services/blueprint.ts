@@ -82,6 +82,10 @@ export interface ProxyRoute {
   upstream: string;
   /** Paths only reachable from the VPN (admin pages). */
   vpnOnlyPaths?: string[];
+  /** Paths inside `vpnOnlyPaths` that stay reachable from anywhere (a closed-by-default prefix's user calls). */
+  vpnOnlyExceptions?: string[];
+  /** Paths the proxy answers itself with a permanent redirect, e.g. CalDAV/CardDAV discovery. */
+  redirects?: { path: string; to: string }[];
   /** Extra response headers beyond the common security headers. */
   headers?: Record<string, string>;
   /** Paths served directly by the proxy as JSON, e.g. Matrix's .well-known files. */

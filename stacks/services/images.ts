@@ -5,6 +5,8 @@
 // Where none exists the image is pinned by its exact version tag, which the policy pack
 // accepts; it refuses a moving tag such as `latest` or `stable`.
 export const IMAGES = {
+  // Digest: docker-library/repo-info, repos/caddy/remote/2.11.4-alpine.md (commit 140d580), the index digest
+  // `caddy@sha256:ad27e5…`; 2-alpine.md there names the same digest, so 2.11.4 is the current release.
   caddy: "caddy:2.11.4-alpine@sha256:ad27e531c8b286ff153c0e6e16587a1583e4111bb58c4d83bd73d6d3ef0a0ce1",
   // Jitsi: docker-jitsi-meet's newest stable release, stable-11146-2 (tag 738058b4, 2026-08-17). Jitsi publishes
   // no digest list; these four are the digests ghcr.io answered for that tag, as recorded by a third party in
@@ -14,7 +16,10 @@ export const IMAGES = {
   jitsiProsody: "ghcr.io/jitsi/prosody:stable-11146-2@sha256:9e341b10134d947e49ca338b9efe8d70ac9d6e8d89d621da2246dfa79fe50363",
   jitsiJicofo: "ghcr.io/jitsi/jicofo:stable-11146-2@sha256:a8d64e46eaa340751a2b5530a4abd4175adf05bff07e9775fc48daae6364cfe9",
   jitsiJvb: "ghcr.io/jitsi/jvb:stable-11146-2@sha256:d7dc646d21af07530ae6acf1ace23ea4782445d0362004621a32a5a632a964e9",
-  nextcloud: "nextcloud:32.0.15-apache@sha256:ea7bd4d0dc80337b4298c71ae7ab8ce7d42e5237c3b9abbe60602d2451e33c44",
+  // Digest: docker-library/repo-info, repos/nextcloud/remote/34.0.4-apache.md (commit 00eae81), the index digest
+  // `nextcloud@sha256:63c192…`; 34-apache.md there builds NEXTCLOUD_VERSION=34.0.4, the newest 34.x.
+  // One major at a time: stacks/services/nextcloud/upgrade.ts refuses 32 → 34 (README, "Upgrading").
+  nextcloud: "nextcloud:34.0.4-apache@sha256:63c1924fe431909541a7f4320a693d8502768998b5bd113284be922acf645d75",
   // docker-library/repo-info@14ad5cc1 repos/postgres/remote/17.11-alpine.md. Major 17 kept: a new major is a data migration.
   postgres: "postgres:17.11-alpine@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24",
   // docker-library/repo-info@1742085a repos/redis/remote/7.4.11-alpine.md (newest 7.4 release recorded there).

@@ -442,7 +442,11 @@ test("no secret value appears in any rendered file, whatever the config", (t) =>
 
 test("memory: at most 1 GiB on the small profile, double on standard, JVM heaps inside the limits", (t) => {
   for (const profile of ["small", "standard"] as const) {
-    const config = exampleAssociation((input) => (input.profile = profile));
+    const config = exampleAssociation((input) => {
+      input.profile = profile;
+      // The standard profile needs a 4 vCPU / 16 GB host (stacks/config/schema.ts PROFILES).
+      if (profile === "standard") input.host.size = { cpus: 4, memoryGb: 16 };
+    });
     const blueprint = jitsi.blueprint(config, blueprintContext(config, profile));
     const total = (p: "small" | "standard") => blueprint.containers.reduce((sum, c) => sum + c.memoryMb[p], 0);
     t.true(total("small") <= 1024, `small: ${total("small")} MiB`);

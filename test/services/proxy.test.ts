@@ -1,6 +1,10 @@
 import test from "ava";
-import { caddyfile, PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
-import { adaptCaddyfile, TEST_PROVISIONING_TOKEN as TOKEN } from "../support/caddy.ts";
+import { caddyfile, HEALTH_PORT, PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
+import { IMAGES } from "../../stacks/services/images.ts";
+import { contract as caddyContract } from "../../stacks/services/upstream/caddy.ts";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
+import { adaptCaddyfile, runCaddyfileOnLoopback, TEST_PROVISIONING_TOKEN as TOKEN } from "../support/caddy.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import { EDGE_ADDRESSES } from "../../stacks/platform/network.ts";
 import type { ProxyRoute } from "../../stacks/services/blueprint.ts";
@@ -80,7 +84,12 @@ test("access logs are rotated, kept for the configured days and mask client addr
   const json = adapt(caddyfile(onServer, ROUTES));
   const log = Object.values(json.logging.logs).find((l: any) => l.writer?.output === "file") as any;
   t.is(log.writer.filename, "/data/access-logs/access.log");
-  t.is(log.writer.roll_keep_days ?? log.writer.roll_keep_for / 86400e9, 14);
+  t.is(log.writer.roll_keep_days, 14);
+  // Rolled by a timer every hour, not by size only: on a quiet server a size roll may never come.
+  t.deepEqual(log.writer.roll_minutes, [0]);
+  t.is(log.writer.roll_size_mb, 10);
+  // One hour per rolled file, 14 × 24 − 1 of them plus the current one: no line older than 14 days.
+  t.is(log.writer.roll_keep, 14 * 24 - 1);
   t.deepEqual(log.encoder.fields["request>remote_ip"], { filter: "ip_mask", ipv4_cidr: 24, ipv6_cidr: 48 });
   t.is(log.encoder.fields["request>headers>Authorization"].filter, "delete");
 
@@ -88,6 +97,7 @@ test("access logs are rotated, kept for the configured days and mask client addr
   const plain = adapt(caddyfile(unmasked, ROUTES));
   const plainLog = Object.values(plain.logging.logs).find((l: any) => l.writer?.output === "file") as any;
   t.is(plainLog.encoder.fields["request>remote_ip"], undefined);
+  t.is(plainLog.writer.roll_keep, 3 * 24 - 1, "the count of rolled files follows the configured days");
   t.is(plainLog.encoder.fields["request>headers>Cookie"].filter, "delete", "cookies are never logged");
 });
 
@@ -105,4 +115,149 @@ test("certificates: Let's Encrypt on a server, Caddy's own CA for *.localhost, s
   });
   const stagingIssuers = issuers(adapt(caddyfile(staging, ROUTES)));
   t.true(stagingIssuers.some((i: any) => i.module === "acme" && String(i.ca).includes("staging")));
+});
+
+// ---------------------------------------------------------------------------------------
+// Through the real Caddy: the rendered Caddyfile, run on the loopback in front of a stand-in
+// Nextcloud that answers 200 to anything and notes what reached it.
+
+const VPN_STAND_IN = "127.0.0.2";
+
+interface Sent {
+  status: number;
+  location?: string;
+}
+
+function send(port: number, host: string, method: string, path: string, options: { from?: string; headers?: Record<string, string> } = {}): Promise<Sent> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      { host: "127.0.0.1", port, method, path, localAddress: options.from ?? "127.0.0.1", headers: { Host: host, ...options.headers }, timeout: 10_000 },
+      (response) => {
+        response.resume();
+        response.on("end", () => resolve({ status: response.statusCode!, location: response.headers.location }));
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error(`${method} ${path} timed out`)));
+    request.on("error", reject);
+    request.end();
+  });
+}
+
+async function standInUpstream(): Promise<{ port: number; seen: string[]; close: () => Promise<void> }> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.end("stand-in");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { port: (server.address() as AddressInfo).port, seen, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** Admin surfaces of Nextcloud 34 (provisioning_api and settings routes.php), with a few spellings meant to slip by. */
+const ADMIN_REQUESTS: [string, string][] = [
+  ["GET", "/ocs/v1.php/cloud/users"],
+  ["POST", "/ocs/v1.php/cloud/users"],
+  ["GET", "/ocs/v2.php/cloud/users/details?search=a"],
+  ["PUT", "/ocs/v2.php/cloud/users/alice"],
+  ["PUT", "/ocs/v2.php/cloud/users/alice/disable"],
+  ["POST", "/ocs/v2.php/cloud/users/alice/groups"],
+  ["POST", "/ocs/v2.php/cloud/users/alice/wipe"],
+  ["GET", "/ocs/v2.php/cloud/groups"],
+  ["POST", "/ocs/v2.php/cloud/apps/files_external"],
+  ["POST", "/ocs/v2.php/apps/provisioning_api/api/v1/config/apps/core/shareapi_enforce_links_password"],
+  ["GET", "/settings/admin"],
+  ["GET", "/settings/admin/security"],
+  ["GET", "/index.php/settings/admin/overview"],
+  ["GET", "/settings/users"],
+  ["POST", "/index.php/settings/users/changepassword"],
+  ["GET", "/settings/apps"],
+  ["PUT", "/index.php/settings/api/admin/twofactorauth"],
+  ["POST", "/settings/admin/mailsettings"],
+  ["GET", "/index.php/settings/ajax/checksetup"],
+  ["GET", "/index.php/apps/logreader/api/log"],
+  ["GET", "/ocs/v2.php/apps/serverinfo/api/v1/info"],
+  // Caddy lowercases, unescapes, merges slashes and resolves dot segments before matching.
+  ["GET", "/OCS/v2.php/Cloud/Users"],
+  ["GET", "//ocs/v2.php//cloud/users"],
+  ["GET", "/ocs/v2.php/cloud/user/../users"],
+  ["GET", "/ocs/v2.php/cloud/%75sers"],
+  ["GET", "/index.php/./settings/Admin"],
+];
+
+/** What members, their clients and other servers use: must pass from anywhere. */
+const MEMBER_REQUESTS: [string, string][] = [
+  ["GET", "/"],
+  ["GET", "/status.php"],
+  ["GET", "/index.php/apps/files/"],
+  ["GET", "/apps/calendar/"],
+  ["PROPFIND", "/remote.php/dav/files/alice/"],
+  ["PROPFIND", "/remote.php/dav/calendars/alice/"],
+  ["REPORT", "/remote.php/dav/addressbooks/users/alice/contacts/"],
+  ["GET", "/ocs/v2.php/cloud/capabilities?format=json"],
+  ["GET", "/ocs/v1.php/cloud/user?format=json"],
+  ["GET", "/ocs/v2.php/cloud/user/fields"],
+  ["POST", "/ocs/v2.php/cloud/shares"],
+  ["GET", "/ocs/v2.php/apps/files_sharing/api/v1/shares"],
+  ["GET", "/ocs/v2.php/apps/notifications/api/v2/notifications"],
+  ["GET", "/ocs/v2.php/core/autocomplete/get?search=a"],
+  ["POST", "/ocs/v2.php/apps/provisioning_api/api/v1/config/users/core/lang"],
+  ["GET", "/settings/user/security"],
+  ["GET", "/index.php/settings/user/personal-info"],
+  ["POST", "/settings/personal/changepassword"],
+];
+
+test("through the real Caddy: Nextcloud's admin surfaces answer 403 outside the VPN, pass from the VPN or with the token; members' paths pass", async (t) => {
+  const nextcloud = blueprints(onServer).find((b) => b.service === "nextcloud")!;
+  const route = nextcloud.routes[0]!;
+  const upstream = await standInUpstream();
+  const caddy = await runCaddyfileOnLoopback(caddyfile(onServer, [route]), {
+    upstreams: { [route.upstream]: upstream.port },
+    addresses: { [`${EDGE_ADDRESSES.vpn}/32`]: `${VPN_STAND_IN}/32` },
+  });
+  t.teardown(async () => {
+    await caddy.stop();
+    await upstream.close();
+  });
+  const ask = (method: string, path: string, options?: { from?: string; headers?: Record<string, string> }) => send(caddy.port, route.host, method, path, options);
+
+  for (const [method, path] of ADMIN_REQUESTS) {
+    t.is((await ask(method, path)).status, 403, `${method} ${path} from the Internet`);
+    t.is((await ask(method, path, { headers: { [PROVISIONING_TOKEN.header]: "not-the-token" } })).status, 403, `${method} ${path} with a wrong token`);
+  }
+  t.deepEqual(upstream.seen, [], "nothing refused reached Nextcloud");
+
+  for (const [method, path] of ADMIN_REQUESTS) {
+    t.is((await ask(method, path, { from: VPN_STAND_IN })).status, 200, `${method} ${path} from the VPN`);
+    t.is((await ask(method, path, { headers: { [PROVISIONING_TOKEN.header]: TOKEN } })).status, 200, `${method} ${path} with the provisioning token`);
+  }
+  for (const [method, path] of MEMBER_REQUESTS) t.is((await ask(method, path)).status, 200, `${method} ${path} from the Internet`);
+});
+
+test("through the real Caddy: CalDAV/CardDAV discovery is answered by the proxy with a redirect to Nextcloud's DAV endpoint", async (t) => {
+  const nextcloud = blueprints(onServer).find((b) => b.service === "nextcloud")!;
+  const route = nextcloud.routes[0]!;
+  const upstream = await standInUpstream();
+  const caddy = await runCaddyfileOnLoopback(caddyfile(onServer, [route]), { upstreams: { [route.upstream]: upstream.port } });
+  t.teardown(async () => {
+    await caddy.stop();
+    await upstream.close();
+  });
+  for (const path of ["/.well-known/caldav", "/.well-known/carddav"])
+    for (const method of ["GET", "PROPFIND"]) {
+      const answer = await send(caddy.port, route.host, method, path);
+      t.is(answer.status, 301, `${method} ${path}`);
+      t.is(answer.location, "/remote.php/dav/", `${method} ${path}`);
+    }
+  t.deepEqual(upstream.seen, [], "the proxy answers discovery itself");
+});
+
+test("the Caddy contract is read at the pinned tag and digest; the container reads its Caddyfile where the image does", (t) => {
+  const [reference, digest] = IMAGES.caddy.split("@");
+  t.is(reference, `caddy:${caddyContract.tag}`);
+  t.is(digest, caddyContract.digest!.value);
+  const caddy = blueprints(onServer).find((b) => b.service === "proxy")!.containers[0]!;
+  t.deepEqual(caddy.files, caddyContract.configPaths.value);
+  t.deepEqual(Object.keys(caddy.secretEnv ?? {}).filter((k) => !caddyContract.env.value.includes(k)), []);
+  for (const p of caddy.ports ?? []) t.true(caddyContract.ports.value.some((f) => f.port === p.port && f.protocol === p.protocol), `${p.port}/${p.protocol}`);
+  t.true(caddyContract.ports.value.some((f) => f.port === HEALTH_PORT), "the health site's port");
 });

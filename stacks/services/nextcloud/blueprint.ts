@@ -26,12 +26,41 @@ export const NEXTCLOUD_OCC = { container: "app", user: "www-data", workingDir: "
 
 export const NEXTCLOUD_SECRETS = { db: "db-password", admin: "admin-password", redis: "redis-password" } as const;
 
+// ---------------------------------------------------------------------------------------
+// Memory, as upstream documents it. The image gives every PHP process memory_limit 512M and
+// shares a 128M opcache with an 8M JIT buffer between Apache's workers (nextcloud/docker
+// 34/apache/Dockerfile 22-24 and 103-111 at 4de1eed; the same lines build 34.0.4 in
+// docker-library/repo-info repos/nextcloud/remote/34.0.4-apache.md). Nextcloud recommends
+// 512M and warns on every occ below it (lib/private/MemoryInfo.php 18, 34.0.1). APCu keeps the
+// image's default segment, apc.shm_size 32M (php.net, APCu runtime configuration), one for Apache and
+// one per CLI process (apc.enable_cli=1 in the image). Apache's prefork MPM would start up to
+// 150 workers (Debian's mpm_prefork.conf): Bastide caps them so that every worker at its limit,
+// plus one occ, fits the container.
+
+/** memory_limit of every Nextcloud PHP process, in MiB: the image's default. */
+export const PHP_MEMORY_LIMIT_MB = 512;
+const OPCACHE_MB = 128 + 8;
+const APCU_MB = 32;
+/** Apache's parent process, the entrypoint's shell, crond: measured in tens of MiB; rounded up. */
+const BASE_MB = 64;
+
+/** Apache workers Nextcloud's container runs at once (each a PHP interpreter). */
+export const APACHE_WORKERS = { small: 4, standard: 8 } as const satisfies MemoryMb;
+
+/** Every worker at memory_limit, the shared caches, and one occ (its own APCu) run by provisioning or an admin. */
+const appMemoryMb = (workers: number) => OPCACHE_MB + APCU_MB + workers * PHP_MEMORY_LIMIT_MB + (PHP_MEMORY_LIMIT_MB + APCU_MB) + BASE_MB;
+/** cron.php is one CLI process at a time (busybox crond, every 5 minutes). */
+const CRON_MB = PHP_MEMORY_LIMIT_MB + APCU_MB + BASE_MB;
+
 export const NEXTCLOUD_MEMORY = {
-  app: { small: 512, standard: 1024 },
-  cron: { small: 192, standard: 384 },
+  app: { small: appMemoryMb(APACHE_WORKERS.small), standard: appMemoryMb(APACHE_WORKERS.standard) },
+  cron: { small: CRON_MB, standard: CRON_MB },
   db: { small: 256, standard: 512 },
   redis: { small: 64, standard: 128 },
 } as const satisfies Record<string, MemoryMb>;
+
+/** Caps Apache's prefork workers; read after Debian's mpm_prefork.conf (conf-enabled/ comes after mods-enabled/ in apache2.conf). */
+export const APACHE_WORKERS_CONF = "/etc/apache2/conf-enabled/zz-bastide-workers.conf";
 
 const HTML = "/var/www/html";
 const DB = { name: "nextcloud", user: "nextcloud" } as const;
@@ -42,8 +71,66 @@ export const CONFIG_TARGET = `${HTML}/config/bastide.config.php`;
 export const CONFIG_HOOK = "/docker-entrypoint-hooks.d/before-starting/50-bastide-config.sh";
 export const REDIS_CONF = "/usr/local/etc/redis/redis.conf";
 
-/** Admin pages: reachable from the VPN only. Personal settings (/settings/user/…, where 2FA is set up) stay open. */
-export const ADMIN_PATHS = ["/settings/admin*", "/settings/users*", "/settings/apps*"].flatMap((p) => [p, `/index.php${p}`]);
+// ---------------------------------------------------------------------------------------
+// What the proxy keeps to the VPN, read from Nextcloud 34's routes (nextcloud/server 34.0.1, as
+// in nareshbaburoddam/nextcloud-latest, folder nextcloud/). Caddy matches paths lowercased and
+// cleaned (dot segments resolved, slashes merged: caddyserver/caddy v2.11.4,
+// modules/caddyhttp/matchers.go 429-475), so /OCS/v2.php//cloud/./users is caught too.
+
+const OCS = ["/ocs/v1.php", "/ocs/v2.php"];
+/** A page or API that Nextcloud serves both with and without its front controller in the URL. */
+const withFrontController = (paths: string[]) => paths.flatMap((p) => [p, `/index.php${p}`]);
+
+/**
+ * Admin settings pages and their APIs (apps/settings/appinfo/routes.php 12-46): server settings,
+ * account management (including other accounts' passwords), apps, setup checks and presets.
+ * Personal settings (/settings/user/…, /settings/personal/…, where members set up 2FA) stay open.
+ */
+const SETTINGS_ADMIN = withFrontController([
+  "/settings/admin*",
+  "/settings/users*",
+  "/settings/apps*",
+  "/settings/api/admin/*",
+  "/settings/authorizedgroups*",
+  "/settings/ajax/checksetup*",
+  "/settings/setupcheck*",
+  "/settings/integrity/*",
+  "/settings/preset*",
+]);
+
+/**
+ * The provisioning API: every OCS route under cloud/ is closed by default (accounts, groups, apps:
+ * apps/provisioning_api/appinfo/routes.php 13-56), so that a route a later major adds there starts
+ * closed; NEXTCLOUD_PUBLIC_OCS lists the calls members' clients make. App config is admin-only too
+ * (routes.php 59-63); a member's own preferences (routes.php 66-69) are not.
+ */
+const PROVISIONING_API = OCS.flatMap((ocs) => [`${ocs}/cloud/*`, `${ocs}/apps/provisioning_api/api/v1/config/apps*`]);
+
+/** Apps whose every route is for admins (apps/<app>/appinfo/routes.php or their controllers' attributes). */
+const ADMIN_APPS = ["logreader", "serverinfo", "updatenotification", "app_api", "appstore", "webhook_listeners", "user_ldap"];
+const ADMIN_APP_PATHS = ADMIN_APPS.flatMap((app) => [...withFrontController([`/apps/${app}*`]), ...OCS.map((ocs) => `${ocs}/apps/${app}*`)]);
+
+/** Admin surfaces: reachable from the VPN, or with the provisioning token, only. */
+export const ADMIN_PATHS = [...SETTINGS_ADMIN, ...PROVISIONING_API, ...ADMIN_APP_PATHS];
+
+/**
+ * OCS calls under cloud/ that members' clients make, left open: the server's capabilities
+ * (core/Controller/OCSController.php 63), the signed-in account and its fields
+ * (provisioning_api routes.php 37-40) and federated shares between servers (cloud/shares…,
+ * federatedfilesharing's OCS API).
+ */
+export const NEXTCLOUD_PUBLIC_OCS = OCS.flatMap((ocs) => [`${ocs}/cloud/capabilities`, `${ocs}/cloud/user`, `${ocs}/cloud/user/*`, `${ocs}/cloud/shares*`]);
+
+/**
+ * CalDAV/CardDAV discovery (RFC 6764): the proxy answers, as Nextcloud's reverse-proxy documentation
+ * asks (nextcloud/documentation, admin_manual/configuration_server/reverse_proxy_configuration.rst,
+ * "Service discovery"); the image's Apache would redirect to http:// (its .htaccess 117-126 in 34.0.1
+ * builds the URL from the scheme it sees, and the proxy speaks plain HTTP to it).
+ */
+export const DAV_DISCOVERY = [
+  { path: "/.well-known/caldav", to: "/remote.php/dav/" },
+  { path: "/.well-known/carddav", to: "/remote.php/dav/" },
+];
 
 // ---------------------------------------------------------------------------------------
 // config.php
@@ -197,8 +284,9 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
 // ---------------------------------------------------------------------------------------
 // The blueprint
 
-/** memory_limit per PHP process: a share of the container, in 32 MiB steps. */
-const phpMemoryLimit = (containerMb: number, share: number) => `${Math.floor((containerMb * share) / 32) * 32}M`;
+export function apacheWorkersConf(workers: number): string {
+  return render("nextcloud/apache-workers.conf", { workers, spare: Math.max(1, Math.floor(workers / 2)) });
+}
 
 /** Uploads stream to disk, not memory, and clients send big files in chunks: Apache's own 1 GiB body limit. */
 const PHP_UPLOAD_LIMIT = "1G";
@@ -277,7 +365,7 @@ export const nextcloud: ServiceModule = {
           memoryMb: NEXTCLOUD_MEMORY.app,
           env: {
             ...runtimeEnv,
-            PHP_MEMORY_LIMIT: phpMemoryLimit(memory("app"), 1 / 2),
+            PHP_MEMORY_LIMIT: `${PHP_MEMORY_LIMIT_MB}M`,
             POSTGRES_HOST: containerName("nextcloud", "db"),
             POSTGRES_DB: DB.name,
             POSTGRES_USER: DB.user,
@@ -293,7 +381,7 @@ export const nextcloud: ServiceModule = {
             ...smtpSecretEnv(mail),
           },
           volumes: [html],
-          files: [CONFIG_SOURCE, CONFIG_HOOK],
+          files: [CONFIG_SOURCE, CONFIG_HOOK, APACHE_WORKERS_CONF],
           networks: ["edge", "internal"],
           dependsOn: ["db", "redis"],
           // Healthy once installed: provisioning runs right after `pulumi up` waits for this.
@@ -307,7 +395,7 @@ export const nextcloud: ServiceModule = {
           name: "cron",
           image: IMAGES.nextcloud,
           memoryMb: NEXTCLOUD_MEMORY.cron,
-          env: { ...runtimeEnv, PHP_MEMORY_LIMIT: phpMemoryLimit(memory("cron"), 2 / 3) },
+          env: { ...runtimeEnv, PHP_MEMORY_LIMIT: `${PHP_MEMORY_LIMIT_MB}M` },
           // Background jobs send the notification mails.
           secretEnv: { REDIS_HOST_PASSWORD: NEXTCLOUD_SECRETS.redis, ...smtpSecretEnv(mail) },
           // The image's crond runs cron.php as www-data every 5 minutes.
@@ -334,10 +422,19 @@ export const nextcloud: ServiceModule = {
       ],
       secrets: Object.values(NEXTCLOUD_SECRETS).map((name) => ({ name, length: 32 })),
       providedSecrets: config.mail?.username ? [SMTP_PASSWORD_SECRET] : [],
-      routes: [{ host, upstream: `${containerName("nextcloud", "app")}:80`, vpnOnlyPaths: ADMIN_PATHS } satisfies ProxyRoute],
+      routes: [
+        {
+          host,
+          upstream: `${containerName("nextcloud", "app")}:80`,
+          vpnOnlyPaths: ADMIN_PATHS,
+          vpnOnlyExceptions: NEXTCLOUD_PUBLIC_OCS,
+          redirects: DAV_DISCOVERY,
+        } satisfies ProxyRoute,
+      ],
       files: (secrets) => [
         { container: "app", path: CONFIG_SOURCE, content: bastideConfigPhp(config, host), holdsSecrets: false, mode: "0644" },
         { container: "app", path: CONFIG_HOOK, content: configHookScript(CONFIG_SOURCE, CONFIG_TARGET), holdsSecrets: false, mode: "0755" },
+        { container: "app", path: APACHE_WORKERS_CONF, content: apacheWorkersConf(APACHE_WORKERS[profile]), holdsSecrets: false, mode: "0644" },
         {
           container: "redis",
           path: REDIS_CONF,

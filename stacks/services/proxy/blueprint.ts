@@ -6,6 +6,7 @@ import type { ProxyRoute, ServiceModule } from "../blueprint.ts";
 import { IMAGES } from "../images.ts";
 import { render } from "../../platform/templates.ts";
 import { EDGE_ADDRESSES } from "../../platform/network.ts";
+import { ACCESS_LOG_ROLL_MINUTE, ACCESS_LOG_ROLL_SIZE, accessLogRolling } from "./register.ts";
 
 const LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
@@ -22,7 +23,7 @@ export function caddyfile(config: Association, routes: ProxyRoute[]): string {
     acmeEmail: settings.acmeEmail ?? config.organisation.contact,
     acmeCaUrl: settings.acmeCa === "staging" ? LETS_ENCRYPT_STAGING : "",
     localCerts: config.host.target === "local",
-    accessLogHours: settings.accessLog.retentionDays * 24,
+    accessLog: { rollSize: ACCESS_LOG_ROLL_SIZE, rollMinute: ACCESS_LOG_ROLL_MINUTE, ...accessLogRolling(settings.accessLog.retentionDays) },
     anonymiseAddresses: settings.accessLog.anonymiseAddresses,
     healthPort: HEALTH_PORT,
     vpnSource: `${EDGE_ADDRESSES.vpn}/32`,
@@ -34,6 +35,8 @@ export function caddyfile(config: Association, routes: ProxyRoute[]): string {
       upstream: r.upstream,
       headers: r.headers ?? {},
       vpnOnlyPaths: (r.vpnOnlyPaths ?? []).join(" "),
+      vpnOnlyExceptions: (r.vpnOnlyExceptions ?? []).join(" "),
+      redirects: r.redirects ?? [],
       staticJson: (r.staticJson ?? []).map((s) => ({ path: s.path, body: JSON.stringify(s.body) })),
     })),
   });

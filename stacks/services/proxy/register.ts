@@ -15,9 +15,32 @@ export const activity: ProcessingActivity = {
 /** Caddy rolls the access log at this size (templates/proxy/Caddyfile.hbs). */
 export const ACCESS_LOG_ROLL_SIZE = "10MiB";
 
+/**
+ * ...and at this minute of every hour. `roll_minutes` (Caddy 2.11, modules/logging/filewriter.go)
+ * becomes timberjack's RotateAtMinutes, which rolls from a timer (timberjack v1.4.2, timberjack.go
+ * runScheduledRotations), so a quiet server rolls too; `roll_interval` would not: timberjack checks it
+ * only when a line is written (timberjack.go, Write). The timer starts with the first line after Caddy
+ * starts; a server on the Internet gets one within minutes.
+ */
+export const ACCESS_LOG_ROLL_MINUTE = 0;
+
+/**
+ * How many rolled files Caddy keeps so that no line outlives the retention. A rolled file holds at
+ * most one hour of lines; at each roll timberjack deletes all but the `roll_keep` newest (timberjack.go,
+ * millRunOnce), so the oldest line of the oldest kept file is at most `roll_keep + 1` hours old.
+ * `roll_keep_for` alone is not enough: it has day resolution and is checked only when a file rolls.
+ * Size rolls on a busy server add files, which only makes deletion come sooner.
+ */
+export function accessLogRolling(retentionDays: number): { rollKeep: number; rollKeepForHours: number; oldestLineHours: number } {
+  const hours = retentionDays * 24;
+  const rollKeep = hours - 1;
+  return { rollKeep, rollKeepForHours: hours, oldestLineHours: rollKeep + 1 };
+}
+
 export function register(config: Association): DataCategory[] {
   const { anonymiseAddresses } = config.services.proxy.accessLog;
   const retention = configSetting(config, "services.proxy.accessLog.retentionDays");
+  const rolling = accessLogRolling(retention.value);
   const address = anonymiseAddresses
     ? { fr: "adresse IP tronquée (réseau /24 en IPv4, /48 en IPv6)", en: "truncated IP address (/24 network for IPv4, /48 for IPv6)" }
     : { fr: "adresse IP complète", en: "full IP address" };
@@ -50,10 +73,10 @@ export function register(config: Association): DataCategory[] {
       recipients: [RECIPIENTS.admins],
       retention: daysRetention(
         retention,
-        { fr: "après le renouvellement du fichier de journal (tous les 10 Mio)", en: "after the log file is rolled (every 10 MiB)" },
+        { fr: "après l'écriture de la ligne", en: "after the line is written" },
         {
-          fr: "Caddy renouvelle le fichier quand il atteint 10 Mio : sur un serveur peu fréquenté, le fichier en cours peut contenir des lignes plus anciennes que ce délai.",
-          en: "Caddy rolls the file when it reaches 10 MiB: on a quiet server, the current file may hold lines older than this period.",
+          fr: `Caddy renouvelle le fichier chaque heure (et à 10 Mio) et n'en garde que ${rolling.rollKeep} : aucune ligne n'a plus de ${rolling.oldestLineHours} heures.`,
+          en: `Caddy rolls the file every hour (and at 10 MiB) and keeps only ${rolling.rollKeep} of them: no line is older than ${rolling.oldestLineHours} hours.`,
         },
       ),
       enforcedBy: {
@@ -66,7 +89,8 @@ export function register(config: Association): DataCategory[] {
             : "Caddy deletes rolled files older than this period.",
         },
         mechanism:
-          `Caddy log output file: roll_size ${ACCESS_LOG_ROLL_SIZE}, roll_keep_for ${retention.value * 24}h` +
+          `Caddy log output file: roll_size ${ACCESS_LOG_ROLL_SIZE}, roll_minutes ${ACCESS_LOG_ROLL_MINUTE}, ` +
+          `roll_keep ${rolling.rollKeep}, roll_keep_for ${rolling.rollKeepForHours}h` +
           (anonymiseAddresses ? "; format filter ip_mask ipv4 24 ipv6 48" : ""),
       },
       auditable: true,

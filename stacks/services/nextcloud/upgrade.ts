@@ -1,0 +1,47 @@
+// Nextcloud upgrades one major version at a time and never downgrades. The image's entrypoint
+// refuses anything else and exits (nextcloud/docker, 34/apache/entrypoint.sh 184-195 at
+// 4de1eed), and Nextcloud itself lists the versions it upgrades from (version.php,
+// $OC_VersionCanBeUpgradedFrom: 33.0 and 34.0 for 34.0.1). Replacing the container first and
+// letting it fail would leave the cloud down, so the program checks before registering anything.
+//
+// The stack remembers the image it deployed last in its own outputs (DEPLOYED_NEXTCLOUD_OUTPUT),
+// read back through a StackReference to itself (the pattern a Pulumi maintainer gives in
+// pulumi/pulumi#3722).
+
+/** Stack output holding the Nextcloud image the last `pulumi up` deployed. */
+export const DEPLOYED_NEXTCLOUD_OUTPUT = "nextcloudImage";
+
+export class UpgradeRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UpgradeRefused";
+  }
+}
+
+/** Nextcloud's version from an image reference, e.g. "34.0.4" from nextcloud:34.0.4-apache@sha256:… */
+export function nextcloudVersion(image: string): { major: number; version: string } | undefined {
+  const match = /^(?:[\w.-]+\/)*nextcloud:((\d+)\.\d+\.\d+)/.exec(image);
+  return match ? { major: Number(match[2]), version: match[1]! } : undefined;
+}
+
+/** Why `next` cannot replace the Nextcloud the stack ran last (`previous`), or undefined when it can. */
+export function nextcloudUpgradeProblem(previous: string | undefined, next: string): string | undefined {
+  if (previous === undefined) return undefined;
+  const before = nextcloudVersion(previous);
+  const after = nextcloudVersion(next);
+  if (!after) return `Nextcloud: cannot read a version in the pinned image ${next}`;
+  if (!before) return `Nextcloud: the stack's output ${DEPLOYED_NEXTCLOUD_OUTPUT} holds ${previous}, which names no Nextcloud version; nothing was changed`;
+  if (after.major < before.major)
+    return (
+      `Nextcloud: this stack runs Nextcloud ${before.version} and this Bastide pins ${after.version}; ` +
+      `Nextcloud cannot go back to an older major version. Nothing was changed: use the Bastide release that pins Nextcloud ${before.major} or later.`
+    );
+  if (after.major > before.major + 1)
+    return (
+      `Nextcloud: this stack runs Nextcloud ${before.version} and this Bastide pins ${after.version}; ` +
+      `Nextcloud upgrades one major version at a time (${before.major} → ${before.major + 1} → … → ${after.major}). ` +
+      `Nothing was changed: first run \`pulumi up\` with the Bastide release that pins Nextcloud ${before.major + 1} ` +
+      `(README, "Upgrading"), then with this one.`
+    );
+  return undefined;
+}
