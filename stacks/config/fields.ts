@@ -157,10 +157,6 @@ export const days = (what: string, min: number, max: number) =>
 
 export const ipv4Cidr = z.cidrv4({ error: "must be an IPv4 network in CIDR form such as 10.8.0.0/24" });
 
-export const addressOrCidr = z.union([z.cidrv4(), z.cidrv6(), z.ipv4(), z.ipv6()], {
-  error: "must be an IP address or network such as 203.0.113.7/32",
-});
-
 /** Words that fill a required reason without giving one. */
 const PLACEHOLDERS = new Set(["todo", "tbd", "xxx", "test", "na", "n/a", "nothing", "rien", "aucune", "none", "because", "parce", "que", "reason", "raison", "why"]);
 const MIN_REASON_WORDS = 3;
