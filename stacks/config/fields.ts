@@ -35,6 +35,12 @@ export function shown(value: unknown): string {
   return cut.length < value.length ? `${escaped.slice(0, -1)}…" (${value.length} characters)` : escaped;
 }
 
+/** A refusal that shows the value it refuses, when there is one (a missing field has none). */
+export const withValue =
+  (message: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? message : `${shown(issue.input)}: ${message}`;
+
 /**
  * Characters that have no place in a name or a sentence of the config: C0/C1 controls
  * (NUL, escape...), Unicode line separators, bidirectional overrides (text that reads
@@ -146,14 +152,14 @@ export const identifier = z
 
 export const displayName = text({ max: 100, example: "Alice Martin" });
 
-export const language = z.enum(["fr", "en"], { error: "must be fr or en" });
+export const language = z.enum(["fr", "en"], { error: withValue("must be fr or en") });
 
 export const days = (what: string, min: number, max: number) =>
   z
-    .number({ error: `must be a number of days (${what})` })
-    .int({ error: `must be a whole number of days (${what})` })
-    .min(min, { error: `must be at least ${min} days (${what})` })
-    .max(max, { error: `must be at most ${max} days (${what})` });
+    .number({ error: withValue(`must be a number of days (${what})`) })
+    .int({ error: withValue(`must be a whole number of days (${what})`) })
+    .min(min, { error: withValue(`must be at least ${min} days (${what})`) })
+    .max(max, { error: withValue(`must be at most ${max} days (${what})`) });
 
 export const ipv4Cidr = z.cidrv4({ error: "must be an IPv4 network in CIDR form such as 10.8.0.0/24" });
 

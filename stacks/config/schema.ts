@@ -1,7 +1,7 @@
 // The association, as the admin describes it. This schema is the source of the
 // TypeScript types: everything Bastide deploys, provisions or documents derives from it.
 import { z } from "zod";
-import { days, displayName, domainName, email, euCountry, identifier, language, text } from "./fields.ts";
+import { days, displayName, domainName, email, euCountry, identifier, language, text, withValue } from "./fields.ts";
 import { hostSettings } from "../host/settings.ts";
 import { proxySettings } from "../services/proxy/settings.ts";
 import { jitsiSettings } from "../services/jitsi/settings.ts";
@@ -37,7 +37,7 @@ const member = z.strictObject({
   name: displayName,
   email,
   /** admin: runs the services; staff: hosts meetings and gets VPN access; volunteer: uses the tools. */
-  role: z.enum(ROLES, { error: "must be admin, staff or volunteer" }).default("volunteer"),
+  role: z.enum(ROLES, { error: withValue("must be admin, staff or volunteer") }).default("volunteer"),
   teams: z.array(identifier).default([]),
   language: language.optional(),
   quota: quota.optional(),
@@ -64,7 +64,7 @@ export const associationSchema = z
     /** Every service gets a name under it, e.g. visio.asso-exemple.fr. */
     domain: domainName,
     host: hostSettings,
-    profile: z.enum(["small", "standard"], { error: "must be small (2 vCPU / 4 GB) or standard (4 vCPU / 8 GB)" }).default("small"),
+    profile: z.enum(["small", "standard"], { error: withValue("must be small (2 vCPU / 4 GB) or standard (4 vCPU / 8 GB)") }).default("small"),
     services: z
       .strictObject({
         proxy: proxySettings,
