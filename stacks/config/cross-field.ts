@@ -15,10 +15,11 @@ export interface FieldProblem {
   message: string;
 }
 
-type Record_ = Record<string, unknown>;
-const record = (value: unknown): Record_ => (value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record_) : {});
+/** Reads a part of the config that may be missing or of the wrong type, as the empty value of the expected one. */
+type Fields = Record<string, unknown>;
+const record = (value: unknown): Fields => (value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Fields) : {});
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+const stringOf = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 /** An id whose own field is valid; an invalid one is already reported there. */
 const validId = (value: unknown): string | undefined => (identifier.safeParse(value).success ? (value as string) : undefined);
 
@@ -61,7 +62,7 @@ export function crossFieldProblems(config: unknown): FieldProblem[] {
   for (const { item } of collisions(memberIds))
     issue(item.path, `"${item.describe}" is already used by another member; ids must be unique`);
   const emails = members.flatMap((m, i) => {
-    const email = text(m.email);
+    const email = stringOf(m.email);
     return email ? [{ path: ["members", i, "email"], key: emailKey(email), describe: email }] : [];
   });
   for (const { item } of collisions(emails))
@@ -108,7 +109,7 @@ export function crossFieldProblems(config: unknown): FieldProblem[] {
     const member = validId(m.id);
     return member
       ? list(m.devices).flatMap((d, j) => {
-          const device = text(record(d).name);
+          const device = stringOf(record(d).name);
           return device ? [{ path: ["members", i, "devices", j, "name"], key: peerId(member, device), describe: `${member} + ${device}` }] : [];
         })
       : [];
@@ -123,7 +124,7 @@ export function crossFieldProblems(config: unknown): FieldProblem[] {
   const anyDevices = members.some((m) => list(m.devices).length > 0);
   if (anyDevices && vpn.enabled === false)
     issue(["services", "vpn", "enabled"], "members have devices listed but the VPN is off; turn services.vpn.enabled on or remove the devices");
-  const subnet = text(vpn.subnet);
+  const subnet = stringOf(vpn.subnet);
   if (vpn.enabled !== false && subnet) {
     const capacity = capacityOf(subnet);
     if (capacity !== undefined && peers.length > capacity)
@@ -155,17 +156,17 @@ const SERVICE_LABELS: [service: string, field: string][] = [
 ];
 
 /** Sub-domains unique; every service's name, and every Matrix user id, short enough once the domain is appended. */
-function hostnameProblems(root: Record_, members: Record_[]): FieldProblem[] {
+function hostnameProblems(root: Fields, members: Fields[]): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const services = record(root.services);
   const labels = SERVICE_LABELS.flatMap(([service, field]) => {
-    const label = text(record(services[service])[field]);
+    const label = stringOf(record(services[service])[field]);
     return label ? [{ path: ["services", service, field], key: label, describe: `services.${service}.${field}`, enabled: record(services[service]).enabled !== false }] : [];
   });
   for (const { item, first } of collisions(labels))
     problems.push({ path: item.path, message: `"${item.key}" is already the sub-domain of ${first.describe}; give each service its own` });
 
-  const domain = text(root.domain);
+  const domain = stringOf(root.domain);
   if (!domain || domainProblem(domain)) return problems; // reported at its own field
   const longest = labels.filter((l) => l.enabled).sort((a, b) => b.key.length - a.key.length)[0];
   if (longest && `${longest.key}.${domain}`.length > MAX_HOSTNAME) {
@@ -177,7 +178,7 @@ function hostnameProblems(root: Record_, members: Record_[]): FieldProblem[] {
     return problems;
   }
   const matrix = record(services.matrix);
-  const matrixLabel = text(matrix.subdomain);
+  const matrixLabel = stringOf(matrix.subdomain);
   if (matrix.enabled !== false && matrixLabel) {
     const server = `${matrixLabel}.${domain}`;
     members.forEach((m, i) => {

@@ -17,7 +17,8 @@ export const normalName = (id: string) => id.normalize("NFKC").toLowerCase();
 
 /** Why a member may not take an id: whose it already is. */
 const MEMBER_IDS: Record<string, string> = {
-  [MATRIX_BOT]: "Bastide's Matrix account, a server administrator (provisioners/desired.ts MATRIX_BOT)",
+  // provisioners/desired.ts MATRIX_BOT: created by shared-secret registration, server admin.
+  [MATRIX_BOT]: "Bastide's Matrix account, a server administrator",
   // docker-jitsi-meet stable-11146-1, prosody/rootfs/etc/s6-overlay/scripts/register-setup: the
   // accounts of Jitsi's own components (JVB_AUTH_USER, JIBRI_XMPP_USER, JIBRI_RECORDER_USER,
   // JIGASI_XMPP_USER, JIGASI_TRANSCRIBER_USER defaults, and focus for jicofo), which
