@@ -4,6 +4,7 @@
 // It passes on the code before that change too; it is a guard, not the proof of a fix.
 import test from "ava";
 import fc from "fast-check";
+import { crossFieldProblems } from "../../stacks/config/cross-field.ts";
 import { ConfigError, validateAssociation } from "../../stacks/config/load.ts";
 import { exampleInput } from "../support/association.ts";
 
@@ -69,4 +70,11 @@ test("hostile keys as ids, names and lookups end in a config or a ConfigError", 
       }
     }
   }
+});
+
+test("crossFieldProblems reads any value without throwing, and finds problems in a partial config", (t) => {
+  for (const value of [undefined, null, 42, "text", [], { members: "x", teams: null, services: [] }, { members: [null, 7, { devices: "x" }] }])
+    t.deepEqual(crossFieldProblems(value), [], JSON.stringify(value));
+  const partial = { teams: [{ id: "admin" }], members: [{ id: "bastide", role: "admin", teams: ["compost"] }] };
+  t.deepEqual(crossFieldProblems(partial).map((p) => p.path.join(".")).sort(), ["members.0.id", "members.0.teams.0", "teams.0.id"]);
 });
