@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { reason, subdomainLabel } from "../../config/fields.ts";
+import { httpsUrl, reason, subdomainLabel, withValue } from "../../config/fields.ts";
 
 export const jitsiSettings = z
   .strictObject({
@@ -22,7 +22,7 @@ export const jitsiSettings = z
       .strictObject({
         enabled: z.boolean().default(true),
         /** Highest video height sent, in pixels. */
-        maxResolution: z.union([z.literal(180), z.literal(360), z.literal(720)], { error: "must be 180, 360 or 720" }).default(360),
+        maxResolution: z.union([z.literal(180), z.literal(360), z.literal(720)], { error: withValue("must be 180, 360 or 720") }).default(360),
         /** How many participants' video is forwarded at once. */
         lastN: z.number().int().min(1, { error: "must be at least 1" }).max(25, { error: "must be at most 25" }).default(5),
         /** Participants who join past this number start muted. */
@@ -33,7 +33,7 @@ export const jitsiSettings = z
       .strictObject({
         enabled: z.boolean().default(false),
         /** Page listing the phone numbers, from the SIP/telephony provider. */
-        numbersUrl: z.url({ error: "must be the https:// address of the dial-in numbers page" }).optional(),
+        numbersUrl: httpsUrl.optional(),
       })
       .prefault({})
       .refine((d) => !d.enabled || d.numbersUrl !== undefined, {

@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { days, email } from "../../config/fields.ts";
+import { days, email, withValue } from "../../config/fields.ts";
 
 export const proxySettings = z
   .strictObject({
     /** Let's Encrypt account; defaults to the organisation's contact address. */
     acmeEmail: email.optional(),
     /** `staging` while testing, to stay clear of Let's Encrypt's rate limits. */
-    acmeCa: z.enum(["production", "staging"], { error: "must be production or staging" }).default("production"),
+    acmeCa: z.enum(["production", "staging"], { error: withValue("must be production or staging") }).default("production"),
     accessLog: z
       .strictObject({
         retentionDays: days("access-log retention", 1, 90).default(14),
