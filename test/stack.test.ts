@@ -3,6 +3,7 @@ import test from "ava";
 import { PROFILES } from "../stacks/config/schema.ts";
 import { IMAGES, isPinned } from "../stacks/services/images.ts";
 import { LOG_ROTATION } from "../stacks/platform/component.ts";
+import { PROVISIONING_TOKEN } from "../stacks/services/proxy/blueprint.ts";
 import { exampleAssociation } from "./support/association.ts";
 import { deployUnderMocks, ofType, CONTAINER, VOLUME, type Registered } from "./support/program.ts";
 
@@ -151,6 +152,9 @@ test.serial("provisioning runs per service after its containers and the proxy, w
     // The hand-over writes local files only; every service run waits for the proxy.
     if (r.name !== "handover-provisioning") t.true(r.dependencies.includes(caddy.urn), `${r.name} does not wait for the proxy`);
   }
+  // Nextcloud's and Synapse's admin APIs are VPN-only at the proxy: both runs carry its token.
+  for (const name of ["nextcloud-provisioning", "nextcloud-settings-provisioning", "matrix-provisioning"])
+    t.is(typeof byName[name]!.inputs.connection.provisioningHeader?.[PROVISIONING_TOKEN.header], "string", `${name} sends the provisioning token`);
   const nextcloudApp = containers().find((c) => c.inputs.name === "bastide-nextcloud-app")!;
   t.true(byName["nextcloud-provisioning"]!.dependencies.includes(nextcloudApp.urn));
   t.true(byName["calendars-provisioning"]!.dependencies.includes(byName["nextcloud-provisioning"]!.urn), "calendars wait for groups");

@@ -44,7 +44,7 @@ export interface StackOutputs {
 export interface ConnectionPlan {
   docker: DockerTarget | Unavailable;
   labels: string[];
-  nextcloud?: { endpoint: Endpoint; user: string; password: string } | Unavailable;
+  nextcloud?: { endpoint: Endpoint; user: string; password: string; headers?: Record<string, string> } | Unavailable;
   matrix?: { endpoint: Endpoint; serverName: string; registrationSharedSecret: string; headers?: Record<string, string> } | Unavailable;
 }
 
@@ -91,15 +91,21 @@ export function connectionPlan(config: Association, given: Env, outputs: StackOu
     docker: dockerTarget(config, env, outputs),
     labels: (env[ENV.labels] ?? "").split(",").map((l) => l.trim()).filter(Boolean),
   };
+  const token = env[ENV.provisioningToken] ?? secrets.proxy?.[PROVISIONING_TOKEN.secret];
   if (config.services.nextcloud.enabled) {
     const password = env[ENV.nextcloudPassword] ?? secrets.nextcloud?.[NEXTCLOUD_SECRETS.admin];
     plan.nextcloud = password
-      ? { endpoint: endpointOf(config, names.cloud, env[ENV.nextcloudUrl]), user: env[ENV.nextcloudUser] ?? NEXTCLOUD_ADMIN_USER, password }
+      ? {
+          endpoint: endpointOf(config, names.cloud, env[ENV.nextcloudUrl]),
+          user: env[ENV.nextcloudUser] ?? NEXTCLOUD_ADMIN_USER,
+          password,
+          // The proxy keeps Nextcloud's provisioning API (the accounts list) to the VPN and to this token.
+          ...(token ? { headers: { [PROVISIONING_TOKEN.header]: token } } : {}),
+        }
       : lacking(ENV.nextcloudPassword);
   }
   if (config.services.matrix.enabled) {
     const secret = env[ENV.matrixSecret] ?? secrets.matrix?.[MATRIX_SECRETS.registrationSharedSecret];
-    const token = env[ENV.provisioningToken] ?? secrets.proxy?.[PROVISIONING_TOKEN.secret];
     plan.matrix = secret
       ? {
           endpoint: endpointOf(config, names.matrix, env[ENV.matrixUrl]),

@@ -21,6 +21,8 @@ export interface NextcloudAuditConnection {
   /** Bastide's service account (NEXTCLOUD_ADMIN_USER) and its password. */
   user: string;
   password: string;
+  /** The proxy's provisioning token: the accounts list is VPN-only otherwise. */
+  headers?: Record<string, string>;
 }
 
 export interface HttpTuning {

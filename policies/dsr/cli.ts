@@ -136,7 +136,8 @@ export async function productionTargets(config: Association, outputs: StackOutpu
     const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.cloud), target);
     const credentials = { baseUrl, dispatcher, user: NEXTCLOUD_ADMIN_USER, password: secret("nextcloud", NEXTCLOUD_SECRETS.admin) };
     targets.nextcloud = {
-      client: createNextcloudClient(credentials),
+      // The provisioning API (cloud/users/<id>) is VPN-only at the proxy unless the request bears its token.
+      client: createNextcloudClient({ ...credentials, headers: { [PROVISIONING_TOKEN.header]: secret("proxy", PROVISIONING_TOKEN.secret) } }),
       calendars: createCalDavClient(credentials),
       app: containerAccess(docker, containerName("nextcloud", NEXTCLOUD_OCC.container), { user: NEXTCLOUD_OCC.user, workingDir: NEXTCLOUD_OCC.workingDir, timeoutMs: 5 * 60_000 }),
       dataDirectory: NEXTCLOUD_DATA_DIRECTORY,

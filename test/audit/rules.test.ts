@@ -473,6 +473,8 @@ test("connections come from the config and the environment; a missing credential
     endpoint: { url: "https://cloud.jardins-canal.localhost", address: "127.0.0.1", caddyLocalCa: true },
     user: NEXTCLOUD_ADMIN_USER,
     password: "nc-secret",
+    // The accounts list is Nextcloud's provisioning API, VPN-only at the proxy but for this token.
+    headers: { "X-Bastide-Provisioning": "tok" },
   });
   t.deepEqual(plan.matrix, { unavailable: `no credentials: set ${ENV.matrixSecret} (the stack's outputs could not be read: pulumi could not run (ENOENT))` });
 

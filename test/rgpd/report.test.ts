@@ -230,7 +230,7 @@ test("security measures: computed from the stack, and honest about what Bastide 
   t.regex(measure(doc, "firewall").detail, /22\/tcp \(depuis 203\.0\.113\.7\/32\)/);
   t.regex(measure(doc, "admin-pages").detail, /cloud\.asso-exemple\.fr \(\/settings\/admin\*/);
   t.regex(measure(doc, "privileges").detail, /NET_ADMIN/);
-  t.regex(measure(doc, "memory").detail, /3\u202F392 Mio au total, sur 3\u202F584 Mio/);
+  t.regex(measure(doc, "memory").detail, /6\u202F120 Mio au total, sur 7\u202F168 Mio/);
   t.is(measure(doc, "e2ee").status, "in-place");
   t.is(measure(doc, "two-factor").status, "in-place");
 

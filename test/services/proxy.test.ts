@@ -1,6 +1,8 @@
 import test from "ava";
 import { caddyfile, HEALTH_PORT, PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import { IMAGES } from "../../stacks/services/images.ts";
+import { resolveEndpoint } from "../../provisioners/connections.ts";
+import { createNextcloudClient } from "../../provisioners/nextcloud/client.ts";
 import { contract as caddyContract } from "../../stacks/services/upstream/caddy.ts";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -260,4 +262,21 @@ test("the Caddy contract is read at the pinned tag and digest; the container rea
   t.deepEqual(Object.keys(caddy.secretEnv ?? {}).filter((k) => !caddyContract.env.value.includes(k)), []);
   for (const p of caddy.ports ?? []) t.true(caddyContract.ports.value.some((f) => f.port === p.port && f.protocol === p.protocol), `${p.port}/${p.protocol}`);
   t.true(caddyContract.ports.value.some((f) => f.port === HEALTH_PORT), "the health site's port");
+});
+
+test("through the real Caddy: Bastide's Nextcloud client reaches the provisioning API with the token, and is refused without it", async (t) => {
+  const nextcloud = blueprints(onServer).find((b) => b.service === "nextcloud")!;
+  const route = nextcloud.routes[0]!;
+  const upstream = await standInUpstream();
+  const caddy = await runCaddyfileOnLoopback(caddyfile(onServer, [route]), { upstreams: { [route.upstream]: upstream.port } });
+  t.teardown(async () => {
+    await caddy.stop();
+    await upstream.close();
+  });
+  // The site's name, connected to the loopback, as the provisioners reach a local stack.
+  const { baseUrl, dispatcher } = await resolveEndpoint({ url: `http://${route.host}:${caddy.port}`, address: "127.0.0.1" });
+  const client = (headers?: Record<string, string>) =>
+    createNextcloudClient({ baseUrl, dispatcher, user: "_bastide", password: "not-a-real-password", retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 }, ...(headers ? { headers } : {}) });
+  t.is((await client({ [PROVISIONING_TOKEN.header]: TOKEN }).http.request("GET", "ocs/v2.php/cloud/users")).status, 200);
+  t.is((await client().http.request("GET", "ocs/v2.php/cloud/users")).status, 403);
 });
