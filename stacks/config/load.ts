@@ -4,6 +4,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
 import type { z } from "zod";
+import { RunError } from "@pulumi/pulumi/errors.js";
 import { crossFieldProblems } from "./cross-field.ts";
 import { associationSchema, type Association } from "./schema.ts";
 import { sizingProblems } from "./sizing.ts";
@@ -34,7 +35,12 @@ function problemLine(p: ConfigProblem): string {
   return `  - ${shown(p.path, 200) || "(file)"}${p.line ? ` (line ${p.line})` : ""}: ${shown(p.message, 600)}`;
 }
 
-export class ConfigError extends Error {
+/**
+ * A RunError, so that `pulumi up` and `pulumi preview` print the message alone: Pulumi's
+ * Node runtime prints the stack of any other error thrown by a program
+ * (@pulumi/pulumi 3.270.0, cmd/run/run.js: "Always hide the stack for RunErrors").
+ */
+export class ConfigError extends RunError {
   readonly source: string;
   readonly problems: ConfigProblem[];
 
