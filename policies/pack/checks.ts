@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { BUILT_IMAGES, IMAGES, isPinned } from "../../stacks/services/images.ts";
 import { HETZNER_LOCATIONS, SCALEWAY_ZONES } from "../../stacks/host/settings.ts";
 import { EU_EEA_COUNTRIES } from "../../stacks/config/fields.ts";
+import { sshReachProblem } from "../../stacks/config/networks.ts";
 import { retentionSchema } from "../rgpd/model.ts";
 import { durationDays } from "../rgpd/settings.ts";
 import { readCaddyfile, servesPlainHttp, walk, type Directive } from "./caddyfile.ts";
@@ -199,6 +200,53 @@ function declaredHost(resources: readonly PolicyResource[], facts: StackFacts | 
   }
 }
 
+// --- 1b. SSH only from the admin's networks ------------------------------------------------
+
+const SSH = 22;
+
+/** Whether a firewall rule's port (a number, "22", "20-30", "any" or none: every port) includes SSH's. */
+function coversSsh(port: unknown): boolean {
+  if (port === undefined || port === null || port === "" || port === "any") return true;
+  if (typeof port === "number") return port === SSH;
+  const range = String(port).match(/^(\d+)(?:-(\d+))?$/);
+  if (!range) return true; // unreadable: assume the worst
+  const from = Number(range[1]);
+  return from <= SSH && SSH <= Number(range[2] ?? from);
+}
+
+const tcp = (protocol: unknown) => protocol === undefined || /^(tcp|any|all)$/i.test(String(protocol));
+
+/** The networks a cloud firewall lets reach port 22, or undefined for other resources. */
+function sshSources(r: PolicyResource): { sources: string[]; problems: string[] } | undefined {
+  if (r.type === "hcloud:index/firewall:Firewall") {
+    const rules = records(r.props.rules).filter((rule) => (text(rule.direction) ?? "in") === "in" && tcp(rule.protocol) && coversSsh(rule.port));
+    return { sources: rules.flatMap((rule) => (Array.isArray(rule.sourceIps) ? rule.sourceIps.map(String) : [])), problems: [] };
+  }
+  if (/^scaleway:(instance\/securityGroup:SecurityGroup|index\/instanceSecurityGroup:InstanceSecurityGroup)$/.test(r.type)) {
+    const problems: string[] = [];
+    const policy = r.props.inboundDefaultPolicy;
+    if (!isUnknown(policy) && policy !== "drop")
+      problems.push(`security group ${quote(r)} accepts by default what no rule names (inboundDefaultPolicy ${text(policy) ?? "unset"}), SSH included: set inboundDefaultPolicy: drop`);
+    const rules = records(r.props.inboundRules).filter(
+      (rule) => (text(rule.action) ?? "accept") === "accept" && tcp(rule.protocol) && (rule.portRange !== undefined ? coversSsh(rule.portRange) : coversSsh(rule.port)),
+    );
+    return { sources: rules.flatMap((rule) => text(rule.ipRange) ?? text(rule.ip) ?? "0.0.0.0/0"), problems };
+  }
+  return undefined;
+}
+
+function boundedSsh(r: PolicyResource): string[] {
+  const found = sshSources(r);
+  if (!found) return [];
+  const tooWide = found.sources.length > 0 ? sshReachProblem(found.sources) : undefined;
+  return [
+    ...found.problems,
+    ...(tooWide
+      ? [`${r.type} ${quote(r)} opens SSH (22/tcp) to ${found.sources.join(", ")}: ${tooWide}: keep host.adminAddresses to the admin's own networks (at most a /16 of IPv4 and a /32 of IPv6 in all)`]
+      : []),
+  ];
+}
+
 // --- 2. nothing served without TLS ------------------------------------------------------
 
 const WEB_PORTS = new Set([80, 443]);
@@ -272,6 +320,46 @@ function closedRegistration(r: PolicyResource): string[] {
       problems.push(`${where} sets allow_guest_access: true, so people without an account could read and post: set it to false`);
     return problems;
   });
+}
+
+/** Lua without its comments (`--` to the end of the line; Bastide writes no long comments). */
+const luaCode = (content: string) => content.replace(/--(?!\[\[).*$/gm, "");
+
+/** The names listed in `option = { "a"; "b" }`, every time the option is set. */
+const luaLists = (code: string, option: string) =>
+  [...code.matchAll(new RegExp(`\\b${option}\\s*=\\s*\\{([^}]*)\\}`, "g"))].map((m) => [...m[1]!.matchAll(/["']([^"']+)["']/g)].map((q) => q[1]!));
+
+/** Where Prosody's own global section ends: the first host or component section. */
+const globalPart = (code: string) => code.split(/^\s*(?:VirtualHost|Component)\b/m)[0]!;
+
+/**
+ * Jitsi's Prosody: no in-band registration (XEP-0077). The image's prosody.cfg.lua sets
+ * allow_registration = false and disables "register", then includes conf.d/*.cfg.lua,
+ * whose global values replace its own (docker-jitsi-meet stable-11146-1,
+ * prosody/rootfs/defaults/prosody.cfg.lua lines 174-186 and 441); Bastide's overlay
+ * says the same again, so that it holds whatever the image does.
+ */
+function prosodyRegistration(r: PolicyResource): string[] {
+  if (r.type !== TYPES.container) return [];
+  const { service, role } = identity(r);
+  if (service !== "jitsi" || role !== "prosody" || isUnknown(r.props.uploads)) return [];
+  const overlays = uploads(r).filter((u) => /\/conf\.d\/[^/]+\.cfg\.lua$/.test(u.file));
+  if (overlays.length === 0)
+    return [`Prosody ${quote(r)} runs without Bastide's conf.d overlay, which keeps account registration closed: keep that upload (stacks/services/jitsi/blueprint.ts)`];
+  const problems: string[] = [];
+  const code = overlays.map((o) => luaCode(o.content)).join("\n");
+  const where = `${overlays.map((o) => o.file).join(", ")} in ${quote(r)}`;
+  const settings = [...globalPart(code).matchAll(/\ballow_registration\s*=\s*(\w+)/g)].map((m) => m[1]);
+  if (settings.at(-1) !== "false")
+    problems.push(`${where} ${settings.length === 0 ? "does not set" : `sets allow_registration = ${settings.at(-1)}, not`} allow_registration = false, so anyone could create a Jitsi account: set it to false; accounts come from members: in the config`);
+  if ([...code.matchAll(/\ballow_registration\s*=\s*true\b/g)].length > 0 && settings.at(-1) === "false")
+    problems.push(`${where} sets allow_registration = true for a host: remove it; accounts come from members: in the config`);
+  const disabled = luaLists(globalPart(code), "modules_disabled").at(-1) ?? [];
+  if (!disabled.includes("register"))
+    problems.push(`${where} does not disable the "register" module (in-band registration): keep "register" in modules_disabled`);
+  if (luaLists(code, "modules_enabled").some((list) => list.includes("register")))
+    problems.push(`${where} enables the "register" module: remove it from modules_enabled`);
+  return problems;
 }
 
 // --- 4. federation only with a declared reason ------------------------------------------
@@ -411,9 +499,12 @@ function nextcloudRetention(r: PolicyResource): string[] {
         if (obligationMaximum(value) === undefined)
           problems.push(`${where} sets ${key} to ${value === undefined ? "nothing" : `"${value}"`}, which keeps files without a limit: set "auto, <days>" (services.nextcloud.${field})`);
       }
+      // Without it the Activity app keeps records 365 days (its default), not what the register says.
       const activity = phpSetting(content, "activity_expire_days");
-      if (activity !== undefined && !(Number(activity) > 0))
-        problems.push(`${where} sets activity_expire_days to ${activity}: set a positive number of days (services.nextcloud.activityExpireDays)`);
+      if (!(Number(activity) > 0))
+        problems.push(
+          `${where} ${activity === undefined ? "does not set activity_expire_days, so Nextcloud keeps activity records 365 days (its default)" : `sets activity_expire_days to ${activity}`}: set a positive number of days (services.nextcloud.activityExpireDays)`,
+        );
       return problems;
     });
 }
@@ -540,6 +631,59 @@ function purgeAndConfigPresent(resources: readonly PolicyResource[]): string[] {
   return problems;
 }
 
+/** The prefixes Bastide masks client addresses to (templates/proxy/Caddyfile.hbs), at most. */
+const MASK = { ipv4: 24, ipv6: 48 };
+const MASKED_FIELDS = ["request>remote_ip", "request>client_ip"];
+
+/** ip_mask's two forms: `ip_mask <ipv4> <ipv6>`, or a block of `ipv4 <bits>` and `ipv6 <bits>`. */
+function ipMask(d: Directive): { ipv4?: number; ipv6?: number } {
+  if (d.args.length >= 4) return { ipv4: Number(d.args[2]), ipv6: Number(d.args[3]) };
+  const option = (name: string) => Number((d.block ?? []).find((o) => o.args[0] === name)?.args[1]);
+  return { ipv4: option("ipv4"), ipv6: option("ipv6") };
+}
+
+/** What an access log leaves unmasked: each client-address field not cut to at most /24 and /48. */
+function unmaskedFields(log: Directive): string[] {
+  const filters = (log.block ?? []).filter((d) => d.args[0] === "format" && d.args[1] === "filter");
+  const fields = filters.flatMap((f) => (f.block ?? []).filter((d) => d.args[0] === "fields").flatMap((d) => d.block ?? []));
+  return MASKED_FIELDS.filter((name) => {
+    const rule = fields.filter((d) => d.args[0] === name).at(-1);
+    if (!rule || rule.args[1] !== "ip_mask") return true;
+    const { ipv4, ipv6 } = ipMask(rule);
+    return !(ipv4! <= MASK.ipv4 && ipv6! <= MASK.ipv6);
+  });
+}
+
+/**
+ * Access logs keep client addresses masked when the register says so (it does by default:
+ * services.proxy.accessLog.anonymiseAddresses). Without facts the pack cannot know, and
+ * asks for the mask.
+ */
+function maskedAccessLogs(resources: readonly PolicyResource[], facts: StackFacts | undefined): string[] {
+  if (facts && !facts.accessLog.anonymiseAddresses) return [];
+  return containers(resources).flatMap((r) =>
+    caddyfiles(r).flatMap(({ file, content }) => {
+      let config;
+      try {
+        config = readCaddyfile(content);
+      } catch {
+        return []; // tls-only reports an unreadable Caddyfile
+      }
+      // The global options' `log` (path "{") configures Caddy's own logs, not requests.
+      return walk(config.all)
+        .filter(({ directive, path }) => directive.args[0] === "log" && path.at(-1) !== "{")
+        .flatMap(({ directive }) => {
+          const open = unmaskedFields(directive);
+          return open.length === 0
+            ? []
+            : [
+                `${file} in ${quote(r)} logs requests (line ${directive.line}) with ${open.join(" and ")} unmasked, while the register says addresses are masked: add "format filter" with "${open[0]} ip_mask { ipv4 ${MASK.ipv4} ipv6 ${MASK.ipv6} }" (services.proxy.accessLog.anonymiseAddresses)`,
+              ];
+        });
+    }),
+  );
+}
+
 // --- 7. no extra privileges -------------------------------------------------------------
 
 const NO_NEW_PRIVILEGES = /^no-new-privileges([:=]true)?$/;
@@ -649,6 +793,18 @@ export const CHECKS: readonly PolicyCheck[] = [
   },
   {
     kind: "resource",
+    name: "ssh-from-admin-networks",
+    description: "A cloud firewall lets SSH in only from a bounded set of networks (at most a /16 of IPv4 and a /32 of IPv6, counted as networks), and drops what no rule names.",
+    check: boundedSsh,
+  },
+  {
+    kind: "stack",
+    name: "masked-access-logs",
+    description: "The proxy's access logs mask client addresses (ip_mask /24 and /48) whenever the register says they do.",
+    check: maskedAccessLogs,
+  },
+  {
+    kind: "resource",
     name: "tls-only",
     description: "Only the proxy publishes web ports (80 for the HTTPS redirect, 443); Caddy serves no site in plain HTTP.",
     check: (r) => (r.type === TYPES.container ? [...publishedPorts(r), ...caddyTls(r)] : []),
@@ -656,8 +812,8 @@ export const CHECKS: readonly PolicyCheck[] = [
   {
     kind: "resource",
     name: "closed-registration",
-    description: "Synapse allows neither self-registration nor guest access.",
-    check: closedRegistration,
+    description: "Neither Synapse nor Jitsi's Prosody lets anyone create an account; Synapse allows no guest access.",
+    check: (r) => [...closedRegistration(r), ...prosodyRegistration(r)],
   },
   {
     kind: "stack",

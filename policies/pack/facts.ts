@@ -35,6 +35,8 @@ export interface StackFacts {
     federation: boolean;
     federationReason?: string;
   };
+  /** What the register says of the proxy's access log: client addresses masked (ip_mask) or not. */
+  accessLog: { anonymiseAddresses: boolean };
   register: RegisteredRetention[];
 }
 
@@ -53,6 +55,7 @@ export function stackFacts(config: Association): StackFacts {
       ...(host.target === "ssh" ? { address: host.address } : {}),
     },
     matrix: { federation: federation.enabled, ...(federation.reason ? { federationReason: federation.reason } : {}) },
+    accessLog: { anonymiseAddresses: config.services.proxy.accessLog.anonymiseAddresses },
     register: dataCategories(config).map((c) => ({ id: c.id, service: c.service, retention: compact(c.retention) })),
   };
 }
@@ -70,6 +73,7 @@ const factsSchema = z.object({
     address: z.string().optional(),
   }),
   matrix: z.object({ federation: z.boolean(), federationReason: z.string().optional() }),
+  accessLog: z.object({ anonymiseAddresses: z.boolean() }),
   register: z.array(z.object({ id: z.string(), service: z.string(), retention: z.unknown() })),
 });
 
