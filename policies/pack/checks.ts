@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { BUILT_IMAGES, IMAGES, isPinned } from "../../stacks/services/images.ts";
 import { HETZNER_LOCATIONS, SCALEWAY_ZONES } from "../../stacks/host/settings.ts";
 import { EU_EEA_COUNTRIES } from "../../stacks/config/fields.ts";
-import { sshReachProblem } from "../../stacks/config/networks.ts";
+import { sshExposureProblem } from "../../stacks/config/networks.ts";
 import { retentionSchema } from "../rgpd/model.ts";
 import { durationDays } from "../rgpd/settings.ts";
 import { readCaddyfile, servesPlainHttp, walk, type Directive } from "./caddyfile.ts";
@@ -238,11 +238,12 @@ function sshSources(r: PolicyResource): { sources: string[]; problems: string[] 
 function boundedSsh(r: PolicyResource): string[] {
   const found = sshSources(r);
   if (!found) return [];
-  const tooWide = found.sources.length > 0 ? sshReachProblem(found.sources) : undefined;
+  // The same bound and the same parsing as the config's host.adminAddresses.
+  const tooWide = found.sources.length > 0 ? sshExposureProblem(found.sources) : undefined;
   return [
     ...found.problems,
     ...(tooWide
-      ? [`${r.type} ${quote(r)} opens SSH (22/tcp) to ${found.sources.join(", ")}: ${tooWide}: keep host.adminAddresses to the admin's own networks (at most a /16 of IPv4 and a /32 of IPv6 in all)`]
+      ? [`${r.type} ${quote(r)} opens SSH (22/tcp) to ${found.sources.join(", ")}: keep host.adminAddresses to the admin's own networks and deploy from the config; ${tooWide}`]
       : []),
   ];
 }
@@ -794,7 +795,7 @@ export const CHECKS: readonly PolicyCheck[] = [
   {
     kind: "resource",
     name: "ssh-from-admin-networks",
-    description: "A cloud firewall lets SSH in only from a bounded set of networks (at most a /16 of IPv4 and a /32 of IPv6, counted as networks), and drops what no rule names.",
+    description: "A cloud firewall lets SSH in only from a bounded set of networks (at most a /16 of public IPv4 and a /32 of IPv6, parsed as networks, as host.adminAddresses), and drops what no rule names.",
     check: boundedSsh,
   },
   {

@@ -1,105 +1,193 @@
-// The cross-field checks, able to run on a file whose fields are not all valid yet.
-// zod skips an object's superRefine as soon as one field fails, so a typo'd team would
-// only show up once every field error is fixed; load.ts runs these on the raw input
-// instead, so that the admin sees every problem of the file at once.
-// They read the input defensively: a part that is missing or of the wrong type is
-// skipped here (the schema reports it), never guessed.
+// Checks that span several fields: uniqueness, references, names that collide once a
+// service derives its own from them, and sizes only known once two fields are read together.
+//
+// They run on whatever part of the config is valid, so that one run reports every problem
+// of a file: the schema calls them even when some fields failed (zod's `when`), and they
+// read the config as `unknown`, skipping a value whose own field is already reported.
+import { peerCapacity } from "../../provisioners/vpn/addresses.ts";
+import { domainProblem, emailKey, identifier, shown } from "./fields.ts";
+import { formatPath } from "./load.ts";
 import { ROLES } from "./schema.ts";
-import { jitsiSettings } from "../services/jitsi/settings.ts";
-import { matrixSettings } from "../services/matrix/settings.ts";
-import { nextcloudSettings } from "../services/nextcloud/settings.ts";
-import { pollsSettings } from "../services/polls/settings.ts";
-import { vpnSettings } from "../services/vpn/settings.ts";
+import { normalName, peerId, reservedMemberId, reservedTeamId } from "./names.ts";
 
-export interface CrossFieldProblem {
+export interface FieldProblem {
   path: (string | number)[];
   message: string;
 }
 
-type Raw = Record<string, unknown>;
+type Record_ = Record<string, unknown>;
+const record = (value: unknown): Record_ => (value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record_) : {});
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+/** An id whose own field is valid; an invalid one is already reported there. */
+const validId = (value: unknown): string | undefined => (identifier.safeParse(value).success ? (value as string) : undefined);
 
-const isRecord = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const text = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
-/** Own properties only: `constructor` or `__proto__` as a key must not reach Object's. */
-const field = (v: unknown, key: string): unknown => (isRecord(v) && Object.hasOwn(v, key) ? v[key] : undefined);
+/** DNS names are at most 253 characters (RFC 1035 2.3.4, as written without the final dot). */
+const MAX_HOSTNAME = 253;
+/** Synapse refuses a user id (`@localpart:server`) longer than this (synapse/api/constants.py MAX_USERID_LENGTH, v1.157.1). */
+const MAX_MATRIX_USER_ID = 255;
 
-/** Indices of items whose key (when it has one) was already seen. */
-function duplicates<T>(items: readonly T[], key: (item: T) => string | undefined): number[] {
-  const seen = new Set<string>();
-  return items.flatMap((item, index) => {
-    const k = key(item);
-    if (k === undefined) return [];
-    if (seen.has(k)) return [index];
-    seen.add(k);
+interface Named {
+  path: (string | number)[];
+  key: string;
+  describe: string;
+}
+
+/** Each later item whose key an earlier one already has, with the earlier one's description. */
+function collisions(items: Named[]): { item: Named; first: Named }[] {
+  const seen = new Map<string, Named>();
+  return items.flatMap((item) => {
+    const first = seen.get(item.key);
+    if (first) return [{ item, first }];
+    seen.set(item.key, item);
     return [];
   });
 }
 
-/** A service's settings with their defaults, or undefined when they are invalid (reported elsewhere). */
-function settingsOf<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, raw: unknown): T | undefined {
-  const parsed = schema.safeParse(raw);
-  return parsed.success ? parsed.data : undefined;
-}
-
-export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
-  if (!isRecord(input)) return [];
-  const problems: CrossFieldProblem[] = [];
+export function crossFieldProblems(config: unknown): FieldProblem[] {
+  const problems: FieldProblem[] = [];
   const issue = (path: (string | number)[], message: string) => problems.push({ path, message });
-  const members = list(field(input, "members"));
-  const teams = list(field(input, "teams"));
-  const idOf = (item: unknown) => text(field(item, "id"));
+  const root = record(config);
+  const members = list(root.members).map(record);
+  const teams = list(root.teams).map(record);
+  const services = record(root.services);
+  const vpn = record(services.vpn);
 
-  for (const i of duplicates(members, idOf))
-    issue(["members", i, "id"], `"${idOf(members[i])}" is already used by another member; ids must be unique`);
-  const emailOf = (m: unknown) => text(field(m, "email"))?.toLowerCase();
-  for (const i of duplicates(members, emailOf))
-    issue(["members", i, "email"], `"${text(field(members[i], "email"))}" is already used by another member; e-mails must be unique`);
-  for (const i of duplicates(teams, idOf))
-    issue(["teams", i, "id"], `"${idOf(teams[i])}" is already used by another team; team ids must be unique`);
+  // Ids, e-mails and team ids: unique, compared as the services compare them.
+  const memberIds = members.flatMap((m, i) => {
+    const id = validId(m.id);
+    return id ? [{ path: ["members", i, "id"], key: normalName(id), describe: id }] : [];
+  });
+  for (const { item } of collisions(memberIds))
+    issue(item.path, `"${item.describe}" is already used by another member; ids must be unique`);
+  const emails = members.flatMap((m, i) => {
+    const email = text(m.email);
+    return email ? [{ path: ["members", i, "email"], key: emailKey(email), describe: email }] : [];
+  });
+  for (const { item } of collisions(emails))
+    issue(item.path, `${shown(item.describe)} is already used by another member; e-mails must be unique`);
+  const teamIds = teams.flatMap((t, i) => {
+    const id = validId(t.id);
+    return id ? [{ path: ["teams", i, "id"], key: normalName(id), describe: id }] : [];
+  });
+  for (const { item } of collisions(teamIds))
+    issue(item.path, `"${item.describe}" is already used by another team; team ids must be unique`);
 
-  const teamIds = new Set(teams.flatMap((t) => idOf(t) ?? []));
-  const services = field(input, "services");
-  const vpn = settingsOf(vpnSettings, field(services, "vpn") ?? {});
+  // Ids that are already a name of Bastide's or of a service.
+  for (const { path, describe } of memberIds) {
+    const owner = reservedMemberId(describe);
+    if (owner) issue(path, `"${describe}" is reserved: it is ${owner}; choose another id for this member, e.g. ${describe}.membre`);
+  }
+  for (const { path, describe } of teamIds) {
+    const owner = reservedTeamId(describe);
+    if (owner) issue(path, `"${describe}" is reserved: it is ${owner}; choose another team id, e.g. equipe-${describe}`);
+  }
+
+  // References and roles.
+  const declared = new Set(teamIds.map((t) => t.key));
   members.forEach((m, i) => {
-    const memberId = idOf(m) ?? `members[${i}]`;
-    list(field(m, "teams")).forEach((t, j) => {
-      if (typeof t === "string" && !teamIds.has(t))
+    list(m.teams).forEach((t, j) => {
+      if (typeof t === "string" && validId(t) && !declared.has(normalName(t)))
         issue(["members", i, "teams", j], `team "${t}" is not declared; add it under teams: or fix the spelling`);
     });
-    const devices = list(field(m, "devices"));
-    const deviceName = (d: unknown) => text(field(d, "name"));
-    for (const j of duplicates(devices, deviceName))
-      issue(["members", i, "devices", j, "name"], `device "${deviceName(devices[j])}" is listed twice for ${memberId}; give each device its own name`);
-    const role = field(m, "role") ?? "volunteer";
-    if (devices.length > 0 && role === "volunteer")
-      issue(["members", i, "devices"], `only admin and staff members get VPN access; set role: staff for ${memberId} or remove the devices`);
+    const devices = list(m.devices).map(record);
+    const names = devices.flatMap((d, j) => (typeof d.name === "string" ? [{ path: ["members", i, "devices", j, "name"], key: d.name, describe: d.name }] : []));
+    for (const { item } of collisions(names))
+      issue(item.path, `device "${item.describe}" is listed twice for ${String(m.id)}; give each device its own name`);
+    if (devices.length > 0 && m.role === "volunteer")
+      issue(["members", i, "devices"], `only admin and staff members get VPN access; set role: staff for ${String(m.id)} or remove the devices`);
   });
-
-  // A role the schema refuses could be a typo'd admin: judge the roles only when all are known.
-  const roles = members.map((m) => field(m, "role") ?? "volunteer");
-  if (members.length > 0 && roles.every((r) => ROLES.includes(r as never)) && !roles.includes("admin"))
+  // A role already reported as unknown may have been meant as admin: say nothing more then.
+  const rolesValid = members.every((m) => (ROLES as readonly unknown[]).includes(m.role));
+  if (members.length > 0 && rolesValid && !members.some((m) => m.role === "admin"))
     issue(["members"], "at least one member needs role: admin, to own the services' admin accounts");
 
-  if (vpn && !vpn.enabled && members.some((m) => list(field(m, "devices")).length > 0))
+  // VPN: each device is a peer named <member>-<device>; the names must not collide
+  // (karim.b + x-laptop and karim.b-x + laptop are both karim.b-x-laptop), and the subnet must hold them all.
+  const peers = members.flatMap((m, i) => {
+    const member = validId(m.id);
+    return member
+      ? list(m.devices).flatMap((d, j) => {
+          const device = text(record(d).name);
+          return device ? [{ path: ["members", i, "devices", j, "name"], key: peerId(member, device), describe: `${member} + ${device}` }] : [];
+        })
+      : [];
+  });
+  for (const { item, first } of collisions(peers)) {
+    if (item.describe === first.describe) continue; // the same device twice: reported above
+    issue(
+      item.path,
+      `${item.describe} makes the VPN peer "${item.key}", which ${first.describe} (at ${formatPath(first.path)}) already makes; rename one of the two devices`,
+    );
+  }
+  const anyDevices = members.some((m) => list(m.devices).length > 0);
+  if (anyDevices && vpn.enabled === false)
     issue(["services", "vpn", "enabled"], "members have devices listed but the VPN is off; turn services.vpn.enabled on or remove the devices");
+  const subnet = text(vpn.subnet);
+  if (vpn.enabled !== false && subnet) {
+    const capacity = capacityOf(subnet);
+    if (capacity !== undefined && peers.length > capacity)
+      issue(
+        ["services", "vpn", "subnet"],
+        `"${subnet}" has room for ${capacity} device${capacity === 1 ? "" : "s"} besides the server, but ${peers.length} are listed; choose a larger private subnet such as 10.13.13.0/24, or remove devices`,
+      );
+  }
 
-  const jitsi = settingsOf(jitsiSettings, field(services, "jitsi") ?? {});
-  const nextcloud = settingsOf(nextcloudSettings, field(services, "nextcloud") ?? {});
-  const matrix = settingsOf(matrixSettings, field(services, "matrix") ?? {});
-  const polls = settingsOf(pollsSettings, field(services, "polls") ?? {});
-  const labels: [string, string | undefined][] = [
-    ["jitsi.subdomain", jitsi?.subdomain],
-    ["nextcloud.subdomain", nextcloud?.subdomain],
-    ["matrix.subdomain", matrix?.subdomain],
-    ["matrix.elementSubdomain", matrix?.elementSubdomain],
-    ["polls.subdomain", polls?.subdomain],
-    ["vpn.subdomain", vpn?.subdomain],
-  ];
-  for (const i of duplicates(labels, ([, label]) => label)) {
-    const [name, label] = labels[i]!;
-    const first = labels.find(([, l]) => l === label)![0];
-    issue(["services", ...name.split(".")], `"${label}" is already the sub-domain of services.${first}; give each service its own`);
+  problems.push(...hostnameProblems(root, members));
+  return problems;
+}
+
+function capacityOf(subnet: string): number | undefined {
+  try {
+    return peerCapacity(subnet);
+  } catch {
+    return undefined; // an invalid subnet is reported at its own field
+  }
+}
+
+const SERVICE_LABELS: [service: string, field: string][] = [
+  ["jitsi", "subdomain"],
+  ["nextcloud", "subdomain"],
+  ["matrix", "subdomain"],
+  ["matrix", "elementSubdomain"],
+  ["polls", "subdomain"],
+  ["vpn", "subdomain"],
+];
+
+/** Sub-domains unique; every service's name, and every Matrix user id, short enough once the domain is appended. */
+function hostnameProblems(root: Record_, members: Record_[]): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const services = record(root.services);
+  const labels = SERVICE_LABELS.flatMap(([service, field]) => {
+    const label = text(record(services[service])[field]);
+    return label ? [{ path: ["services", service, field], key: label, describe: `services.${service}.${field}`, enabled: record(services[service]).enabled !== false }] : [];
+  });
+  for (const { item, first } of collisions(labels))
+    problems.push({ path: item.path, message: `"${item.key}" is already the sub-domain of ${first.describe}; give each service its own` });
+
+  const domain = text(root.domain);
+  if (!domain || domainProblem(domain)) return problems; // reported at its own field
+  const longest = labels.filter((l) => l.enabled).sort((a, b) => b.key.length - a.key.length)[0];
+  if (longest && `${longest.key}.${domain}`.length > MAX_HOSTNAME) {
+    const name = `${longest.key}.${domain}`;
+    problems.push({
+      path: ["domain"],
+      message: `${shown(domain)} is too long: ${longest.describe} makes ${shown(name)}, ${name.length} characters, past the ${MAX_HOSTNAME} a DNS name may have; use a shorter domain name (or a shorter sub-domain)`,
+    });
+    return problems;
+  }
+  const matrix = record(services.matrix);
+  const matrixLabel = text(matrix.subdomain);
+  if (matrix.enabled !== false && matrixLabel) {
+    const server = `${matrixLabel}.${domain}`;
+    members.forEach((m, i) => {
+      const id = validId(m.id);
+      if (id && `@${id}:${server}`.length > MAX_MATRIX_USER_ID)
+        problems.push({
+          path: ["members", i, "id"],
+          message: `the Matrix id "@${id}:${shown(server).slice(1, -1)}" is longer than the ${MAX_MATRIX_USER_ID} characters Synapse accepts; use a shorter id or a shorter domain name`,
+        });
+    });
   }
   return problems;
 }

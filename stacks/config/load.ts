@@ -5,7 +5,7 @@ import { readFileSync, statSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { RunError } from "@pulumi/pulumi/errors.js";
-import { crossFieldProblems } from "./cross-field.ts";
+import { shown } from "./fields.ts";
 import { associationSchema, type Association } from "./schema.ts";
 import { sizingProblems } from "./sizing.ts";
 
@@ -16,13 +16,12 @@ export interface ConfigProblem {
   line?: number;
 }
 
-const SHOWN_LENGTH = 60;
-
 /**
- * Text from the file, fit for a terminal: control, zero-width and bidi characters are
- * shown as \u escapes (they could hide or reorder what the admin reads), long text is cut.
+ * A message fit for a terminal: the messages quote what the file holds, so control,
+ * zero-width and bidi characters are shown as \u escapes (they could hide or reorder what
+ * the admin reads), and a very long message is cut.
  */
-export function shown(text: string, max = SHOWN_LENGTH): string {
+export function terminalSafe(text: string, max: number): string {
   const cut = [...text].length > max ? `${[...text].slice(0, max).join("")}… (${[...text].length} characters)` : text;
   // eslint-disable-next-line no-control-regex
   return cut.replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) =>
@@ -32,7 +31,7 @@ export function shown(text: string, max = SHOWN_LENGTH): string {
 
 /** One line per problem; the text is escaped because the messages quote what the file holds. */
 function problemLine(p: ConfigProblem): string {
-  return `  - ${shown(p.path, 200) || "(file)"}${p.line ? ` (line ${p.line})` : ""}: ${shown(p.message, 600)}`;
+  return `  - ${terminalSafe(p.path, 200) || "(file)"}${p.line ? ` (line ${p.line})` : ""}: ${terminalSafe(p.message, 600)}`;
 }
 
 /**
@@ -168,7 +167,7 @@ type LineOf = (path: readonly PropertyKey[]) => number | undefined;
 function withValue(message: string, input: unknown): string {
   if (typeof input !== "string" && typeof input !== "number" && typeof input !== "boolean") return message;
   const value = String(input);
-  return message.includes(value) ? message : `${message} (got ${JSON.stringify(shown(value))})`;
+  return message.includes(value) || message.includes(shown(input)) ? message : `${message} (got ${shown(input)})`;
 }
 
 function problemsOf(issue: z.core.$ZodIssue, input: unknown, lineOf: LineOf): ConfigProblem[] {
@@ -186,26 +185,15 @@ function problemsOf(issue: z.core.$ZodIssue, input: unknown, lineOf: LineOf): Co
 /** Problems in file order; those without a line (rare) last. Stable, so zod's order breaks ties. */
 const byLine = (a: ConfigProblem, b: ConfigProblem) => (a.line ?? Infinity) - (b.line ?? Infinity);
 
-/**
- * Field errors and cross-field errors of one file, together. zod stops before its
- * cross-field stage when a field fails, so those run again on the raw input; a field
- * that already has a problem keeps its first one.
- */
-function allProblems(fieldProblems: ConfigProblem[], input: unknown, lineOf: LineOf): ConfigProblem[] {
-  const reported = new Set(fieldProblems.map((p) => p.path));
-  const crossField = crossFieldProblems(input)
-    .map((p) => ({ path: formatPath(p.path), message: p.message, line: lineOf(p.path) }))
-    .filter((p) => !reported.has(p.path) && (reported.add(p.path), true));
-  return [...fieldProblems, ...crossField].sort(byLine);
-}
-
 /** Validates an already-parsed document. `lineOf` maps a path to its line, when known. */
 export function validateAssociation(input: unknown, source = "the association config", lineOf: LineOf = () => undefined): Association {
   // reportInput: tells a missing field (input undefined) from a wrong one.
   const parsed = associationSchema.safeParse(input, { error: adminWording, reportInput: true });
   if (!parsed.success) {
-    const fieldProblems = parsed.error.issues.flatMap((issue) => problemsOf(issue, input, lineOf));
-    throw new ConfigError(source, allProblems(fieldProblems, input, lineOf));
+    // The schema runs its cross-field checks even when fields fail (schema.ts, zod's `when`):
+    // one pass gives every problem; the admin reads them in the file's order.
+    const problems = parsed.error.issues.flatMap((issue) => problemsOf(issue, input, lineOf));
+    throw new ConfigError(source, problems.sort(byLine));
   }
   const sizing = sizingProblems(parsed.data);
   if (sizing.length > 0) throw new ConfigError(source, sizing.map((p) => ({ ...p, line: lineOf(p.path.split(".")) })));

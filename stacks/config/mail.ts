@@ -2,7 +2,7 @@
 // no "forgot password", no share or calendar notifications. Its password never goes in
 // the association file: `pulumi config set --secret bastide:smtpPassword ...`.
 import { z } from "zod";
-import { email } from "./fields.ts";
+import { email, text } from "./fields.ts";
 
 /** Pulumi config key of the relay's password (secret). */
 export const SMTP_PASSWORD_CONFIG = "smtpPassword";
@@ -20,7 +20,7 @@ export const mailSettings = z.strictObject({
   /** The sender of every mail the services send. */
   from: email,
   /** Login at the relay; its password comes from `pulumi config set --secret bastide:smtpPassword`. */
-  username: z.string().trim().min(1, { error: "must not be empty; leave it out when the relay needs no login" }).optional(),
+  username: text({ max: 254, example: "ne-pas-repondre@asso-exemple.fr" }).optional(),
 });
 
 export type MailSettings = z.infer<typeof mailSettings>;

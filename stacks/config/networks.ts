@@ -1,83 +1,138 @@
-// Networks parsed as networks, never compared as text: `0.0.0.0/1` + `128.0.0.0/1`,
-// `::0/0` or `::ffff:0.0.0.0/96` open SSH to the whole Internet as surely as `0.0.0.0/0`.
-// How much of the Internet a set of networks lets in, counted on their union, with
-// IPv4-mapped IPv6 networks counted as the IPv4 networks they are.
-// (Written for the policy pack; the config's adminAddresses check should share it.)
+// Addresses and networks, parsed as networks: "0.0.0.0/1 + 128.0.0.0/1", "::0/0" or
+// "::ffff:0.0.0.0/96" are the whole Internet however they are written.
 import ipaddr from "ipaddr.js";
 
-/** At most a /16 of IPv4 (65,536 addresses: a large organisation's block). */
-export const MAX_SSH_IPV4 = 2n ** 16n;
-/** At most a /32 of IPv6 (an Internet provider's whole allocation). */
-export const MAX_SSH_IPV6 = 2n ** 96n;
-
-export interface Reach {
-  ipv4: bigint;
-  ipv6: bigint;
-  /** Entries that are neither an address nor a network. */
-  unreadable: string[];
+/** An inclusive range of addresses of one family; IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+export interface AddressRange {
+  family: 4 | 6;
+  first: bigint;
+  last: bigint;
 }
 
-interface Interval {
-  start: bigint;
-  size: bigint;
+const BITS = { 4: 32, 6: 128 } as const;
+
+function toBigInt(bytes: number[]): bigint {
+  return bytes.reduce((n, byte) => (n << 8n) | BigInt(byte), 0n);
 }
 
-const toBigInt = (bytes: number[]) => bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+function rangeOf(family: 4 | 6, base: bigint, prefix: number): AddressRange {
+  const hostBits = BigInt(BITS[family] - prefix);
+  const first = (base >> hostBits) << hostBits;
+  return { family, first, last: first + (1n << hostBits) - 1n };
+}
 
-/** The addresses of a union of intervals, overlaps counted once. */
-function unionSize(intervals: Interval[]): bigint {
-  let total = 0n;
-  let end = -1n;
-  for (const { start, size } of [...intervals].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))) {
-    const last = start + size - 1n;
-    if (last <= end) continue;
-    total += last - (start > end ? start : end + 1n) + 1n;
-    end = last;
+/** Only the dotted four-part decimal form: ipaddr.js would also read 0x7f.1 or 2130706433 as IPv4. */
+const isIpv4 = (text: string) => ipaddr.IPv4.isValidFourPartDecimal(text);
+const isIpv6 = (text: string) => !text.includes("%") && ipaddr.IPv6.isValid(text);
+
+/** An address (a /32 or /128) or a network in CIDR form; undefined when it is neither. */
+export function parseNetwork(text: string): AddressRange | undefined {
+  const [address = "", prefixText, ...rest] = text.trim().split("/");
+  if (rest.length > 0 || (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))) return undefined;
+  if (isIpv4(address)) {
+    const prefix = prefixText === undefined ? 32 : Number(prefixText);
+    return prefix <= 32 ? rangeOf(4, toBigInt(ipaddr.IPv4.parse(address).toByteArray()), prefix) : undefined;
   }
-  return total;
+  if (isIpv6(address)) {
+    const prefix = prefixText === undefined ? 128 : Number(prefixText);
+    if (prefix > 128) return undefined;
+    const parsed = ipaddr.IPv6.parse(address);
+    if (parsed.isIPv4MappedAddress() && prefix >= 96) return rangeOf(4, toBigInt(parsed.toIPv4Address().toByteArray()), prefix - 96);
+    return rangeOf(6, toBigInt(parsed.toByteArray()), prefix);
+  }
+  return undefined;
 }
 
-function interval(entry: string): { family: "ipv4" | "ipv6"; interval: Interval } | undefined {
-  const text = entry.trim();
-  let address: ipaddr.IPv4 | ipaddr.IPv6;
-  let prefix: number;
-  try {
-    if (text.includes("/")) [address, prefix] = ipaddr.parseCIDR(text);
-    else {
-      address = ipaddr.parse(text);
-      prefix = address.kind() === "ipv4" ? 32 : 128;
-    }
-  } catch {
-    return undefined;
+/** `ranges` merged where they overlap or touch, per family, sorted. */
+function union(ranges: AddressRange[]): AddressRange[] {
+  const sorted = [...ranges].sort((a, b) => a.family - b.family || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const merged: AddressRange[] = [];
+  for (const range of sorted) {
+    const last = merged.at(-1);
+    if (last && last.family === range.family && range.first <= last.last + 1n) {
+      if (range.last > last.last) last.last = range.last;
+    } else merged.push({ ...range });
   }
-  // ::ffff:a.b.c.d/96+n is the IPv4 network a.b.c.d/n.
-  if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
-    address = (address as ipaddr.IPv6).toIPv4Address();
-    prefix -= 96;
-  }
-  const bits = address.kind() === "ipv4" ? 32 : 128;
-  const size = 2n ** BigInt(bits - prefix);
-  const start = (toBigInt(address.toByteArray()) / size) * size;
-  return { family: address.kind() as "ipv4" | "ipv6", interval: { start, size } };
+  return merged;
 }
 
-export function reach(networks: readonly string[]): Reach {
-  const byFamily: Record<"ipv4" | "ipv6", Interval[]> = { ipv4: [], ipv6: [] };
-  const unreadable: string[] = [];
-  for (const entry of networks) {
-    const parsed = interval(entry);
-    if (parsed) byFamily[parsed.family].push(parsed.interval);
-    else unreadable.push(entry);
+const size = (r: AddressRange) => r.last - r.first + 1n;
+const overlap = (a: AddressRange, b: AddressRange): bigint => {
+  if (a.family !== b.family) return 0n;
+  const first = a.first > b.first ? a.first : b.first;
+  const last = a.last < b.last ? a.last : b.last;
+  return last >= first ? last - first + 1n : 0n;
+};
+
+const cidr = (text: string) => parseNetwork(text)!;
+
+/**
+ * IPv4 that is not the public Internet (RFC 6890): "this network", private, shared (CGNAT),
+ * loopback, link-local, multicast and reserved. Documentation ranges count as public: the
+ * examples use them.
+ */
+const IPV4_NOT_PUBLIC = union(
+  ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4"].map(cidr),
+);
+/** Where the public IPv6 Internet is: global unicast (RFC 4291 2.4). */
+const IPV6_PUBLIC = cidr("2000::/3");
+
+function publicAddressesIn(merged: AddressRange[]): { ipv4: bigint; ipv6: bigint } {
+  let ipv4 = 0n;
+  let ipv6 = 0n;
+  for (const range of merged) {
+    if (range.family === 4) ipv4 += size(range) - IPV4_NOT_PUBLIC.reduce((n, r) => n + overlap(range, r), 0n);
+    else ipv6 += overlap(range, IPV6_PUBLIC);
   }
-  return { ipv4: unionSize(byFamily.ipv4), ipv6: unionSize(byFamily.ipv6), unreadable };
+  return { ipv4, ipv6 };
 }
 
-/** Why these networks open SSH too widely, or undefined when they are bounded. */
-export function sshReachProblem(networks: readonly string[]): string | undefined {
-  const { ipv4, ipv6, unreadable } = reach(networks);
-  if (unreadable.length > 0) return `${unreadable.map((u) => JSON.stringify(u)).join(", ")} is not an IP address or network`;
-  const parts: string[] = [];
-  if (ipv4 > MAX_SSH_IPV4) parts.push(`${ipv4} IPv4 addresses (more than a /16)`);
-  if (ipv6 > MAX_SSH_IPV6) parts.push(`${ipv6 >= 2n ** 127n ? "half or more of all" : "a share of"} IPv6 addresses (more than a /32)`);
-  return parts.length > 0 ? `together they let ${parts.join(" and ")} reach SSH` : undefined;
+/**
+ * The most of the public Internet `host.adminAddresses` may open SSH to, all entries together:
+ * a /16 of IPv4 (65,536 addresses, a large provider's block for a city) and a /32 of IPv6 (a
+ * whole provider's allocation). An admin connects from a home or office network, far smaller.
+ */
+export const SSH_OPEN_BOUND = { ipv4Prefix: 16, ipv6Prefix: 32 } as const;
+
+/** Why `entries` open SSH to too much of the Internet, or undefined. Entries that do not parse are skipped (reported on their own). */
+export function sshExposureProblem(entries: readonly string[]): string | undefined {
+  const ranges = entries.map(parseNetwork).filter((r): r is AddressRange => r !== undefined);
+  const { ipv4, ipv6 } = publicAddressesIn(union(ranges));
+  const ipv4Bound = 1n << BigInt(32 - SSH_OPEN_BOUND.ipv4Prefix);
+  const ipv6Bound = 1n << BigInt(128 - SSH_OPEN_BOUND.ipv6Prefix);
+  const over: string[] = [];
+  if (ipv4 > ipv4Bound) over.push(`${ipv4.toLocaleString("en")} public IPv4 addresses (more than a /${SSH_OPEN_BOUND.ipv4Prefix})`);
+  if (ipv6 > ipv6Bound) over.push(`about 2^${ipv6.toString(2).length - 1} public IPv6 addresses (more than a /${SSH_OPEN_BOUND.ipv6Prefix})`);
+  if (over.length === 0) return undefined;
+  return (
+    `${JSON.stringify(entries).slice(0, 200)} must not open SSH to the whole Internet, nor to a large part of it: together they open it to ${over.join(" and ")}. ` +
+    `Keep only the networks the admin connects from, i.e. list the admin's own addresses (at most a /${SSH_OPEN_BOUND.ipv4Prefix} of IPv4 and a /${SSH_OPEN_BOUND.ipv6Prefix} of IPv6 in all), e.g. 203.0.113.7/32`
+  );
 }
+
+/** The kind of a single IPv4 address, when it is not one the Internet can reach (ipaddr.js ranges). */
+export function nonPublicIpv4Kind(address: string): string | undefined {
+  if (!isIpv4(address)) return undefined;
+  const range = ipaddr.IPv4.parse(address).range();
+  const kinds: Record<string, string> = {
+    unspecified: "the unspecified address",
+    broadcast: "the broadcast address",
+    multicast: "a multicast address",
+    linkLocal: "a link-local address",
+    loopback: "a loopback address (this machine only)",
+    private: "a private address (RFC 1918)",
+    carrierGradeNat: "a provider's shared (CGNAT) address",
+  };
+  return kinds[range];
+}
+
+/** The private ranges a VPN subnet may take (RFC 1918). */
+export const PRIVATE_IPV4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] as const;
+
+/** Whether the IPv4 network `text` lies wholly inside a private range. */
+export function isPrivateIpv4Network(text: string): boolean {
+  const range = parseNetwork(text);
+  return range?.family === 4 && PRIVATE_IPV4.map(cidr).some((p) => p.first <= range.first && range.last <= p.last);
+}
+
+export { isIpv4, isIpv6 };

@@ -1,7 +1,7 @@
 // The association, as the admin describes it. This schema is the source of the
 // TypeScript types: everything Bastide deploys, provisions or documents derives from it.
 import { z } from "zod";
-import { days, displayName, domainName, email, euCountry, identifier, language } from "./fields.ts";
+import { days, displayName, domainName, email, euCountry, identifier, language, text } from "./fields.ts";
 import { hostSettings } from "../host/settings.ts";
 import { proxySettings } from "../services/proxy/settings.ts";
 import { jitsiSettings } from "../services/jitsi/settings.ts";
@@ -10,6 +10,7 @@ import { matrixSettings } from "../services/matrix/settings.ts";
 import { pollsSettings } from "../services/polls/settings.ts";
 import { vpnSettings } from "../services/vpn/settings.ts";
 import { mailSettings } from "./mail.ts";
+import { crossFieldProblems } from "./cross-field.ts";
 
 export const ROLES = ["admin", "staff", "volunteer"] as const;
 
@@ -20,7 +21,8 @@ const organisation = z.strictObject({
   /** The working language of the welcome sheets and the DPO's documents. */
   language: language.default("fr"),
   contact: email,
-  address: z.string().trim().min(1).optional(),
+  /** Postal address, printed in the register: a few lines at most. */
+  address: text({ max: 300, example: "12 quai de Jemmapes, 75010 Paris", multiline: true }).optional(),
   dpo: z.strictObject({ name: displayName, email }),
 });
 
@@ -82,64 +84,16 @@ export const associationSchema = z
       .prefault({}),
     teams: z.array(team).default([]),
   })
-  .superRefine(crossFieldChecks);
+  // Run even when some fields failed, so that one run reports every problem of the file;
+  // crossFieldProblems reads what it gets as unknown and skips what is already reported.
+  .superRefine(
+    (config, ctx) => {
+      for (const { path, message } of crossFieldProblems(config)) ctx.addIssue({ code: "custom", path, message });
+    },
+    { when: () => true },
+  );
 
 export type Association = z.infer<typeof associationSchema>;
 export type AssociationInput = z.input<typeof associationSchema>;
 export type Member = Association["members"][number];
 export type Team = Association["teams"][number];
-
-type Ctx = z.RefinementCtx;
-
-function duplicates<T>(items: T[], key: (item: T) => string): number[] {
-  const seen = new Set<string>();
-  return items.flatMap((item, index) => {
-    const k = key(item);
-    if (seen.has(k)) return [index];
-    seen.add(k);
-    return [];
-  });
-}
-
-function crossFieldChecks(config: Association, ctx: Ctx): void {
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
-
-  for (const i of duplicates(config.members, (m) => m.id))
-    issue(["members", i, "id"], `"${config.members[i]!.id}" is already used by another member; ids must be unique`);
-  for (const i of duplicates(config.members, (m) => m.email.toLowerCase()))
-    issue(["members", i, "email"], `"${config.members[i]!.email}" is already used by another member; e-mails must be unique`);
-  for (const i of duplicates(config.teams, (t) => t.id))
-    issue(["teams", i, "id"], `"${config.teams[i]!.id}" is already used by another team; team ids must be unique`);
-
-  const teamIds = new Set(config.teams.map((t) => t.id));
-  config.members.forEach((m, i) => {
-    m.teams.forEach((t, j) => {
-      if (!teamIds.has(t))
-        issue(["members", i, "teams", j], `team "${t}" is not declared; add it under teams: or fix the spelling`);
-    });
-    for (const j of duplicates(m.devices, (d) => d.name))
-      issue(["members", i, "devices", j, "name"], `device "${m.devices[j]!.name}" is listed twice for ${m.id}; give each device its own name`);
-    if (m.devices.length > 0 && m.role === "volunteer")
-      issue(["members", i, "devices"], `only admin and staff members get VPN access; set role: staff for ${m.id} or remove the devices`);
-  });
-
-  if (config.members.length > 0 && !config.members.some((m) => m.role === "admin"))
-    issue(["members"], "at least one member needs role: admin, to own the services' admin accounts");
-
-  if (config.members.some((m) => m.devices.length > 0) && !config.services.vpn.enabled)
-    issue(["services", "vpn", "enabled"], "members have devices listed but the VPN is off; turn services.vpn.enabled on or remove the devices");
-
-  const labels: [string, string][] = [
-    ["jitsi.subdomain", config.services.jitsi.subdomain],
-    ["nextcloud.subdomain", config.services.nextcloud.subdomain],
-    ["matrix.subdomain", config.services.matrix.subdomain],
-    ["matrix.elementSubdomain", config.services.matrix.elementSubdomain],
-    ["polls.subdomain", config.services.polls.subdomain],
-    ["vpn.subdomain", config.services.vpn.subdomain],
-  ];
-  for (const i of duplicates(labels, ([, label]) => label)) {
-    const [field, label] = labels[i]!;
-    const first = labels.find(([, l]) => l === label)![0];
-    issue(["services", ...field.split(".")], `"${label}" is already the sub-domain of services.${first}; give each service its own`);
-  }
-}

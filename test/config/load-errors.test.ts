@@ -4,7 +4,7 @@
 import test from "ava";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadAssociation, MAX_FILE_BYTES, parseAssociation, shown } from "../../stacks/config/load.ts";
+import { ConfigError, loadAssociation, MAX_FILE_BYTES, parseAssociation, terminalSafe } from "../../stacks/config/load.ts";
 import { EXAMPLE_FILE } from "../support/association.ts";
 import { scratch } from "../support/programs.ts";
 
@@ -120,7 +120,7 @@ test("the value refused is shown, cut and with control and bidi characters escap
   t.true(line.includes("\\u202e") && line.includes("\\u0000"), line);
   t.false(/[\u0000\u202e]/.test(error.message), "no raw control or bidi character reaches the terminal");
   t.true(line.length < 400, "a long value is cut");
-  t.is(shown("a\u200bb\nc"), "a\\u200bb\\nc");
+  t.is(terminalSafe("a\u200bb\nc", 60), "a\\u200bb\\nc");
 });
 
 test("a missing file is said to be missing", (t) => {

@@ -416,14 +416,14 @@ const VARIANTS: Variant[] = [
       ssh.sourceIps = ["0.0.0.0/1", "128.0.0.0/1"];
     },
     policy: "ssh-from-admin-networks",
-    message: /"hetzner-firewall" opens SSH \(22\/tcp\) to 0\.0\.0\.0\/1, 128\.0\.0\.0\/1: together they let 4294967296 IPv4 addresses .* reach SSH: keep host\.adminAddresses to the admin's own networks/,
+    message: /"hetzner-firewall" opens SSH \(22\/tcp\) to 0\.0\.0\.0\/1, 128\.0\.0\.0\/1: keep host\.adminAddresses to the admin's own networks.*public IPv4 addresses \(more than a \/16\)/,
   },
   {
     title: "SSH opened to ::0/0 and ::ffff:0.0.0.0/96 (every IPv6 and, mapped, every IPv4 address)",
     base: "hetzner",
     unsafe: (rs) => void (find(rs, "hetzner-firewall").props.rules as object[]).push({ direction: "in", protocol: "tcp", port: "22", sourceIps: ["::0/0", "::ffff:0.0.0.0/96"] }),
     policy: "ssh-from-admin-networks",
-    message: /together they let 4294967296 IPv4 addresses \(more than a \/16\) and half or more of all IPv6 addresses/,
+    message: /public IPv4 addresses \(more than a \/16\) and about 2\^\d+ public IPv6 addresses \(more than a \/32\)/,
   },
   {
     title: "a firewall edit opening every port, SSH included, to the Internet",
@@ -441,7 +441,7 @@ const VARIANTS: Variant[] = [
         (group.props.inboundRules as object[]).push({ action: "accept", protocol: "TCP", port: 22, ipRange });
     },
     policy: "ssh-from-admin-networks",
-    message: /"scaleway-firewall" opens SSH \(22\/tcp\) to .*64\.0\.0\.0\/2.*: together they let 4294967296 IPv4 addresses/,
+    message: /"scaleway-firewall" opens SSH \(22\/tcp\) to .*64\.0\.0\.0\/2.*public IPv4 addresses \(more than a \/16\)/,
   },
   {
     title: "a Scaleway security group that accepts whatever no rule names",

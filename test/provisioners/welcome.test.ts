@@ -295,10 +295,11 @@ test("the browser check is not vacuous: the same page rendered without escaping 
 });
 
 test("a name cannot fake lines on the plain-text sheet", (t) => {
-  const config = exampleAssociation((input) => {
-    input.members[2].name = "Léa\nMot de passe : 1234";
-    input.teams[1].name = "Potager\n- Faux agenda";
-  });
+  // The config now refuses line breaks in names (test/config/text-and-addresses.test.ts);
+  // set past validation, so that the sheet is shown to hold on its own.
+  const config = exampleAssociation();
+  config.members[2]!.name = "Léa\nMot de passe : 1234";
+  config.teams[1]!.name = "Potager\n- Faux agenda";
   const desired: DesiredState = desiredState(config);
   const text = welcomeSheet(member(config, "lea.moreau"), desired, welcomeOptions(config)).text;
   t.true(text.startsWith("Bienvenue, Léa Mot de passe : 1234\n"));

@@ -262,10 +262,12 @@ test("with Jitsi off, Element has no Jitsi domain and hides conference calls", (
 const HOSTILE_NAME = `Les "Jardins" : #1 {{brand}} </script>\n- enable_registration: true\nallow_guest_access: yes`;
 
 test("a hostile organisation name is data in config.json and never reaches homeserver.yaml", (t) => {
+  // The config now refuses a line break in a name (test/config/text-and-addresses.test.ts);
+  // set past validation, so that this layer is shown to hold on its own.
   const config = exampleAssociation((input) => {
-    input.organisation.name = HOSTILE_NAME;
     input.organisation.contact = "o'brien+chat@jardins-canal.localhost";
   });
+  config.organisation.name = HOSTILE_NAME;
   t.is(elementJson(config).brand, HOSTILE_NAME);
   const text = homeserverText(config);
   const document = parse(text, { version: "1.1" });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { reason, subdomainLabel } from "../../config/fields.ts";
+import { httpsUrl, reason, subdomainLabel } from "../../config/fields.ts";
 
 export const jitsiSettings = z
   .strictObject({
@@ -33,7 +33,7 @@ export const jitsiSettings = z
       .strictObject({
         enabled: z.boolean().default(false),
         /** Page listing the phone numbers, from the SIP/telephony provider. */
-        numbersUrl: z.url({ error: "must be the https:// address of the dial-in numbers page" }).optional(),
+        numbersUrl: httpsUrl.optional(),
       })
       .prefault({})
       .refine((d) => !d.enabled || d.numbersUrl !== undefined, {

@@ -20,6 +20,8 @@ import { EDGE_NETWORK } from "../../platform/network.ts";
  * alphabet, so no member can collide with it.
  */
 export const NEXTCLOUD_ADMIN_USER = "_bastide";
+/** The group that holds NEXTCLOUD_ADMIN_USER alone, so that it can be exempted from two-factor login. */
+export const NEXTCLOUD_SERVICE_GROUP = "bastide-service";
 
 /** Where and as whom `occ` runs: the app container, as Apache's user, in Nextcloud's folder. */
 export const NEXTCLOUD_OCC = { container: "app", user: "www-data", workingDir: "/var/www/html" } as const;
@@ -146,7 +148,7 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
   const days = links.expireAfterDays;
   // Enforced 2FA refuses password logins to the API: the service account (in `admin`) is
   // kept out of it through a group of its own, or provisioning would lock itself out.
-  const serviceGroup = "bastide-service";
+  const serviceGroup = NEXTCLOUD_SERVICE_GROUP;
   return [
     {
       command: occ("background:cron"),

@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { days, reason, subdomainLabel } from "../../config/fields.ts";
+import { days, reason, shown, subdomainLabel } from "../../config/fields.ts";
 
 export const quota = z
   .string()
-  .regex(/^(\d+ ?(MB|GB|TB)|none)$/i, { error: 'must be a size such as "5 GB" or "500 MB", or "none"' });
+  .regex(/^(\d{1,6} ?(MB|GB|TB)|none)$/i, { error: (issue) => `${shown(issue.input)} must be a size such as "5 GB" or "500 MB", or "none"` });
 
 export const nextcloudSettings = z
   .strictObject({
