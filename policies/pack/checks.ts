@@ -305,6 +305,26 @@ function caddyTls(r: PolicyResource): string[] {
   });
 }
 
+/** Every HTTPS site gets Bastide's security headers, HSTS first (README: "adds security headers"). */
+function securityHeaders(r: PolicyResource): string[] {
+  return caddyfiles(r).flatMap(({ file, content }) => {
+    let config;
+    try {
+      config = readCaddyfile(content);
+    } catch {
+      return []; // reported by the TLS check
+    }
+    const snippets = new Map(config.all.filter((d) => /^\(.+\)$/.test(d.args[0] ?? "")).map((d) => [d.args[0]!.slice(1, -1), d.block ?? []]));
+    const setsHsts = (body: Directive[]): boolean =>
+      walk(body).some(({ directive }) => directive.args.includes("Strict-Transport-Security")) ||
+      body.some((d) => d.args[0] === "import" && setsHsts(snippets.get(d.args[1] ?? "") ?? []));
+    return config.sites
+      .filter((site) => !onlyLoopback(site.body) && !onlyRedirectsToHttps(site.body) && !site.addresses.every(servesPlainHttp))
+      .filter((site) => !setsHsts(site.body))
+      .map((site) => `${file} in ${quote(r)} serves ${site.addresses.join(", ")} (line ${site.line}) without Strict-Transport-Security: keep "import security_headers" in every site block (templates/proxy/Caddyfile.hbs)`);
+  });
+}
+
 // --- 3. closed registration -------------------------------------------------------------
 
 function closedRegistration(r: PolicyResource): string[] {
@@ -360,6 +380,31 @@ function prosodyRegistration(r: PolicyResource): string[] {
     problems.push(`${where} does not disable the "register" module (in-band registration): keep "register" in modules_disabled`);
   if (luaLists(code, "modules_enabled").some((list) => list.includes("register")))
     problems.push(`${where} enables the "register" module: remove it from modules_enabled`);
+  return problems;
+}
+
+// --- 3b. Jitsi: only members open rooms, guests wait in the lobby --------------------------
+
+/** The containers of docker-jitsi-meet that read ENABLE_AUTH, each defaulting to no authentication. */
+const JITSI_AUTH_ROLES = new Set(["web", "prosody", "jicofo"]);
+const explicitlyOff = (value: string | undefined) => value !== undefined && /^(0|false|no|off)$/i.test(value.trim());
+
+/**
+ * docker-jitsi-meet stable-11146-1 defaults ENABLE_AUTH to off (prosody/rootfs/defaults/
+ * prosody.cfg.lua line 5, jicofo/rootfs/defaults/jicofo.conf line 1, web/rootfs/defaults/
+ * system-config.js line 3): without it anyone opens a room. ENABLE_LOBBY defaults to on
+ * (prosody/rootfs/defaults/conf.d/jitsi-meet.cfg.lua line 13): only an explicit off removes it.
+ */
+function jitsiAccess(r: PolicyResource): string[] {
+  if (r.type !== TYPES.container || isUnknown(r.props.envs)) return [];
+  const { service, role } = identity(r);
+  if (service !== "jitsi" || !role || !JITSI_AUTH_ROLES.has(role)) return [];
+  const variables = env(r);
+  const problems: string[] = [];
+  if (!truthy(variables.ENABLE_AUTH) || explicitlyOff(variables.JICOFO_ENABLE_AUTH))
+    problems.push(`container ${quote(r)} runs without ENABLE_AUTH=1, so anyone could open a meeting room: set ENABLE_AUTH=1 (only admin and staff members open rooms)`);
+  if (role === "prosody" && truthy(variables.ENABLE_GUESTS) && explicitlyOff(variables.ENABLE_LOBBY))
+    problems.push(`container ${quote(r)} lets guests in (ENABLE_GUESTS=${variables.ENABLE_GUESTS}) with the lobby off (ENABLE_LOBBY=${variables.ENABLE_LOBBY}): set ENABLE_LOBBY=1, so that guests wait to be admitted`);
   return problems;
 }
 
@@ -685,6 +730,55 @@ function maskedAccessLogs(resources: readonly PolicyResource[], facts: StackFact
   );
 }
 
+// --- 6c. Nextcloud share links and admins' second factor ---------------------------------------
+
+type OccCommand = string[];
+
+/**
+ * The occ commands Bastide's provisioning runs on Nextcloud (nextcloudOccSettings), from the
+ * inputs of its nextcloud-settings resource (`desired.nextcloudSettings.occ`, provisioners/slices.ts), or UNKNOWN.
+ */
+function occCommands(resources: readonly PolicyResource[]): OccCommand[] | typeof UNKNOWN | undefined {
+  const settings = resources.find((r) => r.props.service === "nextcloud-settings");
+  if (!settings) return undefined;
+  const desired = settings.props.desired;
+  if (isUnknown(desired)) return UNKNOWN;
+  const part = isRecord(desired) ? desired.nextcloudSettings : undefined;
+  return records(isRecord(part) ? part.occ : undefined).flatMap((o) => (Array.isArray(o.command) ? [o.command.map(String)] : []));
+}
+
+const appSetting = (commands: OccCommand[], key: string) =>
+  commands.filter((c) => c[2] === "config:app:set" && c[3] === "core" && c[4] === key).map((c) => c[5]?.replace(/^--value=/, "")).at(-1);
+
+/**
+ * Public links with an expiry date (and a password unless the register states why not), and
+ * two-factor login enforced for the admin group when the register says so. Nextcloud's own
+ * defaults are the opposite (lib/private/Share20/Manager.php reads shareapi_default_expire_date
+ * and shareapi_enforce_expire_date with the default 'no'): only these commands make the claims true.
+ */
+function nextcloudSharing(resources: readonly PolicyResource[], facts: StackFacts | undefined): string[] {
+  const running = containers(resources).some((r) => identity(r).service === "nextcloud" && identity(r).role === "app");
+  const commands = occCommands(resources);
+  if (!running || commands === UNKNOWN) return [];
+  if (commands === undefined)
+    return [`Nextcloud runs without the nextcloud-settings provisioning, so share links and two-factor login keep Nextcloud's defaults: keep it (stacks/provisioning/index.ts)`];
+  const problems: string[] = [];
+  const where = "the nextcloud-settings provisioning";
+  for (const key of ["shareapi_default_expire_date", "shareapi_enforce_expire_date"])
+    if (appSetting(commands, key) !== "yes")
+      problems.push(`${where} does not set ${key} to yes, so public links could live forever: set it (services.nextcloud.shareLinks.expireAfterDays)`);
+  if (!(Number(appSetting(commands, "shareapi_expire_after_n_days")) > 0))
+    problems.push(`${where} sets no shareapi_expire_after_n_days: set it (services.nextcloud.shareLinks.expireAfterDays)`);
+  // Without facts the pack cannot know of a stated exception: it asks for both protections.
+  const claims = facts?.nextcloud ?? { requireLinkPassword: true, adminTwoFactor: true };
+  if (claims.requireLinkPassword && appSetting(commands, "shareapi_enforce_links_password") !== "yes")
+    problems.push(`${where} does not enforce passwords on public links (shareapi_enforce_links_password), while the register says it does: set it to yes, or state why not in services.nextcloud.shareLinks.relaxedBecause`);
+  const enforced = commands.some((c) => c[2] === "twofactorauth:enforce" && c[3] === "--on" && c.includes("--group") && c[c.indexOf("--group") + 1] === "admin");
+  if (claims.adminTwoFactor && !enforced)
+    problems.push(`${where} does not enforce two-factor login for the admin group, while the register says it does: keep "twofactorauth:enforce --on --group admin" (services.nextcloud.adminTwoFactor)`);
+  return problems;
+}
+
 // --- 7. no extra privileges -------------------------------------------------------------
 
 const NO_NEW_PRIVILEGES = /^no-new-privileges([:=]true)?$/;
@@ -815,6 +909,24 @@ export const CHECKS: readonly PolicyCheck[] = [
     name: "closed-registration",
     description: "Neither Synapse nor Jitsi's Prosody lets anyone create an account; Synapse allows no guest access.",
     check: (r) => [...closedRegistration(r), ...prosodyRegistration(r)],
+  },
+  {
+    kind: "resource",
+    name: "members-open-meetings",
+    description: "Jitsi's web, Prosody and Jicofo require authentication to open a room; guests, when allowed, wait in the lobby.",
+    check: jitsiAccess,
+  },
+  {
+    kind: "resource",
+    name: "security-headers",
+    description: "Every site the proxy serves over HTTPS sends Bastide's security headers, HSTS included.",
+    check: (r) => (r.type === TYPES.container ? securityHeaders(r) : []),
+  },
+  {
+    kind: "stack",
+    name: "nextcloud-links-and-2fa",
+    description: "Nextcloud's public links expire (and need a password unless the register states why not); admins log in with two factors when the register says so.",
+    check: nextcloudSharing,
   },
   {
     kind: "stack",

@@ -37,6 +37,8 @@ export interface StackFacts {
   };
   /** What the register says of the proxy's access log: client addresses masked (ip_mask) or not. */
   accessLog: { anonymiseAddresses: boolean };
+  /** What the register says of Nextcloud's public links and admins' login. */
+  nextcloud: { requireLinkPassword: boolean; adminTwoFactor: boolean };
   register: RegisteredRetention[];
 }
 
@@ -56,6 +58,10 @@ export function stackFacts(config: Association): StackFacts {
     },
     matrix: { federation: federation.enabled, ...(federation.reason ? { federationReason: federation.reason } : {}) },
     accessLog: { anonymiseAddresses: config.services.proxy.accessLog.anonymiseAddresses },
+    nextcloud: {
+      requireLinkPassword: config.services.nextcloud.shareLinks.requirePassword,
+      adminTwoFactor: config.services.nextcloud.adminTwoFactor,
+    },
     register: dataCategories(config).map((c) => ({ id: c.id, service: c.service, retention: compact(c.retention) })),
   };
 }
@@ -74,6 +80,7 @@ const factsSchema = z.object({
   }),
   matrix: z.object({ federation: z.boolean(), federationReason: z.string().optional() }),
   accessLog: z.object({ anonymiseAddresses: z.boolean() }),
+  nextcloud: z.object({ requireLinkPassword: z.boolean(), adminTwoFactor: z.boolean() }),
   register: z.array(z.object({ id: z.string(), service: z.string(), retention: z.unknown() })),
 });
 

@@ -45,6 +45,16 @@ const CONFIGS = {
     exampleAssociation((i) => {
       i.services.jitsi = { recording: { enabled: true, consentText: "Cette réunion peut être enregistrée ; dites-le si vous refusez." } };
     }),
+  /** Protections the config may turn off, each with the reason the register quotes. */
+  relaxed: () =>
+    exampleAssociation((i) => {
+      i.services.nextcloud = {
+        ...i.services.nextcloud,
+        shareLinks: { requirePassword: false, relaxedBecause: "Posters for the garden fair are shared with the whole neighbourhood." },
+        adminTwoFactor: false,
+      };
+      i.services.proxy = { ...i.services.proxy, accessLog: { anonymiseAddresses: false } };
+    }),
 } satisfies Record<string, () => Association>;
 
 type StackName = keyof typeof CONFIGS;
@@ -89,6 +99,9 @@ function editFile(resource: PolicyResource, file: string, change: (content: stri
 }
 
 const replace = (from: string | RegExp, to: string) => (content: string) => content.replace(from, to);
+
+/** The occ commands the nextcloud-settings provisioning resource carries (provisioners/slices.ts). */
+const occSettings = (resource: PolicyResource) => (resource.props.desired as { nextcloudSettings: { occ: { command: string[] }[] } }).nextcloudSettings;
 
 /** The stack as the program will declare it once the component carries its facts. */
 function withFacts(resources: PolicyResource[], facts: StackFacts): PolicyResource[] {
@@ -501,6 +514,73 @@ const VARIANTS: Variant[] = [
     unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", replace("\timport access_log\n", "\timport access_log\n\tlog {\n\t\toutput stdout\n\t}\n")),
     policy: "masked-access-logs",
     message: /logs requests \(line \d+\) with request>remote_ip and request>client_ip unmasked/,
+  },
+  {
+    title: "Jitsi's web without authentication (anyone opens a room)",
+    base: "example",
+    unsafe: (rs) => {
+      const web = find(rs, "bastide-jitsi-web");
+      web.props.envs = (web.props.envs as string[]).filter((e) => !e.startsWith("ENABLE_AUTH="));
+    },
+    policy: "members-open-meetings",
+    message: /"bastide-jitsi-web" runs without ENABLE_AUTH=1, so anyone could open a meeting room: set ENABLE_AUTH=1/,
+  },
+  {
+    title: "Jicofo's authentication turned off by JICOFO_ENABLE_AUTH",
+    base: "example",
+    unsafe: (rs) => void (find(rs, "bastide-jitsi-jicofo").props.envs as string[]).push("JICOFO_ENABLE_AUTH=false"),
+    policy: "members-open-meetings",
+    message: /"bastide-jitsi-jicofo" runs without ENABLE_AUTH=1/,
+  },
+  {
+    title: "guests let in with the lobby turned off",
+    base: "example",
+    unsafe: (rs) => {
+      const prosody = find(rs, "bastide-jitsi-prosody");
+      prosody.props.envs = (prosody.props.envs as string[]).map((e) => (e === "ENABLE_LOBBY=1" ? "ENABLE_LOBBY=0" : e === "ENABLE_GUESTS=0" ? "ENABLE_GUESTS=1" : e));
+    },
+    policy: "members-open-meetings",
+    message: /lets guests in \(ENABLE_GUESTS=1\) with the lobby off \(ENABLE_LOBBY=0\): set ENABLE_LOBBY=1/,
+  },
+  {
+    title: "a site without the security headers (HSTS)",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", replace(/\timport security_headers\n/, "")),
+    policy: "security-headers",
+    message: /serves [a-z.-]+ \(line \d+\) without Strict-Transport-Security: keep "import security_headers" in every site block/,
+  },
+  {
+    title: "public links no longer forced to expire",
+    base: "example",
+    unsafe: (rs) => {
+      const settings = rs.find((r) => r.props.service === "nextcloud-settings")!;
+      const desired = occSettings(settings);
+      desired.occ = desired.occ.filter((o) => !o.command.includes("shareapi_enforce_expire_date"));
+    },
+    policy: "nextcloud-links-and-2fa",
+    message: /does not set shareapi_enforce_expire_date to yes, so public links could live forever: set it/,
+  },
+  {
+    title: "link passwords not enforced while the register says they are",
+    base: "example",
+    unsafe: (rs) => {
+      const settings = rs.find((r) => r.props.service === "nextcloud-settings")!;
+      for (const o of occSettings(settings).occ)
+        if (o.command.includes("shareapi_enforce_links_password")) o.command = o.command.map((a) => (a === "--value=yes" ? "--value=no" : a));
+    },
+    policy: "nextcloud-links-and-2fa",
+    message: /does not enforce passwords on public links .* while the register says it does: set it to yes, or state why not/,
+  },
+  {
+    title: "admins' two-factor login no longer enforced",
+    base: "example",
+    unsafe: (rs) => {
+      const settings = rs.find((r) => r.props.service === "nextcloud-settings")!;
+      const desired = occSettings(settings);
+      desired.occ = desired.occ.filter((o) => !o.command.includes("twofactorauth:enforce"));
+    },
+    policy: "nextcloud-links-and-2fa",
+    message: /does not enforce two-factor login for the admin group, while the register says it does: keep "twofactorauth:enforce --on --group admin"/,
   },
   // 7. privileges
   {
