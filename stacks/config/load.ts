@@ -251,6 +251,9 @@ function lineFinder(contents: unknown, lineCounter: LineCounter) {
 
 /** An association file is a few kilobytes; anything near this is not one, and is not read. */
 export const MAX_FILE_BYTES = 1024 * 1024;
+
+const oversized = (source: string, size: string) =>
+  new ConfigError(source, [{ path: "", message: `is ${size}; an association file is a few kilobytes (at most ${MAX_FILE_BYTES} bytes): check that this is the right file` }]);
 /**
  * Anchors and aliases (`&a`, `*a`) let a few lines expand to gigabytes (the "billion
  * laughs"). An association file has no use for many: the yaml package's own guard counts
@@ -286,8 +289,7 @@ function documentData(doc: Document, lineCounter: LineCounter): { data: unknown 
 }
 
 export function parseAssociation(text: string, source: string): Association {
-  if (text.length > MAX_FILE_BYTES)
-    throw new ConfigError(source, [{ path: "", message: `holds ${text.length} characters; an association file is a few kilobytes (at most ${MAX_FILE_BYTES}): check that this is the right file` }]);
+  if (text.length > MAX_FILE_BYTES) throw oversized(source, `${text.length} characters`);
   const lineCounter = new LineCounter();
   let doc: Document;
   try {
@@ -309,9 +311,8 @@ export function loadAssociation(file: string): Association {
     const stat = statSync(file);
     if (!stat.isFile())
       throw new ConfigError(file, [{ path: "", message: "is a folder or a device: give the path of the association's YAML file" }], "is not a file");
-    const size = stat.size;
-    if (size > MAX_FILE_BYTES)
-      throw new ConfigError(file, [{ path: "", message: `is ${size} bytes; an association file is a few kilobytes (at most ${MAX_FILE_BYTES}): check that this is the right file` }]);
+    // Checked before reading: a mistaken path to a disk image must not be loaded whole.
+    if (stat.size > MAX_FILE_BYTES) throw oversized(file, `${stat.size} bytes`);
     text = readFileSync(file, "utf8");
   } catch (error) {
     if (error instanceof ConfigError) throw error;
