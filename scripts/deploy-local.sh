@@ -22,4 +22,14 @@ npm run --silent plan -- "$config" --out out/plan >/dev/null
 
 pulumi stack select --create local
 pulumi config set bastide:config "$config"
+
+# Secrets only the admin can supply (the mail relay's password, when the relay needs a
+# login): refuse here, naming the command, rather than halfway through pulumi up.
+for key in $(npm run --silent plan -- "$config" --secret-keys); do
+  if ! pulumi config get --stack local "$key" >/dev/null 2>&1; then
+    echo "$config needs the secret $key, which the stack does not have; nothing was created or changed. Set it, then run npm run deploy again:" >&2
+    echo "  PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE_FILE=$passphrase npx pulumi config set --secret --stack local $key '<value>'" >&2
+    exit 1
+  fi
+done
 pulumi up --yes --stack local

@@ -2,7 +2,7 @@
 // a bad file stops here with every problem listed, and nothing changes.
 import * as pulumi from "@pulumi/pulumi";
 import { loadAssociation } from "./config/load.ts";
-import { SMTP_PASSWORD_CONFIG, SMTP_PASSWORD_SECRET } from "./config/mail.ts";
+import { suppliedSecrets } from "./config/supplied.ts";
 import { Bastide } from "./bastide.ts";
 import { SERVER_KEY_SECRET, serverPublicKey } from "./services/vpn/blueprint.ts";
 import { IMAGES } from "./services/images.ts";
@@ -13,7 +13,7 @@ const config = loadAssociation(settings.get("config") ?? "association.yaml");
 // Read before anything is registered: a missing password stops the run here, with Pulumi's
 // own message naming the key and the `pulumi config set --secret` command.
 const provided: Record<string, pulumi.Output<string>> = {};
-if (config.mail?.username) provided[SMTP_PASSWORD_SECRET] = settings.requireSecret(SMTP_PASSWORD_CONFIG);
+for (const secret of suppliedSecrets(config)) provided[secret.name] = settings.requireSecret(secret.configKey);
 // What the last `pulumi up` deployed, from this stack's own outputs (a read: nothing is created).
 // Nextcloud upgrades one major at a time: a larger step stops the run here, before any change.
 const lastRun = new pulumi.StackReference("bastide-last-run", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });

@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { BUILT_IMAGES, IMAGES, isPinned } from "../../stacks/services/images.ts";
 import { HETZNER_LOCATIONS, SCALEWAY_ZONES } from "../../stacks/host/settings.ts";
 import { EU_EEA_COUNTRIES } from "../../stacks/config/fields.ts";
+import { sshExposureProblem } from "../../stacks/config/networks.ts";
 import { retentionSchema } from "../rgpd/model.ts";
 import { durationDays } from "../rgpd/settings.ts";
 import { readCaddyfile, servesPlainHttp, walk, type Directive } from "./caddyfile.ts";
@@ -199,6 +200,54 @@ function declaredHost(resources: readonly PolicyResource[], facts: StackFacts | 
   }
 }
 
+// --- 1b. SSH only from the admin's networks ------------------------------------------------
+
+const SSH = 22;
+
+/** Whether a firewall rule's port (a number, "22", "20-30", "any" or none: every port) includes SSH's. */
+function coversSsh(port: unknown): boolean {
+  if (port === undefined || port === null || port === "" || port === "any") return true;
+  if (typeof port === "number") return port === SSH;
+  const range = String(port).match(/^(\d+)(?:-(\d+))?$/);
+  if (!range) return true; // unreadable: assume the worst
+  const from = Number(range[1]);
+  return from <= SSH && SSH <= Number(range[2] ?? from);
+}
+
+const tcp = (protocol: unknown) => protocol === undefined || /^(tcp|any|all)$/i.test(String(protocol));
+
+/** The networks a cloud firewall lets reach port 22, or undefined for other resources. */
+function sshSources(r: PolicyResource): { sources: string[]; problems: string[] } | undefined {
+  if (r.type === "hcloud:index/firewall:Firewall") {
+    const rules = records(r.props.rules).filter((rule) => (text(rule.direction) ?? "in") === "in" && tcp(rule.protocol) && coversSsh(rule.port));
+    return { sources: rules.flatMap((rule) => (Array.isArray(rule.sourceIps) ? rule.sourceIps.map(String) : [])), problems: [] };
+  }
+  if (/^scaleway:(instance\/securityGroup:SecurityGroup|index\/instanceSecurityGroup:InstanceSecurityGroup)$/.test(r.type)) {
+    const problems: string[] = [];
+    const policy = r.props.inboundDefaultPolicy;
+    if (!isUnknown(policy) && policy !== "drop")
+      problems.push(`security group ${quote(r)} accepts by default what no rule names (inboundDefaultPolicy ${text(policy) ?? "unset"}), SSH included: set inboundDefaultPolicy: drop`);
+    const rules = records(r.props.inboundRules).filter(
+      (rule) => (text(rule.action) ?? "accept") === "accept" && tcp(rule.protocol) && (rule.portRange !== undefined ? coversSsh(rule.portRange) : coversSsh(rule.port)),
+    );
+    return { sources: rules.flatMap((rule) => text(rule.ipRange) ?? text(rule.ip) ?? "0.0.0.0/0"), problems };
+  }
+  return undefined;
+}
+
+function boundedSsh(r: PolicyResource): string[] {
+  const found = sshSources(r);
+  if (!found) return [];
+  // The same bound and the same parsing as the config's host.adminAddresses.
+  const tooWide = found.sources.length > 0 ? sshExposureProblem(found.sources) : undefined;
+  return [
+    ...found.problems,
+    ...(tooWide
+      ? [`${r.type} ${quote(r)} opens SSH (22/tcp) to ${found.sources.join(", ")}: keep host.adminAddresses to the admin's own networks and deploy from the config; ${tooWide}`]
+      : []),
+  ];
+}
+
 // --- 2. nothing served without TLS ------------------------------------------------------
 
 const WEB_PORTS = new Set([80, 443]);
@@ -256,6 +305,26 @@ function caddyTls(r: PolicyResource): string[] {
   });
 }
 
+/** Every HTTPS site gets Bastide's security headers, HSTS first (README: "adds security headers"). */
+function securityHeaders(r: PolicyResource): string[] {
+  return caddyfiles(r).flatMap(({ file, content }) => {
+    let config;
+    try {
+      config = readCaddyfile(content);
+    } catch {
+      return []; // reported by the TLS check
+    }
+    const snippets = new Map(config.all.filter((d) => /^\(.+\)$/.test(d.args[0] ?? "")).map((d) => [d.args[0]!.slice(1, -1), d.block ?? []]));
+    const setsHsts = (body: Directive[]): boolean =>
+      walk(body).some(({ directive }) => directive.args.includes("Strict-Transport-Security")) ||
+      body.some((d) => d.args[0] === "import" && setsHsts(snippets.get(d.args[1] ?? "") ?? []));
+    return config.sites
+      .filter((site) => !onlyLoopback(site.body) && !onlyRedirectsToHttps(site.body) && !site.addresses.every(servesPlainHttp))
+      .filter((site) => !setsHsts(site.body))
+      .map((site) => `${file} in ${quote(r)} serves ${site.addresses.join(", ")} (line ${site.line}) without Strict-Transport-Security: keep "import security_headers" in every site block (templates/proxy/Caddyfile.hbs)`);
+  });
+}
+
 // --- 3. closed registration -------------------------------------------------------------
 
 function closedRegistration(r: PolicyResource): string[] {
@@ -272,6 +341,71 @@ function closedRegistration(r: PolicyResource): string[] {
       problems.push(`${where} sets allow_guest_access: true, so people without an account could read and post: set it to false`);
     return problems;
   });
+}
+
+/** Lua without its comments (`--` to the end of the line; Bastide writes no long comments). */
+const luaCode = (content: string) => content.replace(/--(?!\[\[).*$/gm, "");
+
+/** The names listed in `option = { "a"; "b" }`, every time the option is set. */
+const luaLists = (code: string, option: string) =>
+  [...code.matchAll(new RegExp(`\\b${option}\\s*=\\s*\\{([^}]*)\\}`, "g"))].map((m) => [...m[1]!.matchAll(/["']([^"']+)["']/g)].map((q) => q[1]!));
+
+/** Where Prosody's own global section ends: the first host or component section. */
+const globalPart = (code: string) => code.split(/^\s*(?:VirtualHost|Component)\b/m)[0]!;
+
+/**
+ * Jitsi's Prosody: no in-band registration (XEP-0077). The image's prosody.cfg.lua sets
+ * allow_registration = false and disables "register", then includes conf.d/*.cfg.lua,
+ * whose global values replace its own (docker-jitsi-meet stable-11146-1,
+ * prosody/rootfs/defaults/prosody.cfg.lua lines 174-186 and 441); Bastide's overlay
+ * says the same again, so that it holds whatever the image does.
+ */
+function prosodyRegistration(r: PolicyResource): string[] {
+  if (r.type !== TYPES.container) return [];
+  const { service, role } = identity(r);
+  if (service !== "jitsi" || role !== "prosody" || isUnknown(r.props.uploads)) return [];
+  const overlays = uploads(r).filter((u) => /\/conf\.d\/[^/]+\.cfg\.lua$/.test(u.file));
+  if (overlays.length === 0)
+    return [`Prosody ${quote(r)} runs without Bastide's conf.d overlay, which keeps account registration closed: keep that upload (stacks/services/jitsi/blueprint.ts)`];
+  const problems: string[] = [];
+  const code = overlays.map((o) => luaCode(o.content)).join("\n");
+  const where = `${overlays.map((o) => o.file).join(", ")} in ${quote(r)}`;
+  const settings = [...globalPart(code).matchAll(/\ballow_registration\s*=\s*(\w+)/g)].map((m) => m[1]);
+  if (settings.at(-1) !== "false")
+    problems.push(`${where} ${settings.length === 0 ? "does not set" : `sets allow_registration = ${settings.at(-1)}, not`} allow_registration = false, so anyone could create a Jitsi account: set it to false; accounts come from members: in the config`);
+  if ([...code.matchAll(/\ballow_registration\s*=\s*true\b/g)].length > 0 && settings.at(-1) === "false")
+    problems.push(`${where} sets allow_registration = true for a host: remove it; accounts come from members: in the config`);
+  const disabled = luaLists(globalPart(code), "modules_disabled").at(-1) ?? [];
+  if (!disabled.includes("register"))
+    problems.push(`${where} does not disable the "register" module (in-band registration): keep "register" in modules_disabled`);
+  if (luaLists(code, "modules_enabled").some((list) => list.includes("register")))
+    problems.push(`${where} enables the "register" module: remove it from modules_enabled`);
+  return problems;
+}
+
+// --- 3b. Jitsi: only members open rooms, guests wait in the lobby --------------------------
+
+/** The containers of docker-jitsi-meet that read ENABLE_AUTH, each defaulting to no authentication. */
+const JITSI_AUTH_ROLES = new Set(["web", "prosody", "jicofo"]);
+const explicitlyOff = (value: string | undefined) => value !== undefined && /^(0|false|no|off)$/i.test(value.trim());
+
+/**
+ * docker-jitsi-meet stable-11146-1 defaults ENABLE_AUTH to off (prosody/rootfs/defaults/
+ * prosody.cfg.lua line 5, jicofo/rootfs/defaults/jicofo.conf line 1, web/rootfs/defaults/
+ * system-config.js line 3): without it anyone opens a room. ENABLE_LOBBY defaults to on
+ * (prosody/rootfs/defaults/conf.d/jitsi-meet.cfg.lua line 13): only an explicit off removes it.
+ */
+function jitsiAccess(r: PolicyResource): string[] {
+  if (r.type !== TYPES.container || isUnknown(r.props.envs)) return [];
+  const { service, role } = identity(r);
+  if (service !== "jitsi" || !role || !JITSI_AUTH_ROLES.has(role)) return [];
+  const variables = env(r);
+  const problems: string[] = [];
+  if (!truthy(variables.ENABLE_AUTH) || explicitlyOff(variables.JICOFO_ENABLE_AUTH))
+    problems.push(`container ${quote(r)} runs without ENABLE_AUTH=1, so anyone could open a meeting room: set ENABLE_AUTH=1 (only admin and staff members open rooms)`);
+  if (role === "prosody" && truthy(variables.ENABLE_GUESTS) && explicitlyOff(variables.ENABLE_LOBBY))
+    problems.push(`container ${quote(r)} lets guests in (ENABLE_GUESTS=${variables.ENABLE_GUESTS}) with the lobby off (ENABLE_LOBBY=${variables.ENABLE_LOBBY}): set ENABLE_LOBBY=1, so that guests wait to be admitted`);
+  return problems;
 }
 
 // --- 4. federation only with a declared reason ------------------------------------------
@@ -411,9 +545,12 @@ function nextcloudRetention(r: PolicyResource): string[] {
         if (obligationMaximum(value) === undefined)
           problems.push(`${where} sets ${key} to ${value === undefined ? "nothing" : `"${value}"`}, which keeps files without a limit: set "auto, <days>" (services.nextcloud.${field})`);
       }
+      // Without it the Activity app keeps records 365 days (its default), not what the register says.
       const activity = phpSetting(content, "activity_expire_days");
-      if (activity !== undefined && !(Number(activity) > 0))
-        problems.push(`${where} sets activity_expire_days to ${activity}: set a positive number of days (services.nextcloud.activityExpireDays)`);
+      if (!(Number(activity) > 0))
+        problems.push(
+          `${where} ${activity === undefined ? "does not set activity_expire_days, so Nextcloud keeps activity records 365 days (its default)" : `sets activity_expire_days to ${activity}`}: set a positive number of days (services.nextcloud.activityExpireDays)`,
+        );
       return problems;
     });
 }
@@ -540,6 +677,108 @@ function purgeAndConfigPresent(resources: readonly PolicyResource[]): string[] {
   return problems;
 }
 
+/** The prefixes Bastide masks client addresses to (templates/proxy/Caddyfile.hbs), at most. */
+const MASK = { ipv4: 24, ipv6: 48 };
+const MASKED_FIELDS = ["request>remote_ip", "request>client_ip"];
+
+/** ip_mask's two forms: `ip_mask <ipv4> <ipv6>`, or a block of `ipv4 <bits>` and `ipv6 <bits>`. */
+function ipMask(d: Directive): { ipv4?: number; ipv6?: number } {
+  if (d.args.length >= 4) return { ipv4: Number(d.args[2]), ipv6: Number(d.args[3]) };
+  const option = (name: string) => Number((d.block ?? []).find((o) => o.args[0] === name)?.args[1]);
+  return { ipv4: option("ipv4"), ipv6: option("ipv6") };
+}
+
+/** What an access log leaves unmasked: each client-address field not cut to at most /24 and /48. */
+function unmaskedFields(log: Directive): string[] {
+  const filters = (log.block ?? []).filter((d) => d.args[0] === "format" && d.args[1] === "filter");
+  const fields = filters.flatMap((f) => (f.block ?? []).filter((d) => d.args[0] === "fields").flatMap((d) => d.block ?? []));
+  return MASKED_FIELDS.filter((name) => {
+    const rule = fields.filter((d) => d.args[0] === name).at(-1);
+    if (!rule || rule.args[1] !== "ip_mask") return true;
+    const { ipv4, ipv6 } = ipMask(rule);
+    return !(ipv4! <= MASK.ipv4 && ipv6! <= MASK.ipv6);
+  });
+}
+
+/**
+ * Access logs keep client addresses masked when the register says so (it does by default:
+ * services.proxy.accessLog.anonymiseAddresses). Without facts the pack cannot know, and
+ * asks for the mask.
+ */
+function maskedAccessLogs(resources: readonly PolicyResource[], facts: StackFacts | undefined): string[] {
+  if (facts && !facts.accessLog.anonymiseAddresses) return [];
+  return containers(resources).flatMap((r) =>
+    caddyfiles(r).flatMap(({ file, content }) => {
+      let config;
+      try {
+        config = readCaddyfile(content);
+      } catch {
+        return []; // tls-only reports an unreadable Caddyfile
+      }
+      // The global options' `log` (path "{") configures Caddy's own logs, not requests.
+      return walk(config.all)
+        .filter(({ directive, path }) => directive.args[0] === "log" && path.at(-1) !== "{")
+        .flatMap(({ directive }) => {
+          const open = unmaskedFields(directive);
+          return open.length === 0
+            ? []
+            : [
+                `${file} in ${quote(r)} logs requests (line ${directive.line}) with ${open.join(" and ")} unmasked, while the register says addresses are masked: add "format filter" with "${open[0]} ip_mask { ipv4 ${MASK.ipv4} ipv6 ${MASK.ipv6} }" (services.proxy.accessLog.anonymiseAddresses)`,
+              ];
+        });
+    }),
+  );
+}
+
+// --- 6c. Nextcloud share links and admins' second factor ---------------------------------------
+
+type OccCommand = string[];
+
+/**
+ * The occ commands Bastide's provisioning runs on Nextcloud (nextcloudOccSettings), from the
+ * inputs of its nextcloud-settings resource (`desired.nextcloudSettings.occ`, provisioners/slices.ts), or UNKNOWN.
+ */
+function occCommands(resources: readonly PolicyResource[]): OccCommand[] | typeof UNKNOWN | undefined {
+  const settings = resources.find((r) => r.props.service === "nextcloud-settings");
+  if (!settings) return undefined;
+  const desired = settings.props.desired;
+  if (isUnknown(desired)) return UNKNOWN;
+  const part = isRecord(desired) ? desired.nextcloudSettings : undefined;
+  return records(isRecord(part) ? part.occ : undefined).flatMap((o) => (Array.isArray(o.command) ? [o.command.map(String)] : []));
+}
+
+const appSetting = (commands: OccCommand[], key: string) =>
+  commands.filter((c) => c[2] === "config:app:set" && c[3] === "core" && c[4] === key).map((c) => c[5]?.replace(/^--value=/, "")).at(-1);
+
+/**
+ * Public links with an expiry date (and a password unless the register states why not), and
+ * two-factor login enforced for the admin group when the register says so. Nextcloud's own
+ * defaults are the opposite (lib/private/Share20/Manager.php reads shareapi_default_expire_date
+ * and shareapi_enforce_expire_date with the default 'no'): only these commands make the claims true.
+ */
+function nextcloudSharing(resources: readonly PolicyResource[], facts: StackFacts | undefined): string[] {
+  const running = containers(resources).some((r) => identity(r).service === "nextcloud" && identity(r).role === "app");
+  const commands = occCommands(resources);
+  if (!running || commands === UNKNOWN) return [];
+  if (commands === undefined)
+    return [`Nextcloud runs without the nextcloud-settings provisioning, so share links and two-factor login keep Nextcloud's defaults: keep it (stacks/provisioning/index.ts)`];
+  const problems: string[] = [];
+  const where = "the nextcloud-settings provisioning";
+  for (const key of ["shareapi_default_expire_date", "shareapi_enforce_expire_date"])
+    if (appSetting(commands, key) !== "yes")
+      problems.push(`${where} does not set ${key} to yes, so public links could live forever: set it (services.nextcloud.shareLinks.expireAfterDays)`);
+  if (!(Number(appSetting(commands, "shareapi_expire_after_n_days")) > 0))
+    problems.push(`${where} sets no shareapi_expire_after_n_days: set it (services.nextcloud.shareLinks.expireAfterDays)`);
+  // Without facts the pack cannot know of a stated exception: it asks for both protections.
+  const claims = facts?.nextcloud ?? { requireLinkPassword: true, adminTwoFactor: true };
+  if (claims.requireLinkPassword && appSetting(commands, "shareapi_enforce_links_password") !== "yes")
+    problems.push(`${where} does not enforce passwords on public links (shareapi_enforce_links_password), while the register says it does: set it to yes, or state why not in services.nextcloud.shareLinks.relaxedBecause`);
+  const enforced = commands.some((c) => c[2] === "twofactorauth:enforce" && c[3] === "--on" && c.includes("--group") && c[c.indexOf("--group") + 1] === "admin");
+  if (claims.adminTwoFactor && !enforced)
+    problems.push(`${where} does not enforce two-factor login for the admin group, while the register says it does: keep "twofactorauth:enforce --on --group admin" (services.nextcloud.adminTwoFactor)`);
+  return problems;
+}
+
 // --- 7. no extra privileges -------------------------------------------------------------
 
 const NO_NEW_PRIVILEGES = /^no-new-privileges([:=]true)?$/;
@@ -649,6 +888,18 @@ export const CHECKS: readonly PolicyCheck[] = [
   },
   {
     kind: "resource",
+    name: "ssh-from-admin-networks",
+    description: "A cloud firewall lets SSH in only from a bounded set of networks (at most a /16 of public IPv4 and a /32 of IPv6, parsed as networks, as host.adminAddresses), and drops what no rule names.",
+    check: boundedSsh,
+  },
+  {
+    kind: "stack",
+    name: "masked-access-logs",
+    description: "The proxy's access logs mask client addresses (ip_mask /24 and /48) whenever the register says they do.",
+    check: maskedAccessLogs,
+  },
+  {
+    kind: "resource",
     name: "tls-only",
     description: "Only the proxy publishes web ports (80 for the HTTPS redirect, 443); Caddy serves no site in plain HTTP.",
     check: (r) => (r.type === TYPES.container ? [...publishedPorts(r), ...caddyTls(r)] : []),
@@ -656,8 +907,26 @@ export const CHECKS: readonly PolicyCheck[] = [
   {
     kind: "resource",
     name: "closed-registration",
-    description: "Synapse allows neither self-registration nor guest access.",
-    check: closedRegistration,
+    description: "Neither Synapse nor Jitsi's Prosody lets anyone create an account; Synapse allows no guest access.",
+    check: (r) => [...closedRegistration(r), ...prosodyRegistration(r)],
+  },
+  {
+    kind: "resource",
+    name: "members-open-meetings",
+    description: "Jitsi's web, Prosody and Jicofo require authentication to open a room; guests, when allowed, wait in the lobby.",
+    check: jitsiAccess,
+  },
+  {
+    kind: "resource",
+    name: "security-headers",
+    description: "Every site the proxy serves over HTTPS sends Bastide's security headers, HSTS included.",
+    check: (r) => (r.type === TYPES.container ? securityHeaders(r) : []),
+  },
+  {
+    kind: "stack",
+    name: "nextcloud-links-and-2fa",
+    description: "Nextcloud's public links expire (and need a password unless the register states why not); admins log in with two factors when the register says so.",
+    check: nextcloudSharing,
   },
   {
     kind: "stack",

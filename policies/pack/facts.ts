@@ -35,6 +35,10 @@ export interface StackFacts {
     federation: boolean;
     federationReason?: string;
   };
+  /** What the register says of the proxy's access log: client addresses masked (ip_mask) or not. */
+  accessLog: { anonymiseAddresses: boolean };
+  /** What the register says of Nextcloud's public links and admins' login. */
+  nextcloud: { requireLinkPassword: boolean; adminTwoFactor: boolean };
   register: RegisteredRetention[];
 }
 
@@ -53,6 +57,11 @@ export function stackFacts(config: Association): StackFacts {
       ...(host.target === "ssh" ? { address: host.address } : {}),
     },
     matrix: { federation: federation.enabled, ...(federation.reason ? { federationReason: federation.reason } : {}) },
+    accessLog: { anonymiseAddresses: config.services.proxy.accessLog.anonymiseAddresses },
+    nextcloud: {
+      requireLinkPassword: config.services.nextcloud.shareLinks.requirePassword,
+      adminTwoFactor: config.services.nextcloud.adminTwoFactor,
+    },
     register: dataCategories(config).map((c) => ({ id: c.id, service: c.service, retention: compact(c.retention) })),
   };
 }
@@ -70,6 +79,8 @@ const factsSchema = z.object({
     address: z.string().optional(),
   }),
   matrix: z.object({ federation: z.boolean(), federationReason: z.string().optional() }),
+  accessLog: z.object({ anonymiseAddresses: z.boolean() }),
+  nextcloud: z.object({ requireLinkPassword: z.boolean(), adminTwoFactor: z.boolean() }),
   register: z.array(z.object({ id: z.string(), service: z.string(), retention: z.unknown() })),
 });
 

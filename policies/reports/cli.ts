@@ -4,7 +4,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, loadAssociation } from "../../stacks/config/load.ts";
+import { loadAssociation } from "../../stacks/config/load.ts";
+import { failure } from "../../stacks/offline/failure.ts";
 import { LANGUAGES, type Language } from "../rgpd/model.ts";
 import { registerDocument } from "./document.ts";
 import { renderHtml } from "./html.ts";
@@ -68,7 +69,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     main();
   } catch (error) {
-    console.error(error instanceof ConfigError || error instanceof Error ? error.message : error);
+    console.error(failure(error));
     process.exit(1);
   }
 }

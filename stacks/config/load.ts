@@ -1,9 +1,11 @@
 // Reads the association file and returns a validated config, or throws a
 // ConfigError listing every problem with its field path, its line and the fix.
 // Nothing is registered with Pulumi before this returns.
-import { readFileSync } from "node:fs";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLError } from "yaml";
+import { readFileSync, statSync } from "node:fs";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
 import type { z } from "zod";
+import { RunError } from "@pulumi/pulumi/errors.js";
+import { shown } from "./fields.ts";
 import { associationSchema, type Association } from "./schema.ts";
 import { sizingProblems } from "./sizing.ts";
 
@@ -14,13 +16,35 @@ export interface ConfigProblem {
   line?: number;
 }
 
-export class ConfigError extends Error {
+/**
+ * A message fit for a terminal: the messages quote what the file holds, so control,
+ * zero-width and bidi characters are shown as \u escapes (they could hide or reorder what
+ * the admin reads), and a very long message is cut.
+ */
+export function terminalSafe(text: string, max: number): string {
+  const cut = [...text].length > max ? `${[...text].slice(0, max).join("")}… (${[...text].length} characters)` : text;
+  // eslint-disable-next-line no-control-regex
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** One line per problem; the text is escaped because the messages quote what the file holds. */
+function problemLine(p: ConfigProblem): string {
+  return `  - ${terminalSafe(p.path, 200) || "(file)"}${p.line ? ` (line ${p.line})` : ""}: ${terminalSafe(p.message, 600)}`;
+}
+
+/**
+ * A RunError, so that `pulumi up` and `pulumi preview` print the message alone: Pulumi's
+ * Node runtime prints the stack of any other error thrown by a program
+ * (@pulumi/pulumi 3.270.0, cmd/run/run.js: "Always hide the stack for RunErrors").
+ */
+export class ConfigError extends RunError {
   readonly source: string;
   readonly problems: ConfigProblem[];
 
-  constructor(source: string, problems: ConfigProblem[]) {
-    const lines = problems.map((p) => `  - ${p.path || "(file)"}${p.line ? ` (line ${p.line})` : ""}: ${p.message}`);
-    super(`${source} is not valid; nothing was created or changed:\n${lines.join("\n")}`);
+  constructor(source: string, problems: ConfigProblem[], headline = "is not valid") {
+    super(`${source} ${headline}; nothing was created or changed:\n${problems.map(problemLine).join("\n")}`);
     this.name = "ConfigError";
     this.source = source;
     this.problems = problems;
@@ -137,7 +161,16 @@ function explain(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-function problemsOf(issue: z.core.$ZodIssue, input: unknown, lineOf: (path: readonly PropertyKey[]) => number | undefined): ConfigProblem[] {
+type LineOf = (path: readonly PropertyKey[]) => number | undefined;
+
+/** The value the admin wrote, when it is one scalar and the message does not quote it already. */
+function withValue(message: string, input: unknown): string {
+  if (typeof input !== "string" && typeof input !== "number" && typeof input !== "boolean") return message;
+  const value = String(input);
+  return message.includes(value) || message.includes(shown(input)) ? message : `${message} (got ${shown(input)})`;
+}
+
+function problemsOf(issue: z.core.$ZodIssue, input: unknown, lineOf: LineOf): ConfigProblem[] {
   // An unknown key is reported on its parent; point at each key itself, with its line.
   if (issue.code === "unrecognized_keys") {
     const allowed = allowedKeys(associationSchema as unknown as Schema, input, issue.path);
@@ -146,18 +179,22 @@ function problemsOf(issue: z.core.$ZodIssue, input: unknown, lineOf: (path: read
       return { path: formatPath(path), message: unknownField(key, allowed), line: lineOf(path) };
     });
   }
-  return [{ path: formatPath(issue.path), message: explain(issue), line: lineOf(issue.path) }];
+  return [{ path: formatPath(issue.path), message: withValue(explain(issue), issue.input), line: lineOf(issue.path) }];
 }
 
+/** Problems in file order; those without a line (rare) last. Stable, so zod's order breaks ties. */
+const byLine = (a: ConfigProblem, b: ConfigProblem) => (a.line ?? Infinity) - (b.line ?? Infinity);
+
 /** Validates an already-parsed document. `lineOf` maps a path to its line, when known. */
-export function validateAssociation(
-  input: unknown,
-  source = "the association config",
-  lineOf: (path: readonly PropertyKey[]) => number | undefined = () => undefined,
-): Association {
+export function validateAssociation(input: unknown, source = "the association config", lineOf: LineOf = () => undefined): Association {
   // reportInput: tells a missing field (input undefined) from a wrong one.
   const parsed = associationSchema.safeParse(input, { error: adminWording, reportInput: true });
-  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.flatMap((issue) => problemsOf(issue, input, lineOf)));
+  if (!parsed.success) {
+    // The schema runs its cross-field checks even when fields fail (schema.ts, zod's `when`):
+    // one pass gives every problem; the admin reads them in the file's order.
+    const problems = parsed.error.issues.flatMap((issue) => problemsOf(issue, input, lineOf));
+    throw new ConfigError(source, problems.sort(byLine));
+  }
   const sizing = sizingProblems(parsed.data);
   if (sizing.length > 0) throw new ConfigError(source, sizing.map((p) => ({ ...p, line: lineOf(p.path.split(".")) })));
   return parsed.data;
@@ -168,22 +205,26 @@ const YAML_FIXES: Partial<Record<YAMLError["code"], string>> = {
   TAB_AS_INDENT: "indent with spaces, not tabs",
 };
 
+const NESTED_TOO_DEEPLY = "is nested too deeply to be an association file; start from examples/association.yaml";
+
 function yamlProblem(error: YAMLError, lineCounter: LineCounter): ConfigProblem {
+  const line = lineCounter.linePos(error.pos[0]).line;
+  // Thousands of `[[[[` exhaust the parser's stack; it says so in its own words.
+  if (/stack overflow|call stack/i.test(error.message)) return { path: "", message: NESTED_TOO_DEEPLY, line };
   const what = error.message.split("\n")[0];
   // The parser often notices a missing bracket or quote only on the next line.
   const fix = YAML_FIXES[error.code] ?? "check the indentation, colons, quotes and brackets on this line or just above";
-  return { path: "", message: `YAML syntax: ${what}; ${fix}`, line: lineCounter.linePos(error.pos[0]).line };
+  return { path: "", message: `YAML syntax: ${what}; ${fix}`, line };
 }
 
-/** One syntax mistake can trip the parser twice at the same place; say it once. */
-function uniqueProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
-    const key = `${p.line}:${p.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+/**
+ * The first syntax error only: after it the parser is lost and what it says next is noise.
+ * Repeated keys are each a mistake of their own, so all of them are said when nothing else is wrong.
+ */
+function syntaxProblems(errors: readonly YAMLError[], lineCounter: LineCounter): ConfigProblem[] {
+  const inOrder = [...errors].sort((a, b) => a.pos[0] - b.pos[0]);
+  const broken = inOrder.find((e) => e.code !== "DUPLICATE_KEY");
+  return (broken ? [broken] : inOrder).map((e) => yamlProblem(e, lineCounter));
 }
 
 /** The line of the deepest part of `path` found in the document: a key's own line, an item's first line. */
@@ -208,19 +249,77 @@ function lineFinder(contents: unknown, lineCounter: LineCounter) {
   };
 }
 
+/** An association file is a few kilobytes; anything near this is not one, and is not read. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+const oversized = (source: string, size: string) =>
+  new ConfigError(source, [{ path: "", message: `is ${size}; an association file is a few kilobytes (at most ${MAX_FILE_BYTES} bytes): check that this is the right file` }]);
+/**
+ * Anchors and aliases (`&a`, `*a`) let a few lines expand to gigabytes (the "billion
+ * laughs"). An association file has no use for many: the yaml package's own guard counts
+ * each alias weighted by the aliases inside what it repeats, and refuses past this.
+ */
+const MAX_ALIAS_COUNT = 100;
+
+function firstAliasLine(doc: Document, lineCounter: LineCounter): number | undefined {
+  let at: number | undefined;
+  visit(doc, {
+    Alias: (_key, node) => {
+      at = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return at === undefined ? undefined : lineCounter.linePos(at).line;
+}
+
+/** The document as plain data, or the reason it cannot become data (an alias bomb, an unknown alias, nesting too deep). */
+function documentData(doc: Document, lineCounter: LineCounter): { data: unknown } | { problem: ConfigProblem } {
+  try {
+    return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+  } catch (error) {
+    const line = firstAliasLine(doc, lineCounter);
+    const message =
+      error instanceof RangeError
+        ? NESTED_TOO_DEEPLY
+        : /resource exhaustion/.test((error as Error).message)
+          ? `YAML aliases (*name) repeat content so many times that the file would expand beyond any association's size; write the values out instead of repeating them with &anchors and *aliases`
+          : `YAML syntax: ${(error as Error).message.split("\n")[0]}; write the value out, or define its &anchor before the *alias`;
+    return { problem: { path: "", message, line } };
+  }
+}
+
 export function parseAssociation(text: string, source: string): Association {
+  if (text.length > MAX_FILE_BYTES) throw oversized(source, `${text.length} characters`);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) throw new ConfigError(source, uniqueProblems(doc.errors.map((e) => yamlProblem(e, lineCounter))));
-  return validateAssociation(doc.toJS(), source, lineFinder(doc.contents, lineCounter));
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  } catch (error) {
+    // The parser recurses per nesting level; thousands of `[[[[` exhaust the stack.
+    if (!(error instanceof RangeError)) throw error;
+    throw new ConfigError(source, [{ path: "", message: NESTED_TOO_DEEPLY }]);
+  }
+  if (doc.errors.length > 0) throw new ConfigError(source, syntaxProblems(doc.errors, lineCounter));
+  const read = documentData(doc, lineCounter);
+  if ("problem" in read) throw new ConfigError(source, [read.problem]);
+  return validateAssociation(read.data, source, lineFinder(doc.contents, lineCounter));
 }
 
 export function loadAssociation(file: string): Association {
   let text: string;
   try {
+    const stat = statSync(file);
+    if (!stat.isFile())
+      throw new ConfigError(file, [{ path: "", message: "is a folder or a device: give the path of the association's YAML file" }], "is not a file");
+    // Checked before reading: a mistaken path to a disk image must not be loaded whole.
+    if (stat.size > MAX_FILE_BYTES) throw oversized(file, `${stat.size} bytes`);
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError(file, [{ path: "", message: `cannot be read (${(error as NodeJS.ErrnoException).code}); check bastide:config in the stack settings` }]);
+    if (error instanceof ConfigError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT")
+      throw new ConfigError(file, [{ path: "", message: "there is no file at this path: check the path (bastide:config in the stack settings, or the file given to npm run plan/report/deploy), or copy examples/association.yaml there" }], "does not exist");
+    throw new ConfigError(file, [{ path: "", message: `cannot be read (${code ?? (error as Error).message}); check its permissions, and bastide:config in the stack settings` }], "cannot be read");
   }
   return parseAssociation(text, file);
 }

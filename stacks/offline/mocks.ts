@@ -15,6 +15,8 @@ export interface Registered {
   retainOnDelete: boolean;
   parent: string;
   dependencies: string[];
+  /** Paths of the uploaded files whose content is a Pulumi secret (containers only). */
+  secretFiles: string[];
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -39,14 +41,30 @@ export function secretInputs(inputs: Record<string, any>): string[] {
 /** What a secret looks like in a plan: its name, never a value. */
 export const secretPlaceholder = (name: string) => `<secret:${name}>`;
 
+/** Uploads whose content Pulumi keeps secret. */
+function secretFiles(inputs: Record<string, any>): string[] {
+  const uploads: unknown[] = Array.isArray(inputs.uploads) ? inputs.uploads : [];
+  return uploads.flatMap((u: any) => (u && typeof u === "object" && secretInputs({ content: u.content }).length > 0 ? [String(unwrapSecrets(u.file))] : []));
+}
+
+export interface MockOptions {
+  /**
+   * Appended to every generated secret's placeholder. Two runs with different variants
+   * tell a placeholder copied into a file from a value computed from it (a derived key).
+   */
+  placeholderVariant?: string;
+  /** The stack outputs of the previous deployment (none: a fresh stack). */
+  lastOutputs?: Record<string, unknown>;
+}
+
 /** Mocked outputs: generated passwords become placeholders, other resources echo their inputs. */
-function mockState(type: string, name: string, inputs: Record<string, any>, stackOutputs: Record<string, unknown>): Record<string, any> {
+function mockState(type: string, name: string, inputs: Record<string, any>, variant: string, stackOutputs: Record<string, unknown>): Record<string, any> {
   switch (type) {
     // The stack's outputs from its last deployment (stacks/index.ts reads them back).
     case "pulumi:pulumi:StackReference":
       return { ...inputs, outputs: stackOutputs, secretOutputNames: [] };
     case "random:index/randomPassword:RandomPassword":
-      return { ...inputs, result: secretPlaceholder(name) };
+      return { ...inputs, result: `${secretPlaceholder(name)}${variant}` };
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `${inputs.name}` };
     case "docker:index/image:Image":
@@ -66,11 +84,12 @@ function mockState(type: string, name: string, inputs: Record<string, any>, stac
  * stack outputs of the previous deployment (none: a fresh stack).
  * Tests that call it must be serial: Pulumi's runtime is process-wide.
  */
-export async function registerUnderMocks(build: () => unknown, options: { lastOutputs?: Record<string, unknown> } = {}): Promise<Registered[]> {
+export async function registerUnderMocks(build: () => unknown, options: MockOptions = {}): Promise<Registered[]> {
   const registered: Registered[] = [];
+  const variant = options.placeholderVariant ?? "";
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, options.lastOutputs ?? {}) }),
+      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, variant, options.lastOutputs ?? {}) }),
       call: (args) => args.inputs,
     },
     "bastide",
@@ -94,6 +113,7 @@ export async function registerUnderMocks(build: () => unknown, options: { lastOu
           retainOnDelete: req.getRetainondelete() ?? false,
           parent: req.getParent(),
           dependencies: req.getDependenciesList(),
+          secretFiles: secretFiles(req.getObject()?.toJavaScript() ?? {}),
         });
       }
       callback(err, res);
@@ -109,9 +129,14 @@ export async function registerUnderMocks(build: () => unknown, options: { lastOu
   return registered;
 }
 
-export async function deployUnderMocks(config: Association): Promise<Registered[]> {
+/** `provided`: the secrets the admin supplies through Pulumi's secret config, by name (the plan passes placeholders). */
+export async function deployUnderMocks(
+  config: Association,
+  provided: Record<string, string> = {},
+  options: MockOptions = {},
+): Promise<Registered[]> {
   const { Bastide } = await import("../bastide.ts");
-  return registerUnderMocks(() => new Bastide("bastide", { config }));
+  return registerUnderMocks(() => new Bastide("bastide", { config, provided }), options);
 }
 
 export const ofType = (resources: Registered[], type: string) => resources.filter((r) => r.type === type);

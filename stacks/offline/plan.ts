@@ -1,13 +1,19 @@
 // `npm run plan [config.yaml] [--out DIR]`: what `pulumi up` would create, with no
 // Pulumi CLI, no Docker and no cloud account. Prints every resource and writes every
-// rendered config file for review. Generated secrets appear as <secret:name>.
+// rendered config file for review. Generated secrets, the secrets the admin supplies
+// (such as the mail relay's password) and every value computed from a secret (such as
+// the VPN server's private key) appear as <secret:name>, never as values.
+// `npm run plan [config.yaml] --secret-keys` prints only the config keys of the secrets
+// the admin must set before `pulumi up` (one per line), for `npm run deploy`.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, loadAssociation } from "../config/load.ts";
+import { loadAssociation } from "../config/load.ts";
 import { PROFILES, type Association } from "../config/schema.ts";
 import { memoryUse } from "../config/sizing.ts";
-import { CONTAINER, deployUnderMocks, type Registered } from "./mocks.ts";
+import { CONFIG_NAMESPACE, suppliedSecrets } from "../config/supplied.ts";
+import { failure } from "./failure.ts";
+import { CONTAINER, deployUnderMocks, secretPlaceholder, type Registered } from "./mocks.ts";
 
 export interface PlanRow {
   type: string;
@@ -61,16 +67,95 @@ export function writeRenderedFiles(resources: Registered[], out: string): string
   return written;
 }
 
+/** The secrets the admin supplies, as placeholders: the plan needs no real one. */
+export function suppliedPlaceholders(config: Association): Record<string, string> {
+  return Object.fromEntries(suppliedSecrets(config).map((s) => [s.name, secretPlaceholder(s.name)]));
+}
+
+/** What a value computed from a secret shows in a plan. */
+export const DERIVED_SECRET = secretPlaceholder("derived from a secret");
+
+const PLACEHOLDER = /<secret:[^>]*>/g;
+// Words, base64 and hex runs are the units a derived value is made of.
+const TOKENS = /([A-Za-z0-9+/=_.-]+)/;
+
+/**
+ * A secret file's content with every value computed from a secret masked. `content` and
+ * `other` are the same file rendered from two different sets of placeholders, `variant`
+ * being what the second set appends: a placeholder copied as such reads the same once the
+ * variant is removed, while a value computed from one (a hash, a derived key) differs.
+ */
+export function maskDerivedSecrets(content: string, other: string, variant: string): string {
+  const normalised = other.split(variant).join("");
+  if (normalised === content) return content;
+  const lines = content.split("\n");
+  const otherLines = normalised.split("\n");
+  // A derived value spanning lines: nothing can be shown safely.
+  if (lines.length !== otherLines.length) return DERIVED_SECRET;
+  return lines
+    .map((line, i) => {
+      if (line === otherLines[i]) return line;
+      const theirs = new Set(otherLines[i]!.replace(PLACEHOLDER, " ").split(TOKENS));
+      return line
+        .split(PLACEHOLDER)
+        .map((part) => part.split(TOKENS).map((token) => (TOKENS.test(token) && !theirs.has(token) ? DERIVED_SECRET : token)).join(""))
+        .reduce((out, part, j) => out + (j > 0 ? line.match(PLACEHOLDER)![j - 1] : "") + part, "");
+    })
+    .join("\n");
+}
+
+const VARIANT = "~2";
+
+/**
+ * The offline plan: the program under mocks, supplied secrets as placeholders, and in every
+ * secret file the values derived from a secret masked (found by a second run whose
+ * placeholders differ).
+ */
+export async function offlinePlan(config: Association): Promise<Registered[]> {
+  const provided = suppliedPlaceholders(config);
+  const resources = await deployUnderMocks(config, provided);
+  if (!resources.some((r) => r.secretFiles.length > 0)) return resources;
+  const again = await deployUnderMocks(
+    config,
+    Object.fromEntries(Object.entries(provided).map(([k, v]) => [k, `${v}${VARIANT}`])),
+    { placeholderVariant: VARIANT },
+  );
+  return resources.map((r) => {
+    if (r.secretFiles.length === 0) return r;
+    const twin = again.find((x) => x.urn === r.urn);
+    const uploads = (r.inputs.uploads as { file: string; content: string }[]).map((u) => {
+      if (!r.secretFiles.includes(u.file)) return u;
+      const other = (twin?.inputs.uploads as { file: string; content: string }[] | undefined)?.find((x) => x.file === u.file)?.content;
+      return { ...u, content: other === undefined ? DERIVED_SECRET : maskDerivedSecrets(u.content, other, VARIANT) };
+    });
+    return { ...r, inputs: { ...r.inputs, uploads } };
+  });
+}
+
+/** Printed after the plan: what `pulumi up` will ask for. */
+export function suppliedSecretsNote(config: Association): string {
+  const needed = suppliedSecrets(config);
+  if (needed.length === 0) return "";
+  return `this file needs ${needed.length === 1 ? "a secret" : "secrets"} that only you can supply; before pulumi up, run:\n${needed.map((s) => `  ${s.command}`).join("\n")}`;
+}
+
 export function memorySummary(config: Association): string {
   const used = memoryUse(config).reduce((sum, c) => sum + c.memoryMb, 0);
   return `memory limits: ${used} MiB of ${PROFILES[config.profile].containerBudgetMb} MiB allowed by profile ${config.profile}`;
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: "string", default: "out/plan" } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { out: { type: "string", default: "out/plan" }, "secret-keys": { type: "boolean", default: false } },
+  });
   const file = positionals[0] ?? "examples/association.yaml";
   const config = loadAssociation(file);
-  const resources = await deployUnderMocks(config);
+  if (values["secret-keys"]) {
+    for (const s of suppliedSecrets(config)) console.log(`${CONFIG_NAMESPACE}:${s.configKey}`);
+    return;
+  }
+  const resources = await offlinePlan(config);
   const out = resolve(values.out!);
   rmSync(out, { recursive: true, force: true });
   const files = writeRenderedFiles(resources, out);
@@ -78,11 +163,13 @@ async function main(): Promise<void> {
   console.log(formatTable(planRows(resources)));
   console.log(`\n${resources.length} resources; ${memorySummary(config)}`);
   console.log(`${files.length} rendered files written under ${out}`);
+  const note = suppliedSecretsNote(config);
+  if (note) console.log(`\n${note}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
+    console.error(failure(error));
     process.exit(1);
   });
 }

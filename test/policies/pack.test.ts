@@ -45,6 +45,16 @@ const CONFIGS = {
     exampleAssociation((i) => {
       i.services.jitsi = { recording: { enabled: true, consentText: "Cette réunion peut être enregistrée ; dites-le si vous refusez." } };
     }),
+  /** Protections the config may turn off, each with the reason the register quotes. */
+  relaxed: () =>
+    exampleAssociation((i) => {
+      i.services.nextcloud = {
+        ...i.services.nextcloud,
+        shareLinks: { requirePassword: false, relaxedBecause: "Posters for the garden fair are shared with the whole neighbourhood." },
+        adminTwoFactor: false,
+      };
+      i.services.proxy = { ...i.services.proxy, accessLog: { anonymiseAddresses: false } };
+    }),
 } satisfies Record<string, () => Association>;
 
 type StackName = keyof typeof CONFIGS;
@@ -89,6 +99,9 @@ function editFile(resource: PolicyResource, file: string, change: (content: stri
 }
 
 const replace = (from: string | RegExp, to: string) => (content: string) => content.replace(from, to);
+
+/** The occ commands the nextcloud-settings provisioning resource carries (provisioners/slices.ts). */
+const occSettings = (resource: PolicyResource) => (resource.props.desired as { nextcloudSettings: { occ: { command: string[] }[] } }).nextcloudSettings;
 
 /** The stack as the program will declare it once the component carries its facts. */
 function withFacts(resources: PolicyResource[], facts: StackFacts): PolicyResource[] {
@@ -407,6 +420,168 @@ const VARIANTS: Variant[] = [
     policy: "register-retention",
     message: /service vpn runs containers but the register lists none of its data categories: add stacks\/services\/vpn\/register\.ts/,
   },
+  // 6b. every protection the register or the README claims
+  {
+    title: "SSH opened by two half-Internet IPv4 networks on the Hetzner firewall",
+    base: "hetzner",
+    unsafe: (rs) => {
+      const ssh = (find(rs, "hetzner-firewall").props.rules as { port: string; sourceIps: string[] }[]).find((r) => r.port === "22")!;
+      ssh.sourceIps = ["0.0.0.0/1", "128.0.0.0/1"];
+    },
+    policy: "ssh-from-admin-networks",
+    message: /"hetzner-firewall" opens SSH \(22\/tcp\) to 0\.0\.0\.0\/1, 128\.0\.0\.0\/1: keep host\.adminAddresses to the admin's own networks.*public IPv4 addresses \(more than a \/16\)/,
+  },
+  {
+    title: "SSH opened to ::0/0 and ::ffff:0.0.0.0/96 (every IPv6 and, mapped, every IPv4 address)",
+    base: "hetzner",
+    unsafe: (rs) => void (find(rs, "hetzner-firewall").props.rules as object[]).push({ direction: "in", protocol: "tcp", port: "22", sourceIps: ["::0/0", "::ffff:0.0.0.0/96"] }),
+    policy: "ssh-from-admin-networks",
+    message: /public IPv4 addresses \(more than a \/16\) and about 2\^\d+ public IPv6 addresses \(more than a \/32\)/,
+  },
+  {
+    title: "a firewall edit opening every port, SSH included, to the Internet",
+    base: "hetzner",
+    unsafe: (rs) => void (find(rs, "hetzner-firewall").props.rules as object[]).push({ direction: "in", protocol: "tcp", port: "1-65535", sourceIps: ["0.0.0.0/0"] }),
+    policy: "ssh-from-admin-networks",
+    message: /opens SSH \(22\/tcp\) to 198\.51\.100\.0\/24, 0\.0\.0\.0\/0/,
+  },
+  {
+    title: "SSH opened by four /2 networks on the Scaleway security group",
+    base: "scaleway",
+    unsafe: (rs) => {
+      const group = find(rs, "scaleway-firewall");
+      for (const ipRange of ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"])
+        (group.props.inboundRules as object[]).push({ action: "accept", protocol: "TCP", port: 22, ipRange });
+    },
+    policy: "ssh-from-admin-networks",
+    message: /"scaleway-firewall" opens SSH \(22\/tcp\) to .*64\.0\.0\.0\/2.*public IPv4 addresses \(more than a \/16\)/,
+  },
+  {
+    title: "a Scaleway security group that accepts whatever no rule names",
+    base: "scaleway",
+    unsafe: (rs) => void (find(rs, "scaleway-firewall").props.inboundDefaultPolicy = "accept"),
+    policy: "ssh-from-admin-networks",
+    message: /"scaleway-firewall" accepts by default what no rule names \(inboundDefaultPolicy accept\), SSH included: set inboundDefaultPolicy: drop/,
+  },
+  {
+    title: "Prosody with registration re-enabled",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-jitsi-prosody"), "bastide-privacy.cfg.lua", replace("allow_registration = false", "allow_registration = true")),
+    policy: "closed-registration",
+    message: /bastide-privacy\.cfg\.lua in "bastide-jitsi-prosody" sets allow_registration = true, not allow_registration = false, so anyone could create a Jitsi account/,
+  },
+  {
+    title: "Prosody with the register module no longer disabled",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-jitsi-prosody"), "bastide-privacy.cfg.lua", replace(/\t"register";[^\n]*\n/, "")),
+    policy: "closed-registration",
+    message: /does not disable the "register" module \(in-band registration\): keep "register" in modules_disabled/,
+  },
+  {
+    title: "Prosody without Bastide's overlay",
+    base: "example",
+    unsafe: (rs) => {
+      const prosody = find(rs, "bastide-jitsi-prosody");
+      prosody.props.uploads = (prosody.props.uploads as { file: string }[]).filter((u) => !u.file.endsWith(".cfg.lua"));
+    },
+    policy: "closed-registration",
+    message: /"bastide-jitsi-prosody" runs without Bastide's conf\.d overlay, which keeps account registration closed/,
+  },
+  {
+    title: "activity_expire_days removed (Nextcloud would keep activity 365 days, the register says 90)",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-nextcloud-app"), "bastide.config.php", replace(/^.*'activity_expire_days'.*\n/m, "")),
+    policy: "bounded-retention",
+    message: /does not set activity_expire_days, so Nextcloud keeps activity records 365 days \(its default\): set a positive number of days \(services\.nextcloud\.activityExpireDays\)/,
+  },
+  {
+    title: "the access log's address masking removed",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", replace(/\t+request>remote_ip ip_mask \{\n[^}]*\}\n/, "")),
+    policy: "masked-access-logs",
+    message: /logs requests \(line \d+\) with request>remote_ip unmasked, while the register says addresses are masked: add "format filter" with "request>remote_ip ip_mask \{ ipv4 24 ipv6 48 \}"/,
+  },
+  {
+    title: "the access log's mask widened to keep whole addresses",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => c.replaceAll(/ipv4 24/g, "ipv4 32")),
+    policy: "masked-access-logs",
+    message: /with request>remote_ip and request>client_ip unmasked/,
+  },
+  {
+    title: "a second, unmasked log on one site",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", replace("\timport access_log\n", "\timport access_log\n\tlog {\n\t\toutput stdout\n\t}\n")),
+    policy: "masked-access-logs",
+    message: /logs requests \(line \d+\) with request>remote_ip and request>client_ip unmasked/,
+  },
+  {
+    title: "Jitsi's web without authentication (anyone opens a room)",
+    base: "example",
+    unsafe: (rs) => {
+      const web = find(rs, "bastide-jitsi-web");
+      web.props.envs = (web.props.envs as string[]).filter((e) => !e.startsWith("ENABLE_AUTH="));
+    },
+    policy: "members-open-meetings",
+    message: /"bastide-jitsi-web" runs without ENABLE_AUTH=1, so anyone could open a meeting room: set ENABLE_AUTH=1/,
+  },
+  {
+    title: "Jicofo's authentication turned off by JICOFO_ENABLE_AUTH",
+    base: "example",
+    unsafe: (rs) => void (find(rs, "bastide-jitsi-jicofo").props.envs as string[]).push("JICOFO_ENABLE_AUTH=false"),
+    policy: "members-open-meetings",
+    message: /"bastide-jitsi-jicofo" runs without ENABLE_AUTH=1/,
+  },
+  {
+    title: "guests let in with the lobby turned off",
+    base: "example",
+    unsafe: (rs) => {
+      const prosody = find(rs, "bastide-jitsi-prosody");
+      prosody.props.envs = (prosody.props.envs as string[]).map((e) => (e === "ENABLE_LOBBY=1" ? "ENABLE_LOBBY=0" : e === "ENABLE_GUESTS=0" ? "ENABLE_GUESTS=1" : e));
+    },
+    policy: "members-open-meetings",
+    message: /lets guests in \(ENABLE_GUESTS=1\) with the lobby off \(ENABLE_LOBBY=0\): set ENABLE_LOBBY=1/,
+  },
+  {
+    title: "a site without the security headers (HSTS)",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", replace(/\timport security_headers\n/, "")),
+    policy: "security-headers",
+    message: /serves [a-z.-]+ \(line \d+\) without Strict-Transport-Security: keep "import security_headers" in every site block/,
+  },
+  {
+    title: "public links no longer forced to expire",
+    base: "example",
+    unsafe: (rs) => {
+      const settings = rs.find((r) => r.props.service === "nextcloud-settings")!;
+      const desired = occSettings(settings);
+      desired.occ = desired.occ.filter((o) => !o.command.includes("shareapi_enforce_expire_date"));
+    },
+    policy: "nextcloud-links-and-2fa",
+    message: /does not set shareapi_enforce_expire_date to yes, so public links could live forever: set it/,
+  },
+  {
+    title: "link passwords not enforced while the register says they are",
+    base: "example",
+    unsafe: (rs) => {
+      const settings = rs.find((r) => r.props.service === "nextcloud-settings")!;
+      for (const o of occSettings(settings).occ)
+        if (o.command.includes("shareapi_enforce_links_password")) o.command = o.command.map((a) => (a === "--value=yes" ? "--value=no" : a));
+    },
+    policy: "nextcloud-links-and-2fa",
+    message: /does not enforce passwords on public links .* while the register says it does: set it to yes, or state why not/,
+  },
+  {
+    title: "admins' two-factor login no longer enforced",
+    base: "example",
+    unsafe: (rs) => {
+      const settings = rs.find((r) => r.props.service === "nextcloud-settings")!;
+      const desired = occSettings(settings);
+      desired.occ = desired.occ.filter((o) => !o.command.includes("twofactorauth:enforce"));
+    },
+    policy: "nextcloud-links-and-2fa",
+    message: /does not enforce two-factor login for the admin group, while the register says it does: keep "twofactorauth:enforce --on --group admin"/,
+  },
   // 7. privileges
   {
     title: "a privileged Nextcloud",
@@ -552,6 +727,11 @@ const SAFE_CHANGES: { title: string; base: StackName; change: (resources: Policy
     title: "a container image referenced by its content ID",
     base: "example",
     change: (rs) => void (find(rs, "bastide-matrix-element").props.image = `sha256:${"a".repeat(64)}`),
+  },
+  {
+    title: "SSH from a few admin networks, written as networks (a /24 and an IPv6 /48)",
+    base: "hetzner",
+    change: (rs) => void (find(rs, "hetzner-firewall").props.rules as object[]).push({ direction: "in", protocol: "tcp", port: "22", sourceIps: ["203.0.113.0/24", "2001:db8:1::/48"] }),
   },
   {
     title: "recording on, with the consent text and the consent question (config edit)",

@@ -86,7 +86,8 @@ test("npm run report refuses a bad config or language before printing anything",
   const out = scratch();
   const missing = report(["no/such/file.yaml", "--out", out, "--no-pdf"]);
   t.is(missing.status, 1);
-  t.regex(missing.stderr, /no\/such\/file\.yaml is not valid; nothing was created or changed/);
+  // A missing file is said to be missing (issue 9, "How errors read").
+  t.regex(missing.stderr, /no\/such\/file\.yaml does not exist; nothing was created or changed/);
   const language = report(["examples/association.yaml", "--lang", "de", "--out", out]);
   t.is(language.status, 1);
   t.regex(language.stderr, /--lang de: must be fr or en/);

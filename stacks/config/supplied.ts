@@ -1,0 +1,31 @@
+// Secrets Bastide cannot generate, such as the mail relay's password: the admin puts them
+// in Pulumi's secret config, never in the association file. One table maps the name a
+// service asks for to its config key, for the program (stacks/index.ts), the offline
+// plan and `npm run deploy`'s check before `pulumi up`.
+import { blueprints } from "../services/catalog.ts";
+import { SMTP_PASSWORD_CONFIG, SMTP_PASSWORD_SECRET } from "./mail.ts";
+import type { Association } from "./schema.ts";
+
+/** Pulumi's config namespace of this project (Pulumi.yaml's name). */
+export const CONFIG_NAMESPACE = "bastide";
+
+const CONFIG_KEYS: Readonly<Record<string, string>> = { [SMTP_PASSWORD_SECRET]: SMTP_PASSWORD_CONFIG };
+
+export interface SuppliedSecret {
+  /** The name services ask for, e.g. `smtp-password`. */
+  name: string;
+  /** Its key in the stack's config, without the namespace, e.g. `smtpPassword`. */
+  configKey: string;
+  /** The command that sets it. */
+  command: string;
+}
+
+/** The secrets this association needs from the admin, once each. */
+export function suppliedSecrets(config: Association): SuppliedSecret[] {
+  const names = [...new Set(blueprints(config).flatMap((b) => b.providedSecrets ?? []))];
+  return names.map((name) => {
+    const configKey = CONFIG_KEYS[name];
+    if (!configKey) throw new Error(`a service asks for the secret "${name}", which has no config key in stacks/config/supplied.ts`);
+    return { name, configKey, command: `pulumi config set --secret ${CONFIG_NAMESPACE}:${configKey} '<value>'` };
+  });
+}
