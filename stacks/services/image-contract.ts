@@ -47,6 +47,12 @@ export interface WritablePath {
   provide: "volume" | "tmpfs";
   /** tmpfs mount options upstream uses, e.g. "size=16M,mode=1750,exec". */
   tmpfsOptions?: string;
+  /**
+   * Who must own the tmpfs when the image cannot hand it over itself: upstream relies on a
+   * setuid helper to chown it at start, which no-new-privileges disables, so Bastide mounts it
+   * owned by the image's user (adds `uid=…,gid=…` to upstream's options).
+   */
+  ownerUnderNoNewPrivileges?: { uid: number; gid: number };
 }
 
 export interface ImageContract {

@@ -7,11 +7,11 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
-import type { Association } from "../../stacks/config/schema.ts";
+import { PROFILES as PROFILE_SIZES, type Association } from "../../stacks/config/schema.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import type { ContainerBlueprint, Profile, RenderedFile, ServiceBlueprint } from "../../stacks/services/blueprint.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
-import type { ImageContract, PortFact } from "../../stacks/services/image-contract.ts";
+import type { ImageContract, PortFact, WritablePath } from "../../stacks/services/image-contract.ts";
 import { BUILT_IMAGES, FRAMADATE_BASE, IMAGES } from "../../stacks/services/images.ts";
 import { CONTRACTS, type ContractKey } from "../../stacks/services/upstream/index.ts";
 import { exampleAssociation } from "../support/association.ts";
@@ -47,7 +47,12 @@ function deployed(config: Association): Deployed[] {
   });
 }
 
-const profileConfig = (profile: Profile) => exampleAssociation((input) => (input.profile = profile));
+/** The example at a profile, on a host of that profile's minimum size. */
+const profileConfig = (profile: Profile) =>
+  exampleAssociation((input) => {
+    input.profile = profile;
+    input.host.size = { ...PROFILE_SIZES[profile].minimum };
+  });
 
 // --- reading references, commands and files ----------------------------------------------
 
@@ -138,13 +143,19 @@ const digestIsVerified: Check = (contract, { container }) => {
   return contract.unverifiedDigest?.trim() ? [] : [`${reference} pins no digest and the contract does not say why`];
 };
 
+/** Upstream's tmpfs options, owned by the image's user where no-new-privileges keeps the image from handing it over. */
+const expectedTmpfsOptions = (w: WritablePath) => {
+  const owner = w.ownerUnderNoNewPrivileges;
+  return [w.tmpfsOptions, owner && `uid=${owner.uid},gid=${owner.gid}`].filter(Boolean).join(",");
+};
+
 const tmpfsAsUpstream: Check = (contract, { container }) => {
   const wanted = contract.writablePaths.value.filter((w) => w.provide === "tmpfs");
   const mounted = container.tmpfs ?? [];
   return [
     ...wanted
-      .filter((w) => !mounted.some((t) => t.path === w.path && t.options === (w.tmpfsOptions ?? "")))
-      .map((w) => `needs a tmpfs at ${w.path} with "${w.tmpfsOptions ?? ""}"`),
+      .filter((w) => !mounted.some((t) => t.path === w.path && t.options === expectedTmpfsOptions(w)))
+      .map((w) => `needs a tmpfs at ${w.path} with "${expectedTmpfsOptions(w)}"`),
     ...mounted.filter((t) => !wanted.some((w) => w.path === t.path)).map((t) => `mounts a tmpfs at ${t.path}, which the image does not expect`),
   ];
 };

@@ -2,6 +2,7 @@ import test from "ava";
 import type { Association } from "../../stacks/config/schema.ts";
 import type { ServiceName } from "../../stacks/services/blueprint.ts";
 import { blueprints, SERVICE_MODULES } from "../../stacks/services/catalog.ts";
+import { CONFIG_SOURCE } from "../../stacks/services/nextcloud/blueprint.ts";
 import { LOG_ROTATION } from "../../stacks/platform/component.ts";
 import { dataCategories, dockerSizeMb, enabledServices, registerProblems, SERVICE_REGISTERS } from "../../policies/rgpd/register.ts";
 import { type DataCategory } from "../../policies/rgpd/model.ts";
@@ -187,7 +188,7 @@ test("configurable retentions carry the bounds of their config field", (t) => {
 test("the register quotes the values the blueprints render", (t) => {
   const config = category(example, "nextcloud.trash").enforcedBy.mechanism;
   t.true(config.includes('"auto, 30"'));
-  const php = rendered(example, "nextcloud", "/opt/bastide/bastide.config.php");
+  const php = rendered(example, "nextcloud", CONFIG_SOURCE);
   t.regex(php, /'trashbin_retention_obligation' => 'auto, 30'/);
   t.regex(php, /'versions_retention_obligation' => 'auto, 90'/);
   t.regex(php, /'activity_expire_days' => 90/);

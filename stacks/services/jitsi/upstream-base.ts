@@ -52,10 +52,22 @@ export const init: Fact<string> = {
 export const RUN_TMPFS_UPSTREAM_OPTIONS = "size=16M,mode=1750,exec";
 export const RUN_TMPFS_OPTIONS = `${RUN_TMPFS_UPSTREAM_OPTIONS},uid=${JITSI_USER.uid},gid=${JITSI_USER.gid}`;
 
-export const runTmpfs: WritablePath = { path: "/run", provide: "tmpfs", tmpfsOptions: RUN_TMPFS_UPSTREAM_OPTIONS };
+export const runTmpfs: WritablePath = {
+  path: "/run",
+  provide: "tmpfs",
+  tmpfsOptions: RUN_TMPFS_UPSTREAM_OPTIONS,
+  ownerUnderNoNewPrivileges: { uid: JITSI_USER.uid, gid: JITSI_USER.gid },
+};
 
 /** Where the compose file declares each service's /run tmpfs. */
 export const composeRunTmpfs = (line: `${number}-${number}`): Source => dockerJitsiMeet("docker-compose.yml", line);
+
+/** Bastide names the image's own user (uid 1000), so /run's owner and the process's user are one and the same. */
+export const allowsUserOverride: Fact<boolean> = {
+  value: true,
+  source: dockerJitsiMeet("base/Dockerfile", 72),
+  note: "`USER s6`: the image already runs as uid 1000 and starts nothing as root, so naming that uid changes no user, only makes it explicit.",
+};
 
 export const worksWithNoNewPrivileges: Fact<boolean> = {
   value: true,

@@ -66,8 +66,12 @@ export const APACHE_WORKERS_CONF = "/etc/apache2/conf-enabled/zz-bastide-workers
 
 const HTML = "/var/www/html";
 const DB = { name: "nextcloud", user: "nextcloud" } as const;
-/** Uploaded outside the html volume and copied in by the hook below (see the hook's template for why). */
-export const CONFIG_SOURCE = "/opt/bastide/bastide.config.php";
+/**
+ * Uploaded outside the html volume and copied in by the hook below (see the hook's template for why).
+ * It sits beside the hook: the entrypoint runs only `*.sh` files of a hook folder
+ * (nextcloud/docker docker-entrypoint.sh, run_path, `find … -iname '*.sh'`), so it is read by the hook alone.
+ */
+export const CONFIG_SOURCE = "/docker-entrypoint-hooks.d/before-starting/bastide.config.php";
 export const CONFIG_TARGET = `${HTML}/config/bastide.config.php`;
 /** The official image runs executable before-starting hooks as www-data, after install or upgrade. */
 export const CONFIG_HOOK = "/docker-entrypoint-hooks.d/before-starting/50-bastide-config.sh";

@@ -2,6 +2,7 @@
 import type { ImageContract } from "../image-contract.ts";
 import {
   JITSI_RELEASE,
+  allowsUserOverride,
   composeRunTmpfs,
   dockerJitsiMeet,
   init,
@@ -22,6 +23,7 @@ export const contract: ImageContract = {
   user,
   init,
   worksWithNoNewPrivileges,
+  allowsUserOverride,
   capabilities: noCapabilities,
   writablePaths: {
     value: [runTmpfs],

@@ -2,6 +2,7 @@
 import type { ImageContract } from "../image-contract.ts";
 import {
   JITSI_RELEASE,
+  allowsUserOverride,
   composeRunTmpfs,
   dockerJitsiMeet,
   init,
@@ -22,6 +23,7 @@ export const contract: ImageContract = {
   user,
   init,
   worksWithNoNewPrivileges,
+  allowsUserOverride,
   capabilities: noCapabilities,
   writablePaths: {
     value: [runTmpfs],
@@ -70,5 +72,13 @@ export const contract: ImageContract = {
     value: [{ port: 8000, protocol: "tcp", purpose: "nginx, plain HTTP (TLS on 8443 is switched off by DISABLE_HTTPS=1)" }],
     source: dockerJitsiMeet("web/rootfs/defaults/default", 2),
     note: "listen 8000 default_server; EXPOSE 8000 8443 (web/Dockerfile line 35).",
+  },
+  health: {
+    value: "curl --fail http://127.0.0.1:8000/",
+    source: dockerJitsiMeet("web/rootfs/defaults/meet.conf", 25),
+    note:
+      "Upstream declares no health check for web (docker-compose.yml has none). nginx's default server on 8000 " +
+      "(web/rootfs/defaults/default line 2) includes meet.conf, which serves the app's index page at / (index index.html, " +
+      "line 25): the page every participant loads first, and what Bastide probes.",
   },
 };
