@@ -2,8 +2,9 @@
 // /var/www/html), and what Bastide makes of its commands: every setting command has a
 // read that says whether Nextcloud already has it, so a re-run writes nothing.
 //
-// Forms and exit codes are a real Nextcloud 32's (shared/contracts/nextcloud-32/occ-config.json)
-// or, where not recorded, its source (core/Command/...):
+// Forms and exit codes are a real Nextcloud 34.0.1's (test/contracts/recordings/nextcloud-34/,
+// provisioning-first-run.json and provisioning-rerun.json) or, where not recorded, its
+// source (core/Command/...):
 // - config:app:get APP KEY --output=json: the value as JSON; a missing key exits 1, no output;
 // - app:list --output=json: {"enabled": {id: version}, "disabled": {...}} (an empty map is `[]`);
 // - group:list --output=json: {gid: [uid, ...]} (`[]` when there is none);
