@@ -16,12 +16,11 @@
 // and credentials by `Basic <service>` (login password) or `Basic <service:app-password>`.
 // No secret is written: the recorder checks each file for the passwords it knows.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { validateAssociation } from "../stacks/config/load.ts";
 import { desiredState, type DesiredState } from "../provisioners/desired.ts";
