@@ -3,7 +3,7 @@
 import type { Association, Member } from "../stacks/config/schema.ts";
 import type { Hostnames } from "../stacks/services/blueprint.ts";
 import { hostnames as hostnamesOf } from "../stacks/services/catalog.ts";
-import { NEXTCLOUD_ADMIN_USER } from "../stacks/services/nextcloud/blueprint.ts";
+import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_TWO_FACTOR_GROUP } from "../stacks/services/nextcloud/blueprint.ts";
 import { XMPP } from "../stacks/services/jitsi/blueprint.ts";
 import { desiredNextcloudSettings, type NextcloudSettingsDesired } from "./nextcloud-settings/desired.ts";
 
@@ -11,6 +11,8 @@ import { desiredNextcloudSettings, type NextcloudSettingsDesired } from "./nextc
 export const EVERYONE_GROUP = "association";
 /** Nextcloud's built-in administrators group. */
 export const NEXTCLOUD_ADMIN_GROUP = "admin";
+/** The display name of NEXTCLOUD_TWO_FACTOR_GROUP, in the association's language. */
+export const TWO_FACTOR_GROUP_NAME = { fr: "Admins (double authentification)", en: "Admins (two-factor login)" } as const;
 /** Calendar URI of the association-wide calendar. */
 export const ASSOCIATION_CALENDAR = "association";
 /** The Matrix account Bastide acts as: created by shared-secret registration, server admin. */
@@ -72,6 +74,8 @@ export interface DesiredState {
   nextcloudSettings?: NextcloudSettingsDesired;
   nextcloud?: {
     serviceAccount: string;
+    /** Its display name, which shows beside the calendars it shares; left as it is when absent. */
+    serviceAccountName?: string;
     users: DesiredNextcloudUser[];
     groups: { id: string; displayName: string }[];
     calendars: DesiredCalendar[];
@@ -110,19 +114,24 @@ export function desiredState(config: Association): DesiredState {
 
   if (services.nextcloud.enabled) {
     state.nextcloudSettings = desiredNextcloudSettings(config);
+    const twoFactor = services.nextcloud.adminTwoFactor;
+    const adminGroups = twoFactor ? [NEXTCLOUD_ADMIN_GROUP, NEXTCLOUD_TWO_FACTOR_GROUP] : [NEXTCLOUD_ADMIN_GROUP];
     state.nextcloud = {
       serviceAccount: NEXTCLOUD_ADMIN_USER,
+      // Shared calendars show their owner's name: "Bureau (Jardins du canal)", not "(_bastide)".
+      serviceAccountName: config.organisation.name,
       users: members.map((m) => ({
         id: m.id,
         displayName: m.name,
         email: m.email,
         quota: m.quota ?? services.nextcloud.defaultQuota,
         language: m.language ?? config.organisation.language,
-        groups: [...m.teams, EVERYONE_GROUP, ...(m.role === "admin" ? [NEXTCLOUD_ADMIN_GROUP] : [])].sort(),
+        groups: [...m.teams, EVERYONE_GROUP, ...(m.role === "admin" ? adminGroups : [])].sort(),
       })),
       groups: [
         { id: EVERYONE_GROUP, displayName: config.organisation.name },
         ...config.teams.map((t) => ({ id: t.id, displayName: t.name })),
+        ...(twoFactor ? [{ id: NEXTCLOUD_TWO_FACTOR_GROUP, displayName: TWO_FACTOR_GROUP_NAME[config.organisation.language] }] : []),
       ],
       calendars: [
         ...config.teams

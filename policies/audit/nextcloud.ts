@@ -7,7 +7,7 @@ import type { Dispatcher } from "undici";
 import { createNextcloudClient, type NextcloudClient } from "../../provisioners/nextcloud/index.ts";
 import { isOcsOk, ocs } from "../../provisioners/nextcloud/client.ts";
 import { listRules, listTags } from "../../provisioners/nextcloud-settings/retention.ts";
-import { dockerOcc, parseTwoFactorState } from "../../provisioners/nextcloud-settings/occ.ts";
+import { commandErrors, describeResult, dockerOcc, parseTwoFactorState } from "../../provisioners/nextcloud-settings/occ.ts";
 import type { RetryPolicy } from "../../provisioners/runtime/http.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import { NEXTCLOUD_OCC } from "../../stacks/services/nextcloud/blueprint.ts";
@@ -71,9 +71,9 @@ export async function readNextcloudOcc(docker: Docker, containers: readonly Cont
   const values: [string, string | null][] = [];
   for (const key of keys) {
     const result = await occ.run(["php", "occ", "config:system:get", key]);
-    // occ answers a key that is not set with exit 1 and no output (recorded).
-    if (result.exitCode === 1 && result.stdout.trim() === "") values.push([key, null]);
-    else if (result.exitCode !== 0) throw new Error(`occ config:system:get ${key} in ${app.name}: exit ${result.exitCode}`);
+    // occ answers a key that is not set with exit 1 and no output but its global warnings (recorded).
+    if (result.exitCode === 1 && result.stdout.trim() === "" && commandErrors(result.stderr) === "") values.push([key, null]);
+    else if (result.exitCode !== 0) throw new Error(`occ config:system:get ${key} in ${app.name}: ${describeResult(result)}`);
     // A scalar is one line; anything printed before it (a PHP notice) is not the value.
     else values.push([key, result.stdout.trim().split("\n").pop()!.trim()]);
   }

@@ -4,7 +4,8 @@
 //
 // A member still listed in the config is refused (the next `pulumi up` would give them
 // accounts again): remove them first, or pass --force. Other options: --out DIR,
-// --stack NAME, --outputs -, --name/--email (to find them in the polls).
+// --stack NAME, --outputs -, --name/--email (to find them in the polls). BASTIDE_NEXTCLOUD_URL
+// and BASTIDE_MATRIX_URL, when set, reach those services at another address (an SSH tunnel).
 import { loadAssociation } from "../../stacks/config/load.ts";
 import { allSecrets, commonArgs, parse, productionTargets, runMain, stackOutputs } from "./cli.ts";
 import { eraseMember, refuseListedMember } from "./request.ts";

@@ -4,7 +4,8 @@
 //
 // Options: --out DIR (out/dsr), --stack NAME, --outputs - (stack outputs on standard
 // input), --name/--email (for a member the config no longer lists), --max-file-mb N,
-// --max-media-mb N, --max-messages N.
+// --max-media-mb N, --max-messages N. BASTIDE_NEXTCLOUD_URL and BASTIDE_MATRIX_URL, when set,
+// reach those services at another address (an SSH tunnel), as for audit and first-password.
 import { loadAssociation } from "../../stacks/config/load.ts";
 import { allSecrets, commonArgs, limitsFrom, parse, productionTargets, runMain, stackOutputs } from "./cli.ts";
 import { exportMember } from "./request.ts";

@@ -18,6 +18,7 @@ import { endpointOf, dockerTargetFor, resolveEndpoint } from "../../provisioners
 import { dockerProsody } from "../../provisioners/jitsi/commands.ts";
 import { createMatrixClient } from "../../provisioners/matrix/client.ts";
 import { createNextcloudClient } from "../../provisioners/nextcloud/client.ts";
+import { ENDPOINT_ENV } from "../../provisioners/first-password/connect.ts";
 import { dockerFor } from "../../provisioners/runtime/docker.ts";
 import { containerAccess, DEFAULT_LIMITS, NEXTCLOUD_DATA_DIRECTORY, type DsrLimits, type DsrTargets } from "./targets.ts";
 
@@ -121,7 +122,15 @@ export const allSecrets = (outputs: StackOutputs): string[] =>
   Object.values(outputs.serviceSecrets).flatMap((secrets) => Object.values(secrets ?? {}).filter((v): v is string => typeof v === "string"));
 
 /** Connections to every enabled service; close() ends the Matrix bot's session. */
-export async function productionTargets(config: Association, outputs: StackOutputs): Promise<{ targets: DsrTargets; close(): Promise<void> }> {
+/**
+ * `env` may name other addresses for the HTTP services (BASTIDE_NEXTCLOUD_URL,
+ * BASTIDE_MATRIX_URL: an SSH tunnel, a test server), as for audit and first-password.
+ */
+export async function productionTargets(
+  config: Association,
+  outputs: StackOutputs,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<{ targets: DsrTargets; close(): Promise<void> }> {
   const target = dockerTargetFor(config, outputs.publicAddress);
   const docker = dockerFor(target);
   const names = hostnames(config);
@@ -133,7 +142,7 @@ export async function productionTargets(config: Association, outputs: StackOutpu
   const targets: DsrTargets = {};
   const s = config.services;
   if (s.nextcloud.enabled) {
-    const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.cloud), target);
+    const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.cloud, env[ENDPOINT_ENV.nextcloud] || undefined), target);
     const credentials = { baseUrl, dispatcher, user: NEXTCLOUD_ADMIN_USER, password: secret("nextcloud", NEXTCLOUD_SECRETS.admin) };
     targets.nextcloud = {
       // The provisioning API (cloud/users/<id>) is VPN-only at the proxy unless the request bears its token.
@@ -144,7 +153,7 @@ export async function productionTargets(config: Association, outputs: StackOutpu
     };
   }
   if (s.matrix.enabled) {
-    const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.matrix), target);
+    const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.matrix, env[ENDPOINT_ENV.matrix] || undefined), target);
     const headers = { [PROVISIONING_TOKEN.header]: secret("proxy", PROVISIONING_TOKEN.secret) };
     targets.matrix = {
       client: createMatrixClient({ baseUrl, dispatcher, headers, serverName: names.matrix, registrationSharedSecret: secret("matrix", MATRIX_SECRETS.registrationSharedSecret) }),

@@ -23,6 +23,7 @@ import { davRequest } from "tsdav";
 import { listCalendars, type CalDavClient } from "../../provisioners/calendars/client.ts";
 import { converge } from "../../provisioners/model.ts";
 import { isOcsOk, ocs } from "../../provisioners/nextcloud/client.ts";
+import { describeResult } from "../../provisioners/nextcloud-settings/occ.ts";
 import { nextcloudProvisioner } from "../../provisioners/nextcloud/provisioner.ts";
 import { formatBytes, TooLarge } from "./archive.ts";
 import { only, part, recordConverge, type EraseContext, type ExportContext } from "./context.ts";
@@ -122,7 +123,7 @@ export function ownedCalendarUris(table: string, member: string): string[] {
 async function occ(target: NextcloudTarget, args: string[]): Promise<string> {
   const app = target.app!;
   const result = await app.run(["php", "occ", ...args]);
-  if (result.exitCode !== 0) throw new Error(`occ ${args[0]} in ${app.where}: exit ${result.exitCode}: ${(result.stderr || result.stdout).trim().slice(0, 300)}`);
+  if (result.exitCode !== 0) throw new Error(`occ ${args[0]} in ${app.where}: ${describeResult(result)}`);
   return result.stdout;
 }
 

@@ -170,7 +170,10 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
       title: { fr: "Double authentification des administrateurs", en: "Two-factor authentication for admins" },
       status: nextcloud.adminTwoFactor ? "in-place" : "not-provided",
       detail: nextcloud.adminTwoFactor
-        ? { fr: "Les membres du groupe admin de Nextcloud doivent se connecter avec une application d'authentification (TOTP).", en: "Members of Nextcloud's admin group must sign in with an authenticator app (TOTP)." }
+        ? {
+            fr: "Les administrateurs de l'association (groupe _admins-2fa de Nextcloud) doivent se connecter avec une application d'authentification (TOTP) ; le compte de service de Bastide n'en fait pas partie.",
+            en: "The association's admins (Nextcloud group _admins-2fa) must sign in with an authenticator app (TOTP); Bastide's service account is not in it.",
+          }
         : { fr: "Désactivée par la configuration (services.nextcloud.adminTwoFactor: false).", en: "Turned off by the config (services.nextcloud.adminTwoFactor: false)." },
     });
 

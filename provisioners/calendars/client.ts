@@ -18,7 +18,7 @@ export interface CalDavClientOptions {
   baseUrl: string;
   /** The account that owns the calendars (Nextcloud's service account). */
   user: string;
-  /** Its password, or an app password (HTTP Basic either way). */
+  /** Its login password, HTTP Basic (see NextcloudClientOptions.password: not an app password). */
   password: string;
   /** The calendar home, relative to baseUrl; Nextcloud's `remote.php/dav/calendars/<user>/` when absent. */
   homePath?: string;

@@ -2,8 +2,9 @@
 // /var/www/html), and what Bastide makes of its commands: every setting command has a
 // read that says whether Nextcloud already has it, so a re-run writes nothing.
 //
-// Forms and exit codes are a real Nextcloud 32's (shared/contracts/nextcloud-32/occ-config.json)
-// or, where not recorded, its source (core/Command/...):
+// Forms and exit codes are a real Nextcloud 34.0.1's (test/contracts/recordings/nextcloud-34/,
+// provisioning-first-run.json and provisioning-rerun.json) or, where not recorded, its
+// source (core/Command/...):
 // - config:app:get APP KEY --output=json: the value as JSON; a missing key exits 1, no output;
 // - app:list --output=json: {"enabled": {id: version}, "disabled": {...}} (an empty map is `[]`);
 // - group:list --output=json: {gid: [uid, ...]} (`[]` when there is none);
@@ -56,6 +57,11 @@ function checkedArgv(argv: readonly string[]): string[] {
   return [...argv];
 }
 
+/** An occ command as a shell would take it (recordings, messages): words with spaces or quotes in double quotes. */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((word) => (/[\s"'\\$`]/.test(word) ? `"${word.replace(/["\\$`]/g, (c) => `\\${c}`)}"` : word)).join(" ");
+}
+
 /** occ through a counter: reads count as GET, changes as EXEC (a write), like prosodyctl's. */
 export async function runOcc(occ: OccRunner, argv: readonly string[], kind: "read" | "write", counter?: CallCounter): Promise<CommandResult> {
   const path = argv.slice(1).join(" ");
@@ -70,9 +76,9 @@ export async function runOcc(occ: OccRunner, argv: readonly string[], kind: "rea
   }
 }
 
-/** What occ said, on one line, for error messages. */
+/** What occ said, on one line, for error messages (its global warnings left out). */
 export function describeResult(result: CommandResult): string {
-  const text = `${result.stdout}\n${result.stderr}`
+  const text = `${result.stdout}\n${commandErrors(result.stderr)}`
     .split("\n")
     .map((line) => line.trim())
     .filter(Boolean)
@@ -171,9 +177,28 @@ function parseJson(stdout: string): unknown {
   }
 }
 
-/** `config:app:get --output=json`: the value as occ prints it with plain output; null when unset. */
+/**
+ * Warnings Nextcloud's console prints on standard error before any command, whatever it
+ * does (lib/private/Console/Application.php, 34.0.1, lines 76-80: when PHP's memory_limit
+ * is below 512M). Recorded: test/contracts/recordings/nextcloud-34/occ-memory-warning.json.
+ */
+const OCC_GLOBAL_WARNINGS = [/^The current PHP memory limit is below the recommended value of 512MB\.$/];
+
+/** Standard error without the global warnings: what the command itself complained about. */
+export function commandErrors(stderr: string): string {
+  return stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !OCC_GLOBAL_WARNINGS.some((warning) => warning.test(line)))
+    .join("\n");
+}
+
+/**
+ * `config:app:get --output=json`: the value as occ prints it with plain output; null when
+ * unset (exit 1, nothing on standard output, nothing but global warnings on standard error).
+ */
 export function parseConfigValue(result: CommandResult, what: string): string | null {
-  if (result.exitCode === 1 && result.stdout.trim() === "" && result.stderr.trim() === "") return null;
+  if (result.exitCode === 1 && result.stdout.trim() === "" && commandErrors(result.stderr) === "") return null;
   if (result.exitCode !== 0) throw new Error(`${what}: ${describeResult(result)}`);
   let value: unknown;
   try {
@@ -231,4 +256,16 @@ const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.l
 export function sameTwoFactorState(a: TwoFactorState, b: TwoFactorState): boolean {
   if (!a.enforced || !b.enforced) return a.enforced === b.enforced;
   return sameSet(a.groups, b.groups) && sameSet(a.excluded, b.excluded);
+}
+
+/**
+ * Whether Nextcloud asks a member of `groups` for a second factor (and so refuses their
+ * password logins to the API): MandatoryTwoFactor::isEnforcedFor at 34.0.1
+ * (lib/private/Authentication/TwoFactorAuth/MandatoryTwoFactor.php, lines 53-82). With
+ * enforced groups, membership of one of them decides alone: excluded groups are not read.
+ */
+export function isTwoFactorEnforcedFor(state: TwoFactorState, groups: readonly string[]): boolean {
+  if (!state.enforced) return false;
+  if (state.groups.length > 0) return state.groups.some((g) => groups.includes(g));
+  return !state.excluded.some((g) => groups.includes(g));
 }

@@ -41,10 +41,36 @@ export const OCC_PHASES: Record<OccTarget["kind"], number> = {
   "two-factor": 3,
 };
 
+/**
+ * App settings Nextcloud types as booleans (core/AppInfo/ConfigLexicon.php, 34.0.1, lines
+ * 67-93): `config:app:set ... --value=yes` stores them as true, and `config:app:get` reads
+ * them back as "1" (recorded in provisioning-first-run.json and provisioning-rerun.json).
+ */
+export const TYPED_BOOLEANS: Record<string, readonly string[]> = {
+  core: ["shareapi_enable_link_password_by_default", "shareapi_enforce_links_password", "shareapi_default_expire_date", "shareapi_enforce_expire_date"],
+};
+
+/** What Nextcloud reads as true and as false (lib/private/Config/ConfigManager.php, 34.0.1, convertToBool, lines 270-283). */
+const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
+const FALSE_WORDS = new Set(["0", "false", "no", "off"]);
+
+function booleanOf(value: string): boolean | undefined {
+  const word = value.trim().toLowerCase();
+  return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : undefined;
+}
+
+/** Does the value read back say what was set? Typed booleans by their meaning, the rest as text. */
+export function sameAppValue(app: string, key: string, wanted: string, live: string | null): boolean {
+  if (live === null) return false;
+  if (!TYPED_BOOLEANS[app]?.includes(key)) return live === wanted;
+  const a = booleanOf(wanted);
+  return a !== undefined && a === booleanOf(live);
+}
+
 export function isApplied(target: OccTarget, live: OccLive): boolean {
   switch (target.kind) {
     case "app-config":
-      return live.appConfig[appConfigKey(target.app, target.key)] === target.value;
+      return sameAppValue(target.app, target.key, target.value, live.appConfig[appConfigKey(target.app, target.key)] ?? null);
     case "background":
       return live.backgroundMode === target.mode;
     case "app-enabled":

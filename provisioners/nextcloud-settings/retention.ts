@@ -1,6 +1,7 @@
 // System tags (WebDAV) and files_retention rules (OCS v2), through the Nextcloud client's
 // HttpClient: retried when transient, counted. Requests and answers are the ones recorded
-// from a real Nextcloud 32 (shared/contracts/nextcloud-32/systemtags-retention.json):
+// from a real Nextcloud 32; the tag and rule creation and listing were recorded again from
+// 34.0.1 with files_retention 5.0.0 (test/contracts/recordings/nextcloud-34/provisioning-first-run.json):
 // - POST /remote.php/dav/systemtags/ (JSON) → 201 + Content-Location …/systemtags/<id>;
 //   a name that exists → 409 "Tag already exists";
 // - PROPFIND depth 1 lists the tags (oc:id, oc:display-name, …);

@@ -25,9 +25,12 @@ export interface NextcloudClientOptions {
   /** The service account (NEXTCLOUD_ADMIN_USER). */
   user: string;
   /**
-   * Its login password, or an app password. Both go as HTTP Basic. An app password is
-   * what works once two-factor login is enforced for the account: Nextcloud refuses API
-   * logins with the plain password then.
+   * Its login password, as HTTP Basic. Not an app password: creating, editing, enabling
+   * and deleting accounts and changing their groups are #[PasswordConfirmationRequired],
+   * which a Basic login with the password satisfies (lib/private/User/Session.php, 34.0.1,
+   * logClientIn sets last-password-confirm) and an app password never does (OCS 403,
+   * recorded in app-password.json). Two-factor login must therefore not be enforced for
+   * it: see NEXTCLOUD_TWO_FACTOR_GROUP.
    */
   password: string;
   counter?: CallCounter;
@@ -106,6 +109,9 @@ function libraryTransport(http: HttpClient, baseUrl: string): LibraryTransport {
       if (!expected.includes(response.status)) {
         throw new Error(`${context.description ?? path}: HTTP ${response.status}, expected ${expected.join(" or ")}`);
       }
+      // It also reads any OCS failure of a write as "user not found": a refusal is said as it is.
+      const refusal = ocsRefusal(response);
+      if (refusal) throw new OcsError(`${context.description ?? path}: ${refusal.message}`, refusal.statuscode);
       return toFetchResponse(response);
     },
   };
@@ -135,10 +141,23 @@ export class OcsError extends Error {
 
 export function authError(): OcsError {
   return new OcsError(
-    "Nextcloud refused the service account's credentials (HTTP 401, OCS 997): check its password; " +
-      "if two-factor login is enforced for it, exclude it from the enforcement or use an app password",
+    "Nextcloud refused the service account's credentials (HTTP 401, OCS 997): check its password, and that " +
+      "two-factor login is not enforced for it (`occ twofactorauth:enforce` must not name a group it is in)",
     997,
   );
+}
+
+/**
+ * OCS v1 answers HTTP 200 with statuscode 403 when the call is refused: "Password
+ * confirmation is required" for an app password on a #[PasswordConfirmationRequired]
+ * write (recorded in app-password.json), or too few rights. Undefined for anything else.
+ */
+export function ocsRefusal(response: HttpResponse): { statuscode: number; message: string } | undefined {
+  const meta = response.json?.ocs?.meta;
+  if (meta?.statuscode !== 403) return undefined;
+  const text = String(meta.message ?? "");
+  const hint = /password confirmation/i.test(text) ? ": the service account must use its login password, not an app password" : "";
+  return { statuscode: 403, message: `refused (OCS 403 "${text}")${hint}` };
 }
 
 /** Sends an OCS v1 call (HTTP 200 for every OCS answer, so a 5xx is a real server failure). */

@@ -2,8 +2,10 @@
 // compares the desired state with what a read found, and says nothing about HTTP.
 //
 // Bastide only touches what it manages: the members of the config and those leaving,
-// the groups it creates (teams, the everyone group) and `admin` for admins. The service
-// account and anyone else in Nextcloud are never read, changed or removed.
+// the groups it creates (teams, the everyone group, the admins' two-factor group) and
+// `admin` for admins. Of the service account only the display name is kept in line (it
+// shows beside the calendars it shares); anyone else in Nextcloud is never read, changed
+// or removed.
 import type { Change } from "../model.ts";
 import { NEXTCLOUD_ADMIN_GROUP, type DesiredNextcloudUser, type DesiredState } from "../desired.ts";
 
@@ -30,6 +32,8 @@ export interface NextcloudLive {
   groups: Map<string, { displayName: string }>;
   /** The managed users (wanted or departing) that exist, by id. */
   users: Map<string, LiveNextcloudUser>;
+  /** The service account, read only when the desired state names it. */
+  serviceAccount?: LiveNextcloudUser;
 }
 
 /** Account fields Bastide keeps in line with the config, by their OCS key. */
@@ -109,6 +113,17 @@ export function planNextcloud(desired: NextcloudDesired, live: NextcloudLive): N
     } else if (found.displayName !== group.displayName) {
       changes.push({ service: SERVICE, kind: "group.rename", subject: `group ${group.id}`, phase: NEXTCLOUD_PHASES.groups, payload: { group: group.id, displayName: group.displayName } });
     }
+  }
+
+  const service = live.serviceAccount;
+  if (nc.serviceAccountName !== undefined && service && service.displayName !== nc.serviceAccountName) {
+    changes.push({
+      service: SERVICE,
+      kind: "user.update",
+      subject: `${nc.serviceAccount}: displayname`,
+      phase: NEXTCLOUD_PHASES.details,
+      payload: { id: nc.serviceAccount, key: "displayname", value: nc.serviceAccountName },
+    });
   }
 
   for (const user of nc.users) {

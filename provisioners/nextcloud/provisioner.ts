@@ -43,6 +43,14 @@ export async function readNextcloud(client: NextcloudClient, desired: NextcloudD
     }
   });
   for (const user of details) if (user) live.users.set(user.id, user satisfies LiveNextcloudUser);
+  const service = desired.nextcloud.serviceAccount;
+  if (desired.nextcloud.serviceAccountName !== undefined) {
+    try {
+      live.serviceAccount = await userDetails(client, service);
+    } catch (error) {
+      throw new ProvisionError("nextcloud", undefined, `reading the service account ${service}: ${describe(error)}`, { cause: error });
+    }
+  }
   return live;
 }
 

@@ -469,7 +469,7 @@ test.serial("untouched, every rule passes, and the report holds no secret", asyn
   t.is(check("container.privileges", "bastide-vpn-wireguard").observed, "not privileged, no-new-privileges, added capabilities: NET_ADMIN");
   t.is(check("jitsi.accounts").observed, "claire.dubois, karim.benali");
   t.is(check("nextcloud.trash-retention").observed, "trashbin_retention_obligation = auto, 30");
-  t.is(check("nextcloud.admin-two-factor").observed, "enforced for group(s) admin, except bastide-service");
+  t.is(check("nextcloud.admin-two-factor").observed, "enforced for group(s) _admins-2fa");
   t.is(check("matrix.federation").observed, "not served (HTTP 400 M_UNRECOGNIZED: Unrecognized request)");
   t.is(check("vpn.peers").observed, "claire.dubois laptop, karim.benali laptop, karim.benali phone");
   t.is(check("polls.purge-delay", "bastide-polls-purge:/var/www/html/app/inc/config.php").observed, "PURGE_DELAY = 60, default_poll_duration = 30");

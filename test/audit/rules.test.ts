@@ -31,7 +31,7 @@ import { consoleTable } from "../../policies/audit/console.ts";
 import { connectionPlan, dockerTargetFrom, ENV, missingCredentials } from "../../policies/audit/connections.ts";
 import { exampleAssociation } from "../support/association.ts";
 
-const CONTRACTS = new URL("../../../shared/contracts/", import.meta.url);
+const RECORDINGS = new URL("../contracts/recordings/", import.meta.url);
 const example = exampleAssociation();
 const MIB = 1024 * 1024;
 
@@ -152,7 +152,8 @@ test("the declared values follow the config: masks, cache, two-factor groups, ac
   t.is(declared.proxy.accessLogHours, 14 * 24);
   t.deepEqual(declaredState(variants["recording on, federation on, addresses kept"]!).proxy.masks, {});
   t.is(declared.vpn!.cacheSeconds, 300);
-  t.deepEqual(declared.nextcloud!.twoFactor, { enforced: true, groups: ["admin"], excluded: ["bastide-service"] });
+  // Not `admin`: the service account is in it (MandatoryTwoFactor::isEnforcedFor, recorded in nextcloud-34/two-factor-enforcement.json).
+  t.deepEqual(declared.nextcloud!.twoFactor, { enforced: true, groups: ["_admins-2fa"], excluded: [] });
   t.deepEqual(declared.nextcloud!.system, {
     trashbin_retention_obligation: "auto, 30",
     versions_retention_obligation: "auto, 90",
@@ -362,11 +363,18 @@ test("a Docker engine that does not answer leaves every container and file check
 // ---------------------------------------------------------------------------------------
 // Parsers, on the real files and the recorded answers
 
-test("the recorded capabilities of a default Nextcloud show no enforcement", (t) => {
-  const recording = JSON.parse(readFileSync(new URL("nextcloud-32/capabilities-status.json", CONTRACTS), "utf8"));
-  const exchange = recording.exchanges.find((e: { request: { path: string } }) => e.request.path.includes("capabilities"));
-  const caps = shareLinkCapabilities(JSON.parse(exchange.response.body).ocs.data);
-  t.deepEqual(caps, { linksEnabled: true, passwordEnforced: false, expireDateEnabled: false, expireDateEnforced: null, expireDays: null });
+const capabilitiesIn = (scenario: string) => {
+  const recording = JSON.parse(readFileSync(new URL(`nextcloud-34/${scenario}.json`, RECORDINGS), "utf8"));
+  const exchange = recording.exchanges.find((e: { request?: { path: string } }) => e.request?.path.includes("capabilities"));
+  return shareLinkCapabilities(JSON.parse(exchange.response.body).ocs.data);
+};
+
+test("the recorded capabilities of a default Nextcloud 34 show no enforcement", (t) => {
+  t.deepEqual(capabilitiesIn("audit-default"), { linksEnabled: true, passwordEnforced: false, expireDateEnabled: false, expireDateEnforced: null, expireDays: null });
+});
+
+test("the recorded capabilities of a provisioned Nextcloud 34 show the share-link policy", (t) => {
+  t.like(capabilitiesIn("audit-provisioned"), { linksEnabled: true, passwordEnforced: true, expireDateEnabled: true, expireDateEnforced: true, expireDays: 30 });
 });
 
 test("image references: a digest pin needs that digest; a tag pin, that tag; familiar names are expanded", (t) => {

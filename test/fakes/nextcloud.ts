@@ -1,8 +1,10 @@
-// A fake Nextcloud 32 for the provisioner tests (no real Nextcloud can run here). It keeps
-// state (users, groups, calendars and their shares, events, system tags, retention rules,
-// polls) and answers the OCS and DAV calls as the recordings in
-// ../shared/contracts/nextcloud-32 show a real 32.0.1 does: same statuses, OCS status
-// codes, v1/v2 differences, content types, XML shapes and error messages, quirks included.
+// A fake Nextcloud for the provisioner tests (a real one runs here only to record: see
+// scripts/contracts-record.ts). It keeps state (users, groups, calendars and their shares,
+// events, system tags, retention rules, polls) and answers the OCS and DAV calls as a real
+// Nextcloud does: same statuses, OCS status codes, v1/v2 differences, content types, XML
+// shapes and error messages, quirks included. First written from recordings of 32.0.1;
+// test/contracts/nextcloud.test.ts replays the 34.0.1 recordings
+// (test/contracts/recordings/nextcloud-34) against it.
 // test/contracts/nextcloud.test.ts replays those recordings against it.
 //
 // Behaviour not covered by a recording follows the server's code where known and is

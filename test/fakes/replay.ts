@@ -81,6 +81,7 @@ export const PLACEHOLDERS: Record<string, "string" | "number"> = {
   date: "string", // d:getlastmodified, recorded as &lt;date&gt;
   "admin-password": "string",
   datadir: "string", // Nextcloud's data directory in storageLocation
+  bytes: "number", // Nextcloud's quota free/used/total/relative (the disk's, not the test's)
 };
 
 /** Headers the recorder kept when present: absent from a recording means absent from the answer. */

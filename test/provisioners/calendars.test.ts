@@ -97,11 +97,12 @@ test("plan: Nextcloud disabled → no calendar", (t) => {
   t.deepEqual(planCalendars({ nextcloud: undefined }, liveOf([])), []);
 });
 
-test("the o:share bodies are the ones recorded from Nextcloud 32", (t) => {
-  const recording = JSON.parse(readFileSync(new URL("../../../shared/contracts/nextcloud-32/caldav-share.json", import.meta.url), "utf8"));
-  const bodies = recording.exchanges.map((e: any) => e.request.body as string | null);
-  t.true(bodies.includes(shareBody("team", "read-write")), "read-write share body");
-  t.true(bodies.includes(shareBody("team", "read")), "read-only share body");
+test("the o:share bodies are the ones the real Nextcloud 34 accepted (200), then listed", (t) => {
+  const recording = JSON.parse(readFileSync(new URL("../contracts/recordings/nextcloud-34/provisioning-first-run.json", import.meta.url), "utf8"));
+  const shares = recording.exchanges.filter((e: any) => e.request?.method === "POST" && e.request.path.startsWith("/remote.php/dav/calendars/"));
+  const accepted = (body: string) => shares.some((e: any) => e.request.body === body && e.response.status === 200);
+  t.true(accepted(shareBody("bureau", "read-write")), "read-write share body");
+  t.true(accepted(shareBody("association", "read")), "read-only share body");
 });
 
 // ---------------------------------------------------------------------------------------

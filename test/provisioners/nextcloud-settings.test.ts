@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
+import { sameAppValue } from "../../provisioners/nextcloud-settings/plan.ts";
 import { converge, ProvisionError } from "../../provisioners/model.ts";
 import { CallCounter } from "../../provisioners/runtime/http.ts";
 import { createNextcloudClient } from "../../provisioners/nextcloud/client.ts";
@@ -37,7 +38,7 @@ import {
   OCC_CONCURRENCY,
 } from "../../provisioners/nextcloud-settings/index.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
-import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_OCC, nextcloudOccSettings } from "../../stacks/services/nextcloud/blueprint.ts";
+import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_OCC, NEXTCLOUD_TWO_FACTOR_GROUP, nextcloudOccSettings } from "../../stacks/services/nextcloud/blueprint.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
 import type { FakeRequest } from "../fakes/fake-server.ts";
@@ -47,6 +48,7 @@ import { requireProgram } from "../support/programs.ts";
 
 const example = exampleAssociation();
 const desired = desiredNextcloudSettings(example)!;
+/** The group the pre-fix settings excluded from 2FA (an enforced group overrules it, so it never exempted anyone in `admin`). */
 const SERVICE_GROUP = "bastide-service";
 const PASSWORD = "fake-service-password-0123456789";
 const noSleep = async () => {};
@@ -117,9 +119,12 @@ test("occ answers are read as Nextcloud 32 prints them", (t) => {
   t.throws(() => parseConfigValue({ exitCode: 255, stdout: "", stderr: "boom" }, "x"), { message: /exit 255: boom/ });
   // PHP prints notices to standard output, before the answer.
   t.is(parseConfigValue(ok('\nDeprecated: something in /var/www/html/lib/x.php on line 3\n"yes"\n'), "x"), "yes");
-  // Recorded app:list (json_pretty); --output=json has the same shape.
-  const recorded = JSON.parse(readFileSync(CONTRACT, "utf8")).exchanges.find((e: { command: string }) => e.command.includes("app:list"));
-  t.deepEqual(parseEnabledApps(ok(recorded.stdout)), ["calendar", "files_retention", "polls"]);
+  // app:list --output=json as the real Nextcloud 34 printed it on the re-run (files_retention enabled by the first).
+  const recorded = JSON.parse(readFileSync(new URL("../contracts/recordings/nextcloud-34/provisioning-rerun.json", import.meta.url), "utf8")).exchanges.find(
+    (e: { command?: string }) => e.command === "php occ app:list --output=json",
+  );
+  const enabled = parseEnabledApps(ok(recorded.stdout));
+  t.true(["dav", "files_retention", "provisioning_api", "systemtags", "twofactor_totp"].every((app) => enabled.includes(app)), enabled.join(", "));
   t.deepEqual(parseEnabledApps(ok('{"enabled":[],"disabled":{"twofactor_totp":"13.0.0"}}\n')), []);
   t.deepEqual(parseGroups(ok("[]\n")), {});
   t.deepEqual(parseGroups(ok('{"admin":["_bastide"],"bastide-service":["_bastide"]}\n')), { admin: ["_bastide"], [SERVICE_GROUP]: ["_bastide"] });
@@ -145,8 +150,9 @@ test("plan on a fresh Nextcloud: every command once, groups before members befor
     desired.occ.map((s) => s.command),
   );
   const phaseOf = (kind: string) => changes.find((c) => c.kind === kind)!.phase;
-  t.true(phaseOf("occ.group") < phaseOf("occ.group-member"));
-  t.true(phaseOf("occ.group-member") < phaseOf("occ.two-factor"));
+  // The service account is put in no group: the enforced group is one it is not in.
+  t.false(changes.some((c) => c.kind === "occ.group" || c.kind === "occ.group-member"));
+  t.true(phaseOf("occ.app-enabled") < phaseOf("occ.two-factor"));
   t.is(phaseOf("occ.app-config"), OCC_PHASES["app-config"]);
   for (const c of changes) t.is(c.payload.reason, desired.occ.find((s) => s.command.join(" ") === c.payload.command.join(" "))!.reason);
 });
@@ -154,8 +160,6 @@ test("plan on a fresh Nextcloud: every command once, groups before members befor
 test("plan: nothing when Nextcloud has every setting; exactly the setting that differs otherwise", (t) => {
   const live = liveMatching(desired);
   t.deepEqual(planOccSettings(desired.occ, live), []);
-  // Groups listed in another order are the same enforcement.
-  t.deepEqual(planOccSettings(desired.occ, { ...live, twoFactor: { enforced: true, groups: ["admin"], excluded: [SERVICE_GROUP] } }), []);
 
   const drifted = structuredClone(live);
   drifted.appConfig["core/shareapi_expire_after_n_days"] = "90";
@@ -165,13 +169,10 @@ test("plan: nothing when Nextcloud has every setting; exactly the setting that d
   unset.appConfig["files/default_quota"] = null;
   t.deepEqual(subjects(planOccSettings(desired.occ, unset)), ["config:app:set files default_quota --value=5 GB"]);
 
-  // An older enforcement without the exemption: only the enforcement is redone.
-  const locked = { ...structuredClone(live), twoFactor: { enforced: true, groups: ["admin"], excluded: [] } };
-  t.deepEqual(subjects(planOccSettings(desired.occ, locked)), [`twofactorauth:enforce --on --group admin --exclude ${SERVICE_GROUP}`]);
-
-  const outOfGroup = structuredClone(live);
-  outOfGroup.groups[SERVICE_GROUP] = [];
-  t.deepEqual(subjects(planOccSettings(desired.occ, outOfGroup)), [`group:adduser ${SERVICE_GROUP} ${NEXTCLOUD_ADMIN_USER}`]);
+  // The older enforcement, which locked the service account out (admin, "except" a group it
+  // was in: an enforced group overrules an excluded one): only the enforcement is redone.
+  const locked = { ...structuredClone(live), twoFactor: { enforced: true, groups: ["admin"], excluded: [SERVICE_GROUP] } };
+  t.deepEqual(subjects(planOccSettings(desired.occ, locked)), ["twofactorauth:enforce --on --group _admins-2fa"]);
 
   const ajax = { ...structuredClone(live), backgroundMode: "ajax" };
   t.deepEqual(subjects(planOccSettings(desired.occ, ajax)), ["background:cron"]);
@@ -326,7 +327,11 @@ test("retention on the fake: refused credentials name the service and the fix", 
 // ---------------------------------------------------------------------------------------
 // occ in a real container: the fake occ, replayed against the recording, then provisioning
 
-const CONTRACT = fileURLToPath(new URL("../../../shared/contracts/nextcloud-32/occ-config.json", import.meta.url));
+const RECORDINGS = new URL("../contracts/recordings/nextcloud-34/", import.meta.url);
+const recordedOcc = (name: string) =>
+  (JSON.parse(readFileSync(new URL(`${name}.json`, RECORDINGS), "utf8")).exchanges as { command?: string; exit: number; stdout: string; stderr: string }[]).filter(
+    (e): e is { command: string; exit: number; stdout: string; stderr: string } => e.command !== undefined,
+  );
 const FAKE_OCC = fileURLToPath(new URL("../fakes/occ/occ", import.meta.url));
 const ROOTFS = fileURLToPath(new URL("../fakes/occ/rootfs.sh", import.meta.url));
 const WWW_DATA = 33;
@@ -378,18 +383,20 @@ function freshInstance() {
   };
 }
 
-/** The state the recording started from: the apps its app:list showed, nothing configured yet. */
+/**
+ * The state the real Nextcloud 34 was recorded in before the first run: the apps its first
+ * app:list showed (files_retention installed once, then disabled), nothing configured yet.
+ */
 function recordedInstance() {
-  const state = freshInstance();
-  return {
-    ...state,
-    apps: {
-      ...state.apps,
-      calendar: { version: "6.5.4", shipped: false, enabled: true },
-      files_retention: { version: "3.0.0", shipped: false, enabled: true },
-      polls: { version: "9.2.0", shipped: false, enabled: true },
-    },
-  };
+  const appList = recordedOcc("provisioning-first-run").find((e) => e.command === "php occ app:list --output=json")!;
+  const { enabled, disabled } = JSON.parse(appList.stdout) as { enabled: Record<string, string>; disabled: Record<string, string> };
+  const apps: Record<string, { version: string; shipped: boolean; enabled: boolean; installed?: string }> = {};
+  for (const [id, version] of Object.entries(enabled)) apps[id] = { version, shipped: true, enabled: true };
+  for (const [id, shown] of Object.entries(disabled)) {
+    const [, version, installed] = /^(\S+)(?: \(installed (\S+)\))?$/.exec(shown)!;
+    apps[id] = { version: version!, shipped: id !== "files_retention", enabled: false, ...(installed ? { installed } : {}) };
+  }
+  return { ...freshInstance(), apps, appstore: {} };
 }
 
 interface OccContainer {
@@ -483,16 +490,17 @@ test.serial("Docker: the fake occ answers every recorded occ exchange exactly, t
   const { box, setupMs } = await occBox();
   t.log(`engine and fake-occ container ready in ${setupMs} ms`);
   box.seed(recordedInstance());
-  const contract = JSON.parse(readFileSync(CONTRACT, "utf8")) as { exchanges: { command: string; exit: number; stdout: string; stderr?: string }[] };
-  t.true(contract.exchanges.length >= 10);
-  for (const exchange of contract.exchanges) {
+  // The first run, then the re-run, in the order the real occ answered them.
+  const exchanges = [...recordedOcc("provisioning-first-run"), ...recordedOcc("provisioning-rerun")];
+  t.true(exchanges.length >= 20);
+  for (const exchange of exchanges) {
     const result = await box.occ.run(shellWords(exchange.command));
     t.is(result.exitCode, exchange.exit, exchange.command);
     t.is(result.stdout, exchange.stdout, exchange.command);
-    t.is(result.stderr, exchange.stderr ?? "", exchange.command);
+    t.is(result.stderr, exchange.stderr, exchange.command);
   }
   // occ really ran as www-data in /var/www/html: the files it wrote are www-data's.
-  t.is(box.state().system.trashbin_retention_obligation, "auto, 30");
+  t.is(box.state().app.core.shareapi_enforce_links_password.value, "1");
 });
 
 /** Runs the whole settings convergence as `pulumi up` does, through the runner. */
@@ -515,13 +523,15 @@ async function runSettings(engine: DockerEngine, nc: FakeNextcloud, settings: Ne
 function assertSettingsInForce(t: ExecutionContext, state: any, settings: NextcloudSettingsDesired) {
   for (const s of settings.occ) {
     const target = occTarget(s.command);
-    if (target.kind === "app-config") t.is(state.app[target.app]?.[target.key]?.value, target.value, s.command.join(" "));
+    // Typed booleans are stored as "1" (core/AppInfo/ConfigLexicon.php): same meaning, not same text.
+    if (target.kind === "app-config") t.true(sameAppValue(target.app, target.key, target.value, state.app[target.app]?.[target.key]?.value ?? null), s.command.join(" "));
   }
   t.is(state.app.core.backgroundjobs_mode.value, "cron");
   t.true(state.apps.twofactor_totp.enabled);
   t.true(state.apps.files_retention.enabled);
-  t.deepEqual(state.groups[SERVICE_GROUP], [NEXTCLOUD_ADMIN_USER]);
-  t.like(state.system, { twofactor_enforced: "true", twofactor_enforced_groups: ["admin"], twofactor_enforced_excluded_groups: [SERVICE_GROUP] });
+  t.deepEqual(state.groups.admin, [NEXTCLOUD_ADMIN_USER], "the service account is put in no other group");
+  t.deepEqual(Object.keys(state.groups), ["admin"]);
+  t.like(state.system, { twofactor_enforced: "true", twofactor_enforced_groups: [NEXTCLOUD_TWO_FACTOR_GROUP], twofactor_enforced_excluded_groups: [] });
 }
 
 test.serial("Docker: first run sets everything, a re-run writes nothing, drift is set back alone", async (t) => {
@@ -556,7 +566,7 @@ test.serial("Docker: first run sets everything, a re-run writes nothing, drift i
     t.deepEqual(second.result.planned, []);
     t.deepEqual(second.execs, []);
     t.is(second.counter.writes(), 0);
-    t.is(second.occReads, 9, "5 app settings, the background mode, app:list, group:list, twofactorauth:enforce");
+    t.is(second.occReads, 8, "5 app settings, the background mode, app:list, twofactorauth:enforce");
 
     // An admin changes one value behind Bastide's back, as they would, with occ.
     const byHand = await box.occ.run(["php", "occ", "config:app:set", "core", "shareapi_expire_after_n_days", "--value=90"]);
@@ -566,10 +576,10 @@ test.serial("Docker: first run sets everything, a re-run writes nothing, drift i
     t.is(third.counter.writes(), 1);
     t.is(box.state().app.core.shareapi_expire_after_n_days.value, "30");
 
-    // …or re-enforces 2FA without the exemption: only the enforcement is redone.
-    t.is((await box.occ.run(["php", "occ", "twofactorauth:enforce", "--on", "--group", "admin"])).exitCode, 0);
+    // …or enforces 2FA for admin, which would lock the service account out: only the enforcement is redone.
+    t.is((await box.occ.run(["php", "occ", "twofactorauth:enforce", "--on", "--group", "admin", "--exclude", SERVICE_GROUP])).exitCode, 0);
     const fourth = await runSettings(engine, nc, desired);
-    t.deepEqual(fourth.execs, [`occ twofactorauth:enforce --on --group admin --exclude ${SERVICE_GROUP}`]);
+    t.deepEqual(fourth.execs, [`occ twofactorauth:enforce --on --group ${NEXTCLOUD_TWO_FACTOR_GROUP}`]);
     assertSettingsInForce(t, box.state(), desired);
     t.deepEqual((await runSettings(engine, nc, desired)).execs, []);
   } finally {
@@ -579,22 +589,20 @@ test.serial("Docker: first run sets everything, a re-run writes nothing, drift i
 
 const phase = (command: string[]) => OCC_PHASES[occTarget(command).kind];
 
-test.serial("Docker: a run interrupted after the group was made converges; an occ failure names the command", async (t) => {
+test.serial("Docker: 'already exists' for a group is success; an occ failure names the command", async (t) => {
   const { engine, box } = await occBox();
-  // Half done: the group exists, the service account is not in it, nothing else.
-  box.seed({ ...freshInstance(), groups: { admin: [NEXTCLOUD_ADMIN_USER], [SERVICE_GROUP]: [] } });
+  box.seed(freshInstance());
   const nc = await fakeNextcloud();
   try {
-    const run = await runSettings(engine, nc, desired);
-    t.deepEqual(run.result.failed, []);
-    t.false(run.execs.includes(`occ group:add ${SERVICE_GROUP}`));
-    t.true(run.execs.includes(`occ group:adduser ${SERVICE_GROUP} ${NEXTCLOUD_ADMIN_USER}`));
-    assertSettingsInForce(t, box.state(), desired);
-
-    // "Already exists" from occ (another run made the group in between) is success.
-    box.seed({ ...freshInstance(), groups: { admin: [NEXTCLOUD_ADMIN_USER], [SERVICE_GROUP]: [NEXTCLOUD_ADMIN_USER] } });
+    // "Already exists" from occ (exit 1, recorded from Nextcloud 34 in occ-memory-warning.json): the group is there.
     const client: NextcloudSettingsClient = { occ: box.occ, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, sleep: noSleep }) };
-    const racing = planOccSettings(desired.occ, { appConfig: {}, backgroundMode: null, enabledApps: [], groups: {}, twoFactor: { enforced: false, groups: [], excluded: [] } });
+    const racing = planOccSettings([{ command: ["php", "occ", "group:add", "admin"], reason: "a group another run made" }], {
+      appConfig: {},
+      backgroundMode: null,
+      enabledApps: [],
+      groups: {},
+      twoFactor: { enforced: false, groups: [], excluded: [] },
+    });
     const groupAdd = racing.find((c) => c.kind === "occ.group")!;
     await t.notThrowsAsync(() => applyOccSetting(groupAdd, client));
 

@@ -2,7 +2,7 @@
 // against the fake Nextcloud (which answers as the recorded Nextcloud 32 does).
 import test, { type ExecutionContext } from "ava";
 import { desiredState, EVERYONE_GROUP, NEXTCLOUD_ADMIN_GROUP, type DesiredState } from "../../provisioners/desired.ts";
-import { NEXTCLOUD_ADMIN_USER } from "../../stacks/services/nextcloud/blueprint.ts";
+import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_TWO_FACTOR_GROUP } from "../../stacks/services/nextcloud/blueprint.ts";
 import {
   managedUserIds,
   planNextcloud,
@@ -81,6 +81,7 @@ test("plan on an empty Nextcloud: groups with their names first, then each membe
     "0 group.create group bureau",
     "0 group.create group potager",
     "0 group.create group evenements",
+    "0 group.create group _admins-2fa",
     "1 user.create user claire.dubois",
     "1 user.create user karim.benali",
     "1 user.create user lea.moreau",
@@ -94,7 +95,7 @@ test("plan on an empty Nextcloud: groups with their names first, then each membe
     email: "claire.dubois@jardins-canal.localhost",
     quota: "5 GB",
     language: "fr",
-    groups: [NEXTCLOUD_ADMIN_GROUP, EVERYONE_GROUP, "bureau"],
+    groups: [NEXTCLOUD_TWO_FACTOR_GROUP, NEXTCLOUD_ADMIN_GROUP, EVERYONE_GROUP, "bureau"],
   });
   t.true(changes.every((c) => c.service === "nextcloud"));
 });
@@ -146,6 +147,8 @@ test("plan: memberships follow the teams and roles; groups Bastide does not mana
   // Claire lost her admin group.
   live.users.get("claire.dubois")!.groups = [EVERYONE_GROUP, "bureau"];
   t.deepEqual(summary(planNextcloud(desired, live)), [
+    // Admins are also in the group two-factor login is enforced for.
+    "2 membership.add claire.dubois → _admins-2fa",
     "2 membership.add claire.dubois → admin",
     "2 membership.remove lea.moreau ↛ bureau",
     "2 membership.remove lea.moreau ↛ admin",
@@ -254,17 +257,18 @@ function assertExampleInPlace(t: ExecutionContext, nc: FakeNextcloud): void {
   );
 }
 
-test("fake: the example is provisioned in 8 writes: 4 groups, then 4 accounts straight into their groups", async (t) => {
+test("fake: the example is provisioned in 10 writes: 5 groups, 4 accounts straight into their groups, the service account's name", async (t) => {
   const nc = await fakeNextcloud(t);
   const { client, counter } = clientFor(nc);
   const result = await run(client);
   t.deepEqual(result.failed, []);
   assertExampleInPlace(t, nc);
-  t.is(nc.server.writes(), 8);
-  t.is(counter.writes("nextcloud"), 8);
+  t.is(nc.server.writes(), 10);
+  t.is(counter.writes("nextcloud"), 10);
   t.deepEqual(nc.server.log.filter(isWrite).map((r) => `${r.method} ${r.path.replace(/\?.*/, "")} ${r.status}`).sort(), [
-    ...Array(4).fill("POST /ocs/v1.php/cloud/groups 200"),
+    ...Array(5).fill("POST /ocs/v1.php/cloud/groups 200"),
     ...Array(4).fill("POST /ocs/v1.php/cloud/users 200"),
+    `PUT /ocs/v1.php/cloud/users/${NEXTCLOUD_ADMIN_USER} 200`,
   ]);
 });
 
@@ -355,8 +359,8 @@ test("fake: 503, 429 with Retry-After and a dropped connection are retried, and 
   const statuses = nc.server.log.map((r) => r.status);
   t.deepEqual([503, 429, "drop"].map((s) => statuses.filter((x) => x === s).length), [1, 2, 1]);
   t.is(waits.filter((ms) => ms === 7000).length, 2, "waited as Retry-After asked");
-  // Every attempt is counted: 8 successful writes + 4 retried ones.
-  t.is(counter.writes("nextcloud"), 12);
+  // Every attempt is counted: 10 successful writes + 4 retried ones.
+  t.is(counter.writes("nextcloud"), 14);
 
   // The faults cost retries, not duplicates: a re-run has nothing to do.
   nc.server.resetLog();
@@ -402,8 +406,8 @@ test("fake: refused credentials (997) on a write name the member; on the read, t
 test.serial("fake: a run cut off half-way (a write hangs, no retry left) converges on the next run, without duplicates", async (t) => {
   const nc = await fakeNextcloud(t);
   let writes = 0;
-  // The 6th write never gets an answer: 4 groups and 1 account are done by then.
-  nc.server.inject({ match: (r) => isWrite(r) && ++writes === 6, times: 1, response: "hang" });
+  // The 7th write never gets an answer: 5 groups and 1 account are done by then.
+  nc.server.inject({ match: (r) => isWrite(r) && ++writes === 7, times: 1, response: "hang" });
   const cut = clientFor(nc, { timeoutMs: 1500, retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
   const interrupted = await run(cut.client);
   t.is(interrupted.failed.length, 1);
@@ -414,7 +418,8 @@ test.serial("fake: a run cut off half-way (a write hangs, no retry left) converg
   nc.server.resetLog();
   const again = await run(clientFor(nc).client);
   t.deepEqual(again.failed, []);
-  t.deepEqual(again.applied.map((c) => c.kind), ["user.create"]);
+  // The missing account, then the service account's name (its phase never came in the cut run).
+  t.deepEqual(again.applied.map((c) => c.kind), ["user.create", "user.update"]);
   assertExampleInPlace(t, nc);
 });
 
@@ -463,6 +468,11 @@ test("fake: users and groups Bastide does not manage are left alone", async (t) 
   await run(clientFor(nc).client, withDepartures(example, { disable: ["someone.else"] }));
   t.like(nc.user("visitor"), { displayName: "A visitor", enabled: true, groups: ["chorale"] });
   t.deepEqual(nc.user("lea.moreau")!.groups, ["association", "chorale", "potager"]);
-  t.like(nc.user(NEXTCLOUD_ADMIN_USER), { enabled: true, groups: [NEXTCLOUD_ADMIN_GROUP] });
-  t.true(nc.server.log.every((r) => !r.path.includes(`/users/${NEXTCLOUD_ADMIN_USER}`) && !r.path.includes("/users/visitor")), "never read or written");
+  // Of the service account, only its display name (shown beside the calendars it shares) is set.
+  t.like(nc.user(NEXTCLOUD_ADMIN_USER), { enabled: true, groups: [NEXTCLOUD_ADMIN_GROUP], displayName: example.nextcloud!.serviceAccountName });
+  t.deepEqual(
+    nc.server.log.filter((r) => r.path.includes(`/users/${NEXTCLOUD_ADMIN_USER}`)).map((r) => r.method),
+    ["GET", "PUT"],
+  );
+  t.true(nc.server.log.every((r) => !r.path.includes("/users/visitor")), "never read or written");
 });

@@ -20,8 +20,21 @@ import { EDGE_NETWORK } from "../../platform/network.ts";
  * alphabet, so no member can collide with it.
  */
 export const NEXTCLOUD_ADMIN_USER = "_bastide";
-/** The group that holds NEXTCLOUD_ADMIN_USER alone, so that it can be exempted from two-factor login. */
+/**
+ * The group earlier versions put NEXTCLOUD_ADMIN_USER in to exempt it from two-factor login (it did not:
+ * see NEXTCLOUD_TWO_FACTOR_GROUP). Existing servers keep it, so no team may take its name.
+ */
 export const NEXTCLOUD_SERVICE_GROUP = "bastide-service";
+
+/**
+ * The group two-factor login is enforced for: the association's admins, never the service
+ * account. Not `admin` itself: the service account is in `admin`, and an enforced group
+ * overrules an excluded one (lib/private/Authentication/TwoFactorAuth/MandatoryTwoFactor.php,
+ * 34.0.1, isEnforcedFor, lines 53-82; recorded in two-factor-enforcement.json), so enforcing
+ * for `admin` locks provisioning out whatever is excluded. The leading underscore keeps it
+ * out of the team ids' alphabet.
+ */
+export const NEXTCLOUD_TWO_FACTOR_GROUP = "_admins-2fa";
 
 /** Where and as whom `occ` runs: the app container, as Apache's user, in Nextcloud's folder. */
 export const NEXTCLOUD_OCC = { container: "app", user: "www-data", workingDir: "/var/www/html" } as const;
@@ -237,9 +250,6 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
   const s = config.services.nextcloud;
   const links = s.shareLinks;
   const days = links.expireAfterDays;
-  // Enforced 2FA refuses password logins to the API: the service account (in `admin`) is
-  // kept out of it through a group of its own, or provisioning would lock itself out.
-  const serviceGroup = NEXTCLOUD_SERVICE_GROUP;
   return [
     {
       command: occ("background:cron"),
@@ -271,16 +281,12 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
       ? [
           { command: occ("app:enable", "twofactor_totp"), reason: "Admins need an authenticator app (TOTP) as second factor" },
           {
-            command: occ("group:add", serviceGroup),
-            reason: `The group ${serviceGroup} holds Bastide's service account only, so that it can be exempted from two-factor login`,
-          },
-          {
-            command: occ("group:adduser", serviceGroup, NEXTCLOUD_ADMIN_USER),
-            reason: `${NEXTCLOUD_ADMIN_USER}, the account provisioning uses, logs in with its generated password and no second factor`,
-          },
-          {
-            command: occ("twofactorauth:enforce", "--on", "--group", "admin", "--exclude", serviceGroup),
-            reason: `Members of the admin group must log in with two factors (except ${NEXTCLOUD_ADMIN_USER}, through ${serviceGroup})`,
+            // Enforced 2FA refuses password logins to the API, and provisioning logs in with
+            // the service account's password (an app password cannot confirm one): the
+            // enforced group holds the admins only. The group need not exist yet (occ does
+            // not check, core/Command/TwoFactorAuth/Enforce.php): accounts create it.
+            command: occ("twofactorauth:enforce", "--on", "--group", NEXTCLOUD_TWO_FACTOR_GROUP),
+            reason: `Admins must log in with two factors (group ${NEXTCLOUD_TWO_FACTOR_GROUP}, which ${NEXTCLOUD_ADMIN_USER}, the account provisioning uses, is not in)`,
           },
         ]
       : [{ command: occ("twofactorauth:enforce", "--off"), reason: "Two-factor login is not enforced for admins (services.nextcloud.adminTwoFactor: false)" }]),
