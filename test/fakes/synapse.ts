@@ -499,6 +499,8 @@ export class FakeSynapse {
       avatar_url: user.avatarUrl,
       threepids: [],
       external_ids: [],
+      // 1.163.2: synapse/handlers/admin.py get_user.
+      erased: user.erased,
     };
   }
 
@@ -528,6 +530,8 @@ export class FakeSynapse {
       displayname: u.displayname,
       avatar_url: u.avatarUrl,
       creation_ts: u.creationTs,
+      // Since Synapse 1.97; 1.163.2: synapse/storage/databases/main/__init__.py get_users_paginate.
+      erased: u.erased,
     }));
     const body: Json = { users: page, total: matching.length };
     if (start + limit < matching.length) body.next_token = String(start + page.length);

@@ -3,7 +3,7 @@
 import test, { type ExecutionContext } from "ava";
 import { desiredState, matrixUserId, MATRIX_BOT, type DesiredState } from "../../provisioners/desired.ts";
 import { botPassword, BOT_DEVICE_ID, createMatrixClient, ENCRYPTION_ALGORITHM, matrixProvisioner, PHASES, type LiveMatrix, type MatrixChange } from "../../provisioners/matrix/index.ts";
-import { UNLIMITED } from "../../provisioners/matrix/model.ts";
+import { INVITE_LEVEL, UNLIMITED } from "../../provisioners/matrix/model.ts";
 import { planMatrix } from "../../provisioners/matrix/plan.ts";
 import { runMatrix } from "../../provisioners/matrix/runner.ts";
 import { converge, ProvisionError } from "../../provisioners/model.ts";
@@ -36,7 +36,7 @@ function convergedLive(desired: DesiredState): LiveMatrix {
   const roomId = (a: string) => `!${a}:${m.serverName}`;
   const members = (ids: string[]) => Object.fromEntries(ids.map((id, i) => [id, i % 2 ? "join" : "invite"]));
   return {
-    users: Object.fromEntries(m.users.map((u) => [u.id, { id: u.id, displayName: u.displayName, deactivated: false }])),
+    users: Object.fromEntries(m.users.map((u) => [u.id, { id: u.id, displayName: u.displayName, deactivated: false, erased: false }])),
     rooms: {
       [m.space.alias]: {
         alias: `#${m.space.alias}:${m.serverName}`,
@@ -47,6 +47,7 @@ function convergedLive(desired: DesiredState): LiveMatrix {
         members: members(m.space.members),
         children: m.rooms.map((r) => roomId(r.alias)),
         parents: [],
+        powerLevels: { invite: INVITE_LEVEL, events_default: 100 },
       },
       ...Object.fromEntries(
         m.rooms.map((r) => [
@@ -60,6 +61,7 @@ function convergedLive(desired: DesiredState): LiveMatrix {
             members: members(r.members),
             children: [],
             parents: [spaceId],
+            powerLevels: { invite: INVITE_LEVEL, kick: 50 },
           },
         ]),
       ),
@@ -140,9 +142,9 @@ test("plan: only what differs", (t) => {
 
 test("plan: departures disable, erase and enable accounts, once", (t) => {
   const live = convergedLive(BASE);
-  live.users[user("zoe")] = { id: user("zoe"), displayName: "Zoé", deactivated: false };
-  live.users[user("yann")] = { id: user("yann"), displayName: "Yann", deactivated: true };
-  live.users[user("xavier")] = { id: user("xavier"), displayName: null, deactivated: true };
+  live.users[user("zoe")] = { id: user("zoe"), displayName: "Zoé", deactivated: false, erased: false };
+  live.users[user("yann")] = { id: user("yann"), displayName: "Yann", deactivated: true, erased: false };
+  live.users[user("xavier")] = { id: user("xavier"), displayName: null, deactivated: true, erased: true };
   live.users[user("tom.martin")]!.deactivated = true;
   for (const room of ["association", "potager", "evenements"]) live.rooms[room]!.members[user("tom.martin")] = "leave";
   const desired = { ...BASE, departures: { disable: ["zoe", "yann", "nobody"], erase: ["yann", "xavier", "nobody"], enable: ["tom.martin"] } };
