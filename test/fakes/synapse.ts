@@ -263,6 +263,17 @@ export class FakeSynapse {
     this.lostAnswers.push({ match, times, status });
   }
 
+  private cutShort = 0;
+
+  /**
+   * The next `times` room creations stop after the room and its alias exist, before the
+   * creator joins, and are answered 429 M_LIMIT_EXCEEDED: synapse/handlers/room.py
+   * create_room binds the alias (create_association) before _send_events_for_new_room.
+   */
+  cutShortRoomCreations(times: number): void {
+    this.cutShort = times;
+  }
+
   /** A valid registration MAC, as `synapse.register_new_matrix_user` computes it. */
   registrationMac(nonce: string, username: string, password: string, admin: boolean, userType?: string): string {
     const mac = createHmac("sha1", this.secret);
@@ -334,6 +345,7 @@ export class FakeSynapse {
     }
     if (version === "v1" && a === "rooms" && rest.length === 1 && method === "GET") return this.listRooms(request);
     if (version === "v1" && a === "rooms" && rest.length === 2 && method === "GET") return this.roomDetails(request, b!);
+    if (version === "v1" && a === "rooms" && rest.length === 2 && method === "DELETE") return this.deleteRoom(request, b!);
     if (version === "v1" && a === "rooms" && c === "members" && rest.length === 3 && method === "GET") return this.adminRoomMembers(request, b!);
     throw unrecognized();
   }
@@ -793,6 +805,10 @@ export class FakeSynapse {
     const taken = (type: string) => initialState.has(stateKeyOf(type, ""));
 
     send("m.room.create", { ...((config.creation_content as Json | undefined) ?? {}), room_version: roomVersion, creator });
+    if (this.cutShort > 0) {
+      this.cutShort--;
+      throw new MatrixError(429, "M_LIMIT_EXCEEDED", "Too Many Requests", { retry_after_ms: 10 });
+    }
     send("m.room.member", this.memberContent(creator, "join"), creator);
     const initialPowerLevels = initialState.get(stateKeyOf("m.room.power_levels", ""));
     if (initialPowerLevels) {
@@ -1052,6 +1068,18 @@ export class FakeSynapse {
     const local = new Set(this.members(roomId, "join"));
     const devices = [...this.devices.values()].filter((d) => local.has(d.userId)).length;
     return ok({ ...this.roomStats(room), joined_local_devices: devices, forgotten: false });
+  }
+
+  /** synapse/rest/admin/rooms.py RoomRestServlet.on_DELETE with purge: the room and its aliases are gone. */
+  private deleteRoom(request: FakeRequest, roomId: string): FakeResponse {
+    this.admin(request);
+    const room = this.rooms.get(roomId);
+    if (!room) throw notFound("Room not found");
+    const kicked = this.members(roomId, "join");
+    const aliases = [...this.aliases].filter(([, mapping]) => mapping.roomId === roomId).map(([alias]) => alias);
+    for (const alias of aliases) this.aliases.delete(alias);
+    this.rooms.delete(roomId);
+    return ok({ kicked_users: kicked, failed_to_kick_users: [], local_aliases: aliases, new_room_id: null });
   }
 
   private listRooms(request: FakeRequest): FakeResponse {

@@ -161,6 +161,49 @@ test("plan: departures disable, erase and enable accounts, once", (t) => {
   t.deepEqual(planMatrix(byHand, live), [], "an account an admin deactivated by hand is left alone, and not invited");
 });
 
+test("plan: whoever the config does not put in a room is taken out; the bot and departing accounts are left alone", (t) => {
+  const live = convergedLive(BASE);
+  live.rooms.potager!.members[user("karim.benali")] = "join";
+  live.rooms.potager!.members[user("outsider")] = "invite";
+  live.rooms.potager!.members[user(MATRIX_BOT)] = "join";
+  live.rooms.potager!.members[user("gone")] = "leave";
+  live.rooms.association!.members[user("outsider")] = "join";
+  live.rooms.bureau!.members[user("zoe")] = "join";
+  t.deepEqual(kinds(planMatrix({ ...BASE, departures: { ...NO_DEPARTURES, disable: ["zoe"] } }, live)).sort(), [
+    `room.kick karim.benali out of ${alias("potager")}`,
+    `room.kick outsider out of ${alias("association")}`,
+    `room.kick outsider out of ${alias("potager")}`,
+  ]);
+});
+
+test("plan: a room where members may invite gets invite back to the bot's level, the rest of its power levels kept", (t) => {
+  const live = convergedLive(BASE);
+  live.rooms.bureau!.powerLevels = { invite: 0, kick: 50, users: {} };
+  live.rooms.association!.powerLevels = { events_default: 100 };
+  const changes = planMatrix(BASE, live).filter((c) => c.kind === "room.power");
+  t.deepEqual(
+    changes.map((c) => [c.subject, c.payload, c.phase]),
+    [
+      [`space ${alias("association")}`, { alias: alias("association"), content: { events_default: 100, invite: INVITE_LEVEL } }, PHASES.roomState],
+      [`room ${alias("bureau")}`, { alias: alias("bureau"), content: { invite: INVITE_LEVEL, kick: 50, users: {} } }, PHASES.roomState],
+    ],
+  );
+});
+
+test("plan: a member in the config whose account was erased is refused by name; a stillborn room is replaced", (t) => {
+  const live = convergedLive(BASE);
+  live.users[user("lea.moreau")] = { id: user("lea.moreau"), displayName: null, deactivated: true, erased: true };
+  const error = t.throws(() => planMatrix(BASE, live), { instanceOf: ProvisionError });
+  t.is(error!.member, "lea.moreau");
+  t.regex(error!.message, /erased .* new id in the config file \(members\[\]\.id\)/);
+
+  const half = convergedLive(BASE);
+  half.rooms.potager = null;
+  half.stillborn = { potager: "!stillborn:x" };
+  const create = planMatrix(BASE, half).find((c) => c.kind === "room.create");
+  t.is((create?.payload as { replaces?: string }).replaces, "!stillborn:x");
+});
+
 // --- runs against the fake ---------------------------------------------------------
 
 const SESSION_PATHS = new Set(["/_matrix/client/v3/login", "/_matrix/client/v3/logout", "/_synapse/admin/v1/register"]);
@@ -493,4 +536,30 @@ test("the bot keeps one device however many runs, and its password is derived, n
   t.deepEqual(fake.tokensOf(bot), [], "the next close removed them all");
   t.not(botPassword(SECRET, bot), botPassword("another", bot));
   t.is(botPassword(SECRET, bot), botPassword(SECRET, bot));
+});
+
+test("a room creation cut short by a 429 (room and alias made, creator not joined) is replaced, in the same run or the next", async (t) => {
+  // Retried at once: the retry meets M_ROOM_IN_USE, finds the stillborn room and replaces it.
+  const fake = await startFake(t);
+  fake.cutShortRoomCreations(1);
+  const result = await provision(fake, BASE);
+  t.deepEqual(result.failed.map((f) => f.error.message), []);
+  assertConverged(t, fake, BASE);
+  t.true(fake.server.log.some((l) => l.status === 429 && l.path === "/_matrix/client/v3/createRoom"), "the creation was cut short");
+  t.is(fake.server.log.filter((l) => l.method === "DELETE" && l.path.startsWith("/_synapse/admin/v1/rooms/")).length, 1, "the stillborn room was deleted");
+
+  // Not retried (the run gave up): the next run finds it at the alias and replaces it.
+  const later = await startFake(t);
+  later.cutShortRoomCreations(1);
+  const gaveUp = await provision(later, BASE, { retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
+  t.true(gaveUp.failed.some((f) => /M_LIMIT_EXCEEDED|429/.test(f.error.message)), gaveUp.failed.map((f) => f.error.message).join("; "));
+  const stillborn = later.roomIdFor(alias(MATRIX.space.alias))!;
+  t.is(later.membership(stillborn, user(MATRIX_BOT)), undefined, "the bot never joined it");
+  const next = await provision(later, BASE);
+  t.deepEqual(next.failed.map((f) => f.error.message), []);
+  assertConverged(t, later, BASE);
+  t.not(later.roomIdFor(alias(MATRIX.space.alias)), stillborn);
+  later.server.resetLog();
+  t.deepEqual((await provision(later, BASE)).planned, []);
+  t.deepEqual(provisioningWrites(later), []);
 });
