@@ -53,6 +53,8 @@ const asPostgres = (program: string, args: string[]) => spawnSync("runuser", ["-
 interface Cluster {
   port: number;
   createDatabase(): string;
+  /** One value from a query, as text. */
+  query(database: string, sql: string): string;
   stop(): void;
 }
 
@@ -83,6 +85,11 @@ function postgresCluster(): Promise<Cluster> {
     process.once("exit", stop);
     return {
       port,
+      query(database, sql) {
+        const answer = spawnSync(join(POSTGRES_BIN, "psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-tAc", sql], { encoding: "utf8", timeout: 30_000 });
+        if (answer.status !== 0) throw new Error(`${sql}: ${answer.stderr}`);
+        return answer.stdout.trim();
+      },
       createDatabase() {
         const name = `synapse_${process.pid}_${++databases}`;
         const made = spawnSync(join(POSTGRES_BIN, "psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-c", `CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`], { encoding: "utf8", timeout: 60_000 });
@@ -113,6 +120,12 @@ export interface SynapseOptions {
    * rate limits that a test logging in many times from one address would hit).
    */
   overrides?: Record<string, unknown>;
+  /**
+   * Wait for the new database's background updates to finish. Until they have, some admin
+   * calls fail: re-activating an account answers 500 (Synapse 1.163.2 upserts into
+   * `profiles` before the background update has made the unique index ON CONFLICT needs).
+   */
+  settled?: boolean;
 }
 
 export interface RealSynapse {
@@ -182,7 +195,8 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<RealSy
   const logFile = join(dir, "homeserver.log");
   const secrets = testSecrets();
   const port = await freePort();
-  const homeserver = { ...loopbackHomeserver(homeserverYaml(config, hostnames(config), secrets), { port, database: pg.createDatabase(), postgresPort: pg.port, dir }), ...options.overrides };
+  const database = pg.createDatabase();
+  const homeserver = { ...loopbackHomeserver(homeserverYaml(config, hostnames(config), secrets), { port, database, postgresPort: pg.port, dir }), ...options.overrides };
   const configFile = join(dir, "homeserver.yaml");
   writeFileSync(configFile, stringify(homeserver, { version: "1.1" }), { mode: 0o600 });
   writeFileSync(homeserver.log_config, LOG_CONFIG(logFile));
@@ -220,6 +234,12 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<RealSy
     await stop();
     throw new Error(`Synapse ${SYNAPSE_VERSION} did not start with Bastide's homeserver.yaml: ${(error as Error).message}\n${log()}`);
   }
+
+  if (options.settled)
+    await waitUntil("Synapse's background updates", () => pg.query(database, "SELECT count(*) FROM background_updates") === "0", { timeoutMs: 180_000, intervalMs: 1_000 }).catch(async (error) => {
+      await stop();
+      throw error;
+    });
 
   const call = async (token: string | undefined, method: string, path: string, body?: unknown) => {
     const response = await fetch(`${url}${path}`, {
