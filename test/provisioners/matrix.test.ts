@@ -213,7 +213,9 @@ const sessionWrites = (fake: FakeSynapse) => fake.server.log.filter((l) => !isRe
 const FAST_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 1, maxDelayMs: 20 };
 
 async function startFake(t: ExecutionContext, secret = SECRET): Promise<FakeSynapse> {
-  const fake = await createFakeSynapse({ serverName: SERVER, registrationSharedSecret: secret });
+  // These runs log in and out each time (the runner keeps its session between `pulumi up`s):
+  // more logins than Synapse's rc_login.address allows in a minute (5), so the limit is raised.
+  const fake = await createFakeSynapse({ serverName: SERVER, registrationSharedSecret: secret, loginsPerAddress: { perSecond: 1, burst: 100 } });
   t.teardown(() => fake.server.stop());
   return fake;
 }
