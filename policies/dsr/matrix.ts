@@ -19,8 +19,8 @@
 //   true since 1.120: synapse/config/repository.py), which is all of them on a new server.
 //
 // Erasure: the Matrix provisioner's own `user.erase` (deactivation with erase: true),
-// then DELETE /_synapse/admin/v1/users/<id>/media (not recorded), since Synapse 1.67's
-// erasure leaves uploaded media in place.
+// then DELETE /_synapse/admin/v1/users/<id>/media, since Synapse's erasure leaves uploaded
+// media in place (1.163.2: synapse/handlers/deactivate_account.py never touches media).
 import { matrixUserId } from "../../provisioners/desired.ts";
 import { converge } from "../../provisioners/model.ts";
 import { matrixProvisioner } from "../../provisioners/matrix/index.ts";

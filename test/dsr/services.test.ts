@@ -1,5 +1,5 @@
 // Data-subject requests against the services' test doubles: the fake Nextcloud 32 and the
-// fake Synapse 1.67 (both checked against recordings of the real servers), and Debian's
+// fake Synapse 1.163 (both checked against recordings of the real servers), and Debian's
 // real Prosody. The stack is first provisioned by the provisioners themselves, so the
 // export and the erasure meet what `pulumi up` leaves.
 //

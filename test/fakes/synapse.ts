@@ -1,8 +1,10 @@
-// A stateful fake of Synapse 1.67, for the Matrix provisioner's tests (no Synapse can
-// run here). It answers as the recordings in ../shared/contracts/synapse-1.67 do:
-// same statuses, errcodes, messages, body shapes and key order; test/contracts/
-// synapse.test.ts replays every recorded exchange against it. Endpoints the
-// recordings do not cover follow Synapse's source (listed in UNRECORDED_ENDPOINTS).
+// A stateful fake of Synapse 1.163.2, for the tests that inject faults (the others run
+// against the real Synapse: test/support/synapse.ts). It answers as the project's own
+// recordings of the real server do (test/contracts/recordings/synapse-1.163, made by
+// scripts/record-synapse.ts with Bastide's homeserver.yaml): same statuses, errcodes,
+// messages, body shapes and key order; test/contracts/synapse.test.ts replays every
+// recorded exchange against it. Endpoints the recordings do not cover follow Synapse's
+// source (listed in UNRECORDED_ENDPOINTS).
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
 import { FakeServer, type FakeRequest, type FakeResponse } from "./fake-server.ts";
 
@@ -356,7 +358,8 @@ export class FakeSynapse {
     const { method } = request;
     const [a, b, c] = rest;
     if (version === "v1" && a === "server_version" && rest.length === 1 && method === "GET")
-      return ok({ server_version: "1.67.0", python_version: "3.11.2" });
+      // Synapse 1.163.2 no longer reports python_version (seen on the real server).
+      return ok({ server_version: "1.163.2" });
     if (version === "v1" && a === "register" && rest.length === 1) {
       if (method === "GET") return this.registerNonce();
       if (method === "POST") return this.register(request);

@@ -338,3 +338,56 @@ test.serial("item 2: the export has the member's messages and the bytes of their
     await target.client.close();
   }
 });
+
+test.serial("a new display name or retention period is the only write; a retention changed by hand is put back in that room only", async (t) => {
+  const team = scoped("t8");
+  t.deepEqual((await provision(desiredOf(team()))).failed, []);
+  const renamed = team((input) => {
+    input.members[0].name = "Claire Dubois-Martin";
+  });
+  const first = await provision(desiredOf(renamed));
+  t.deepEqual(kinds(first.applied), ["user.update user t8-claire.dubois"]);
+  t.is((await asInspector("GET", `/_synapse/admin/v2/users/${enc(user("t8-claire.dubois"))}`)).displayname, "Claire Dubois-Martin");
+
+  const shorter = team((input) => {
+    input.members[0].name = "Claire Dubois-Martin";
+    input.services.matrix.retention = { messagesDays: 30 };
+  });
+  const second = await provision(desiredOf(shorter));
+  t.deepEqual(second.applied.map((c) => c.kind), ["room.retention", "room.retention", "room.retention", "room.retention"], "the space and three rooms");
+  for (const local of ["association", "t8-bureau", "t8-potager", "t8-evenements"]) t.deepEqual(await content(await roomIdOf(local), "m.room.retention"), { max_lifetime: 30 * 86_400_000 });
+
+  const bureau = await roomIdOf("t8-bureau");
+  const bot = botClient();
+  await (await bot.sdk()).sendStateEvent(bureau, "m.room.retention" as never, { max_lifetime: 86_400_000 } as never, "");
+  await bot.close();
+  const third = await provision(desiredOf(shorter));
+  t.deepEqual(kinds(third.applied), [`room.retention room ${alias("t8-bureau")}`]);
+  t.deepEqual(await content(bureau, "m.room.retention"), { max_lifetime: 30 * 86_400_000 });
+});
+
+test.serial("a team alias already taken by a room the bot is not in is reported, not worked around", async (t) => {
+  const squatter = await synapse.register("t9-squatter", randomBytes(18).toString("base64url"));
+  const made = await synapse.call(squatter.accessToken, "POST", "/_matrix/client/v3/createRoom", { preset: "private_chat", room_alias_name: "t9-bureau" });
+  t.is(made.status, 200);
+  const counter = new CallCounter();
+  const error = await t.throwsAsync(provision(desiredOf(scoped("t9")()), counter), { instanceOf: ProvisionError });
+  t.regex(error!.message, /^matrix: reading #t9-bureau:\S+: M_FORBIDDEN: .* \(is @bastide:\S+ a member of !\S+\?\)$/);
+  t.is(counter.writes("matrix"), 0, "nothing created on a guess");
+  t.is(await roomIdOf("t9-bureau"), made.json.room_id, "the squatter's room is left alone");
+});
+
+test.serial("the bot cannot act with a wrong shared secret, and the error shows no secret", async (t) => {
+  // The bot exists (made with the right secret); a wrong secret derives a wrong password.
+  const bot = botClient();
+  await bot.sdk();
+  await bot.close();
+  const wrong = "aDifferentSecret0002";
+  const counter = new CallCounter();
+  const client = createMatrixClient({ baseUrl: synapse.url, registrationSharedSecret: wrong, serverName: synapse.serverName, counter });
+  const error = await t.throwsAsync(converge(matrixProvisioner, desiredOf(scoped("t10")()), client, { concurrency: 2 }), { instanceOf: ProvisionError });
+  // The derived password is refused, then so is the registration's MAC: the secret is named as the cause.
+  t.regex(error!.message, /Synapse refused the registration shared secret \(HMAC incorrect\)/);
+  t.false(error!.message.includes(wrong));
+  t.is(counter.writes("matrix"), 0);
+});
