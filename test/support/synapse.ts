@@ -213,7 +213,13 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<RealSy
   child.stdout?.on("data", (d) => (printed += d));
   child.stderr?.on("data", (d) => (printed += d));
   let exited: number | null | undefined;
-  child.once("exit", (code) => (exited = code));
+  // A test process that dies without stop() must not leave Synapse running.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  child.once("exit", (code) => {
+    exited = code;
+    process.removeListener("exit", killOnExit);
+  });
   const url = `http://127.0.0.1:${port}`;
   const log = () => `${printed}\n${existsSync(logFile) ? readFileSync(logFile, "utf8") : ""}`.slice(-6000);
   const stop = async () => {
