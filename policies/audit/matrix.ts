@@ -2,7 +2,7 @@
 // come in as a guest or to federate, and, as Bastide's bot, every account's state and
 // each provisioned room's m.room.retention.
 import type { Dispatcher } from "undici";
-import { createMatrixClient } from "../../provisioners/matrix/index.ts";
+import { createMatrixClient, TOOL_DEVICES } from "../../provisioners/matrix/index.ts";
 import { describeError, errcodeOf } from "../../provisioners/matrix/client.ts";
 import { HttpClient, type HttpResponse } from "../../provisioners/runtime/http.ts";
 import type { HttpTuning } from "./nextcloud.ts";
@@ -48,7 +48,7 @@ export async function readMatrixProbes(connection: MatrixAuditConnection, tuning
 
 /** As Bastide's bot: every account (deactivated ones too) and each room's retention rule. */
 export async function readMatrixState(connection: MatrixAuditConnection, rooms: readonly string[], tuning: HttpTuning = {}): Promise<MatrixStateFacts> {
-  const client = createMatrixClient({ ...connection, ...tuning });
+  const client = createMatrixClient({ ...connection, ...tuning, deviceId: TOOL_DEVICES.audit });
   try {
     const users = await client.listUsers().catch((error) => {
       throw new Error(`listing accounts as ${client.botUserId}: ${describeError(error)}`);

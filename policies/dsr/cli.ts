@@ -16,11 +16,11 @@ import { SERVER_CONF_PATH } from "../../stacks/services/vpn/blueprint.ts";
 import { createCalDavClient } from "../../provisioners/calendars/client.ts";
 import { endpointOf, dockerTargetFor, resolveEndpoint } from "../../provisioners/connections.ts";
 import { dockerProsody } from "../../provisioners/jitsi/commands.ts";
-import { createMatrixClient } from "../../provisioners/matrix/client.ts";
+import { createMatrixClient, TOOL_DEVICES, type MatrixClientOptions } from "../../provisioners/matrix/client.ts";
 import { createNextcloudClient } from "../../provisioners/nextcloud/client.ts";
 import { ENDPOINT_ENV } from "../../provisioners/first-password/connect.ts";
 import { dockerFor } from "../../provisioners/runtime/docker.ts";
-import { containerAccess, DEFAULT_LIMITS, NEXTCLOUD_DATA_DIRECTORY, type DsrLimits, type DsrTargets } from "./targets.ts";
+import { containerAccess, DEFAULT_LIMITS, NEXTCLOUD_DATA_DIRECTORY, type DsrLimits, type DsrTargets, type MatrixTarget } from "./targets.ts";
 
 export const COMMON_OPTIONS = {
   out: { type: "string", default: "out/dsr" },
@@ -121,8 +121,14 @@ export async function stackOutputs(args: Pick<CommonArgs, "stack" | "outputs">):
 export const allSecrets = (outputs: StackOutputs): string[] =>
   Object.values(outputs.serviceSecrets).flatMap((secrets) => Object.values(secrets ?? {}).filter((v): v is string => typeof v === "string"));
 
-/** Connections to every enabled service; close() ends the Matrix bot's session. */
+/** Matrix for a request: the bot on the data-subject commands' own device, so that closing it leaves the provisioner's session alone. */
+export function matrixTarget(connection: Omit<MatrixClientOptions, "deviceId">): MatrixTarget {
+  const { baseUrl, dispatcher, headers } = connection;
+  return { client: createMatrixClient({ ...connection, deviceId: TOOL_DEVICES.dataSubject }), media: { baseUrl, ...(dispatcher ? { dispatcher } : {}), ...(headers ? { headers } : {}) } };
+}
+
 /**
+ * Connections to every enabled service; close() ends the Matrix bot's data-subject session.
  * `env` may name other addresses for the HTTP services (BASTIDE_NEXTCLOUD_URL,
  * BASTIDE_MATRIX_URL: an SSH tunnel, a test server), as for audit and first-password.
  */
@@ -155,10 +161,7 @@ export async function productionTargets(
   if (s.matrix.enabled) {
     const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, names.matrix, env[ENDPOINT_ENV.matrix] || undefined), target);
     const headers = { [PROVISIONING_TOKEN.header]: secret("proxy", PROVISIONING_TOKEN.secret) };
-    targets.matrix = {
-      client: createMatrixClient({ baseUrl, dispatcher, headers, serverName: names.matrix, registrationSharedSecret: secret("matrix", MATRIX_SECRETS.registrationSharedSecret) }),
-      media: { baseUrl, dispatcher, headers },
-    };
+    targets.matrix = matrixTarget({ baseUrl, dispatcher, headers, serverName: names.matrix, registrationSharedSecret: secret("matrix", MATRIX_SECRETS.registrationSharedSecret) });
   }
   if (s.jitsi.enabled) targets.jitsi = { commands: dockerProsody({ docker }) };
   if (s.vpn.enabled) targets.vpn = { wireguard: containerAccess(docker, containerName("vpn", "wireguard")), confPath: SERVER_CONF_PATH };

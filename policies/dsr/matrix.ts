@@ -1,20 +1,26 @@
 // Matrix's part of a request, as the bot (a Synapse admin).
 //
 // Export, through Synapse's admin API (docs/admin_api/user_admin_api.md, rooms.md and
-// media_admin_api.md; synapse/rest/admin/*.py in 1.67):
+// media_admin_api.md; synapse/rest/admin/*.py in 1.163.2), checked against the real
+// server by test/provisioners/matrix-synapse.test.ts:
 // - the account: GET /_synapse/admin/v2/users/<id> (recorded: admin-users.json);
 // - devices: GET /_synapse/admin/v2/users/<id>/devices (not recorded);
 // - rooms they are in: GET /_synapse/admin/v1/rooms, then /rooms/<id>/members;
 // - their messages, in every room of the server (also those they left):
-//   GET /_synapse/admin/v1/rooms/<id>/messages?dir=b&filter={"senders":[id]} (not recorded),
-//   paged by `end`; in encrypted rooms these are ciphertext, which only the members'
-//   devices can read;
-// - media they uploaded: GET /_synapse/admin/v1/users/<id>/media (not recorded), each
-//   file from /_matrix/media/r0/download/<server>/<media id>, bounded in count and size.
+//   GET /_synapse/admin/v1/rooms/<id>/messages?dir=b&filter={"senders":[id]}, paged by
+//   `end` (Synapse 1.163.2, synapse/rest/admin/rooms.py RoomMessagesRestServlet, which
+//   reads with the admin's privilege whether or not the bot is in the room); in encrypted
+//   rooms these are ciphertext, which only the members' devices can read;
+// - media they uploaded: GET /_synapse/admin/v1/users/<id>/media, each file from the
+//   authenticated media API, GET /_matrix/client/v1/media/download/<server>/<media id>
+//   with the bot's token (Synapse 1.163.2, synapse/rest/client/media.py DownloadResource),
+//   bounded in count and size. The legacy /_matrix/media/r0|v3/download refuses media
+//   uploaded since authenticated media became the default (enable_authenticated_media,
+//   true since 1.120: synapse/config/repository.py), which is all of them on a new server.
 //
 // Erasure: the Matrix provisioner's own `user.erase` (deactivation with erase: true),
-// then DELETE /_synapse/admin/v1/users/<id>/media (not recorded), since Synapse 1.67's
-// erasure leaves uploaded media in place.
+// then DELETE /_synapse/admin/v1/users/<id>/media, since Synapse's erasure leaves uploaded
+// media in place (1.163.2: synapse/handlers/deactivate_account.py never touches media).
 import { matrixUserId } from "../../provisioners/desired.ts";
 import { converge } from "../../provisioners/model.ts";
 import { matrixProvisioner } from "../../provisioners/matrix/index.ts";
@@ -107,9 +113,9 @@ export async function mediaOf(client: MatrixClient, userId: string): Promise<Med
 
 /** Media content is bytes: fetched directly (the provisioners' HttpClient reads text), bounded. */
 async function download(target: MatrixTarget, serverName: string, mediaId: string): Promise<ReadableStream<Uint8Array>> {
-  const url = new URL(`/_matrix/media/r0/download/${enc(serverName)}/${enc(mediaId)}`, target.media.baseUrl);
+  const url = new URL(`/_matrix/client/v1/media/download/${enc(serverName)}/${enc(mediaId)}`, target.media.baseUrl);
   const response = await fetch(url, {
-    headers: target.media.headers,
+    headers: { ...target.media.headers, ...(await target.client.authorization()) },
     signal: AbortSignal.timeout(120_000),
     // @ts-expect-error undici's extension to RequestInit, honoured by Node's fetch
     dispatcher: target.media.dispatcher,

@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(formatPasswords(accounts, result));
     return result.failed.length > 0 ? 1 : 0;
   } finally {
-    // Ends the bot's session (its device and tokens); the next `pulumi up` signs in again.
+    // Ends this tool's own session (its device); the provisioner's session is left as it is.
     await clients.matrix?.close().catch(() => {});
   }
 }

@@ -6,7 +6,7 @@ import { hostnames } from "../../stacks/services/catalog.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import { endpointOf, resolveEndpoint, type DockerTarget } from "../connections.ts";
 import { dockerProsody } from "../jitsi/commands.ts";
-import { createMatrixClient } from "../matrix/index.ts";
+import { createMatrixClient, TOOL_DEVICES } from "../matrix/index.ts";
 import { createNextcloudClient } from "../nextcloud/index.ts";
 import { dockerFor } from "../runtime/docker.ts";
 import type { CallCounter } from "../runtime/http.ts";
@@ -44,6 +44,7 @@ export async function openClients(config: Association, accounts: MemberAccounts,
       dispatcher,
       registrationSharedSecret: credentials.matrix.registrationSharedSecret,
       serverName: names.matrix,
+      deviceId: TOOL_DEVICES.firstPassword,
       ...(credentials.provisioningToken ? { headers: { [PROVISIONING_TOKEN.header]: credentials.provisioningToken } } : {}),
       ...(options.counter ? { counter: options.counter } : {}),
     });

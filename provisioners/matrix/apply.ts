@@ -4,16 +4,21 @@
 import { randomBytes } from "node:crypto";
 import { ProvisionError } from "../model.ts";
 import { describeError, errcodeOf, MatrixApiError, type MatrixClient } from "./client.ts";
-import { ENCRYPTION_ALGORITHM, ratelimitPath, UNLIMITED, type MatrixChange } from "./model.ts";
+import { ENCRYPTION_ALGORITHM, INVITE_LEVEL, ratelimitPath, UNLIMITED, type MatrixChange } from "./model.ts";
 
-/** Synapse 1.67's default event power levels; power_level_content_override replaces the whole map. */
+/**
+ * Synapse's default event power levels for room version 12, its default (Synapse 1.163.2,
+ * synapse/handlers/room.py, _send_events_for_new_room; synapse/config/server.py
+ * DEFAULT_ROOM_VERSION); power_level_content_override replaces the whole map.
+ */
 const DEFAULT_EVENT_LEVELS = {
   "m.room.name": 50,
   "m.room.power_levels": 100,
   "m.room.history_visibility": 100,
   "m.room.canonical_alias": 50,
   "m.room.avatar": 50,
-  "m.room.tombstone": 100,
+  // Above every member: in room version 12 only the creators (the bot) can end a room.
+  "m.room.tombstone": 150,
   "m.room.server_acl": 100,
   "m.room.encryption": 100,
 };
@@ -50,7 +55,7 @@ function createRoomRequest(change: Extract<MatrixChange, { kind: "room.create" }
       creation_content: { type: "m.space" },
       initial_state: [retention],
       // Members read the space; only the bot posts in it.
-      power_level_content_override: { events_default: 100, events: EVENT_LEVELS },
+      power_level_content_override: { events_default: 100, invite: INVITE_LEVEL, events: EVENT_LEVELS },
     };
   return {
     preset: "private_chat",
@@ -58,19 +63,49 @@ function createRoomRequest(change: Extract<MatrixChange, { kind: "room.create" }
     name: change.name,
     room_alias_name: change.localAlias,
     initial_state: [retention, { type: "m.room.encryption", state_key: "", content: { algorithm: ENCRYPTION_ALGORITHM } }],
-    power_level_content_override: { events: EVENT_LEVELS },
+    power_level_content_override: { invite: INVITE_LEVEL, events: EVENT_LEVELS },
   };
 }
 
+/**
+ * True when the room is one the bot created and nobody is in, the bot included: what a
+ * creation cut short leaves (Synapse 1.163.2, synapse/handlers/room.py create_room binds
+ * the alias before _send_events_for_new_room makes the creator join). Read through the
+ * admin API, which answers whether or not the bot is in the room.
+ */
+export async function isStillborn(client: MatrixClient, roomId: string): Promise<boolean> {
+  const response = await client.admin("GET", `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}`);
+  if (response.status !== 200) return false;
+  return response.json?.creator === client.botUserId && response.json?.joined_members === 0;
+}
+
+/** Deletes a stillborn room and, with it, its alias (purge removes room_aliases rows: synapse/storage/databases/main/purge_events.py). */
+async function discardRoom(client: MatrixClient, alias: string, roomId: string): Promise<void> {
+  await expectStatus(client.admin("DELETE", `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}`, { purge: true, block: false }), [200]);
+  client.forgetRoom(alias);
+}
+
 async function createRoom(client: MatrixClient, payload: Extract<MatrixChange, { kind: "room.create" }>["payload"]): Promise<void> {
-  try {
-    const { room_id } = await (await client.sdk()).createRoom(createRoomRequest(payload) as Parameters<Awaited<ReturnType<MatrixClient["sdk"]>>["createRoom"]>[0]);
-    client.rememberRoom(payload.alias, room_id);
-  } catch (error) {
-    // The alias is taken: by this very room, created by an attempt whose answer was lost.
-    if (errcodeOf(error) === "M_ROOM_IN_USE" && (await client.roomIdFor(payload.alias))) return;
-    throw error;
+  if (payload.replaces) await discardRoom(client, payload.alias, payload.replaces);
+  const sdk = await client.sdk();
+  const request = createRoomRequest(payload) as Parameters<typeof sdk.createRoom>[0];
+  // Twice at most: a creation cut short in this very run leaves a stillborn room at the alias.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const { room_id } = await sdk.createRoom(request);
+      client.rememberRoom(payload.alias, room_id);
+      return;
+    } catch (error) {
+      if (errcodeOf(error) !== "M_ROOM_IN_USE") throw error;
+      const existing = await client.roomIdFor(payload.alias);
+      if (!existing) throw error;
+      // The alias is taken by a room this run made: either whole (an attempt whose answer
+      // was lost, nothing to do) or stillborn (replaced).
+      if (!(await isStillborn(client, existing))) return;
+      await discardRoom(client, payload.alias, existing);
+    }
   }
+  throw new Error(`${payload.alias} was left half-created twice in a row`);
 }
 
 async function applyChange(change: MatrixChange, client: MatrixClient): Promise<void> {
@@ -117,9 +152,17 @@ async function applyChange(change: MatrixChange, client: MatrixClient): Promise<
       const [spaceId, roomId] = [await existingRoom(client, change.payload.space), await existingRoom(client, change.payload.room)];
       return putState(client, roomId, "m.space.parent", { via, canonical: true }, spaceId);
     }
+    case "room.power":
+      return putState(client, await existingRoom(client, change.payload.alias), "m.room.power_levels", change.payload.content);
     case "room.invite": {
       const roomId = await existingRoom(client, change.payload.alias);
       await (await client.sdk()).invite(roomId, change.payload.userId);
+      return;
+    }
+    case "room.kick": {
+      const roomId = await existingRoom(client, change.payload.alias);
+      // A kick also revokes a pending invite (Matrix spec, /kick: "the target's membership … leave").
+      await (await client.sdk()).kick(roomId, change.payload.userId, "no longer in this team (Bastide)");
       return;
     }
   }

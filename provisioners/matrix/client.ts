@@ -6,8 +6,11 @@
 // (HMAC-SHA256 over the bot's user id), so any run that knows the secret can log in, and
 // the first run registers the bot with it through shared-secret registration. Rotating
 // the shared secret therefore locks the bot out until its password is reset by hand.
-// A session uses the fixed device BASTIDE and is logged out by close(), which removes
-// that device and all its tokens, including any left by a run that was killed.
+// Each tool has its own device (TOOL_DEVICES): the provisioner's session, kept between
+// runs in the Pulumi state, is never touched by the audit, the data-subject commands or
+// first-password, which each log in on their own device and close() only that one.
+// close() logs out, which removes the device and all its tokens, including any left by a
+// killed run of the same tool.
 import { createHmac } from "node:crypto";
 import { createClient, MatrixError, type MatrixClient as SdkClient } from "matrix-js-sdk";
 import type { Dispatcher } from "undici";
@@ -32,10 +35,25 @@ export interface MatrixClientOptions {
    * and used if still valid, so an unchanged run makes no write at all, not even a login.
    */
   accessToken?: string;
+  /** The tool's own device (TOOL_DEVICES); the provisioner's by default. */
+  deviceId?: string;
 }
 
-/** The bot's device: one per server, however many runs. */
-export const BOT_DEVICE_ID = "BASTIDE";
+/**
+ * One device per tool, so that no tool ends another's session. Logging out deletes the
+ * device with every token on it (Synapse 1.163.2, synapse/rest/client/logout.py →
+ * DeviceHandler.delete_devices → delete_access_tokens_for_devices), so with one shared
+ * device the audit or an export, run during `pulumi up`, cut the provisioner off
+ * (M_UNKNOWN_TOKEN), and the next run had to log in again.
+ */
+export const TOOL_DEVICES = {
+  provisioner: "BASTIDE",
+  audit: "BASTIDE_AUDIT",
+  dataSubject: "BASTIDE_DSR",
+  firstPassword: "BASTIDE_FIRST_PASSWORD",
+} as const;
+/** The provisioner's device: one per server, however many runs. */
+export const BOT_DEVICE_ID = TOOL_DEVICES.provisioner;
 const BOT_DISPLAY_NAME = "Bastide";
 /** Service name the bot's own login and logout are counted under: they change nothing provisioned. */
 export const SESSION_SERVICE = "matrix-session";
@@ -113,6 +131,7 @@ export class MatrixClient {
   private readonly sessionHttp: HttpClient;
   private readonly secret: string;
   private readonly keptToken: string | undefined;
+  readonly deviceId: string;
   private session: Promise<Session> | undefined;
   /** Full alias → room id, learnt from lookups and creations. */
   private readonly roomIds = new Map<string, string>();
@@ -122,6 +141,7 @@ export class MatrixClient {
     this.botUserId = matrixUserId(MATRIX_BOT, options.serverName);
     this.secret = options.registrationSharedSecret;
     this.keptToken = options.accessToken;
+    this.deviceId = options.deviceId ?? BOT_DEVICE_ID;
     const common = {
       baseUrl: options.baseUrl,
       headers: options.headers,
@@ -149,8 +169,8 @@ export class MatrixClient {
   }
 
   /** Every user, deactivated ones included. */
-  async listUsers(): Promise<{ name: string; displayname: string | null; deactivated: number }[]> {
-    const users: { name: string; displayname: string | null; deactivated: number }[] = [];
+  async listUsers(): Promise<{ name: string; displayname: string | null; deactivated: number; erased?: boolean }[]> {
+    const users: { name: string; displayname: string | null; deactivated: number; erased?: boolean }[] = [];
     let from = 0;
     for (let page = 0; page < 100_000; page++) {
       const body = await this.adminJson("GET", `/_synapse/admin/v2/users?from=${from}&limit=${USERS_PAGE}&guests=false&deactivated=true`);
@@ -161,6 +181,11 @@ export class MatrixClient {
     return users;
   }
 
+  /** The session's Authorization header, opening the session if needed: for requests made outside HttpClient (media bytes). */
+  async authorization(): Promise<Record<string, string>> {
+    return { Authorization: `Bearer ${(await this.open()).accessToken}` };
+  }
+
   /** matrix-js-sdk, logged in as the bot, its requests going through HttpClient. */
   async sdk(): Promise<SdkClient> {
     return (await this.open()).sdk;
@@ -168,6 +193,10 @@ export class MatrixClient {
 
   rememberRoom(alias: string, roomId: string): void {
     this.roomIds.set(alias, roomId);
+  }
+
+  forgetRoom(alias: string): void {
+    this.roomIds.delete(alias);
   }
 
   /** The room an alias points to, or undefined when it points nowhere. */
@@ -224,7 +253,7 @@ export class MatrixClient {
       baseUrl: http.options.baseUrl,
       accessToken,
       userId,
-      deviceId: BOT_DEVICE_ID,
+      deviceId: this.deviceId,
       fetchFn: fetchFn as typeof globalThis.fetch,
       logger: SILENT_LOGGER,
     });
@@ -245,7 +274,7 @@ export class MatrixClient {
     const kept = this.keptToken;
     if (kept) {
       const whoami = await this.sessionHttp.request("GET", "/_matrix/client/v3/account/whoami", { headers: { Authorization: `Bearer ${kept}` } });
-      if (whoami.status === 200 && whoami.json?.user_id === this.botUserId) return { userId: this.botUserId, accessToken: kept };
+      if (whoami.status === 200 && whoami.json?.user_id === this.botUserId && whoami.json?.device_id === this.deviceId) return { userId: this.botUserId, accessToken: kept };
     }
     const password = botPassword(this.secret, this.botUserId);
     const first = await this.tryLogin(password);
@@ -269,8 +298,8 @@ export class MatrixClient {
         type: "m.login.password",
         identifier: { type: "m.id.user", user: MATRIX_BOT },
         password,
-        device_id: BOT_DEVICE_ID,
-        initial_device_display_name: "Bastide provisioner",
+        device_id: this.deviceId,
+        initial_device_display_name: `Bastide (${this.deviceId})`,
       },
     });
     if (response.status === 200) return { ok: true, userId: response.json.user_id, accessToken: response.json.access_token };
@@ -293,7 +322,7 @@ export class MatrixClient {
           admin: true,
           mac: registrationMac(this.secret, nonce, MATRIX_BOT, password, true),
           // Outside the MAC; Synapse logs the new account in on this device.
-          device_id: BOT_DEVICE_ID,
+          device_id: this.deviceId,
         },
       });
       if (response.status === 200) return { userId: response.json.user_id, accessToken: response.json.access_token };

@@ -15,7 +15,7 @@ export const matrixProvisioner: ServiceProvisioner<DesiredState, LiveMatrix, Mat
   apply: applyMatrixChange,
 };
 
-export { createMatrixClient, MatrixClient, MatrixApiError, botPassword, BOT_DEVICE_ID, SESSION_SERVICE, type MatrixClientOptions } from "./client.ts";
+export { createMatrixClient, MatrixClient, MatrixApiError, botPassword, BOT_DEVICE_ID, TOOL_DEVICES, SESSION_SERVICE, type MatrixClientOptions } from "./client.ts";
 export { ENCRYPTION_ALGORITHM, PHASES, type LiveMatrix, type LiveMatrixUser, type LiveRoom, type MatrixChange, type MatrixChangeKind } from "./model.ts";
 export { planMatrix } from "./plan.ts";
 export { readMatrix } from "./read.ts";

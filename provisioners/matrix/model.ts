@@ -18,7 +18,17 @@ export interface LiveMatrixUser {
   id: string;
   displayName: string | null;
   deactivated: boolean;
+  /** Deactivated with erasure (the admin API's `erased`, synapse/handlers/admin.py). */
+  erased: boolean;
 }
+
+/**
+ * Who decides who is in a room: only the bot (power 100; in room version 12, Synapse
+ * 1.163's default, the creator is above every level). The `private_chat` preset gives
+ * `invite: 0` (synapse/handlers/room.py, PRESET_PRIVATE_CHAT in _presets_dict), which
+ * lets any member bring anyone in.
+ */
+export const INVITE_LEVEL = 100;
 
 export interface LiveRoom {
   /** Full alias, e.g. #bureau:matrix.example.org. */
@@ -35,6 +45,8 @@ export interface LiveRoom {
   children: string[];
   /** For a room: space ids it lists as parents (m.space.parent with a `via`). */
   parents: string[];
+  /** m.room.power_levels content. */
+  powerLevels: Record<string, unknown> | undefined;
 }
 
 export interface LiveMatrix {
@@ -42,6 +54,12 @@ export interface LiveMatrix {
   users: Record<string, LiveMatrixUser>;
   /** By local alias (`bureau`, the space's too); null when the alias resolves to nothing. */
   rooms: Record<string, LiveRoom | null>;
+  /**
+   * By local alias: a room the alias points to that the bot created but nobody is in,
+   * not even the bot. Left by a creation cut short (a 429 after the room and its alias
+   * were made, before the creator joined); it is replaced.
+   */
+  stillborn?: Record<string, string>;
   /** The bot's own rate-limit override; {} when it has none. */
   botRatelimit?: { messages_per_second?: number; burst_count?: number };
 }
@@ -62,7 +80,8 @@ export type MatrixChange =
   | Change<"user.disable", { userId: string }>
   /** Deactivation with GDPR erasure. */
   | Change<"user.erase", { userId: string }>
-  | Change<"room.create", { alias: string; localAlias: string; name: string; kind: RoomKind; retention: { max_lifetime: number } }>
+  /** `replaces`: a stillborn room at the alias, deleted first. */
+  | Change<"room.create", { alias: string; localAlias: string; name: string; kind: RoomKind; retention: { max_lifetime: number }; replaces?: string }>
   | Change<"room.name", { alias: string; name: string }>
   | Change<"room.retention", { alias: string; retention: { max_lifetime: number } }>
   | Change<"room.encryption", { alias: string; algorithm: string }>
@@ -70,6 +89,10 @@ export type MatrixChange =
   | Change<"space.child", { space: string; room: string }>
   /** m.space.parent in a room, for the space. */
   | Change<"space.parent", { space: string; room: string }>
-  | Change<"room.invite", { alias: string; userId: string }>;
+  /** Only the bot may invite: m.room.power_levels with INVITE_LEVEL, the rest as it is. */
+  | Change<"room.power", { alias: string; content: Record<string, unknown> }>
+  | Change<"room.invite", { alias: string; userId: string }>
+  /** Out of a room the member's teams no longer include (a pending invite is revoked the same way). */
+  | Change<"room.kick", { alias: string; userId: string }>;
 
 export type MatrixChangeKind = MatrixChange["kind"];

@@ -2,7 +2,8 @@
 // writes. Nothing already right is touched, so a second run plans nothing.
 import type { DesiredState } from "../desired.ts";
 import { matrixUserId } from "../desired.ts";
-import { ENCRYPTION_ALGORITHM, PHASES, UNLIMITED, type LiveMatrix, type LiveMatrixUser, type LiveRoom, type MatrixChange, type RoomKind } from "./model.ts";
+import { ProvisionError } from "../model.ts";
+import { ENCRYPTION_ALGORITHM, INVITE_LEVEL, PHASES, UNLIMITED, type LiveMatrix, type LiveMatrixUser, type LiveRoom, type MatrixChange, type RoomKind } from "./model.ts";
 
 type DesiredMatrix = NonNullable<DesiredState["matrix"]>;
 
@@ -23,8 +24,22 @@ export function sameContent(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }
 
-/** Erasure blanks the display name; Synapse 1.67 has no other sign of it in the admin API. */
-const looksErased = (user: LiveMatrixUser) => user.deactivated && user.displayName === null;
+const isErased = (user: LiveMatrixUser) => user.deactivated && user.erased;
+
+/**
+ * A member in the config whose account was erased earlier. Re-activating it would undo the
+ * erasure: Synapse's activate_account marks the user "not erased" (Synapse 1.163.2,
+ * synapse/handlers/deactivate_account.py), so the old messages would show again to anyone
+ * who joins later. Refused, naming the member, before anything is changed.
+ */
+function refuseErased(localpart: string, userId: string): ProvisionError {
+  return new ProvisionError(
+    "matrix",
+    localpart,
+    `${userId} was erased (right to erasure) and cannot be given back without undoing the erasure. ` +
+      `Give this member a new id in the config file (members[].id), e.g. "${localpart}2"; their other accounts follow the same id.`,
+  );
+}
 
 function planUsers(matrix: DesiredMatrix, departures: DesiredState["departures"], live: LiveMatrix): { changes: MatrixChange[]; active: Set<string> } {
   const changes: MatrixChange[] = [];
@@ -38,6 +53,8 @@ function planUsers(matrix: DesiredMatrix, departures: DesiredState["departures"]
     if (!existing) {
       changes.push({ ...base, kind: "user.create", payload });
       active.add(user.id);
+    } else if (isErased(existing)) {
+      throw refuseErased(user.localpart, user.id);
     } else if (existing.deactivated) {
       // Deactivated by hand and not a returning departure: left as the admin made it.
       if (comingBack.has(user.localpart)) {
@@ -58,7 +75,7 @@ function planUsers(matrix: DesiredMatrix, departures: DesiredState["departures"]
   for (const member of departures.erase) {
     const userId = matrixUserId(member, matrix.serverName);
     const existing = live.users[userId];
-    if (existing && !looksErased(existing))
+    if (existing && !isErased(existing))
       changes.push({ service: "matrix", kind: "user.erase", subject: `user ${member}`, member, phase: PHASES.users, payload: { userId } });
   }
   return { changes, active };
@@ -72,13 +89,29 @@ interface Target {
   members: string[];
 }
 
-function planRoom(target: Target, live: LiveRoom | null, retention: { max_lifetime: number }, active: Set<string>): MatrixChange[] {
+/** The power levels that keep invitations to the bot; undefined when they already do. */
+function lockedInvites(powerLevels: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  // An absent `invite` means 0 (Matrix spec, m.room.power_levels).
+  if (powerLevels?.invite === INVITE_LEVEL) return undefined;
+  return { ...powerLevels, invite: INVITE_LEVEL };
+}
+
+/** Who the plan leaves alone in a room: the bot, and accounts this run disables or erases (deactivation parts them). */
+interface Outsiders {
+  bot: string;
+  leaving: Set<string>;
+}
+
+function planRoom(target: Target, live: LiveRoom | null, retention: { max_lifetime: number }, active: Set<string>, others: Outsiders, stillborn?: string): MatrixChange[] {
   const changes: MatrixChange[] = [];
   const { alias } = target;
   const room = { service: "matrix" as const, subject: `${target.kind} ${alias}` };
   if (!live) {
-    changes.push({ ...room, kind: "room.create", phase: PHASES.rooms, payload: { alias, localAlias: target.localAlias, name: target.name, kind: target.kind, retention } });
+    const payload = { alias, localAlias: target.localAlias, name: target.name, kind: target.kind, retention, ...(stillborn ? { replaces: stillborn } : {}) };
+    changes.push({ ...room, kind: "room.create", phase: PHASES.rooms, payload });
   } else {
+    const power = lockedInvites(live.powerLevels);
+    if (power) changes.push({ ...room, kind: "room.power", phase: PHASES.roomState, payload: { alias, content: power } });
     if (live.name !== target.name) changes.push({ ...room, kind: "room.name", phase: PHASES.roomState, payload: { alias, name: target.name } });
     if (!sameContent(live.retention, retention)) changes.push({ ...room, kind: "room.retention", phase: PHASES.roomState, payload: { alias, retention } });
     // An algorithm once set cannot be changed; a missing one is added.
@@ -91,6 +124,13 @@ function planRoom(target: Target, live: LiveRoom | null, retention: { max_lifeti
     if (!active.has(userId) || membership === "join" || membership === "invite" || membership === "ban") continue;
     const member = localpartOf(userId);
     changes.push({ service: "matrix", kind: "room.invite", subject: `${member} → ${alias}`, member, phase: PHASES.invites, payload: { alias, userId } });
+  }
+  // Only the config says who is in: anyone else joined or invited is taken out.
+  const wanted = new Set(target.members);
+  for (const [userId, membership] of Object.entries(live?.members ?? {})) {
+    if ((membership !== "join" && membership !== "invite") || wanted.has(userId) || userId === others.bot || others.leaving.has(userId)) continue;
+    const member = localpartOf(userId);
+    changes.push({ service: "matrix", kind: "room.kick", subject: `${member} out of ${alias}`, member, phase: PHASES.invites, payload: { alias, userId } });
   }
   return changes;
 }
@@ -120,6 +160,10 @@ export function planMatrix(desired: DesiredState, live: LiveMatrix): MatrixChang
   const space = target(matrix.space.alias, matrix.space.name, "space", matrix.space.members);
   const rooms = matrix.rooms.map((r) => target(r.alias, r.name, "room", r.members));
   const liveOf = (t: Target) => live.rooms[t.localAlias] ?? null;
+  const leaving = new Set([...desired.departures.disable, ...desired.departures.erase].map((m) => matrixUserId(m, matrix.serverName)));
+  for (const [id, user] of Object.entries(live.users)) if (user.deactivated) leaving.add(id);
+  const others: Outsiders = { bot: matrix.bot, leaving };
+  const roomPlan = (t: Target) => planRoom(t, liveOf(t), retention, active, others, live.stillborn?.[t.localAlias]);
   const limited = live.botRatelimit?.messages_per_second !== UNLIMITED.messages_per_second || live.botRatelimit?.burst_count !== UNLIMITED.burst_count;
   const unlimit: MatrixChange[] = limited
     ? [{ service: "matrix", kind: "bot.unlimit", subject: `no rate limit for ${matrix.bot}`, phase: PHASES.bot, payload: { userId: matrix.bot } }]
@@ -127,7 +171,7 @@ export function planMatrix(desired: DesiredState, live: LiveMatrix): MatrixChang
   return [
     ...unlimit,
     ...userChanges,
-    ...planRoom(space, liveOf(space), retention, active),
-    ...rooms.flatMap((r) => [...planRoom(r, liveOf(r), retention, active), ...planLinks(space, liveOf(space), r, liveOf(r))]),
+    ...roomPlan(space),
+    ...rooms.flatMap((r) => [...roomPlan(r), ...planLinks(space, liveOf(space), r, liveOf(r))]),
   ];
 }

@@ -4,6 +4,7 @@
 import type { DesiredState } from "../desired.ts";
 import { ProvisionError } from "../model.ts";
 import { mapLimit } from "../runtime/concurrency.ts";
+import { isStillborn } from "./apply.ts";
 import { describeError, errcodeOf, type MatrixClient } from "./client.ts";
 import { ratelimitPath, type LiveMatrix, type LiveMatrixUser, type LiveRoom, type RoomKind } from "./model.ts";
 
@@ -28,13 +29,14 @@ async function readMembers(client: MatrixClient, roomId: string): Promise<Record
 }
 
 async function readRoom(client: MatrixClient, alias: string, roomId: string, kind: RoomKind, links: { children: string[]; parent?: string }): Promise<LiveRoom> {
-  const [name, retention, encryption, members, children, parent] = await Promise.all([
+  const [name, retention, encryption, members, children, parent, powerLevels] = await Promise.all([
     optionalState(client, roomId, "m.room.name"),
     optionalState(client, roomId, "m.room.retention"),
     kind === "room" ? optionalState(client, roomId, "m.room.encryption") : Promise.resolve(undefined),
     readMembers(client, roomId),
     Promise.all(links.children.map(async (child) => ((hasVia(await optionalState(client, roomId, "m.space.child", child))) ? child : undefined))),
     links.parent ? optionalState(client, roomId, "m.space.parent", links.parent) : Promise.resolve(undefined),
+    optionalState(client, roomId, "m.room.power_levels"),
   ]);
   return {
     alias,
@@ -45,6 +47,7 @@ async function readRoom(client: MatrixClient, alias: string, roomId: string, kin
     members,
     children: children.filter((c): c is string => c !== undefined),
     parents: links.parent && hasVia(parent) ? [links.parent] : [],
+    powerLevels,
   };
 }
 
@@ -55,7 +58,7 @@ export async function readMatrix(client: MatrixClient, desired: DesiredState): P
   let users: Record<string, LiveMatrixUser>;
   try {
     users = Object.fromEntries(
-      (await client.listUsers()).map((u) => [u.name, { id: u.name, displayName: u.displayname ?? null, deactivated: Boolean(u.deactivated) }]),
+      (await client.listUsers()).map((u) => [u.name, { id: u.name, displayName: u.displayname ?? null, deactivated: Boolean(u.deactivated), erased: Boolean(u.erased) }]),
     );
   } catch (error) {
     throw new ProvisionError("matrix", undefined, `reading users: ${describeError(error)}`, { cause: error });
@@ -71,13 +74,21 @@ export async function readMatrix(client: MatrixClient, desired: DesiredState): P
   });
   const spaceId = ids[0];
   const roomIds = ids.slice(1).filter((id): id is string => id !== undefined);
+  const stillborn: Record<string, string> = {};
   const rooms = await mapLimit(targets, ROOMS_AT_ONCE, async (t, i) => {
     const roomId = ids[i];
     if (!roomId) return null;
     const links = t.kind === "space" ? { children: roomIds } : { children: [], parent: spaceId };
     try {
-      return await readRoom(client, fullAlias(t.local), roomId, t.kind, links);
+      const room = await readRoom(client, fullAlias(t.local), roomId, t.kind, links);
+      if (room.members[client.botUserId] === "join" || !(await isStillborn(client, roomId))) return room;
+      stillborn[t.local] = roomId;
+      return null;
     } catch (error) {
+      if (errcodeOf(error) === "M_FORBIDDEN" && (await isStillborn(client, roomId).catch(() => false))) {
+        stillborn[t.local] = roomId;
+        return null;
+      }
       const hint = errcodeOf(error) === "M_FORBIDDEN" ? ` (is ${client.botUserId} a member of ${roomId}?)` : "";
       throw new ProvisionError("matrix", undefined, `reading ${fullAlias(t.local)}: ${describeError(error)}${hint}`, { cause: error });
     }
@@ -88,5 +99,5 @@ export async function readMatrix(client: MatrixClient, desired: DesiredState): P
   } catch (error) {
     throw new ProvisionError("matrix", undefined, `reading the bot's rate limits: ${describeError(error)}`, { cause: error });
   }
-  return { users, rooms: Object.fromEntries(targets.map((t, i) => [t.local, rooms[i]!])), botRatelimit };
+  return { users, rooms: Object.fromEntries(targets.map((t, i) => [t.local, rooms[i]!])), botRatelimit, ...(Object.keys(stillborn).length ? { stillborn } : {}) };
 }

@@ -1,5 +1,5 @@
 // Data-subject requests against the services' test doubles: the fake Nextcloud 32 and the
-// fake Synapse 1.67 (both checked against recordings of the real servers), and Debian's
+// fake Synapse 1.163 (both checked against recordings of the real servers), and Debian's
 // real Prosody. The stack is first provisioned by the provisioners themselves, so the
 // export and the erasure meet what `pulumi up` leaves.
 //
@@ -224,6 +224,8 @@ async function mediaRepository(files: Record<string, Buffer>): Promise<{ url: st
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(req.url ?? "");
+    // Authenticated media: no token, no bytes (Synapse 1.163.2, synapse/rest/client/media.py DownloadResource requires auth).
+    if (!req.headers.authorization?.startsWith("Bearer ")) return void res.writeHead(401, { "Content-Type": "application/json" }).end(JSON.stringify({ errcode: "M_MISSING_TOKEN", error: "Missing access token" }));
     const body = files[req.url ?? ""];
     if (!body) return void res.writeHead(404, { "Content-Type": "application/json" }).end(JSON.stringify({ errcode: "M_NOT_FOUND", error: "Not found" }));
     res.writeHead(200, { "Content-Type": "image/png", "Content-Length": body.length }).end(body);
@@ -239,7 +241,7 @@ test.serial("export: with Synapse's documented answers for devices, messages and
     // Not valid UTF-8: proves media are copied as bytes.
     const media = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe, 0x00, 0xc3]);
     answerUndocumentedByTheFake(stack.synapse, media);
-    const repository = await mediaRepository({ [`/_matrix/media/r0/download/${SERVER_NAME}/ABCdef123`]: media });
+    const repository = await mediaRepository({ [`/_matrix/client/v1/media/download/${SERVER_NAME}/ABCdef123`]: media });
     const targets = { ...stack.targets, matrix: { ...stack.targets.matrix!, media: { baseUrl: repository.url } } };
     const { record, folder } = await exportMember({ config, member: MEMBER, targets, out: stack.out, secrets: SECRETS }).finally(() => repository.close());
     t.deepEqual(record.steps.filter((s) => s.outcome === "failed"), []);

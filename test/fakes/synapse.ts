@@ -1,8 +1,10 @@
-// A stateful fake of Synapse 1.67, for the Matrix provisioner's tests (no Synapse can
-// run here). It answers as the recordings in ../shared/contracts/synapse-1.67 do:
-// same statuses, errcodes, messages, body shapes and key order; test/contracts/
-// synapse.test.ts replays every recorded exchange against it. Endpoints the
-// recordings do not cover follow Synapse's source (listed in UNRECORDED_ENDPOINTS).
+// A stateful fake of Synapse 1.163.2, for the tests that inject faults (the others run
+// against the real Synapse: test/support/synapse.ts). It answers as the project's own
+// recordings of the real server do (test/contracts/recordings/synapse-1.163, made by
+// scripts/record-synapse.ts with Bastide's homeserver.yaml): same statuses, errcodes,
+// messages, body shapes and key order; test/contracts/synapse.test.ts replays every
+// recorded exchange against it. Endpoints the recordings do not cover follow Synapse's
+// source (listed in UNRECORDED_ENDPOINTS).
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
 import { FakeServer, type FakeRequest, type FakeResponse } from "./fake-server.ts";
 
@@ -11,6 +13,12 @@ export interface FakeSynapseOptions {
   registrationSharedSecret: string;
   /** Milliseconds since the epoch; tests may drive time (rate limits, nonce expiry). */
   clock?: () => number;
+  /**
+   * rc_login.address: every login attempt from one address takes a token (synapse/rest/client/login.py);
+   * Synapse 1.163.2's default is 0.003/s with a burst of 5 (synapse/config/ratelimiting.py). Tests that
+   * log in many times in a row raise it, as test/provisioners/matrix-synapse.test.ts does on the real server.
+   */
+  loginsPerAddress?: { perSecond: number; burst: number };
 }
 
 type Json = Record<string, unknown>;
@@ -26,6 +34,8 @@ export interface FakeUser {
   avatarUrl: string | null;
   /** Seconds, as Synapse stores it. */
   creationTs: number;
+  /** Milliseconds: the last request made with one of the user's tokens, or null. */
+  lastSeenTs: number | null;
 }
 
 export interface FakeEvent {
@@ -36,6 +46,8 @@ export interface FakeEvent {
   content: Json;
   state_key?: string;
   origin_server_ts: number;
+  /** The state event this one replaced, if any. */
+  replaces_state?: string;
 }
 
 export interface FakeRoom {
@@ -76,9 +88,12 @@ const FAILED_LOGIN_RATE_HZ = 0.17; // rc_login.failed_attempts defaults (homeser
 const FAILED_LOGIN_BURST = 3;
 const NONCE_TIMEOUT_S = 60;
 const MAX_DISPLAYNAME_LEN = 256;
-const DEFAULT_ROOM_VERSION = "9";
-const KNOWN_ROOM_VERSIONS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
-const INVALID_MXID_CHARS = /[^a-z0-9=_\-./]/;
+/** Synapse 1.163.2: synapse/config/server.py DEFAULT_ROOM_VERSION. */
+const DEFAULT_ROOM_VERSION = "12";
+const KNOWN_ROOM_VERSIONS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
+/** Room version 12 (MSC4289): creators are above every power level, and not listed in `users`. */
+const creatorsRule = (version: string) => version === "12";
+const INVALID_MXID_CHARS = /[^a-z0-9=_\-./+]/;
 
 class MatrixError extends Error {
   readonly status: number;
@@ -93,7 +108,8 @@ class MatrixError extends Error {
 }
 
 const ok = (body: unknown, status = 200): FakeResponse => ({ status, headers: JSON_TYPE, body: JSON.stringify(body) });
-const unrecognized = () => new MatrixError(400, "M_UNRECOGNIZED", "Unrecognized request");
+/** Synapse 1.163.2 (synapse/http/server.py): 404 for an unknown path, 405 for a known path with another method. */
+const unrecognized = (status: 404 | 405 = 404) => new MatrixError(status, "M_UNRECOGNIZED", "Unrecognized request");
 const notFound = (message: string) => new MatrixError(404, "M_NOT_FOUND", message);
 const forbidden = (message: string, errcode = "M_FORBIDDEN") => new MatrixError(403, errcode, message);
 const badRequest = (message: string, errcode = "M_UNKNOWN") => new MatrixError(400, errcode, message);
@@ -171,7 +187,15 @@ function parseUserId(s: string): { localpart: string; domain: string } {
   return { localpart: s.slice(1, colon), domain: s.slice(colon + 1) };
 }
 
-const isRoomId = (s: string) => /^![^:]+:.+$/.test(s);
+/** With a server name (room versions up to 11), or 43 url-safe base64 characters (version 12). */
+const isRoomId = (s: string) => /^![^:]+:.+$/.test(s) || /^![A-Za-z0-9_-]{43}$/.test(s);
+/** Events are stored as canonical JSON, so Synapse 1.163 answers their content with sorted keys. */
+const sortedKeys = (value: unknown): any =>
+  Array.isArray(value)
+    ? value.map(sortedKeys)
+    : value && typeof value === "object"
+      ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedKeys((value as Json)[k])]))
+      : value;
 const isRoomAlias = (s: string) => /^#[^:]+:.+$/.test(s);
 
 export class FakeSynapse {
@@ -183,6 +207,8 @@ export class FakeSynapse {
   private readonly devices = new Map<string, Device>();
   private readonly nonces = new Map<string, number>();
   private readonly failedLogins = new Map<string, { count: number; start: number }>();
+  private readonly loginsPerAddress: { perSecond: number; burst: number };
+  private addressLogins: { count: number; start: number } | undefined;
   private readonly secret: string;
   private readonly clock: () => number;
   /** Requests answered with an error after they took effect, like a proxy timing out on a slow write. */
@@ -192,6 +218,7 @@ export class FakeSynapse {
     this.serverName = options.serverName;
     this.secret = options.registrationSharedSecret;
     this.clock = options.clock ?? Date.now;
+    this.loginsPerAddress = options.loginsPerAddress ?? { perSecond: 0.003, burst: 5 };
     this.server = new FakeServer((request) => this.handle(request));
   }
 
@@ -263,6 +290,17 @@ export class FakeSynapse {
     this.lostAnswers.push({ match, times, status });
   }
 
+  private cutShort = 0;
+
+  /**
+   * The next `times` room creations stop after the room and its alias exist, before the
+   * creator joins, and are answered 429 M_LIMIT_EXCEEDED: synapse/handlers/room.py
+   * create_room binds the alias (create_association) before _send_events_for_new_room.
+   */
+  cutShortRoomCreations(times: number): void {
+    this.cutShort = times;
+  }
+
   /** A valid registration MAC, as `synapse.register_new_matrix_user` computes it. */
   registrationMac(nonce: string, username: string, password: string, admin: boolean, userType?: string): string {
     const mac = createHmac("sha1", this.secret);
@@ -280,6 +318,8 @@ export class FakeSynapse {
     } catch (error) {
       if (!(error instanceof MatrixError)) throw error;
       response = ok({ errcode: error.errcode, error: error.message, ...error.extra }, error.status);
+      // LimitExceededError also sets Retry-After, in whole seconds (Synapse 1.163.2, synapse/api/errors.py).
+      if (typeof error.extra.retry_after_ms === "number") response.headers = { ...response.headers, "Retry-After": String(Math.ceil(error.extra.retry_after_ms / 1000)) };
     }
     const lost = this.lostAnswers.find((l) => l.times > 0 && l.match(request));
     if (lost) {
@@ -300,7 +340,7 @@ export class FakeSynapse {
 
     if (root === "_matrix" && area === "client" && version === "versions" && rest.length === 0) {
       if (method === "GET") return ok(VERSIONS_BODY);
-      throw unrecognized();
+      throw unrecognized(405);
     }
 
     if (root === "_synapse" && area === "admin") return this.routeAdmin(request, version ?? "", rest);
@@ -318,7 +358,8 @@ export class FakeSynapse {
     const { method } = request;
     const [a, b, c] = rest;
     if (version === "v1" && a === "server_version" && rest.length === 1 && method === "GET")
-      return ok({ server_version: "1.67.0", python_version: "3.11.2" });
+      // Synapse 1.163.2 no longer reports python_version (seen on the real server).
+      return ok({ server_version: "1.163.2" });
     if (version === "v1" && a === "register" && rest.length === 1) {
       if (method === "GET") return this.registerNonce();
       if (method === "POST") return this.register(request);
@@ -334,6 +375,7 @@ export class FakeSynapse {
     }
     if (version === "v1" && a === "rooms" && rest.length === 1 && method === "GET") return this.listRooms(request);
     if (version === "v1" && a === "rooms" && rest.length === 2 && method === "GET") return this.roomDetails(request, b!);
+    if (version === "v1" && a === "rooms" && rest.length === 2 && method === "DELETE") return this.deleteRoom(request, b!);
     if (version === "v1" && a === "rooms" && c === "members" && rest.length === 3 && method === "GET") return this.adminRoomMembers(request, b!);
     throw unrecognized();
   }
@@ -372,6 +414,7 @@ export class FakeSynapse {
         if (action === "joined_members" && method === "GET") return this.joinedMembers(request, roomId);
         if (action === "members" && method === "GET") return this.roomMembers(request, roomId);
         if (action === "invite" && method === "POST") return this.invite(request, roomId);
+        if (action === "kick" && method === "POST") return this.kick(request, roomId);
         if (action === "join" && method === "POST") return this.join(request, roomId);
       }
     }
@@ -391,6 +434,8 @@ export class FakeSynapse {
     if (!token) throw new MatrixError(401, "M_MISSING_TOKEN", "Missing access token");
     const device = this.devices.get(token);
     if (!device) throw new MatrixError(401, "M_UNKNOWN_TOKEN", "Invalid access token passed.", { soft_logout: false });
+    const user = this.users.get(device.userId);
+    if (user) user.lastSeenTs = this.clock();
     return device;
   }
 
@@ -426,13 +471,13 @@ export class FakeSynapse {
   // --- registration and users ----------------------------------------------------------
 
   private newUser(id: string, passwordHash: string | null, admin: boolean, displayname: string): FakeUser {
-    return { id, passwordHash, admin, deactivated: false, erased: false, displayname, avatarUrl: null, creationTs: Math.floor(this.clock() / 1000) };
+    return { id, passwordHash, admin, deactivated: false, erased: false, displayname, avatarUrl: null, creationTs: Math.floor(this.clock() / 1000), lastSeenTs: null };
   }
 
   /** Synapse's RegistrationHandler.check_username, then the user row. */
   private registerUser(localpart: string, passwordHash: string | null, admin: boolean, displayname: string | null): FakeUser {
     if (INVALID_MXID_CHARS.test(localpart))
-      throw badRequest("User ID can only contain characters a-z, 0-9, or '=_-./'", "M_INVALID_USERNAME");
+      throw badRequest("User ID can only contain characters a-z, 0-9, or '=_-./+'", "M_INVALID_USERNAME");
     if (!localpart) throw badRequest("User ID cannot be empty", "M_INVALID_USERNAME");
     if (localpart.startsWith("_")) throw badRequest("User ID may not begin with _", "M_INVALID_USERNAME");
     const id = `@${localpart}:${this.serverName}`;
@@ -483,22 +528,28 @@ export class FakeSynapse {
     return ok({ user_id: user.id, home_server: this.serverName, access_token: device.token, device_id: device.deviceId });
   }
 
+  /** Synapse 1.163.2, synapse/handlers/admin.py get_user (recorded: admin-users.json). */
   private userDetails(user: FakeUser): Json {
     return {
       name: user.id,
-      is_guest: 0,
-      admin: user.admin ? 1 : 0,
-      consent_version: null,
-      consent_server_notice_sent: null,
-      appservice_id: null,
+      admin: user.admin,
+      deactivated: user.deactivated,
+      locked: false,
+      shadow_banned: false,
       creation_ts: user.creationTs,
+      appservice_id: null,
+      consent_server_notice_sent: null,
+      consent_version: null,
+      consent_ts: null,
       user_type: null,
-      deactivated: user.deactivated ? 1 : 0,
-      shadow_banned: 0,
+      is_guest: false,
+      suspended: false,
       displayname: user.displayname,
       avatar_url: user.avatarUrl,
       threepids: [],
       external_ids: [],
+      erased: user.erased,
+      last_seen_ts: user.lastSeenTs,
     };
   }
 
@@ -518,16 +569,20 @@ export class FakeSynapse {
       .filter((u) => !userIdFilter || u.id.includes(userIdFilter))
       .filter((u) => !nameFilter || u.id.includes(nameFilter) || (u.displayname ?? "").includes(nameFilter))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Synapse 1.163.2, synapse/storage/databases/main/__init__.py get_users_paginate (creation_ts in ms there).
     const page = matching.slice(start, start + limit).map((u) => ({
       name: u.id,
       user_type: null,
-      is_guest: 0,
-      admin: u.admin ? 1 : 0,
-      deactivated: u.deactivated ? 1 : 0,
-      shadow_banned: 0,
+      is_guest: false,
+      admin: u.admin,
+      deactivated: u.deactivated,
+      shadow_banned: false,
       displayname: u.displayname,
       avatar_url: u.avatarUrl,
-      creation_ts: u.creationTs,
+      creation_ts: u.creationTs * 1000,
+      erased: u.erased,
+      last_seen_ts: u.lastSeenTs,
+      locked: false,
     }));
     const body: Json = { users: page, total: matching.length };
     if (start + limit < matching.length) body.next_token = String(start + page.length);
@@ -638,6 +693,8 @@ export class FakeSynapse {
       const membership = room.state.get(stateKeyOf("m.room.member", user.id))?.content.membership;
       if (membership === "join" || membership === "invite") this.sendEvent(room, user.id, "m.room.member", user.id, { membership: "leave" });
     }
+    // Its devices are gone, and with them what the admin API shows as last seen.
+    user.lastSeenTs = null;
     if (erase) {
       user.displayname = null;
       user.avatarUrl = null;
@@ -664,8 +721,27 @@ export class FakeSynapse {
     return { allowed, retryAfterMs: Math.floor(1000 * (timeAllowed - now)) };
   }
 
+  /** rc_login.address, for the one address every test request comes from; takes a token when allowed. */
+  private addressLoginCheck(): void {
+    const { perSecond, burst } = this.loginsPerAddress;
+    const now = this.clock() / 1000;
+    let { count, start } = this.addressLogins ?? { count: 0, start: now };
+    const performed = count - (now - start) * perSecond;
+    if (performed < 0) {
+      count = 0;
+      start = now;
+    }
+    const allowed = !(Math.max(performed, 0) > burst - 1);
+    if (allowed) count += 1;
+    this.addressLogins = { count, start };
+    const timeAllowed = Math.max(start + (count - burst + 1) / perSecond, now);
+    if (!allowed) throw new MatrixError(429, "M_LIMIT_EXCEEDED", "Too Many Requests", { retry_after_ms: Math.floor(1000 * (timeAllowed - now)) });
+  }
+
   private login(request: FakeRequest): FakeResponse {
     const body = this.body(request);
+    // LoginRestServlet.on_POST: the address limit comes before the login type is looked at.
+    this.addressLoginCheck();
     const type = body.type;
     if (typeof type !== "string") throw badRequest("Bad parameter: type", "M_INVALID_PARAM");
     if (type === "m.login.password" && typeof body.password !== "string") throw badRequest("Bad parameter: password", "M_INVALID_PARAM");
@@ -688,7 +764,8 @@ export class FakeSynapse {
     }
     const requestedDevice = typeof body.device_id === "string" ? body.device_id : undefined;
     const device = this.newDevice(user.id, requestedDevice);
-    return ok({ user_id: user.id, access_token: device.token, home_server: this.serverName, device_id: device.deviceId });
+    // public_baseurl is set (Bastide's homeserver.yaml): the answer tells where the server is.
+    return ok({ user_id: user.id, access_token: device.token, home_server: this.serverName, device_id: device.deviceId, well_known: { "m.homeserver": { base_url: `https://${this.serverName}/` } } });
   }
 
   private logout(request: FakeRequest): FakeResponse {
@@ -704,9 +781,11 @@ export class FakeSynapse {
   }
 
   private sendEvent(room: FakeRoom, sender: string, type: string, stateKey: string | undefined, content: Json): FakeEvent {
-    const event: FakeEvent = { event_id: this.newEventId(), type, room_id: room.id, sender, content, origin_server_ts: this.clock() };
+    const event: FakeEvent = { event_id: this.newEventId(), type, room_id: room.id, sender, content: sortedKeys(content), origin_server_ts: this.clock() };
     if (stateKey !== undefined) {
       event.state_key = stateKey;
+      const replaced = room.state.get(stateKeyOf(type, stateKey));
+      if (replaced) event.replaces_state = replaced.event_id;
       room.state.set(stateKeyOf(type, stateKey), event);
     }
     room.events.push(event);
@@ -725,6 +804,7 @@ export class FakeSynapse {
   }
 
   private userLevel(room: FakeRoom, userId: string): number {
+    if (creatorsRule(room.version) && room.creator === userId) return Number.POSITIVE_INFINITY;
     const pl = room.state.get(stateKeyOf("m.room.power_levels", ""));
     if (!pl) return room.creator === userId ? 100 : 0;
     const users = (pl.content.users as Record<string, number> | undefined) ?? {};
@@ -773,7 +853,7 @@ export class FakeSynapse {
       }
     }
     const override = config.power_level_content_override as Json | undefined;
-    if (override && "users" in override && !(creator in (override.users as Json)))
+    if (override && !creatorsRule(roomVersion) && "users" in override && !(creator in (override.users as Json)))
       throw badRequest(`Not a valid power_level_content_override: 'users' did not contain ${creator}`);
     const initialState = new Map<string, { type: string; stateKey: string; content: Json }>();
     for (const item of (config.initial_state as Json[] | undefined) ?? []) {
@@ -782,13 +862,20 @@ export class FakeSynapse {
       initialState.set(stateKeyOf(entry.type, entry.stateKey), entry);
     }
 
-    const room: FakeRoom = { id: `!${randomLetters(18)}:${this.serverName}`, version: roomVersion, creator, state: new Map(), events: [], public: visibility === "public" };
+    // Room version 12: the id is the create event's reference hash, 43 url-safe base64 characters, no server name.
+    const id = creatorsRule(roomVersion) ? `!${randomBytes(32).toString("base64url")}` : `!${randomLetters(18)}:${this.serverName}`;
+    const room: FakeRoom = { id, version: roomVersion, creator, state: new Map(), events: [], public: visibility === "public" };
     this.rooms.set(room.id, room);
     if (alias) this.aliases.set(alias, { roomId: room.id, servers: [this.serverName], creator });
     const send = (type: string, content: Json, stateKey = "") => this.sendEvent(room, creator, type, stateKey, content);
     const taken = (type: string) => initialState.has(stateKeyOf(type, ""));
 
-    send("m.room.create", { ...((config.creation_content as Json | undefined) ?? {}), room_version: roomVersion, creator });
+    // Room version 12's create event names no creator in its content: its sender is the creator.
+    send("m.room.create", { ...((config.creation_content as Json | undefined) ?? {}), room_version: roomVersion, ...(creatorsRule(roomVersion) ? {} : { creator }) });
+    if (this.cutShort > 0) {
+      this.cutShort--;
+      throw new MatrixError(429, "M_LIMIT_EXCEEDED", "Too Many Requests", { retry_after_ms: 10 });
+    }
     send("m.room.member", this.memberContent(creator, "join"), creator);
     const initialPowerLevels = initialState.get(stateKeyOf("m.room.power_levels", ""));
     if (initialPowerLevels) {
@@ -796,7 +883,7 @@ export class FakeSynapse {
       send("m.room.power_levels", initialPowerLevels.content);
     } else {
       const content: Json = {
-        users: { [creator]: 100 },
+        users: creatorsRule(roomVersion) ? {} : { [creator]: 100 },
         users_default: 0,
         events: {
           "m.room.name": 50,
@@ -804,7 +891,7 @@ export class FakeSynapse {
           "m.room.history_visibility": 100,
           "m.room.canonical_alias": 50,
           "m.room.avatar": 50,
-          "m.room.tombstone": 100,
+          "m.room.tombstone": creatorsRule(roomVersion) ? 150 : 100,
           "m.room.server_acl": 100,
           "m.room.encryption": 100,
         },
@@ -826,7 +913,10 @@ export class FakeSynapse {
     if (preset.guest_can_join && !taken("m.room.guest_access")) send("m.room.guest_access", { guest_access: "can_join" });
     for (const { type, stateKey, content } of initialState.values()) send(type, content, stateKey);
     if ("name" in config) send("m.room.name", { name: config.name });
-    if ("topic" in config) send("m.room.topic", { topic: config.topic });
+    // MSC3765 rich topic alongside the plain one (Synapse 1.163.2, synapse/handlers/room.py).
+    if ("topic" in config) send("m.room.topic", { topic: config.topic, "m.topic": { "m.text": [{ body: config.topic }] } });
+    // encryption_enabled_by_default_for_room_type: all, in Bastide's homeserver.yaml.
+    if (!taken("m.room.encryption") && !initialState.has(stateKeyOf("m.room.encryption", ""))) send("m.room.encryption", { algorithm: "m.megolm.v1.aes-sha2" });
     for (const invitee of invites) send("m.room.member", this.memberContent(invitee, "invite"), invitee);
 
     const result: Json = { room_id: room.id };
@@ -855,7 +945,8 @@ export class FakeSynapse {
     const requester = this.requester(request);
     const content = this.body(request);
     const room = this.rooms.get(roomId);
-    if (!room) throw forbidden("Unknown room");
+    // Synapse 1.163.2 checks membership first, whether or not the room exists.
+    if (!room) throw forbidden(`User ${requester.userId} not in room ${roomId}`);
     if (type === "m.room.member") throw new Error("membership through PUT /state is not implemented by the fake");
     this.validateContent(type, content);
     // Identical state is not sent again: Synapse answers with the current event.
@@ -873,9 +964,27 @@ export class FakeSynapse {
     return ok({ event_id: this.sendEvent(room, requester.userId, type, stateKey, content).event_id });
   }
 
+  /** Synapse 1.163.2's client format: sorted keys, with the legacy top-level age, replaces_state and user_id. */
   private clientEvent(event: FakeEvent): Json {
-    const { event_id, type, room_id, sender, content, state_key, origin_server_ts } = event;
-    return { type, room_id, sender, content, state_key, origin_server_ts, unsigned: { age: this.clock() - origin_server_ts }, event_id };
+    const { event_id, type, room_id, sender, content, state_key, origin_server_ts, replaces_state } = event;
+    const age = this.clock() - origin_server_ts;
+    const unsigned = { age, ...(replaces_state ? { replaces_state } : {}) };
+    return sortedKeys({ age, content, event_id, origin_server_ts, ...(replaces_state ? { replaces_state } : {}), room_id, sender, state_key, type, unsigned, user_id: sender });
+  }
+
+  /** RoomMembershipRestServlet "kick": also revokes an invitation (recorded: rooms.json). */
+  private kick(request: FakeRequest, roomId: string): FakeResponse {
+    const requester = this.requester(request);
+    const body = this.body(request, true);
+    if (!("user_id" in body)) throw badRequest("Missing params: ['user_id']", "M_MISSING_PARAM");
+    const target = String(body.user_id);
+    const room = this.rooms.get(roomId);
+    if (!room || this.membership(roomId, requester.userId) !== "join") throw forbidden(`User ${requester.userId} not in room ${roomId}`);
+    const membership = this.membership(roomId, target);
+    if (membership !== "join" && membership !== "invite") throw forbidden("The target user is not in the room");
+    if (this.userLevel(room, requester.userId) < this.namedLevel(room, "kick", 50)) throw forbidden("You don't have permission to kick users");
+    this.sendEvent(room, requester.userId, "m.room.member", target, { membership: "leave", ...(typeof body.reason === "string" ? { reason: body.reason } : {}) });
+    return ok({});
   }
 
   private joinedMembers(request: FakeRequest, roomId: string): FakeResponse {
@@ -1020,17 +1129,12 @@ export class FakeSynapse {
     const get = (type: string) => room.state.get(stateKeyOf(type, ""))?.content;
     const joined = this.members(room.id, "join");
     const local = joined.filter((u) => u.endsWith(`:${this.serverName}`));
+    // Synapse 1.163.2's order (recorded: rooms.json, admin room details).
     return {
       room_id: room.id,
       name: get("m.room.name")?.name ?? null,
       canonical_alias: get("m.room.canonical_alias")?.alias ?? null,
       joined_members: joined.length,
-      joined_local_members: local.length,
-      version: room.version,
-      creator: room.creator,
-      encryption: get("m.room.encryption")?.algorithm ?? null,
-      federatable: get("m.room.create")?.["m.federate"] ?? true,
-      public: room.public,
       join_rules: get("m.room.join_rules")?.join_rule ?? null,
       guest_access: get("m.room.guest_access")?.guest_access ?? null,
       history_visibility: get("m.room.history_visibility")?.history_visibility ?? null,
@@ -1038,6 +1142,12 @@ export class FakeSynapse {
       avatar: get("m.room.avatar")?.url ?? null,
       topic: get("m.room.topic")?.topic ?? null,
       room_type: get("m.room.create")?.type ?? null,
+      joined_local_members: local.length,
+      version: room.version,
+      creator: room.creator,
+      encryption: get("m.room.encryption")?.algorithm ?? null,
+      federatable: get("m.room.create")?.["m.federate"] ?? true,
+      public: room.public,
     };
   }
 
@@ -1047,7 +1157,19 @@ export class FakeSynapse {
     if (!room) throw notFound("Room not found");
     const local = new Set(this.members(roomId, "join"));
     const devices = [...this.devices.values()].filter((d) => local.has(d.userId)).length;
-    return ok({ ...this.roomStats(room), joined_local_devices: devices, forgotten: false });
+    return ok({ ...this.roomStats(room), joined_local_devices: devices, forgotten: false, tombstoned: false, replacement_room: null });
+  }
+
+  /** synapse/rest/admin/rooms.py RoomRestServlet.on_DELETE with purge: the room and its aliases are gone. */
+  private deleteRoom(request: FakeRequest, roomId: string): FakeResponse {
+    this.admin(request);
+    const room = this.rooms.get(roomId);
+    if (!room) throw notFound("Room not found");
+    const kicked = this.members(roomId, "join");
+    const aliases = [...this.aliases].filter(([, mapping]) => mapping.roomId === roomId).map(([alias]) => alias);
+    for (const alias of aliases) this.aliases.delete(alias);
+    this.rooms.delete(roomId);
+    return ok({ kicked_users: kicked, failed_to_kick_users: [], local_aliases: aliases, new_room_id: null });
   }
 
   private listRooms(request: FakeRequest): FakeResponse {
