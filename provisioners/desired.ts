@@ -3,20 +3,16 @@
 import type { Association, Member } from "../stacks/config/schema.ts";
 import type { Hostnames } from "../stacks/services/blueprint.ts";
 import { hostnames as hostnamesOf } from "../stacks/services/catalog.ts";
-import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_TWO_FACTOR_GROUP } from "../stacks/services/nextcloud/blueprint.ts";
+import { EVERYONE_GROUP, MATRIX_BOT, NEXTCLOUD_ADMIN_GROUP, NEXTCLOUD_ADMIN_USER, NEXTCLOUD_TWO_FACTOR_GROUP } from "../stacks/services/reserved-names.ts";
+// Names Bastide takes in the services: defined with every other reserved name (a module that imports nothing).
+export { EVERYONE_GROUP, MATRIX_BOT, NEXTCLOUD_ADMIN_GROUP };
 import { XMPP } from "../stacks/services/jitsi/blueprint.ts";
 import { desiredNextcloudSettings, type NextcloudSettingsDesired } from "./nextcloud-settings/desired.ts";
 
-/** The Nextcloud group every member is in: the association-wide calendar is shared with it. */
-export const EVERYONE_GROUP = "association";
-/** Nextcloud's built-in administrators group. */
-export const NEXTCLOUD_ADMIN_GROUP = "admin";
 /** The display name of NEXTCLOUD_TWO_FACTOR_GROUP, in the association's language. */
 export const TWO_FACTOR_GROUP_NAME = { fr: "Admins (double authentification)", en: "Admins (two-factor login)" } as const;
 /** Calendar URI of the association-wide calendar. */
 export const ASSOCIATION_CALENDAR = "association";
-/** The Matrix account Bastide acts as: created by shared-secret registration, server admin. */
-export const MATRIX_BOT = "bastide";
 
 /** Roles that host meetings and get VPN access. */
 export const isStaff = (m: Pick<Member, "role">) => m.role === "admin" || m.role === "staff";

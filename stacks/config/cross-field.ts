@@ -5,8 +5,7 @@
 // of a file: the schema calls them even when some fields failed (zod's `when`), and they
 // read the config as `unknown`, skipping a value whose own field is already reported.
 import { peerCapacity } from "../../provisioners/vpn/addresses.ts";
-import { domainProblem, emailKey, identifier, shown } from "./fields.ts";
-import { formatPath } from "./load.ts";
+import { domainProblem, emailKey, formatPath, identifier, shown } from "./fields.ts";
 import { ROLES } from "./schema.ts";
 import { normalName, peerId, reservedMemberId, reservedTeamId } from "./names.ts";
 

@@ -218,3 +218,10 @@ export const httpsUrl = z
     const problem = httpsUrlProblem(value);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    "",
+  );
+}

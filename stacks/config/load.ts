@@ -5,7 +5,7 @@ import { readFileSync, statSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { RunError } from "@pulumi/pulumi/errors.js";
-import { shown } from "./fields.ts";
+import { formatPath, shown } from "./fields.ts";
 import { associationSchema, type Association } from "./schema.ts";
 import { sizingProblems } from "./sizing.ts";
 
@@ -51,12 +51,6 @@ export class ConfigError extends RunError {
   }
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
-    "",
-  );
-}
 
 // zod's own wording ("Invalid input: expected boolean, received string") is for
 // developers. Fields with their own message keep it; the rest get these.

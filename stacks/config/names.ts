@@ -10,8 +10,7 @@
 // already lower-case ASCII (fields.ts `identifier`), so each service's normal form is the id
 // itself; names are still compared in lower case so that loosening `identifier` one day
 // cannot let two spellings of one account through.
-import { EVERYONE_GROUP, MATRIX_BOT, NEXTCLOUD_ADMIN_GROUP } from "../../provisioners/desired.ts";
-import { NEXTCLOUD_SERVICE_GROUP } from "../services/nextcloud/blueprint.ts";
+import { EVERYONE_GROUP, MATRIX_BOT, NEXTCLOUD_ADMIN_GROUP, NEXTCLOUD_SERVICE_GROUP } from "../services/reserved-names.ts";
 
 export const normalName = (id: string) => id.normalize("NFKC").toLowerCase();
 

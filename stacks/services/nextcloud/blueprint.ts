@@ -14,27 +14,9 @@ import { SMTP_PASSWORD_SECRET, type MailSettings } from "../../config/mail.ts";
 import { render } from "../../platform/templates.ts";
 import { EDGE_NETWORK } from "../../platform/network.ts";
 
-/**
- * The install-time admin account, used by automation only; staff admins get their own
- * accounts in the `admin` group. The leading underscore keeps it out of the member ids'
- * alphabet, so no member can collide with it.
- */
-export const NEXTCLOUD_ADMIN_USER = "_bastide";
-/**
- * The group earlier versions put NEXTCLOUD_ADMIN_USER in to exempt it from two-factor login (it did not:
- * see NEXTCLOUD_TWO_FACTOR_GROUP). Existing servers keep it, so no team may take its name.
- */
-export const NEXTCLOUD_SERVICE_GROUP = "bastide-service";
-
-/**
- * The group two-factor login is enforced for: the association's admins, never the service
- * account. Not `admin` itself: the service account is in `admin`, and an enforced group
- * overrules an excluded one (lib/private/Authentication/TwoFactorAuth/MandatoryTwoFactor.php,
- * 34.0.1, isEnforcedFor, lines 53-82; recorded in two-factor-enforcement.json), so enforcing
- * for `admin` locks provisioning out whatever is excluded. The leading underscore keeps it
- * out of the team ids' alphabet.
- */
-export const NEXTCLOUD_TWO_FACTOR_GROUP = "_admins-2fa";
+// Names Bastide takes in Nextcloud: defined with every other reserved name (a module that imports nothing).
+import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SERVICE_GROUP, NEXTCLOUD_TWO_FACTOR_GROUP } from "../reserved-names.ts";
+export { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SERVICE_GROUP, NEXTCLOUD_TWO_FACTOR_GROUP };
 
 /** Where and as whom `occ` runs: the app container, as Apache's user, in Nextcloud's folder. */
 export const NEXTCLOUD_OCC = { container: "app", user: "www-data", workingDir: "/var/www/html" } as const;
