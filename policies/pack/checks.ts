@@ -8,6 +8,7 @@ import { BUILT_IMAGES, IMAGES, isPinned } from "../../stacks/services/images.ts"
 import { HETZNER_LOCATIONS, SCALEWAY_ZONES } from "../../stacks/host/settings.ts";
 import { EU_EEA_COUNTRIES } from "../../stacks/config/fields.ts";
 import { sshExposureProblem } from "../../stacks/config/networks.ts";
+import { NEXTCLOUD_TWO_FACTOR_GROUP } from "../../stacks/services/reserved-names.ts";
 import { retentionSchema } from "../rgpd/model.ts";
 import { durationDays } from "../rgpd/settings.ts";
 import { readCaddyfile, servesPlainHttp, walk, type Directive } from "./caddyfile.ts";
@@ -773,9 +774,11 @@ function nextcloudSharing(resources: readonly PolicyResource[], facts: StackFact
   const claims = facts?.nextcloud ?? { requireLinkPassword: true, adminTwoFactor: true };
   if (claims.requireLinkPassword && appSetting(commands, "shareapi_enforce_links_password") !== "yes")
     problems.push(`${where} does not enforce passwords on public links (shareapi_enforce_links_password), while the register says it does: set it to yes, or state why not in services.nextcloud.shareLinks.relaxedBecause`);
-  const enforced = commands.some((c) => c[2] === "twofactorauth:enforce" && c[3] === "--on" && c.includes("--group") && c[c.indexOf("--group") + 1] === "admin");
+  // Enforced for the admins' own group, never `admin`, which holds the service account too (stacks/services/reserved-names.ts).
+  const group = NEXTCLOUD_TWO_FACTOR_GROUP;
+  const enforced = commands.some((c) => c[2] === "twofactorauth:enforce" && c[3] === "--on" && c.includes("--group") && c[c.indexOf("--group") + 1] === group);
   if (claims.adminTwoFactor && !enforced)
-    problems.push(`${where} does not enforce two-factor login for the admin group, while the register says it does: keep "twofactorauth:enforce --on --group admin" (services.nextcloud.adminTwoFactor)`);
+    problems.push(`${where} does not enforce two-factor login for the admins, while the register says it does: keep "twofactorauth:enforce --on --group ${group}" (services.nextcloud.adminTwoFactor)`);
   return problems;
 }
 

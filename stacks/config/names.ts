@@ -43,7 +43,7 @@ const MEMBER_IDS: Record<string, string> = {
 const TEAM_IDS: Record<string, string> = {
   [NEXTCLOUD_ADMIN_GROUP]: "Nextcloud's administrators group: its members would become Nextcloud administrators",
   [EVERYONE_GROUP]: "the association-wide group, calendar and Matrix space Bastide gives every member",
-  [NEXTCLOUD_SERVICE_GROUP]: "a Nextcloud group earlier versions of Bastide made for its service account",
+  [NEXTCLOUD_SERVICE_GROUP]: "a Nextcloud group earlier versions made for Bastide's service account",
 };
 
 /** Nextcloud's app data folder, `appdata_<instanceid>`, is refused as a user id too (verifyUid). */

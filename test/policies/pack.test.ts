@@ -580,7 +580,20 @@ const VARIANTS: Variant[] = [
       desired.occ = desired.occ.filter((o) => !o.command.includes("twofactorauth:enforce"));
     },
     policy: "nextcloud-links-and-2fa",
-    message: /does not enforce two-factor login for the admin group, while the register says it does: keep "twofactorauth:enforce --on --group admin"/,
+    message: /does not enforce two-factor login for the admins, while the register says it does: keep "twofactorauth:enforce --on --group _admins-2fa"/,
+  },
+  {
+    title: "two-factor enforced on `admin` instead, which holds the service account and locks provisioning out",
+    base: "example",
+    unsafe: (rs) => {
+      const settings = rs.find((r) => r.props.service === "nextcloud-settings")!;
+      const desired = occSettings(settings);
+      desired.occ = desired.occ.map((o) =>
+        o.command.includes("twofactorauth:enforce") ? { ...o, command: o.command.map((a: string) => (a === "_admins-2fa" ? "admin" : a)) } : o,
+      );
+    },
+    policy: "nextcloud-links-and-2fa",
+    message: /does not enforce two-factor login for the admins, while the register says it does: keep "twofactorauth:enforce --on --group _admins-2fa"/,
   },
   // 7. privileges
   {
