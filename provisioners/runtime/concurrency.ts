@@ -8,7 +8,8 @@
 // bought 1.2x on a real Synapse. So the limiter starts at one request, grows while the
 // answers come as fast as the fastest seen (the server has idle capacity), shrinks as soon
 // as they stop paying (requests only queue inside the server), and halves on 429, 5xx,
-// timeouts and dropped connections. The signal is TCP Vegas's, as in Netflix's
+// timeouts and dropped connections. Each kind of request is first measured alone, so
+// its fastest latency is its own work, not a queue. The signal is TCP Vegas's, as in Netflix's
 // concurrency-limits: the observed latency against the fastest one; here it drives a
 // hill-climb on throughput, so a server that only shares its cores out stays at one.
 
@@ -136,24 +137,32 @@ export function requestKind(method: string, path: string): string {
 // The limiter
 
 /** What a request's answer said: its latency, or that the server is overloaded. */
-export type Outcome = { kind: "answer"; requestKind: string; latencyMs: number } | { kind: "overload" };
+export type Outcome = { kind: "answer"; latencyMs: number } | { kind: "overload" };
 
 /** A slot for one request; released once, with what its answer said. */
 export interface Permit {
   release(outcome: Outcome): void;
 }
 
+interface Waiting {
+  kind: string;
+  resolve(permit: Permit): void;
+}
+
 export class AdaptiveLimiter {
   readonly settings: LimiterSettings;
   private currentLimit: number;
   private running = 0;
+  /** A request of a kind never measured runs alone: its latency then is that kind's own. */
+  private probing = false;
   /** Bumped at every change of limit: answers to requests sent before it are not counted. */
   private epoch = 0;
   private ratios: number[] = [];
   private saturated = false;
   private memory: LimitMemory = NOTHING_LEARNT;
+  /** The fastest latency of each kind of request; first measured alone. */
   private readonly fastest = new Map<string, number>();
-  private readonly waiting: ((permit: Permit) => void)[] = [];
+  private readonly waiting: Waiting[] = [];
   /** Every limit taken, for the benchmark and tests. */
   readonly history: number[];
 
@@ -172,23 +181,32 @@ export class AdaptiveLimiter {
     return this.running;
   }
 
-  /** A permit now, or undefined when the limit is reached or others wait before. */
-  tryAcquire(): Permit | undefined {
-    if (this.waiting.length > 0 || this.running >= this.currentLimit) {
-      this.saturated = true;
-      return undefined;
-    }
-    return this.grant();
+  /** A permit now for a request of `kind` (see requestKind), or undefined when it must wait. */
+  tryAcquire(kind = ""): Permit | undefined {
+    if (this.waiting.length > 0 || !this.mayStart(kind)) return undefined;
+    return this.grant(kind);
   }
 
   /** Waits, first come first served, for a permit. */
-  acquire(): Promise<Permit> {
-    const now = this.tryAcquire();
+  acquire(kind = ""): Promise<Permit> {
+    const now = this.tryAcquire(kind);
     if (now) return Promise.resolve(now);
-    return new Promise<Permit>((resolve) => this.waiting.push(resolve));
+    return new Promise<Permit>((resolve) => this.waiting.push({ kind, resolve }));
   }
 
-  private grant(): Permit {
+  private mayStart(kind: string): boolean {
+    if (this.probing) return false;
+    if (!this.fastest.has(kind)) return this.running === 0;
+    if (this.running >= this.currentLimit) {
+      this.saturated = true;
+      return false;
+    }
+    return true;
+  }
+
+  private grant(kind: string): Permit {
+    const probe = !this.fastest.has(kind);
+    if (probe) this.probing = true;
     this.running++;
     if (this.running >= this.currentLimit) this.saturated = true;
     const epoch = this.epoch;
@@ -198,20 +216,27 @@ export class AdaptiveLimiter {
         if (released) return;
         released = true;
         this.running--;
-        if (epoch === this.epoch) this.learn(outcome);
+        if (probe) {
+          this.probing = false;
+          if (outcome.kind === "answer") this.fastest.set(kind, outcome.latencyMs);
+          else this.setLimit(limitAfterOverload(this.currentLimit, this.settings));
+        } else if (epoch === this.epoch) this.learn(kind, outcome);
         this.serveWaiting();
       },
     };
   }
 
   private serveWaiting(): void {
-    while (this.waiting.length > 0 && this.running < this.currentLimit) this.waiting.shift()!(this.grant());
+    while (this.waiting.length > 0 && this.mayStart(this.waiting[0]!.kind)) {
+      const next = this.waiting.shift()!;
+      next.resolve(this.grant(next.kind));
+    }
   }
 
-  private learn(outcome: Outcome): void {
+  private learn(kind: string, outcome: Outcome): void {
     if (outcome.kind === "overload") return this.setLimit(limitAfterOverload(this.currentLimit, this.settings));
-    const fastest = Math.min(this.fastest.get(outcome.requestKind) ?? Infinity, outcome.latencyMs);
-    this.fastest.set(outcome.requestKind, fastest);
+    const fastest = Math.min(this.fastest.get(kind)!, outcome.latencyMs);
+    this.fastest.set(kind, fastest);
     this.ratios.push(outcome.latencyMs > 0 ? fastest / outcome.latencyMs : 1);
     if (this.ratios.length < this.currentLimit) return;
     const { limit, memory } = limitAfterRound(this.currentLimit, { ratios: this.ratios, saturated: this.saturated }, this.memory, this.settings);
@@ -235,16 +260,21 @@ export class AdaptiveLimiter {
 // One limiter per server, shared by every client and call site that talks to it: the
 // requests in flight are counted per server, not per loop.
 const limiters = new Map<string, AdaptiveLimiter>();
+let newLimiterSettings: Partial<LimiterSettings> = {};
 
 /** The limiter of the server at `url` (its origin: scheme, host and port). */
 export function serverLimiter(url: string): AdaptiveLimiter {
   const origin = new URL(url).origin;
   let limiter = limiters.get(origin);
-  if (!limiter) limiters.set(origin, (limiter = new AdaptiveLimiter()));
+  if (!limiter) limiters.set(origin, (limiter = new AdaptiveLimiter(newLimiterSettings)));
   return limiter;
 }
 
-/** Forgets what was learnt of every server, e.g. between two benchmark runs against the same port. */
-export function forgetServerLimiters(): void {
+/**
+ * Forgets what was learnt of every server, and sets how the next limiters start: the
+ * benchmark's one-at-a-time baseline is `{ max: 1 }`, against the same server as Bastide's run.
+ */
+export function resetServerLimiters(settings: Partial<LimiterSettings> = {}): void {
   limiters.clear();
+  newLimiterSettings = settings;
 }

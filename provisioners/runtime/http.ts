@@ -175,7 +175,8 @@ export class HttpClient {
     let lastProblem = "";
     for (let attempt = 0; attempt < retry.attempts; attempt++) {
       let response: HttpResponse;
-      const permit = await limiter.acquire();
+      const kind = requestKind(method, path);
+      const permit = await limiter.acquire(kind);
       const started = now();
       try {
         response = await this.send(method, path, options, timeoutMs);
@@ -188,7 +189,7 @@ export class HttpClient {
         continue;
       }
       const transient = isTransientStatus(response.status);
-      permit.release(transient ? { kind: "overload" } : { kind: "answer", requestKind: requestKind(method, path), latencyMs: now() - started });
+      permit.release(transient ? { kind: "overload" } : { kind: "answer", latencyMs: now() - started });
       this.options.counter?.record(service, method, path, response.status);
       if (!transient) return response;
       lastProblem = `HTTP ${response.status}`;

@@ -229,12 +229,12 @@ async function withSlowCreations(creationMs: number, fn: (server: FakeServer, cr
   }
 }
 
-const creationClient = (url: string, waits: number[] = []) =>
+const creationClient = (url: string, waits: number[] = [], creationTimeoutMs = 100) =>
   new HttpClient({
     service: "test",
     baseUrl: url,
     timeoutMs: 50,
-    creationTimeoutMs: 100,
+    creationTimeoutMs,
     retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 50 },
     sleep: async (ms) => void waits.push(ms),
   });
@@ -283,7 +283,7 @@ test("http: a creation whose connection drops or whose gateway times out is not 
 test("http: a creation refused before it reached the server is sent again", async (t) => {
   // Nothing listens on port 2 (below 1024, unassigned here): the connection is refused, the request never sent.
   const waits: number[] = [];
-  const error = await t.throwsAsync(creationClient("http://127.0.0.1:2", waits).request("POST", "/users", { body: { id: "a" } }), { instanceOf: HttpError });
+  const error = await t.throwsAsync(creationClient("http://127.0.0.1:2", waits, 10_000).request("POST", "/users", { body: { id: "a" } }), { instanceOf: HttpError });
   t.false(error instanceof UncertainWriteError);
   t.regex(error!.message, /still failing after 4 attempts \(ECONNREFUSED\)/);
   t.is(waits.length, 3);
@@ -292,7 +292,8 @@ test("http: a creation refused before it reached the server is sent again", asyn
 test("http: every attempt waits for its server's limiter, which learns from the answers", async (t) => {
   await withServer(async (server, client) => {
     const limiter = new AdaptiveLimiter({ initial: 4 });
-    const limited = new HttpClient({ ...client.options, limiter });
+    // A generous timeout: only the injected 503 may count as an overload, however loaded the machine.
+    const limited = new HttpClient({ ...client.options, limiter, timeoutMs: 10_000 });
     server.inject({ times: 1, response: { status: 503 } });
     await limited.request("GET", "/x");
     t.deepEqual(limiter.history, [4, 2], "a 503 halves the limit");
