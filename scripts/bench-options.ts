@@ -8,6 +8,8 @@ export type BenchTarget = "fake" | "synapse" | "nextcloud";
 
 export interface BenchOptions {
   targets: BenchTarget[];
+  /** Rounds of one-at-a-time and Bastide runs on the real servers, in alternating order. */
+  rounds: number;
   fake: { members: number; teams: number; latencyMs: number };
   synapse: { members: number; teams: number };
   nextcloud?: { url: string; user: string; password: string; members: number; teams: number };
@@ -17,6 +19,7 @@ export const NEXTCLOUD_PASSWORD_VARIABLE = "BENCH_NEXTCLOUD_PASSWORD";
 
 const USAGE = `npm run bench:provision -- [options]
   --targets fake,synapse[,nextcloud]   what to run (default: fake,synapse, and nextcloud when --nextcloud is given)
+  --rounds N                           on real servers, N runs of each, in alternating order (default 2)
   --members N --teams N --latency MS   the fake servers' run (default 500 members, 25 teams, 30 ms per request)
   --synapse-members N --synapse-teams N   the real Synapse's run (default 200 members, 10 teams)
   --nextcloud URL                      a real Nextcloud, e.g. http://127.0.0.1:8080/ (its accounts, groups and
@@ -46,6 +49,7 @@ export function parseBenchOptions(args: string[], env: Record<string, string | u
       strict: true,
       options: {
         targets: { type: "string" },
+        rounds: { type: "string", default: "2" },
         members: { type: "string", default: "500" },
         teams: { type: "string", default: "25" },
         latency: { type: "string", default: "30" },
@@ -67,6 +71,7 @@ export function parseBenchOptions(args: string[], env: Record<string, string | u
   }
   const options: BenchOptions = {
     targets: [...new Set(targets)] as BenchTarget[],
+    rounds: count("rounds", values.rounds, 1),
     fake: { members: count("members", values.members, 1), teams: count("teams", values.teams, 1), latencyMs: count("latency", values.latency, 0) },
     synapse: { members: count("synapse-members", values["synapse-members"], 1), teams: count("synapse-teams", values["synapse-teams"], 1) },
   };

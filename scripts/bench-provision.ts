@@ -88,57 +88,76 @@ async function provision(target: Target, desired: DesiredState, concurrency: num
 interface Comparison {
   title: string;
   services: ProvisionedService[];
-  oneAtATime: Timed;
-  bastide: Timed;
-  rerun: Timed;
+  oneAtATime: Timed[];
+  bastide: Timed[];
+  /** Bastide again on the server its first run provisioned, unchanged. */
+  reruns: Timed[];
 }
 
-/** One at a time on a fresh target, then Bastide on another fresh one, then Bastide again unchanged. */
-async function compare(title: string, fresh: (run: "one" | "bastide") => Promise<{ target: Target; desired: DesiredState; cleanUp?: () => Promise<void> }>): Promise<Comparison> {
-  resetServerLimiters({ max: 1 });
-  const first = await fresh("one");
-  let oneAtATime: Timed;
-  try {
-    oneAtATime = await provision(first.target, first.desired, 1);
-    await first.cleanUp?.();
-  } finally {
-    await first.target.stop();
+type Fresh = (run: "one" | "bastide", round: number) => Promise<{ target: Target; desired: DesiredState; cleanUp?: () => Promise<void> }>;
+
+/**
+ * Rounds of one run at a time and one Bastide run, each on a fresh target, in alternating
+ * order: a machine whose other load comes and goes favours neither.
+ */
+async function compare(title: string, rounds: number, fresh: Fresh): Promise<Comparison> {
+  const comparison: Comparison = { title, services: [], oneAtATime: [], bastide: [], reruns: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const which of round % 2 === 0 ? (["one", "bastide"] as const) : (["bastide", "one"] as const)) {
+      resetServerLimiters(which === "one" ? { max: 1 } : {});
+      const { target, desired, cleanUp } = await fresh(which, round);
+      comparison.services = Object.keys(target.connections) as ProvisionedService[];
+      try {
+        if (which === "one") comparison.oneAtATime.push(await provision(target, desired, 1));
+        else {
+          const first = await provision(target, desired, PROVISIONING_CONCURRENCY);
+          comparison.bastide.push(first);
+          comparison.reruns.push(await provision(target, desired, PROVISIONING_CONCURRENCY, first.states));
+        }
+        await cleanUp?.();
+      } finally {
+        await target.stop();
+      }
+    }
   }
-  resetServerLimiters();
-  const second = await fresh("bastide");
-  try {
-    const bastide = await provision(second.target, second.desired, PROVISIONING_CONCURRENCY);
-    const rerun = await provision(second.target, second.desired, PROVISIONING_CONCURRENCY, bastide.states);
-    await second.cleanUp?.();
-    return { title, services: Object.keys(second.target.connections) as ProvisionedService[], oneAtATime, bastide, rerun };
-  } finally {
-    await second.target.stop();
-  }
+  return comparison;
 }
 
 const fmt = (s: number) => `${s.toFixed(1)} s`;
-const limitsTaken = (t: Timed) => t.limits.map((history) => `${history.join("→")}`).join("; ");
+const sum = (runs: Timed[], pick: (t: Timed) => number) => runs.reduce((total, t) => total + pick(t), 0);
 
 function report(c: Comparison): boolean {
+  const row = (label: string, runs: Timed[]) => [
+    label,
+    ...c.services.map((s) => fmt(sum(runs, (t) => t.seconds[s]!))),
+    fmt(sum(runs, (t) => t.total)),
+    String(sum(runs, (t) => t.writes)),
+  ];
+  const rounds = c.bastide.length;
   const rows = [
     ["run", ...c.services, "total", "writes"],
-    ["one request at a time", ...c.services.map((s) => fmt(c.oneAtATime.seconds[s]!)), fmt(c.oneAtATime.total), String(c.oneAtATime.writes)],
-    [`bastide (adaptive, ≤ ${PROVISIONING_CONCURRENCY})`, ...c.services.map((s) => fmt(c.bastide.seconds[s]!)), fmt(c.bastide.total), String(c.bastide.writes)],
-    ["bastide, unchanged re-run", ...c.services.map((s) => fmt(c.rerun.seconds[s]!)), fmt(c.rerun.total), String(c.rerun.writes)],
+    ...(rounds > 1
+      ? c.bastide.flatMap((_, i) => [row(`round ${i + 1}: one at a time`, [c.oneAtATime[i]!]), row(`round ${i + 1}: bastide`, [c.bastide[i]!])])
+      : []),
+    row(`one request at a time${rounds > 1 ? `, ${rounds} runs` : ""}`, c.oneAtATime),
+    row(`bastide (adaptive, ≤ ${PROVISIONING_CONCURRENCY})${rounds > 1 ? `, ${rounds} runs` : ""}`, c.bastide),
+    row(`bastide, unchanged re-run${rounds > 1 ? `, ${rounds} runs` : ""}`, c.reruns),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(`\n${c.title}`);
-  for (const row of rows) console.log(`  ${row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ")}`);
-  const ratio = c.oneAtATime.total / c.bastide.total;
-  const notSlower = c.bastide.total <= c.oneAtATime.total;
-  console.log(`  Bastide ${fmt(c.bastide.total)} against ${fmt(c.oneAtATime.total)} one at a time: ${ratio.toFixed(2)}x (${notSlower ? "not slower" : "SLOWER"}); writes on the unchanged re-run: ${c.rerun.writes}`);
-  console.log(`  limits the limiter took (per server, first run): ${limitsTaken(c.bastide)}`);
+  for (const r of rows) console.log(`  ${r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ")}`);
+  const one = sum(c.oneAtATime, (t) => t.total);
+  const bastide = sum(c.bastide, (t) => t.total);
+  const notSlower = bastide <= one;
+  const rerunWrites = sum(c.reruns, (t) => t.writes);
+  console.log(`  Bastide ${fmt(bastide)} against ${fmt(one)} one at a time: ${(one / bastide).toFixed(2)}x (${notSlower ? "not slower" : "SLOWER"}); writes on the unchanged re-run: ${rerunWrites}`);
+  console.log(`  limits the limiter took (per server, Bastide's first run${rounds > 1 ? "s" : ""}): ${c.bastide.map((t) => t.limits.map((h) => h.join("→")).join(" / ")).join("; ")}`);
   return notSlower;
 }
 
-async function fakeComparison(o: BenchOptions["fake"]): Promise<Comparison> {
+async function fakeComparison(o: BenchOptions["fake"], rounds: number): Promise<Comparison> {
   const { desired } = association(o.members, o.teams);
-  return compare(`FAKE servers (fake Nextcloud + fake Synapse, ${o.latencyMs} ms added per request, no real work: not a real server's figure): ${o.members} members, ${o.teams} teams`, async () => {
+  return compare(`FAKE servers (fake Nextcloud + fake Synapse, ${o.latencyMs} ms added per request, no real work: not a real server's figure): ${o.members} members, ${o.teams} teams`, rounds, async () => {
     const nextcloud = await createFakeNextcloud({ users: { [NEXTCLOUD_ADMIN_USER]: FAKE_PASSWORD } });
     const synapse = await createFakeSynapse({ serverName: desired.matrix!.serverName, registrationSharedSecret: FAKE_SHARED_SECRET });
     nextcloud.server.latencyMs = o.latencyMs;
@@ -158,10 +177,10 @@ async function fakeComparison(o: BenchOptions["fake"]): Promise<Comparison> {
   });
 }
 
-async function synapseComparison(o: BenchOptions["synapse"]): Promise<Comparison> {
+async function synapseComparison(o: BenchOptions["synapse"], rounds: number): Promise<Comparison> {
   const { config, desired } = association(o.members, o.teams);
   try {
-    return await compare(`REAL Synapse ${SYNAPSE_VERSION} on 127.0.0.1 (PostgreSQL 15, Bastide's homeserver.yaml), a fresh database per run: ${o.members} members, ${o.teams} teams`, async () => {
+    return await compare(`REAL Synapse ${SYNAPSE_VERSION} on 127.0.0.1 (PostgreSQL 15, Bastide's homeserver.yaml), a fresh database per run: ${o.members} members, ${o.teams} teams`, rounds, async () => {
       const synapse = await startSynapse({ config });
       return {
         desired,
@@ -173,11 +192,11 @@ async function synapseComparison(o: BenchOptions["synapse"]): Promise<Comparison
   }
 }
 
-async function nextcloudComparison(o: NonNullable<BenchOptions["nextcloud"]>): Promise<Comparison> {
+async function nextcloudComparison(o: NonNullable<BenchOptions["nextcloud"]>, rounds: number): Promise<Comparison> {
   const connection = { endpoint: { url: o.url }, user: o.user, password: o.password };
-  return compare(`REAL Nextcloud at ${o.url}: ${o.members} members, ${o.teams} teams`, async (which) => {
-    // Ids of their own per run, so that neither run finds the other's accounts.
-    const { desired } = association(o.members, o.teams, which === "one" ? "one-" : "ada-");
+  return compare(`REAL Nextcloud at ${o.url}: ${o.members} members, ${o.teams} teams`, rounds, async (which, round) => {
+    // Ids of their own per run, so that no run finds another's accounts.
+    const { desired } = association(o.members, o.teams, `${which === "one" ? "one" : "ada"}${round}-`);
     const existingGroups = await nextcloudGroups(o);
     return {
       desired,
@@ -228,9 +247,9 @@ async function main(): Promise<void> {
   console.log(`bench:provision: Bastide against one request at a time, on the same kind of server in the same run (targets: ${options.targets.join(", ")})`);
   const verdicts: boolean[] = [];
   for (const target of options.targets) {
-    if (target === "fake") report(await fakeComparison(options.fake));
-    if (target === "synapse") verdicts.push(report(await synapseComparison(options.synapse)));
-    if (target === "nextcloud") verdicts.push(report(await nextcloudComparison(options.nextcloud!)));
+    if (target === "fake") report(await fakeComparison(options.fake, 1));
+    if (target === "synapse") verdicts.push(report(await synapseComparison(options.synapse, options.rounds)));
+    if (target === "nextcloud") verdicts.push(report(await nextcloudComparison(options.nextcloud!, options.rounds)));
   }
   // Only real servers judge: Bastide must never be slower than one request at a time there.
   if (verdicts.includes(false)) process.exitCode = 1;

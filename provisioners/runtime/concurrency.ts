@@ -55,9 +55,11 @@ export interface LimiterSettings {
   minGain: number;
   /** Rounds before a limit that did not pay is tried again; doubles at each new failure. */
   probeAfterRounds: number;
+  /** Answers a round needs at least (and at least the limit): a real server's latencies are noisy. */
+  minSamples: number;
 }
 
-export const DEFAULT_LIMITER: LimiterSettings = { initial: 1, min: 1, max: MAX_IN_FLIGHT, minGain: 0.05, probeAfterRounds: 4 };
+export const DEFAULT_LIMITER: LimiterSettings = { initial: 1, min: 1, max: MAX_IN_FLIGHT, minGain: 0.05, probeAfterRounds: 4, minSamples: 8 };
 
 /**
  * What one round of `limit` answers says about the server: for each answer, the fastest
@@ -110,7 +112,8 @@ export function limitAfterRound(limit: number, round: Round, memory: LimitMemory
     const backoff = memory.blocked?.limit === down + 1 ? memory.blocked.backoff * 2 : settings.probeAfterRounds;
     return next(down, { limit: down + 1, roundsLeft: backoff, backoff });
   };
-  if (mean(round.ratios) < 0.5) return stepDown(Math.min(limit - 1, Math.floor(served) + 1));
+  // At the floor a slow answer says nothing of more in flight: nothing is blocked.
+  if (mean(round.ratios) < 0.5 && limit > settings.min) return stepDown(Math.min(limit - 1, Math.floor(served) + 1));
   const below = throughput[limit - 1];
   if (limit > settings.min && below !== undefined && throughput[limit]! < below * (1 + settings.minGain)) return stepDown(limit - 1);
   // This limit paid: whatever was learnt against it is forgotten.
@@ -238,7 +241,7 @@ export class AdaptiveLimiter {
     const fastest = Math.min(this.fastest.get(kind)!, outcome.latencyMs);
     this.fastest.set(kind, fastest);
     this.ratios.push(outcome.latencyMs > 0 ? fastest / outcome.latencyMs : 1);
-    if (this.ratios.length < this.currentLimit) return;
+    if (this.ratios.length < Math.max(this.currentLimit, this.settings.minSamples)) return;
     const { limit, memory } = limitAfterRound(this.currentLimit, { ratios: this.ratios, saturated: this.saturated }, this.memory, this.settings);
     this.memory = memory;
     this.setLimit(limit);

@@ -145,6 +145,7 @@ test("limiter rule: throughput per limit, growth only when saturated and paying,
   t.is(throughputOf(4, [1, 1, 0.5, 0.5]), 3);
   t.is(step(1, [1]).limit, 2);
   t.is(step(1, [1], NOTHING_LEARNT, false).limit, 1, "the client held the pace: nothing learnt");
+  t.is(step(1, [0.2]).limit, 2, "one slow answer alone (another load on the machine) does not keep the limit at one");
   t.is(step(16, Array(16).fill(1 / 16)).limit, 2, "answers sixteen times slower: cut to what is served");
   t.is(step(16, Array(16).fill(1)).limit, 16, "never above max");
 
