@@ -226,7 +226,9 @@ async function deleteMadeByRun(o: NonNullable<BenchOptions["nextcloud"]>, desire
     if (status >= 300 && status !== 404) throw new Error(`cleaning up ${what}: HTTP ${status}`);
   };
   for (const calendar of nextcloud.calendars) {
-    // Past Nextcloud's calendar trash bin, so the next run can make the same uri again.
+    // Past Nextcloud's calendar trash bin, so the next run can make the same uri again: the
+    // header its DAV trash-bin plugin reads (nextcloud/server apps/dav/lib/CalDAV/Trashbin/Plugin.php;
+    // not yet checked against a real 34 here).
     await expect(`calendar ${calendar.uri}`, http.request("DELETE", `remote.php/dav/calendars/${encodeURIComponent(o.user)}/${encodeURIComponent(calendar.uri)}/`, { headers: { "X-NC-CalDAV-No-Trashbin": "1" } }));
   }
   for (const user of nextcloud.users) await expect(`user ${user.id}`, http.request("DELETE", `ocs/v1.php/cloud/users/${encodeURIComponent(user.id)}?format=json`));
