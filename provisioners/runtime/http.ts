@@ -172,10 +172,10 @@ export class HttpClient {
     const idempotent = options.idempotent ?? isIdempotentMethod(method);
     const { timeoutMs: given, creationTimeoutMs } = this.options;
     const timeoutMs = idempotent ? (given ?? 30_000) : (creationTimeoutMs ?? given ?? CREATION_TIMEOUT_MS);
+    const kind = requestKind(method, path);
     let lastProblem = "";
     for (let attempt = 0; attempt < retry.attempts; attempt++) {
       let response: HttpResponse;
-      const kind = requestKind(method, path);
       const permit = await limiter.acquire(kind);
       const started = now();
       try {
