@@ -51,7 +51,10 @@ export interface LimiterSettings {
   initial: number;
   min: number;
   max: number;
-  /** A limit is kept only when it serves at least this much more than the one below (0.05: 5 %). */
+  /**
+   * A limit is kept only when the request it adds serves at least this fraction of a
+   * request more than the limit below (0.25: a quarter); less is within a real server's noise.
+   */
   minGain: number;
   /** Rounds before a limit that did not pay is tried again; doubles at each new failure. */
   probeAfterRounds: number;
@@ -59,7 +62,7 @@ export interface LimiterSettings {
   minSamples: number;
 }
 
-export const DEFAULT_LIMITER: LimiterSettings = { initial: 1, min: 1, max: MAX_IN_FLIGHT, minGain: 0.05, probeAfterRounds: 4, minSamples: 8 };
+export const DEFAULT_LIMITER: LimiterSettings = { initial: 1, min: 1, max: MAX_IN_FLIGHT, minGain: 0.25, probeAfterRounds: 4, minSamples: 8 };
 
 /**
  * What one round of `limit` answers says about the server: for each answer, the fastest
@@ -115,7 +118,7 @@ export function limitAfterRound(limit: number, round: Round, memory: LimitMemory
   // At the floor a slow answer says nothing of more in flight: nothing is blocked.
   if (mean(round.ratios) < 0.5 && limit > settings.min) return stepDown(Math.min(limit - 1, Math.floor(served) + 1));
   const below = throughput[limit - 1];
-  if (limit > settings.min && below !== undefined && throughput[limit]! < below * (1 + settings.minGain)) return stepDown(limit - 1);
+  if (limit > settings.min && below !== undefined && throughput[limit]! < below + settings.minGain) return stepDown(limit - 1);
   // This limit paid: whatever was learnt against it is forgotten.
   const kept = blocked?.limit === limit ? undefined : blocked;
   const mayGrow = round.saturated && !(kept?.limit === limit + 1 && kept.roundsLeft > 0);

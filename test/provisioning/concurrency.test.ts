@@ -172,6 +172,7 @@ test("limiter rule: throughput per limit, growth only when saturated and paying,
   t.is(probe.limit, 2, "tried again after four rounds");
   t.deepEqual(step(2, [0.45, 0.45], probe.memory).memory.blocked, { limit: 2, roundsLeft: 8, backoff: 8 }, "and waits twice as long after failing again");
   t.is(step(2, [0.95, 0.95], atOne.memory).limit, 3, "two served twice as much: try three");
+  t.is(step(2, [0.55, 0.55], atOne.memory).limit, 1, "the second request added a fifth of a request (1.1 against 0.9): noise, back to one");
 
   t.is(limitAfterOverload(9, DEFAULT_LIMITER), 4);
   t.is(limitAfterOverload(1, DEFAULT_LIMITER), 1);
