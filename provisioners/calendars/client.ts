@@ -209,7 +209,8 @@ export function shareBody(group: string, access: ShareAccess): string {
 /** Shares a calendar with a group (setting it again only changes the access). */
 export async function shareCalendar(client: CalDavClient, uri: string, group: string, access: ShareAccess): Promise<void> {
   const url = new URL(calendarUrl(client, uri));
-  const response = await client.http.request("POST", url.pathname, { body: shareBody(group, access), headers: XML });
+  // Sent again, it sets the same share: safe to re-send after a lost answer.
+  const response = await client.http.request("POST", url.pathname, { body: shareBody(group, access), headers: XML, idempotent: true });
   if (response.status < 200 || response.status >= 300) {
     const hint = response.status === 401 ? " (the service account's credentials were refused)" : "";
     throw new CalDavError(`sharing ${uri} with ${group}: HTTP ${response.status}${hint}`, response.status);

@@ -19,15 +19,16 @@ import { hostnames } from "../services/catalog.ts";
 import { provisioningProvider, type ProvisioningInputs } from "./provider.ts";
 import { PEER_SEED_LENGTH, peerSeedSecretName } from "../../provisioners/vpn/keys.ts";
 import { defaultHandoverDirectory } from "../../provisioners/handover/runner.ts";
+import { MAX_IN_FLIGHT } from "../../provisioners/runtime/concurrency.ts";
 
 const RUNNER = fileURLToPath(new URL("../../provisioners/run.ts", import.meta.url));
 
 /**
- * Calls in flight at once, per service. A small server answers an OCS call in ~0.5 s, so
- * calls must overlap; 16 stays far below Apache's 150 workers and Synapse's 429s are
- * waited out as asked.
+ * Changes worked on at once, per service: the most requests that may be in flight. How
+ * many are, per server, is the adaptive limiter's call (provisioners/runtime/concurrency.ts):
+ * it starts at one and goes up only while the server answers more for it.
  */
-export const PROVISIONING_CONCURRENCY = 16;
+export const PROVISIONING_CONCURRENCY = MAX_IN_FLIGHT;
 
 export interface ProvisioningArgs {
   config: Association;

@@ -5,7 +5,8 @@ import { desiredState } from "../../provisioners/desired.ts";
 import { keyedSlice, unkeyedSlice, SLICES } from "../../provisioners/slices.ts";
 import { converge, ProvisionError, type Change, type ServiceProvisioner } from "../../provisioners/model.ts";
 import { mapLimit } from "../../provisioners/runtime/concurrency.ts";
-import { CallCounter, HttpClient, HttpError, backoffMs, retryAfterMs } from "../../provisioners/runtime/http.ts";
+import { AdaptiveLimiter, serverLimiter } from "../../provisioners/runtime/concurrency.ts";
+import { CallCounter, HttpClient, HttpError, UncertainWriteError, backoffMs, retryAfterMs, type HttpResponse } from "../../provisioners/runtime/http.ts";
 import { FakeServer } from "../fakes/fake-server.ts";
 import { exampleAssociation } from "../support/association.ts";
 
@@ -140,12 +141,14 @@ async function withServer(fn: (server: FakeServer, client: HttpClient, waits: nu
   }
 }
 
+// A PUT: sending it twice does no more than once (RFC 9110 §9.2.2). A creation (POST) that
+// gets no answer is not sent again: see the tests of creations below.
 test("http: 5xx, dropped connections and timeouts are retried until the answer comes", async (t) => {
   await withServer(async (server, client, waits, counter) => {
     server.inject({ times: 1, response: { status: 503 } });
     server.inject({ times: 1, response: "drop" });
     server.inject({ times: 1, response: "hang" });
-    const response = await client.request("POST", "/thing", { body: { a: 1 } });
+    const response = await client.request("PUT", "/thing", { body: { a: 1 } });
     t.is(response.status, 200);
     t.deepEqual(response.json, { ok: true });
     t.is(server.log.length, 4);
@@ -198,4 +201,124 @@ test("http: backoff grows exponentially within its cap, and Retry-After dates ar
   const now = Date.parse("2026-11-21T10:00:00Z");
   const headers = new Headers({ "Retry-After": "Sat, 21 Nov 2026 10:00:05 GMT" });
   t.is(retryAfterMs({ status: 429, headers, text: "", json: undefined }, now), 5000);
+});
+
+/** A server whose creations take `creationMs`, longer than the client waits: the original completes after the timeout. */
+async function withSlowCreations(creationMs: number, fn: (server: FakeServer, created: string[], originalDone: Promise<void>, posts: () => number) => Promise<void>) {
+  const created: string[] = [];
+  let posted = 0;
+  let done!: () => void;
+  const originalDone = new Promise<void>((resolve) => (done = resolve));
+  const server = new FakeServer(async (request) => {
+    if (request.method === "POST") {
+      posted++;
+      await new Promise((r) => setTimeout(r, creationMs));
+      // A second creation of the same account is what a real Nextcloud raced into a duplicate key.
+      if (created.includes(request.body)) return json(500, { error: "duplicate key" });
+      created.push(request.body);
+      done();
+      return json(200, { created: true });
+    }
+    return created.length > 0 ? json(200, { id: "alice" }) : json(404, { error: "no such user" });
+  });
+  await server.start();
+  try {
+    await fn(server, created, originalDone, () => posted);
+  } finally {
+    await server.stop();
+  }
+}
+
+const creationClient = (url: string, waits: number[] = [], creationTimeoutMs = 100) =>
+  new HttpClient({
+    service: "test",
+    baseUrl: url,
+    timeoutMs: 50,
+    creationTimeoutMs,
+    retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 50 },
+    sleep: async (ms) => void waits.push(ms),
+  });
+
+test("http: a creation that times out is not sent again; verify reads back the one the server completed", async (t) => {
+  await withSlowCreations(300, async (server, created, originalDone, posts) => {
+    const client = creationClient(server.url);
+    const verify = async (): Promise<HttpResponse | undefined> => {
+      await originalDone; // a read made once the server finished, as a slow server would
+      const answer = await client.request("GET", "/users/alice");
+      return answer.status === 200 ? answer : undefined;
+    };
+    const response = await client.request("POST", "/users", { body: { id: "alice" }, verify });
+    t.is(response.status, 200);
+    t.deepEqual(response.json, { id: "alice" });
+    t.is(created.length, 1, "one creation only");
+    t.is(posts(), 1, "the creation was sent once");
+  });
+});
+
+test("http: a creation that times out, not found when read back, fails clearly instead of racing its original", async (t) => {
+  await withSlowCreations(300, async (server, created, originalDone, posts) => {
+    const client = creationClient(server.url);
+    const verify = async () => undefined;
+    const error = await t.throwsAsync(client.request("POST", "/users", { body: { id: "alice" }, verify }), { instanceOf: UncertainWriteError });
+    t.regex(error!.message, /test: POST \/users got no answer \(timed out after 0.1 s\); it was not there when read back, but the server may still be running it, so it was not sent again/);
+    await originalDone;
+    t.is(created.length, 1);
+    t.is(posts(), 1);
+  });
+});
+
+test("http: a creation whose connection drops or whose gateway times out is not sent again; a 503 is", async (t) => {
+  await withServer(async (server, client) => {
+    server.inject({ times: 1, response: "drop" });
+    await t.throwsAsync(client.request("POST", "/users", { body: { id: "a" } }), { instanceOf: UncertainWriteError });
+    server.inject({ times: 1, response: { status: 504 } });
+    await t.throwsAsync(client.request("POST", "/users", { body: { id: "b" } }), { instanceOf: UncertainWriteError, message: /HTTP 504/ });
+    t.is(server.log.length, 2);
+    server.inject({ times: 1, response: { status: 503 } });
+    t.is((await client.request("POST", "/users", { body: { id: "c" } })).status, 200, "a 503 is an answer: the server is no longer running it");
+    t.is(server.log.length, 4);
+  });
+});
+
+test("http: a creation refused before it reached the server is sent again", async (t) => {
+  // Nothing listens on port 2 (below 1024, unassigned here): the connection is refused, the request never sent.
+  const waits: number[] = [];
+  const error = await t.throwsAsync(creationClient("http://127.0.0.1:2", waits, 10_000).request("POST", "/users", { body: { id: "a" } }), { instanceOf: HttpError });
+  t.false(error instanceof UncertainWriteError);
+  t.regex(error!.message, /still failing after 4 attempts \(ECONNREFUSED\)/);
+  t.is(waits.length, 3);
+});
+
+test("http: every attempt waits for its server's limiter, which learns from the answers", async (t) => {
+  await withServer(async (server, client) => {
+    const limiter = new AdaptiveLimiter({ initial: 4 });
+    // A generous timeout: only the injected 503 may count as an overload, however loaded the machine.
+    const limited = new HttpClient({ ...client.options, limiter, timeoutMs: 10_000 });
+    server.inject({ times: 1, response: { status: 503 } });
+    await limited.request("GET", "/x");
+    t.deepEqual(limiter.history, [4, 2], "a 503 halves the limit");
+    t.is(limiter.inFlight, 0, "every permit is given back");
+  });
+});
+
+test("http: clients of the same server share one bound on requests in flight", async (t) => {
+  let running = 0;
+  let peak = 0;
+  const server = new FakeServer(async () => {
+    running++;
+    peak = Math.max(peak, running);
+    await new Promise((r) => setTimeout(r, 20));
+    running--;
+    return json(200, {});
+  });
+  const url = await server.start();
+  try {
+    const limiter = serverLimiter(url);
+    const clients = [new HttpClient({ service: "a", baseUrl: url }), new HttpClient({ service: "b", baseUrl: `${url}/other/` })];
+    await Promise.all(Array.from({ length: 12 }, (_, i) => clients[i % 2]!.request("GET", `/x/${i}`)));
+    t.true(peak <= Math.max(...limiter.history), `peak ${peak}, limits ${limiter.history}`);
+    t.true(peak < 12);
+  } finally {
+    await server.stop();
+  }
 });
