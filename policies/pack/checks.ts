@@ -590,6 +590,54 @@ function caddyLogRetention(r: PolicyResource): string[] {
   });
 }
 
+/**
+ * The admin surfaces the register and README promise are reachable through the VPN only, by the
+ * backend the proxy sends them to: each must sit under a matcher that excludes the VPN's address
+ * (`not remote_ip`) and that the site answers with 403 (templates/proxy/Caddyfile.hbs).
+ */
+const VPN_ONLY_ADMIN: readonly { upstream: string; what: string; paths: readonly string[] }[] = [
+  { upstream: "bastide-nextcloud-app:", what: "Nextcloud's admin pages and provisioning API", paths: ["/settings/admin*", "/settings/users*", "/ocs/v1.php/cloud/*", "/ocs/v2.php/cloud/*"] },
+  { upstream: "bastide-matrix-synapse:", what: "Synapse's admin API", paths: ["/_synapse/admin/*"] },
+  { upstream: "bastide-polls-app:", what: "Framadate's admin pages", paths: ["/admin", "/admin/*"] },
+];
+
+/** The paths a site answers with 403 unless the request comes from the VPN (or carries the provisioning token). */
+function vpnOnlyPaths(body: Directive[]): Set<string> {
+  const refusing = new Set(body.filter((d) => d.args[0] === "respond" && d.args[1]?.startsWith("@") && d.args.at(-1) === "403").map((d) => d.args[1]!));
+  const matchers = body.filter((d) => d.args[0]?.startsWith("@") && refusing.has(d.args[0]) && d.block);
+  return new Set(
+    matchers.flatMap((m) => {
+      const lines = m.block ?? [];
+      if (!lines.some((d) => d.args[0] === "not" && d.args[1] === "remote_ip")) return [];
+      const excepted = new Set(lines.filter((d) => d.args[0] === "not" && d.args[1] === "path").flatMap((d) => d.args.slice(2)));
+      return lines.filter((d) => d.args[0] === "path").flatMap((d) => d.args.slice(1).filter((path) => !excepted.has(path)));
+    }),
+  );
+}
+
+function vpnOnlyAdmin(r: PolicyResource): string[] {
+  return caddyfiles(r).flatMap(({ file, content }) => {
+    let config;
+    try {
+      config = readCaddyfile(content);
+    } catch {
+      return []; // tls-only reports an unreadable Caddyfile
+    }
+    return config.sites.flatMap((site) => {
+      const upstreams = walk(site.body).filter(({ directive }) => directive.args[0] === "reverse_proxy").flatMap(({ directive }) => directive.args.slice(1));
+      const closed = vpnOnlyPaths(site.body);
+      return VPN_ONLY_ADMIN.filter((a) => upstreams.some((u) => u.startsWith(a.upstream))).flatMap((a) => {
+        const open = a.paths.filter((path) => !closed.has(path));
+        return open.length === 0
+          ? []
+          : [
+              `${file} in ${quote(r)} lets ${a.what} (${open.join(" ")}) be reached from outside the VPN on ${site.addresses.join(", ")} (line ${site.line}), while the register says admin pages are VPN-only: keep them in the site's "@outside_vpn" matcher, with "not remote_ip <the VPN's address>" and "respond @outside_vpn 403"`,
+            ];
+      });
+    });
+  });
+}
+
 function retentionInResources(r: PolicyResource): string[] {
   return [...logRotation(r), ...synapseRetention(r), ...nextcloudRetention(r), ...pollsRetention(r), ...caddyLogRetention(r)];
 }
@@ -894,6 +942,12 @@ export const CHECKS: readonly PolicyCheck[] = [
     name: "ssh-from-admin-networks",
     description: "A cloud firewall lets SSH in only from a bounded set of networks (at most a /16 of public IPv4 and a /32 of IPv6, parsed as networks, as host.adminAddresses), and drops what no rule names.",
     check: boundedSsh,
+  },
+  {
+    kind: "resource",
+    name: "vpn-only-admin-pages",
+    description: "Nextcloud's admin pages and provisioning API, Synapse's admin API and Framadate's admin pages answer 403 to anyone outside the VPN (or without Bastide's provisioning token).",
+    check: vpnOnlyAdmin,
   },
   {
     kind: "stack",

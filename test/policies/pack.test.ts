@@ -217,9 +217,10 @@ const VARIANTS: Variant[] = [
     title: "a Caddy site served over http://",
     base: "example",
     unsafe: (rs) =>
-      editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => `${c}\nhttp://cloud.jardins-canal.localhost {\n\treverse_proxy bastide-nextcloud-app:80\n}\n`),
+      // Jitsi's web app, which has no admin surface: a plain-HTTP Nextcloud would also open its admin pages (vpn-only-admin-pages).
+      editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => `${c}\nhttp://visio.jardins-canal.localhost {\n\treverse_proxy bastide-jitsi-web:8000\n}\n`),
     policy: "tls-only",
-    message: /serves http:\/\/cloud\.jardins-canal\.localhost \(line \d+\) in plain HTTP: use the bare host name/,
+    message: /serves http:\/\/visio\.jardins-canal\.localhost \(line \d+\) in plain HTTP: use the bare host name/,
   },
   {
     title: "Caddy's automatic HTTPS turned off",
@@ -493,6 +494,32 @@ const VARIANTS: Variant[] = [
     unsafe: (rs) => editFile(find(rs, "bastide-nextcloud-app"), "bastide.config.php", replace(/^.*'activity_expire_days'.*\n/m, "")),
     policy: "bounded-retention",
     message: /does not set activity_expire_days, so Nextcloud keeps activity records 365 days \(its default\): set a positive number of days \(services\.nextcloud\.activityExpireDays\)/,
+  },
+  {
+    title: "Nextcloud's provisioning API opened to the Internet (its paths dropped from the VPN-only matcher)",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => c.replaceAll(" /ocs/v2.php/cloud/*", "")),
+    policy: "vpn-only-admin-pages",
+    message: /lets Nextcloud's admin pages and provisioning API \(\/ocs\/v2\.php\/cloud\/\*\) be reached from outside the VPN on cloud\./,
+  },
+  {
+    title: "every VPN-only matcher let anyone through (its `not remote_ip` removed)",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => c.replace(/\t+not remote_ip [^\n]*\n/g, "")),
+    policy: "vpn-only-admin-pages",
+    message: /lets Synapse's admin API \(\/_synapse\/admin\/\*\) be reached from outside the VPN/,
+  },
+  {
+    title: "Framadate's admin pages answered from anywhere (the 403 dropped)",
+    base: "example",
+    unsafe: (rs) =>
+      editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => {
+        const site = c.indexOf("sondage.");
+        const refusal = c.indexOf("respond @outside_vpn", site);
+        return c.slice(0, refusal) + c.slice(c.indexOf("\n", refusal) + 1);
+      }),
+    policy: "vpn-only-admin-pages",
+    message: /lets Framadate's admin pages \(\/admin \/admin\/\*\) be reached from outside the VPN/,
   },
   {
     title: "the access log's address masking removed",
@@ -781,7 +808,15 @@ test("caddy itself serves the refused http:// site in plain HTTP, on port 80", (
   const servers = Object.values(json.apps.http.servers) as any[];
   const plain = servers.filter((s) => s.listen.includes(":80"));
   const hosts = plain.flatMap((s) => s.routes.flatMap((r: any) => (r.match ?? []).flatMap((m: any) => m.host ?? [])));
-  t.true(hosts.includes("cloud.jardins-canal.localhost"));
+  t.true(hosts.includes("visio.jardins-canal.localhost"));
+});
+
+test("caddy itself answers 403 outside the VPN for the admin paths the pack requires, and lets them through once the pack's refusal applies", (t) => {
+  // The pack reads the Caddyfile as text; the real Caddy must agree that these paths sit under the 403 matcher.
+  const json = JSON.stringify(adaptCaddyfile(caddyfileOf(copy("example"))));
+  for (const path of ["/settings/admin*", "/ocs/v2.php/cloud/*", "/_synapse/admin/*", "/admin/*"]) t.true(json.includes(JSON.stringify(path)), path);
+  const opened = JSON.stringify(adaptCaddyfile(caddyfileOf(unsafeStack(variant("Nextcloud's provisioning API opened to the Internet (its paths dropped from the VPN-only matcher)")).resources)));
+  t.false(opened.includes(JSON.stringify("/ocs/v2.php/cloud/*")));
 });
 
 test("caddy itself turns automatic HTTPS off for the refused global option", (t) => {
