@@ -344,6 +344,26 @@ function closedRegistration(r: PolicyResource): string[] {
   });
 }
 
+/**
+ * Chat rooms are encrypted end to end from their creation, whoever creates them, and none is
+ * listed to people outside: Bastide's own rooms get m.room.encryption from the provisioner, and
+ * this setting covers the rooms members create themselves (synapse/config/room.py,
+ * encryption_enabled_by_default_for_room_type: "invite" covers the private presets, "all" every one).
+ */
+function privateEncryptedRooms(r: PolicyResource): string[] {
+  return homeserverFiles(r).flatMap(({ file, content }) => {
+    const where = `${file} in ${quote(r)}`;
+    const { value } = readYaml(content);
+    if (!value) return []; // closed-registration reports an unreadable homeserver.yaml
+    const problems: string[] = [];
+    if (!["all", "invite"].includes(String(value.encryption_enabled_by_default_for_room_type)))
+      problems.push(`${where} does not encrypt new rooms by default (encryption_enabled_by_default_for_room_type: ${JSON.stringify(value.encryption_enabled_by_default_for_room_type ?? "off")}), while the register says rooms are end-to-end encrypted: set it to "all"`);
+    for (const key of ["allow_public_rooms_without_auth", "allow_public_rooms_over_federation"])
+      if (value[key] === true) problems.push(`${where} sets ${key}: true, so people outside the association can list its rooms: set it to false`);
+    return problems;
+  });
+}
+
 /** Lua without its comments (`--` to the end of the line; Bastide writes no long comments). */
 const luaCode = (content: string) => content.replace(/--(?!\[\[).*$/gm, "");
 
@@ -948,6 +968,12 @@ export const CHECKS: readonly PolicyCheck[] = [
     name: "vpn-only-admin-pages",
     description: "Nextcloud's admin pages and provisioning API, Synapse's admin API and Framadate's admin pages answer 403 to anyone outside the VPN (or without Bastide's provisioning token).",
     check: vpnOnlyAdmin,
+  },
+  {
+    kind: "resource",
+    name: "private-encrypted-rooms",
+    description: "Synapse encrypts every new room by default and lists no room to people outside the association.",
+    check: privateEncryptedRooms,
   },
   {
     kind: "stack",

@@ -522,6 +522,20 @@ const VARIANTS: Variant[] = [
     message: /lets Framadate's admin pages \(\/admin \/admin\/\*\) be reached from outside the VPN/,
   },
   {
+    title: "rooms members create no longer encrypted by default",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-matrix-synapse"), "homeserver.yaml", replace(/encryption_enabled_by_default_for_room_type: .*/, "encryption_enabled_by_default_for_room_type: off")),
+    policy: "private-encrypted-rooms",
+    message: /does not encrypt new rooms by default \(encryption_enabled_by_default_for_room_type: false\), while the register says rooms are end-to-end encrypted/,
+  },
+  {
+    title: "the room directory readable without an account",
+    base: "example",
+    unsafe: (rs) => editFile(find(rs, "bastide-matrix-synapse"), "homeserver.yaml", replace("allow_public_rooms_without_auth: false", "allow_public_rooms_without_auth: true")),
+    policy: "private-encrypted-rooms",
+    message: /sets allow_public_rooms_without_auth: true, so people outside the association can list its rooms/,
+  },
+  {
     title: "the access log's address masking removed",
     base: "example",
     unsafe: (rs) => editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", replace(/\t+request>remote_ip ip_mask \{\n[^}]*\}\n/, "")),
