@@ -11,7 +11,7 @@ import { sshExposureProblem } from "../../stacks/config/networks.ts";
 import { NEXTCLOUD_TWO_FACTOR_GROUP } from "../../stacks/services/reserved-names.ts";
 import { retentionSchema } from "../rgpd/model.ts";
 import { durationDays } from "../rgpd/settings.ts";
-import { readCaddyfile, servesPlainHttp, walk, type Directive } from "./caddyfile.ts";
+import { readCaddyfile, servesPlainHttp, walk, type CaddyConfig, type Directive } from "./caddyfile.ts";
 import { BASTIDE_TYPE, declaredFacts, NO_FACTS, type StackFacts } from "./facts.ts";
 
 /** A value `pulumi preview` cannot know yet; checks skip it (they run again at `pulumi up`). */
@@ -110,6 +110,17 @@ function readYaml(content: string): { value?: Props; error?: string } {
 
 const homeserverFiles = (r: PolicyResource) => (r.type === TYPES.container ? uploads(r).filter((u) => basename(u.file) === "homeserver.yaml") : []);
 const caddyfiles = (r: PolicyResource) => (r.type === TYPES.container ? uploads(r).filter((u) => basename(u.file) === "Caddyfile") : []);
+
+/** The Caddyfiles a container uploads, parsed; one that cannot be read is left to tls-only, which reports it. */
+function readableCaddyfiles(r: PolicyResource): { file: string; config: CaddyConfig }[] {
+  return caddyfiles(r).flatMap(({ file, content }) => {
+    try {
+      return [{ file, config: readCaddyfile(content) }];
+    } catch {
+      return [];
+    }
+  });
+}
 
 // --- 1. data stays in the EU/EEA --------------------------------------------------------
 
@@ -308,13 +319,7 @@ function caddyTls(r: PolicyResource): string[] {
 
 /** Every HTTPS site gets Bastide's security headers, HSTS first (README: "adds security headers"). */
 function securityHeaders(r: PolicyResource): string[] {
-  return caddyfiles(r).flatMap(({ file, content }) => {
-    let config;
-    try {
-      config = readCaddyfile(content);
-    } catch {
-      return []; // reported by the TLS check
-    }
+  return readableCaddyfiles(r).flatMap(({ file, config }) => {
     const snippets = new Map(config.all.filter((d) => /^\(.+\)$/.test(d.args[0] ?? "")).map((d) => [d.args[0]!.slice(1, -1), d.block ?? []]));
     const setsHsts = (body: Directive[]): boolean =>
       walk(body).some(({ directive }) => directive.args.includes("Strict-Transport-Security")) ||
@@ -591,13 +596,7 @@ function pollsRetention(r: PolicyResource): string[] {
 }
 
 function caddyLogRetention(r: PolicyResource): string[] {
-  return caddyfiles(r).flatMap(({ file, content }) => {
-    let config;
-    try {
-      config = readCaddyfile(content);
-    } catch {
-      return []; // tls-only reports an unreadable Caddyfile
-    }
+  return readableCaddyfiles(r).flatMap(({ file, config }) => {
     return walk(config.all)
       .filter(({ directive, path }) => path.at(-1) === "log" && directive.args[0] === "output" && directive.args[1] === "file")
       .flatMap(({ directive }) => {
@@ -636,13 +635,7 @@ function vpnOnlyPaths(body: Directive[]): Set<string> {
 }
 
 function vpnOnlyAdmin(r: PolicyResource): string[] {
-  return caddyfiles(r).flatMap(({ file, content }) => {
-    let config;
-    try {
-      config = readCaddyfile(content);
-    } catch {
-      return []; // tls-only reports an unreadable Caddyfile
-    }
+  return readableCaddyfiles(r).flatMap(({ file, config }) => {
     return config.sites.flatMap((site) => {
       const upstreams = walk(site.body).filter(({ directive }) => directive.args[0] === "reverse_proxy").flatMap(({ directive }) => directive.args.slice(1));
       const closed = vpnOnlyPaths(site.body);
@@ -690,13 +683,7 @@ function deployedDays(resources: readonly PolicyResource[]): Record<string, numb
       }
       if (FRAMADATE_CONFIG.test(file)) add("polls.answers", Number(purgeDelay(content) ?? NaN));
     }
-    for (const { content } of caddyfiles(r)) {
-      let config;
-      try {
-        config = readCaddyfile(content);
-      } catch {
-        continue;
-      }
+    for (const { config } of readableCaddyfiles(r)) {
       for (const { directive } of walk(config.all).filter(({ directive: d }) => d.args[0] === "roll_keep_for"))
         add("proxy.access-logs", days(directive.args[1]));
     }
@@ -777,13 +764,7 @@ function unmaskedFields(log: Directive): string[] {
 function maskedAccessLogs(resources: readonly PolicyResource[], facts: StackFacts | undefined): string[] {
   if (facts && !facts.accessLog.anonymiseAddresses) return [];
   return containers(resources).flatMap((r) =>
-    caddyfiles(r).flatMap(({ file, content }) => {
-      let config;
-      try {
-        config = readCaddyfile(content);
-      } catch {
-        return []; // tls-only reports an unreadable Caddyfile
-      }
+    readableCaddyfiles(r).flatMap(({ file, config }) => {
       // The global options' `log` (path "{") configures Caddy's own logs, not requests.
       return walk(config.all)
         .filter(({ directive, path }) => directive.args[0] === "log" && path.at(-1) !== "{")
