@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseAssociation, validateAssociation } from "../stacks/config/load.ts";
 import { EXAMPLE_FILE, exampleInput } from "./support/association.ts";
 import { registerUnderMocks } from "./support/program.ts";
+import { hetznerHost, SSH_KEY, sshHost } from "./config/support.ts";
 
 type Input = Record<string, any>;
 
@@ -14,16 +15,6 @@ const SOURCE = "corpus.yaml";
 const EXAMPLE_TEXT = readFileSync(EXAMPLE_FILE, "utf8");
 const SEVERAL_PROBLEMS = new URL("./fixtures/invalid/several-problems.yaml", import.meta.url);
 
-const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly admin@laptop";
-const sshHost = (edit: Input = {}) => ({ target: "ssh", address: "203.0.113.7", country: "FR", size: { cpus: 4, memoryGb: 8 }, ...edit });
-const hetznerHost = (edit: Input = {}) => ({
-  target: "hetzner",
-  location: "fsn1",
-  serverType: "cx32",
-  sshPublicKey: SSH_KEY,
-  adminAddresses: ["203.0.113.7/32"],
-  ...edit,
-});
 const scalewayHost = (edit: Input = {}) => ({
   target: "scaleway",
   zone: "fr-par-1",
