@@ -1,8 +1,12 @@
 // The Matrix plan: pure, from the desired state and what Synapse holds to the list of
 // writes. Nothing already right is touched, so a second run plans nothing. Every write
 // into a room has that room's alias as its lane, so writes into one room go one after
-// another: concurrent ones would take the same prev_events and fork the room's DAG, and
-// every later event in the room would pay for state resolution over the forks.
+// another and the requests in flight go to different rooms: Synapse 1.163.2 creates one
+// room's events one at a time (memberships: RoomMemberHandler.member_linearizer keyed by
+// room id, synapse/handlers/room_member.py:120 and :670; other events: the
+// room_event_creation_limit Linearizer, max_count=1, synapse/handlers/message.py:518 and
+// :1093, "so that we don't fork the DAG too much"), so a second request into the same room
+// only waits there, and the adaptive limiter reads that wait as a busy server.
 import type { DesiredState } from "../desired.ts";
 import { matrixUserId } from "../desired.ts";
 import { ProvisionError } from "../model.ts";

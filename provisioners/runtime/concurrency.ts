@@ -35,8 +35,9 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
  * Like mapLimit, but every item runs even when some fail, and items of the same lane run one after another, in their order;
  * lanes run concurrently, at most `limit` items at a time. An item without a lane is a
  * lane of its own. Every item runs even when some fail; the failures are returned.
- * Why: concurrent writes into one Matrix room all take the same prev_events and fork the
- * room's DAG, and every later event there then pays for the state resolution over the forks.
+ * Why: Synapse writes the events of one room one at a time anyway (see the Matrix plan),
+ * so requests in flight for one room only wait inside the server while holding the
+ * bound; one per room lets the bound go to requests that can run.
  */
 export async function settleLanes<T>(
   items: readonly T[],
