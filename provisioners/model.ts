@@ -1,7 +1,7 @@
 // The shape every service provisioner has: read what runs, compare it with what the
 // config wants (pure), then apply only the differences, phase by phase, concurrently
 // within a bound. A second run with nothing new plans nothing, so it writes nothing.
-import { settleLimit } from "./runtime/concurrency.ts";
+import { settleLanes } from "./runtime/concurrency.ts";
 
 export type ProvisionedService = "nextcloud-settings" | "nextcloud" | "calendars" | "matrix" | "jitsi" | "vpn" | "handover";
 
@@ -16,6 +16,11 @@ export interface Change<Kind extends string = string, Payload = unknown> {
   member?: string;
   /** Lower phases run first: users and groups before memberships, rooms before invites. */
   phase: number;
+  /**
+   * Changes with the same lane are applied one after another, in plan order; lanes run
+   * concurrently within the bound. No lane: a lane of its own.
+   */
+  lane?: string;
   payload: Payload;
 }
 
@@ -73,7 +78,7 @@ export async function converge<D, L, C extends Change, K>(
   const result: ConvergeResult<C, L> = { live, planned, applied: [], failed: [] };
   if (options.dryRun) return result;
   for (const phase of byPhase(planned)) {
-    const failures = await settleLimit(phase, options.concurrency, async (change) => {
+    const failures = await settleLanes(phase, options.concurrency, (change) => change.lane, async (change) => {
       await provisioner.apply(change, client);
       result.applied.push(change);
     });

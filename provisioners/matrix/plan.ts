@@ -1,5 +1,12 @@
 // The Matrix plan: pure, from the desired state and what Synapse holds to the list of
-// writes. Nothing already right is touched, so a second run plans nothing.
+// writes. Nothing already right is touched, so a second run plans nothing. Every write
+// into a room has that room's alias as its lane, so writes into one room go one after
+// another and the requests in flight go to different rooms: Synapse 1.163.2 creates one
+// room's events one at a time (memberships: RoomMemberHandler.member_linearizer keyed by
+// room id, synapse/handlers/room_member.py:120 and :670; other events: the
+// room_event_creation_limit Linearizer, max_count=1, synapse/handlers/message.py:518 and
+// :1093, "so that we don't fork the DAG too much"), so a second request into the same room
+// only waits there, and the adaptive limiter reads that wait as a busy server.
 import type { DesiredState } from "../desired.ts";
 import { matrixUserId } from "../desired.ts";
 import { ProvisionError } from "../model.ts";
@@ -105,7 +112,7 @@ interface Outsiders {
 function planRoom(target: Target, live: LiveRoom | null, retention: { max_lifetime: number }, active: Set<string>, others: Outsiders, stillborn?: string): MatrixChange[] {
   const changes: MatrixChange[] = [];
   const { alias } = target;
-  const room = { service: "matrix" as const, subject: `${target.kind} ${alias}` };
+  const room = { service: "matrix" as const, subject: `${target.kind} ${alias}`, lane: alias };
   if (!live) {
     const payload = { alias, localAlias: target.localAlias, name: target.name, kind: target.kind, retention, ...(stillborn ? { replaces: stillborn } : {}) };
     changes.push({ ...room, kind: "room.create", phase: PHASES.rooms, payload });
@@ -123,14 +130,14 @@ function planRoom(target: Target, live: LiveRoom | null, retention: { max_lifeti
     // Joined and invited need nothing; a ban is a moderator's decision and stands.
     if (!active.has(userId) || membership === "join" || membership === "invite" || membership === "ban") continue;
     const member = localpartOf(userId);
-    changes.push({ service: "matrix", kind: "room.invite", subject: `${member} → ${alias}`, member, phase: PHASES.invites, payload: { alias, userId } });
+    changes.push({ service: "matrix", kind: "room.invite", subject: `${member} → ${alias}`, member, phase: PHASES.invites, lane: alias, payload: { alias, userId } });
   }
   // Only the config says who is in: anyone else joined or invited is taken out.
   const wanted = new Set(target.members);
   for (const [userId, membership] of Object.entries(live?.members ?? {})) {
     if ((membership !== "join" && membership !== "invite") || wanted.has(userId) || userId === others.bot || others.leaving.has(userId)) continue;
     const member = localpartOf(userId);
-    changes.push({ service: "matrix", kind: "room.kick", subject: `${member} out of ${alias}`, member, phase: PHASES.invites, payload: { alias, userId } });
+    changes.push({ service: "matrix", kind: "room.kick", subject: `${member} out of ${alias}`, member, phase: PHASES.invites, lane: alias, payload: { alias, userId } });
   }
   return changes;
 }
@@ -139,9 +146,9 @@ function planLinks(space: Target, liveSpace: LiveRoom | null, room: Target, live
   const changes: MatrixChange[] = [];
   const payload = { space: space.alias, room: room.alias };
   if (!liveSpace || !liveRoom || !liveSpace.children.includes(liveRoom.roomId))
-    changes.push({ service: "matrix", kind: "space.child", subject: `${room.alias} in ${space.alias}`, phase: PHASES.roomState, payload });
+    changes.push({ service: "matrix", kind: "space.child", subject: `${room.alias} in ${space.alias}`, phase: PHASES.roomState, lane: space.alias, payload });
   if (!liveSpace || !liveRoom || !liveRoom.parents.includes(liveSpace.roomId))
-    changes.push({ service: "matrix", kind: "space.parent", subject: `${space.alias} as parent of ${room.alias}`, phase: PHASES.roomState, payload });
+    changes.push({ service: "matrix", kind: "space.parent", subject: `${space.alias} as parent of ${room.alias}`, phase: PHASES.roomState, lane: room.alias, payload });
   return changes;
 }
 

@@ -112,6 +112,28 @@ test("plan: an empty server gets the accounts, the space, the rooms, their links
   t.deepEqual(planMatrix(BASE, emptyLive()), changes, "the same inputs, the same plan");
 });
 
+test("plan: every write into a room has that room as its lane, so writes into one room go one after another; accounts have none", (t) => {
+  const changes = planMatrix(BASE, emptyLive());
+  const laneOf = (kind: string) => changes.filter((c) => c.kind === kind).map((c) => [c.lane, c.payload]);
+  const invites = changes.filter((c) => c.kind === "room.invite") as Extract<MatrixChange, { kind: "room.invite" }>[];
+  t.true(invites.length > 0);
+  for (const invite of invites) t.is(invite.lane, invite.payload.alias, invite.subject);
+  t.is(new Set(invites.filter((c) => c.payload.alias === alias("association")).map((c) => c.lane)).size, 1, "the space's invites share one lane");
+  for (const [lane, payload] of laneOf("room.create")) t.is(lane, (payload as { alias: string }).alias);
+  for (const [lane] of laneOf("space.child")) t.is(lane, alias("association"), "m.space.child is written into the space");
+  for (const [lane, payload] of laneOf("space.parent")) t.is(lane, (payload as { room: string }).room, "m.space.parent is written into the room");
+  t.true(changes.filter((c) => c.kind.startsWith("user.") || c.kind === "bot.unlimit").every((c) => c.lane === undefined));
+});
+
+test("plan: kicks and room state of an existing room are in that room's lane", (t) => {
+  const live = convergedLive(BASE);
+  const bureau = live.rooms["bureau"]!;
+  bureau.name = "Ancien nom";
+  bureau.members[user("intrus")] = "join";
+  const changes = planMatrix(BASE, live);
+  t.deepEqual(changes.map((c) => [c.kind, c.lane]).sort(), [["room.kick", alias("bureau")], ["room.name", alias("bureau")]]);
+});
+
 test("plan: nothing to do once Synapse matches the config", (t) => {
   t.deepEqual(planMatrix(BASE, convergedLive(BASE)), []);
   t.deepEqual(planMatrix({ ...BASE, matrix: undefined }, emptyLive()), [], "Matrix switched off");

@@ -4,7 +4,7 @@ import { reconcileDepartures, EMPTY_LEDGER } from "../../provisioners/departures
 import { desiredState } from "../../provisioners/desired.ts";
 import { keyedSlice, unkeyedSlice, SLICES } from "../../provisioners/slices.ts";
 import { converge, ProvisionError, type Change, type ServiceProvisioner } from "../../provisioners/model.ts";
-import { mapLimit } from "../../provisioners/runtime/concurrency.ts";
+import { mapLimit, settleLanes } from "../../provisioners/runtime/concurrency.ts";
 import { AdaptiveLimiter, serverLimiter } from "../../provisioners/runtime/concurrency.ts";
 import { CallCounter, HttpClient, HttpError, UncertainWriteError, backoffMs, retryAfterMs, type HttpResponse } from "../../provisioners/runtime/http.ts";
 import { FakeServer } from "../fakes/fake-server.ts";
@@ -113,6 +113,89 @@ test("mapLimit never runs more than its bound at once and keeps the order", asyn
   });
   t.is(peak, 3);
   t.deepEqual(results, [...Array(20).keys()].map((n) => n * 2));
+});
+
+const tick = () => new Promise((r) => setTimeout(r, 2));
+
+/** Runs `items` (lane, name) through settleLanes, recording what was in flight; `fail` names the items that throw. */
+async function runLanes(items: [string | undefined, string][], limit: number, fail: string[] = []) {
+  const inFlight = new Set<string>();
+  const laneInFlight = new Map<string, number>();
+  let peak = 0;
+  let lanePeak = 0;
+  const started: string[] = [];
+  const failures = await settleLanes(items, limit, ([lane]) => lane, async ([lane, name]) => {
+    started.push(name);
+    inFlight.add(name);
+    peak = Math.max(peak, inFlight.size);
+    if (lane !== undefined) {
+      laneInFlight.set(lane, (laneInFlight.get(lane) ?? 0) + 1);
+      lanePeak = Math.max(lanePeak, laneInFlight.get(lane)!);
+    }
+    await tick();
+    inFlight.delete(name);
+    if (lane !== undefined) laneInFlight.set(lane, laneInFlight.get(lane)! - 1);
+    if (fail.includes(name)) throw new Error(`${name} refused`);
+  });
+  return { peak, lanePeak, started, failures };
+}
+
+test("settleLanes: changes of one lane never overlap and keep their order; lanes overlap up to the bound", async (t) => {
+  const items: [string, string][] = [];
+  for (let i = 0; i < 6; i++) for (const lane of ["a", "b", "c", "d", "e"]) items.push([lane, `${lane}${i}`]);
+  const { peak, lanePeak, started, failures } = await runLanes(items, 3);
+  t.is(lanePeak, 1, "one change of a lane at a time");
+  t.is(peak, 3, "three lanes at once, never more");
+  for (const lane of ["a", "b", "c", "d", "e"])
+    t.deepEqual(
+      started.filter((n) => n.startsWith(lane)),
+      [0, 1, 2, 3, 4, 5].map((i) => `${lane}${i}`),
+      `lane ${lane} in plan order`,
+    );
+  t.deepEqual(failures, []);
+});
+
+test("settleLanes: changes without a lane are each a lane of their own", async (t) => {
+  const items: [undefined, string][] = [...Array(8).keys()].map((i) => [undefined, `x${i}`]);
+  const { peak, started } = await runLanes(items, 4);
+  t.is(peak, 4);
+  t.is(started.length, 8);
+});
+
+test("settleLanes: a failure is collected and the rest of its lane and the other lanes still run", async (t) => {
+  const items: [string, string][] = [["a", "a0"], ["a", "a1"], ["a", "a2"], ["b", "b0"], ["b", "b1"]];
+  const { started, failures } = await runLanes(items, 2, ["a1", "b0"]);
+  t.deepEqual([...started].sort(), ["a0", "a1", "a2", "b0", "b1"]);
+  t.deepEqual(failures.map((f) => [f.item[1], (f.error as Error).message]).sort(), [["a1", "a1 refused"], ["b0", "b0 refused"]]);
+});
+
+test("converge applies the changes of one lane one after another, in plan order, and other lanes beside them", async (t) => {
+  const inRoom = new Map<string, number>();
+  let roomPeak = 0;
+  let peak = 0;
+  let running = 0;
+  const applied: string[] = [];
+  const provisioner: ServiceProvisioner<null, null, Change<"invite", null>, null> = {
+    service: "matrix",
+    read: async () => null,
+    plan: () =>
+      ["#space", "#space", "#space", "#space", "#room", "#room", "#room"].map((lane, i) => ({ service: "matrix", kind: "invite", subject: `${i} → ${lane}`, phase: 1, lane, payload: null })),
+    apply: async (change) => {
+      running++;
+      peak = Math.max(peak, running);
+      inRoom.set(change.lane!, (inRoom.get(change.lane!) ?? 0) + 1);
+      roomPeak = Math.max(roomPeak, inRoom.get(change.lane!)!);
+      await tick();
+      applied.push(change.subject);
+      inRoom.set(change.lane!, inRoom.get(change.lane!)! - 1);
+      running--;
+    },
+  };
+  const result = await converge(provisioner, null, null, { concurrency: 4 });
+  t.is(result.failed.length, 0);
+  t.is(roomPeak, 1, "never two writes into one room at once");
+  t.is(peak, 2, "the two rooms are written at the same time");
+  t.deepEqual(applied.filter((s) => s.endsWith("#space")), ["0 → #space", "1 → #space", "2 → #space", "3 → #space"]);
 });
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) => ({
