@@ -204,7 +204,15 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   body: JSON.stringify(body),
 });
 
-async function withServer(fn: (server: FakeServer, client: HttpClient, waits: number[], counter: CallCounter) => Promise<void>) {
+/**
+ * A test server and a client of it. The client's timeout is generous, so that on a loaded machine
+ * only an injected hang times out, never a slow answer; a test that injects a hang says how long
+ * it waits for it.
+ */
+async function withServer(
+  fn: (server: FakeServer, client: HttpClient, waits: number[], counter: CallCounter) => Promise<void>,
+  { timeoutMs = 10_000 }: { timeoutMs?: number } = {},
+) {
   const server = new FakeServer(() => json(200, { ok: true }));
   const url = await server.start();
   const waits: number[] = [];
@@ -213,7 +221,7 @@ async function withServer(fn: (server: FakeServer, client: HttpClient, waits: nu
     service: "test",
     baseUrl: url,
     counter,
-    timeoutMs: 300,
+    timeoutMs,
     retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 50 },
     sleep: async (ms) => void waits.push(ms),
   });
@@ -237,7 +245,7 @@ test("http: 5xx, dropped connections and timeouts are retried until the answer c
     t.is(server.log.length, 4);
     t.is(waits.length, 3);
     t.is(counter.writes("test"), 4, "every attempt is counted");
-  });
+  }, { timeoutMs: 2_000 });
 });
 
 test("http: 429 waits what Retry-After or retry_after_ms asks", async (t) => {
