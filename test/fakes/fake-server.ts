@@ -1,5 +1,5 @@
-// The base of the Nextcloud and Synapse fakes (no real server of either can run here).
-// Each fake answers as the recordings in ../shared/contracts do; this base adds what
+// The base of the Nextcloud and Synapse fakes: Nextcloud cannot run here, and the real Synapse does, so its fake serves only tests that inject faults.
+// Each fake answers as the project's recordings in test/contracts/recordings/ do; this base adds what
 // tests need around it: a log of every request, added latency, and injected faults.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -1,4 +1,4 @@
-// Replays a recorded contract (../shared/contracts/<server>/<scenario>.json) against a fake
+// Replays a recorded contract (test/contracts/recordings/<server>/<scenario>.json) against a fake
 // and compares every answer with the recording: status, Content-Type and the meaningful
 // headers, and the whole body (JSON field by field, XML element by element, text verbatim).
 // Volatile values the recorder replaced by placeholders (<token>, <timestamp>, <etag>...)
