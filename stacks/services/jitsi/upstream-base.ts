@@ -2,7 +2,7 @@
 // pinned tag: one base image (Debian, s6-overlay, an unprivileged user), the same /run
 // tmpfs in upstream's compose file. Each image's own contract (stacks/services/upstream/
 // jitsi-*.ts) adds what is its own.
-import type { Fact, Source, WritablePath } from "../image-contract.ts";
+import type { Fact, ImageContract, Source, WritablePath } from "../image-contract.ts";
 
 /** The docker-jitsi-meet release the four images are pinned at. */
 export const JITSI_RELEASE = "stable-11146-2";
@@ -83,3 +83,13 @@ export const noCapabilities: Fact<string[]> = {
   source: dockerJitsiMeet("docker-compose.yml"),
   note: "Upstream's compose file adds no cap_add to web, prosody, jicofo or jvb; they run as uid 1000 and bind ports above 1024.",
 };
+
+/** What the four s6-overlay images share: the release, the user, the init and what it needs. */
+export const s6ImageFacts = {
+  tag: JITSI_RELEASE,
+  user,
+  init,
+  worksWithNoNewPrivileges,
+  allowsUserOverride,
+  capabilities: noCapabilities,
+} satisfies Partial<ImageContract>;

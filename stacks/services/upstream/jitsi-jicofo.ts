@@ -1,30 +1,20 @@
 // ghcr.io/jitsi/jicofo: the conference focus, read from jitsi/docker-jitsi-meet at the pinned tag.
 import type { ImageContract } from "../image-contract.ts";
 import {
-  JITSI_RELEASE,
-  allowsUserOverride,
   composeRunTmpfs,
   dockerJitsiMeet,
-  init,
-  noCapabilities,
   runTmpfs,
-  user,
-  worksWithNoNewPrivileges,
+  s6ImageFacts,
 } from "../jitsi/upstream-base.ts";
 
 export const contract: ImageContract = {
   image: "jitsiJicofo",
-  tag: JITSI_RELEASE,
+  ...s6ImageFacts,
   digest: {
     value: "sha256:a8d64e46eaa340751a2b5530a4abd4175adf05bff07e9775fc48daae6364cfe9",
     source: { repo: "Dimmdao2/BersonCareBot", ref: "f5f4c7ed1b2e6ec19a2c5bd0f3613ddb47262674", file: "deploy/jitsi/VERSIONS.md", line: 10 },
     note: "A third party's record of ghcr.io's answer to GET /v2/jitsi/jicofo/manifests/stable-11146-2 (2026-09-08); jitsi publishes no digest list of its own.",
   },
-  user,
-  init,
-  worksWithNoNewPrivileges,
-  allowsUserOverride,
-  capabilities: noCapabilities,
   writablePaths: {
     value: [runTmpfs],
     source: composeRunTmpfs("363-364"),

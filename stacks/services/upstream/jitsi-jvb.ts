@@ -1,30 +1,20 @@
 // ghcr.io/jitsi/jvb: the video bridge, read from jitsi/docker-jitsi-meet at the pinned tag.
 import type { ImageContract } from "../image-contract.ts";
 import {
-  JITSI_RELEASE,
-  allowsUserOverride,
   composeRunTmpfs,
   dockerJitsiMeet,
-  init,
-  noCapabilities,
   runTmpfs,
-  user,
-  worksWithNoNewPrivileges,
+  s6ImageFacts,
 } from "../jitsi/upstream-base.ts";
 
 export const contract: ImageContract = {
   image: "jitsiJvb",
-  tag: JITSI_RELEASE,
+  ...s6ImageFacts,
   digest: {
     value: "sha256:d7dc646d21af07530ae6acf1ace23ea4782445d0362004621a32a5a632a964e9",
     source: { repo: "Dimmdao2/BersonCareBot", ref: "f5f4c7ed1b2e6ec19a2c5bd0f3613ddb47262674", file: "deploy/jitsi/VERSIONS.md", line: 11 },
     note: "A third party's record of ghcr.io's answer to GET /v2/jitsi/jvb/manifests/stable-11146-2 (2026-09-08); jitsi publishes no digest list of its own.",
   },
-  user,
-  init,
-  worksWithNoNewPrivileges,
-  allowsUserOverride,
-  capabilities: noCapabilities,
   writablePaths: {
     value: [runTmpfs],
     source: composeRunTmpfs("464-465"),

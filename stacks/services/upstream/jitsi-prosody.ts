@@ -1,30 +1,20 @@
 // ghcr.io/jitsi/prosody: the XMPP server, read from jitsi/docker-jitsi-meet at the pinned tag.
 import type { ImageContract } from "../image-contract.ts";
 import {
-  JITSI_RELEASE,
-  allowsUserOverride,
   composeRunTmpfs,
   dockerJitsiMeet,
-  init,
-  noCapabilities,
   runTmpfs,
-  user,
-  worksWithNoNewPrivileges,
+  s6ImageFacts,
 } from "../jitsi/upstream-base.ts";
 
 export const contract: ImageContract = {
   image: "jitsiProsody",
-  tag: JITSI_RELEASE,
+  ...s6ImageFacts,
   digest: {
     value: "sha256:9e341b10134d947e49ca338b9efe8d70ac9d6e8d89d621da2246dfa79fe50363",
     source: { repo: "Dimmdao2/BersonCareBot", ref: "f5f4c7ed1b2e6ec19a2c5bd0f3613ddb47262674", file: "deploy/jitsi/VERSIONS.md", line: 9 },
     note: "A third party's record of ghcr.io's answer to GET /v2/jitsi/prosody/manifests/stable-11146-2 (2026-09-08); jitsi publishes no digest list of its own.",
   },
-  user,
-  init,
-  worksWithNoNewPrivileges,
-  allowsUserOverride,
-  capabilities: noCapabilities,
   writablePaths: {
     value: [runTmpfs, { path: "/var/lib/prosody", provide: "volume" }],
     source: composeRunTmpfs("203-216"),

@@ -1,30 +1,20 @@
 // ghcr.io/jitsi/web: nginx and the Jitsi Meet web app, read from jitsi/docker-jitsi-meet at the pinned tag.
 import type { ImageContract } from "../image-contract.ts";
 import {
-  JITSI_RELEASE,
-  allowsUserOverride,
   composeRunTmpfs,
   dockerJitsiMeet,
-  init,
-  noCapabilities,
   runTmpfs,
-  user,
-  worksWithNoNewPrivileges,
+  s6ImageFacts,
 } from "../jitsi/upstream-base.ts";
 
 export const contract: ImageContract = {
   image: "jitsiWeb",
-  tag: JITSI_RELEASE,
+  ...s6ImageFacts,
   digest: {
     value: "sha256:4231d5ff7318ff71d12ffd41afc36adae3c319b40cf79cde39b009b0c68295dc",
     source: { repo: "Dimmdao2/BersonCareBot", ref: "f5f4c7ed1b2e6ec19a2c5bd0f3613ddb47262674", file: "deploy/jitsi/VERSIONS.md", line: 8 },
     note: "A third party's record of ghcr.io's answer to GET /v2/jitsi/web/manifests/stable-11146-2 (2026-09-08); jitsi publishes no digest list of its own.",
   },
-  user,
-  init,
-  worksWithNoNewPrivileges,
-  allowsUserOverride,
-  capabilities: noCapabilities,
   writablePaths: {
     value: [runTmpfs],
     source: composeRunTmpfs("7-8"),
