@@ -1,4 +1,4 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { caddyfile, HEALTH_PORT, PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import { IMAGES } from "../../stacks/services/images.ts";
 import { resolveEndpoint } from "../../provisioners/connections.ts";
@@ -208,18 +208,20 @@ const MEMBER_REQUESTS: [string, string][] = [
   ["POST", "/settings/personal/changepassword"],
 ];
 
-test("through the real Caddy: Nextcloud's admin surfaces answer 403 outside the VPN, pass from the VPN or with the token; members' paths pass", async (t) => {
-  const nextcloud = blueprints(onServer).find((b) => b.service === "nextcloud")!;
-  const route = nextcloud.routes[0]!;
+/** Nextcloud's site behind the real Caddy, its app a stand-in that records what reaches it; stopped when the test ends. */
+async function nextcloudBehindCaddy(t: ExecutionContext, addresses?: Record<string, string>) {
+  const route = blueprints(onServer).find((b) => b.service === "nextcloud")!.routes[0]!;
   const upstream = await standInUpstream();
-  const caddy = await runCaddyfileOnLoopback(caddyfile(onServer, [route]), {
-    upstreams: { [route.upstream]: upstream.port },
-    addresses: { [`${EDGE_ADDRESSES.vpn}/32`]: `${VPN_STAND_IN}/32` },
-  });
+  const caddy = await runCaddyfileOnLoopback(caddyfile(onServer, [route]), { upstreams: { [route.upstream]: upstream.port }, ...(addresses ? { addresses } : {}) });
   t.teardown(async () => {
     await caddy.stop();
     await upstream.close();
   });
+  return { route, upstream, caddy };
+}
+
+test("through the real Caddy: Nextcloud's admin surfaces answer 403 outside the VPN, pass from the VPN or with the token; members' paths pass", async (t) => {
+  const { route, upstream, caddy } = await nextcloudBehindCaddy(t, { [`${EDGE_ADDRESSES.vpn}/32`]: `${VPN_STAND_IN}/32` });
   const ask = (method: string, path: string, options?: { from?: string; headers?: Record<string, string> }) => send(caddy.port, route.host, method, path, options);
 
   for (const [method, path] of ADMIN_REQUESTS) {
@@ -236,14 +238,7 @@ test("through the real Caddy: Nextcloud's admin surfaces answer 403 outside the 
 });
 
 test("through the real Caddy: CalDAV/CardDAV discovery is answered by the proxy with a redirect to Nextcloud's DAV endpoint", async (t) => {
-  const nextcloud = blueprints(onServer).find((b) => b.service === "nextcloud")!;
-  const route = nextcloud.routes[0]!;
-  const upstream = await standInUpstream();
-  const caddy = await runCaddyfileOnLoopback(caddyfile(onServer, [route]), { upstreams: { [route.upstream]: upstream.port } });
-  t.teardown(async () => {
-    await caddy.stop();
-    await upstream.close();
-  });
+  const { route, upstream, caddy } = await nextcloudBehindCaddy(t);
   for (const path of ["/.well-known/caldav", "/.well-known/carddav"])
     for (const method of ["GET", "PROPFIND"]) {
       const answer = await send(caddy.port, route.host, method, path);
@@ -265,14 +260,7 @@ test("the Caddy contract is read at the pinned tag and digest; the container rea
 });
 
 test("through the real Caddy: Bastide's Nextcloud client reaches the provisioning API with the token, and is refused without it", async (t) => {
-  const nextcloud = blueprints(onServer).find((b) => b.service === "nextcloud")!;
-  const route = nextcloud.routes[0]!;
-  const upstream = await standInUpstream();
-  const caddy = await runCaddyfileOnLoopback(caddyfile(onServer, [route]), { upstreams: { [route.upstream]: upstream.port } });
-  t.teardown(async () => {
-    await caddy.stop();
-    await upstream.close();
-  });
+  const { route, caddy } = await nextcloudBehindCaddy(t);
   // The site's name, connected to the loopback, as the provisioners reach a local stack.
   const { baseUrl, dispatcher } = await resolveEndpoint({ url: `http://${route.host}:${caddy.port}`, address: "127.0.0.1" });
   const client = (headers?: Record<string, string>) =>
