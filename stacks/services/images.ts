@@ -33,6 +33,10 @@ export const IMAGES = {
   // The former digest appears in no public record, and LinuxServer publishes none: pinned by the
   // exact build tag (the newest whose sources could be read). See upstream/wireguard.ts.
   wireguard: "lscr.io/linuxserver/wireguard:1.0.20250521-r1-ls110",
+  // Keycloak publishes its images on quay.io with no digest list; pinned by the exact release tag.
+  // The same release's server distribution, org.keycloak:keycloak-quarkus-dist:26.7.3 on Maven
+  // Central, is what the tests run (scripts/setup-servers.sh). See upstream/keycloak.ts.
+  keycloak: "quay.io/keycloak/keycloak:26.7.3",
 } as const;
 
 /**
