@@ -105,6 +105,8 @@ export interface Climb {
   paid?: { limit: number; throughput: number };
   /** The climb is over: no more tries. */
   settled: boolean;
+  /** Settled, the windows in a row that served less than the first limit did. */
+  slowWindows?: number;
 }
 
 export const startClimb = (settings: LimiterSettings): Climb => ({ limit: clamp(settings.initial, settings), settled: settings.min === settings.max });
@@ -112,13 +114,16 @@ export const startClimb = (settings: LimiterSettings): Climb => ({ limit: clamp(
 /**
  * The climb after a measurement of `throughput` at its limit. The first measurement is the
  * reference; each next limit must serve `minGain` more than the last that paid, or the
- * climb settles back on that one. Settled above the first limit, a measurement that serves
- * less than the first did (by the margin) means the server changed: back to the floor.
+ * climb settles back on that one. Settled above the first limit, two measurements in a row
+ * that serve less than the first did (by the margin) mean the server changed: back to the floor.
  */
 export function climbAfterWindow(climb: Climb, throughput: number, settings: LimiterSettings): Climb {
   if (climb.settled) {
-    const fellBelowFirst = climb.first !== undefined && climb.limit > settings.min && throughput < climb.first.throughput * (1 - settings.minGain);
-    return fellBelowFirst ? { ...climb, limit: settings.min } : climb;
+    const slower = climb.first !== undefined && climb.limit > settings.min && throughput < climb.first.throughput * (1 - settings.minGain);
+    if (!slower) return climb.slowWindows ? { ...climb, slowWindows: 0 } : climb;
+    // One window can catch a burst of another load; two in a row are the server.
+    const slowWindows = (climb.slowWindows ?? 0) + 1;
+    return slowWindows >= 2 ? { ...climb, limit: settings.min, slowWindows: 0 } : { ...climb, slowWindows };
   }
   const measured = { limit: climb.limit, throughput };
   if (climb.paid && throughput < climb.paid.throughput * (1 + settings.minGain)) return { ...climb, limit: climb.paid.limit, settled: true };
@@ -181,6 +186,13 @@ interface Waiting {
   resolve(permit: Permit): void;
 }
 
+export interface LimitChange {
+  limit: number;
+  atMs: number;
+  /** "overload", or what the window that decided it served (see Climb). */
+  why: string;
+}
+
 interface InFlight {
   kind: string;
   /** The limit's epoch when it was sent: answers to requests sent under another limit are not counted. */
@@ -204,6 +216,9 @@ export class AdaptiveLimiter {
   private readonly clock: () => number;
   /** Every limit taken, for the benchmark and tests. */
   readonly history: number[];
+  /** Every change of limit, when (ms after the limiter was made) and why: what the benchmark prints. */
+  readonly changes: LimitChange[] = [];
+  private readonly createdAt: number;
 
   /** `clock`: milliseconds; tests pass a virtual one. */
   constructor(settings: Partial<LimiterSettings> = {}, clock: () => number = () => performance.now()) {
@@ -212,6 +227,7 @@ export class AdaptiveLimiter {
     if (min < 1 || max < min) throw new Error(`AdaptiveLimiter: need 1 ≤ min ≤ max, got ${min} and ${max}`);
     if (!Number.isInteger(window) || window < 1 || !(minGain >= 0)) throw new Error(`AdaptiveLimiter: need a window of at least 1 answer and a gain ≥ 0, got ${window} and ${minGain}`);
     this.clock = clock;
+    this.createdAt = clock();
     this.climb = startClimb(this.settings);
     this.history = [this.climb.limit];
   }
@@ -278,7 +294,7 @@ export class AdaptiveLimiter {
       if (demand && ![...this.flying].some(sentUnderOtherLimit)) this.window = { startedAt: this.clock(), costs: [] };
       return;
     }
-    if (outcome.kind === "overload") return this.move(climbAfterOverload(this.climb, this.settings));
+    if (outcome.kind === "overload") return this.move(climbAfterOverload(this.climb, this.settings), "overload");
     if (this.climb.settled && this.climb.limit <= this.settings.min) return;
     this.record(request, outcome.latencyMs);
     // The client set the pace (or requests of another limit are still in flight): no measurement.
@@ -294,7 +310,7 @@ export class AdaptiveLimiter {
     if (this.window.costs.length < this.settings.window) return;
     const throughput = windowThroughput(this.window.costs, this.clock() - this.window.startedAt);
     this.window = undefined;
-    this.move(climbAfterWindow(this.climb, throughput, this.settings));
+    this.move(climbAfterWindow(this.climb, throughput, this.settings), `served ${throughput.toFixed(2)}`);
   }
 
   private record(request: InFlight, latencyMs: number): void {
@@ -305,13 +321,14 @@ export class AdaptiveLimiter {
     samples.set(request.kind, kept);
   }
 
-  private move(climb: Climb): void {
+  private move(climb: Climb, why: string): void {
     const before = this.climb.limit;
     this.climb = climb;
     if (climb.limit === before) return;
     this.epoch++;
     this.window = undefined;
     this.history.push(climb.limit);
+    this.changes.push({ limit: climb.limit, atMs: this.clock() - this.createdAt, why });
   }
 }
 

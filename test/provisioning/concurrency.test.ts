@@ -171,7 +171,7 @@ test("limiter: on a server that scales it grows to many in flight", (t) => {
   t.true(totalMs < oneAtATime(scaling, 500) / 4, `${totalMs} ms`);
 });
 
-test("limiter: when a settled limit serves less than one at a time once did (the server slowed down), it falls back to one", (t) => {
+test("limiter: when a settled limit serves less than one at a time once did, twice in a row (the server slowed down), it falls back to one", (t) => {
   // Scales for the first 400 answers, then only one core is left (another load took the rest).
   const slowing = server((done) => (done < 400 ? 64 : 1), 0.05);
   const { limits, limiter } = simulate({}, slowing, 700);
@@ -229,7 +229,10 @@ test("limiter rule: climbs while each limit serves a tenth more than the last th
   t.deepEqual({ limit: climb.limit, settled: climb.settled }, { limit: 2, settled: true }, "three served 1.6, less than 1.5 and a tenth: back to two, for good");
   t.is(climbAfterWindow(climb, 3, settings).limit, 2, "settled: even a window that looks better tries nothing");
   t.is(climbAfterWindow(climb, 0.9, settings).limit, 2, "within the margin of what one served");
-  t.is(climbAfterWindow(climb, 0.8, settings).limit, 1, "serving less than one at a time did, by more than the margin: back to one");
+  const slowOnce = climbAfterWindow(climb, 0.8, settings);
+  t.is(slowOnce.limit, 2, "serving less than one at a time did, by more than the margin, once: a burst of another load, maybe");
+  t.is(climbAfterWindow(slowOnce, 0.8, settings).limit, 1, "twice in a row: back to one");
+  t.is(climbAfterWindow(climbAfterWindow(slowOnce, 1.4, settings), 0.8, settings).limit, 2, "not in a row: kept");
   t.deepEqual(climbAfterWindow(startClimb({ ...settings, initial: 16 }), 1, settings), { limit: 16, first: { limit: 16, throughput: 1 }, paid: { limit: 16, throughput: 1 }, settled: true });
   t.deepEqual(climbAfterOverload({ limit: 9, settled: false }, settings), { limit: 4, settled: true });
   t.is(climbAfterOverload({ limit: 1, settled: false }, settings).limit, 1);
@@ -281,7 +284,7 @@ test("limiter: answers to requests sent under an earlier limit say nothing of th
   const d = limiter.tryAcquire("GET")!;
   answer(c, 250, 150); // opens the window
   const e = limiter.tryAcquire("GET")!;
-  answer(d, 300, 200); // two served 1.75: try three
+  answer(d, 300, 200); // 100 ms of work (its cost alone) in 50 ms: two served 2, try three
   t.is(limiter.limit, 3);
   const f = limiter.tryAcquire("GET")!;
   limiter.tryAcquire("GET")!;
@@ -289,6 +292,10 @@ test("limiter: answers to requests sent under an earlier limit say nothing of th
   t.is(limiter.limit, 3, "e was sent under two: its overload does not judge three");
   f.release({ kind: "overload" });
   t.deepEqual(limiter.history, [1, 2, 3, 1], "f was sent under three: halved, and the climb is over");
+  t.deepEqual(
+    limiter.changes.map((c) => [c.atMs, c.why]),
+    [[200, "served 1.00"], [300, "served 2.00"], [300, "overload"]],
+  );
   t.true(limiter.settled);
 });
 
