@@ -5,14 +5,15 @@
 // adapts that number to what the server serves. A fixed 16 made a real, CPU-bound
 // Nextcloud slower than one request at a time (61.7 s against 41.0 s for 40 members: the
 // server only shares its cores out, and the 30 s timeouts then re-sent creations), and
-// bought 1.2x on a real Synapse. An earlier limiter that hill-climbed on latencies
-// (answers against the fastest seen) was still slower than one at a time in one run of
-// two on the real Synapse: it emptied the pipeline to time each new kind of request alone,
-// and kept trying two again after two had not paid. So the limiter starts at one request
-// (the serial path, exactly), measures throughput (work served per second over a window
-// of answers), tries one more only while that rises by a clear margin, and settles for
-// good on the last limit that paid at the first try that does not; 429, 5xx, timeouts and
-// dropped connections halve it.
+// bought 1.2x on a real Synapse. The limiter before this one hill-climbed on latencies
+// (each answer against the fastest of its kind, that kind first timed alone by emptying
+// the pipeline) and tried two again after two had not paid: on the real Synapse its limit
+// went 1→2→1→2… all run long, and one single-round benchmark measured it at 69.0 s against
+// 54.0 s one at a time. So this one starts at one request (the serial path, exactly),
+// measures throughput (requests' own work served per unit of time over a window of
+// answers), tries one more only while that rises by a clear margin, and settles for good
+// on the last limit that paid at the first try that does not; 429, 5xx, timeouts and
+// dropped connections halve it, for good too.
 
 /** The most requests in flight to one server, whatever the limiter learns. */
 export const MAX_IN_FLIGHT = 16;
