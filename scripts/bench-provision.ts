@@ -10,6 +10,11 @@
 //
 // "One at a time" is one change at a time and one request in flight per server; Bastide's
 // run lets the adaptive limiter (provisioners/runtime/concurrency.ts) choose, up to 16.
+// Before the timed runs, one small untimed run of each warms what they share (the database
+// cluster, Node's compiled code, the disk cache), so the first timed run pays no more than
+// the second; the rounds then alternate which goes first. The machine's load average is
+// printed beside each run: a figure taken under another load says little.
+import { loadavg } from "node:os";
 import { validateAssociation } from "../stacks/config/load.ts";
 import type { Association, AssociationInput } from "../stacks/config/schema.ts";
 import { NEXTCLOUD_ADMIN_USER } from "../stacks/services/nextcloud/blueprint.ts";
@@ -61,13 +66,16 @@ interface Timed {
   seconds: Partial<Record<ProvisionedService, number>>;
   states: Record<string, unknown>;
   writes: number;
-  /** The limits the limiter took per server, in order. */
-  limits: number[][];
+  /** The limits the limiter took per server, in order, with when and why. */
+  limits: string[];
+  /** The machine's 1-minute load average when the run started and ended. */
+  load: [number, number];
 }
 
 /** One full provisioning run, service after service as `pulumi up` runs them. */
 async function provision(target: Target, desired: DesiredState, concurrency: number, kept: Record<string, unknown> = {}): Promise<Timed> {
   const counter = new CallCounter();
+  const loadBefore = loadavg()[0]!;
   const startWrites = target.serverWrites?.() ?? 0;
   const states: Record<string, unknown> = {};
   const seconds: Timed["seconds"] = {};
@@ -81,8 +89,13 @@ async function provision(target: Target, desired: DesiredState, concurrency: num
   }
   const total = (performance.now() - started) / 1000;
   const urls = new Set(Object.values(target.connections).map((c) => (c.endpoint as { url: string }).url));
-  const limits = [...urls].map((url) => serverLimiter(url).history);
-  return { total, seconds, states, writes: target.serverWrites ? target.serverWrites() - startWrites : counter.writes(), limits };
+  const limits = [...urls].map((url) => {
+    const limiter = serverLimiter(url);
+    const changes = limiter.changes.map((c) => ` → ${c.limit} at ${(c.atMs / 1000).toFixed(1)} s (${c.why})`).join("");
+    return `${limiter.history[0]}${changes}${limiter.settled ? ", settled" : ""}`;
+  });
+  const writes = target.serverWrites ? target.serverWrites() - startWrites : counter.writes();
+  return { total, seconds, states, writes, limits, load: [loadBefore, loadavg()[0]!] };
 }
 
 interface Comparison {
@@ -94,18 +107,37 @@ interface Comparison {
   reruns: Timed[];
 }
 
-type Fresh = (run: "one" | "bastide", round: number) => Promise<{ target: Target; desired: DesiredState; cleanUp?: () => Promise<void> }>;
+/** A fresh target; `warmUp`: for the untimed warm-up run, a small association is enough. */
+type Fresh = (run: "one" | "bastide", round: number, warmUp: boolean) => Promise<{ target: Target; desired: DesiredState; cleanUp?: () => Promise<void> }>;
+
+/** Members and teams of the untimed warm-up runs. */
+const WARM_UP = { members: 20, teams: 4 };
+
+/** Runs one small, untimed provisioning of each kind, so that neither timed run is the first. */
+async function warmUp(fresh: Fresh): Promise<void> {
+  for (const which of ["one", "bastide"] as const) {
+    resetServerLimiters(which === "one" ? { max: 1 } : {});
+    const { target, desired, cleanUp } = await fresh(which, 0, true);
+    try {
+      await provision(target, desired, which === "one" ? 1 : PROVISIONING_CONCURRENCY);
+      await cleanUp?.();
+    } finally {
+      await target.stop();
+    }
+  }
+}
 
 /**
- * Rounds of one run at a time and one Bastide run, each on a fresh target, in alternating
- * order: a machine whose other load comes and goes favours neither.
+ * After a warm-up, rounds of one run at a time and one Bastide run, each on a fresh target,
+ * in alternating order: a machine whose other load comes and goes favours neither.
  */
 async function compare(title: string, rounds: number, fresh: Fresh): Promise<Comparison> {
   const comparison: Comparison = { title, services: [], oneAtATime: [], bastide: [], reruns: [] };
+  await warmUp(fresh);
   for (let round = 0; round < rounds; round++) {
     for (const which of round % 2 === 0 ? (["one", "bastide"] as const) : (["bastide", "one"] as const)) {
       resetServerLimiters(which === "one" ? { max: 1 } : {});
-      const { target, desired, cleanUp } = await fresh(which, round);
+      const { target, desired, cleanUp } = await fresh(which, round, false);
       comparison.services = Object.keys(target.connections) as ProvisionedService[];
       try {
         if (which === "one") comparison.oneAtATime.push(await provision(target, desired, 1));
@@ -132,10 +164,11 @@ function report(c: Comparison): boolean {
     ...c.services.map((s) => fmt(sum(runs, (t) => t.seconds[s]!))),
     fmt(sum(runs, (t) => t.total)),
     String(sum(runs, (t) => t.writes)),
+    runs.map((t) => t.load.map((l) => l.toFixed(1)).join("→")).join(", "),
   ];
   const rounds = c.bastide.length;
   const rows = [
-    ["run", ...c.services, "total", "writes"],
+    ["run", ...c.services, "total", "writes", "load average (1 min) at start→end"],
     ...(rounds > 1
       ? c.bastide.flatMap((_, i) => [row(`round ${i + 1}: one at a time`, [c.oneAtATime[i]!]), row(`round ${i + 1}: bastide`, [c.bastide[i]!])])
       : []),
@@ -151,13 +184,16 @@ function report(c: Comparison): boolean {
   const notSlower = bastide <= one;
   const rerunWrites = sum(c.reruns, (t) => t.writes);
   console.log(`  Bastide ${fmt(bastide)} against ${fmt(one)} one at a time: ${(one / bastide).toFixed(2)}x (${notSlower ? "not slower" : "SLOWER"}); writes on the unchanged re-run: ${rerunWrites}`);
-  console.log(`  limits the limiter took (per server, Bastide's first run${rounds > 1 ? "s" : ""}): ${c.bastide.map((t) => t.limits.map((h) => h.join("→")).join(" / ")).join("; ")}`);
+  console.log(`  limits the limiter took (per server, Bastide's first run${rounds > 1 ? "s" : ""}; throughput in requests' own work per unit of time, about 1 one at a time):`);
+  for (const [i, t] of c.bastide.entries()) console.log(`    run ${i + 1}: ${t.limits.join(" / ")}`);
   return notSlower;
 }
 
 async function fakeComparison(o: BenchOptions["fake"], rounds: number): Promise<Comparison> {
-  const { desired } = association(o.members, o.teams);
-  return compare(`FAKE servers (fake Nextcloud + fake Synapse, ${o.latencyMs} ms added per request, no real work: not a real server's figure): ${o.members} members, ${o.teams} teams`, rounds, async () => {
+  const full = association(o.members, o.teams).desired;
+  const small = association(WARM_UP.members, WARM_UP.teams).desired;
+  return compare(`FAKE servers (fake Nextcloud + fake Synapse, ${o.latencyMs} ms added per request, no real work: not a real server's figure): ${o.members} members, ${o.teams} teams`, rounds, async (_which, _round, warm) => {
+    const desired = warm ? small : full;
     const nextcloud = await createFakeNextcloud({ users: { [NEXTCLOUD_ADMIN_USER]: FAKE_PASSWORD } });
     const synapse = await createFakeSynapse({ serverName: desired.matrix!.serverName, registrationSharedSecret: FAKE_SHARED_SECRET });
     nextcloud.server.latencyMs = o.latencyMs;
@@ -178,9 +214,11 @@ async function fakeComparison(o: BenchOptions["fake"], rounds: number): Promise<
 }
 
 async function synapseComparison(o: BenchOptions["synapse"], rounds: number): Promise<Comparison> {
-  const { config, desired } = association(o.members, o.teams);
+  const full = association(o.members, o.teams);
+  const small = association(WARM_UP.members, WARM_UP.teams);
   try {
-    return await compare(`REAL Synapse ${SYNAPSE_VERSION} on 127.0.0.1 (PostgreSQL 15, Bastide's homeserver.yaml), a fresh database per run: ${o.members} members, ${o.teams} teams`, rounds, async () => {
+    return await compare(`REAL Synapse ${SYNAPSE_VERSION} on 127.0.0.1 (PostgreSQL 15, Bastide's homeserver.yaml), a fresh database per run: ${o.members} members, ${o.teams} teams`, rounds, async (_which, _round, warm) => {
+      const { config, desired } = warm ? small : full;
       const synapse = await startSynapse({ config });
       return {
         desired,
@@ -194,9 +232,10 @@ async function synapseComparison(o: BenchOptions["synapse"], rounds: number): Pr
 
 async function nextcloudComparison(o: NonNullable<BenchOptions["nextcloud"]>, rounds: number): Promise<Comparison> {
   const connection = { endpoint: { url: o.url }, user: o.user, password: o.password };
-  return compare(`REAL Nextcloud at ${o.url}: ${o.members} members, ${o.teams} teams`, rounds, async (which, round) => {
+  return compare(`REAL Nextcloud at ${o.url}: ${o.members} members, ${o.teams} teams`, rounds, async (which, round, warm) => {
     // Ids of their own per run, so that no run finds another's accounts.
-    const { desired } = association(o.members, o.teams, `${which === "one" ? "one" : "ada"}${round}-`);
+    const prefix = `${warm ? "warm-" : ""}${which === "one" ? "one" : "ada"}${round}-`;
+    const { desired } = warm ? association(WARM_UP.members, WARM_UP.teams, prefix) : association(o.members, o.teams, prefix);
     const existingGroups = await nextcloudGroups(o);
     return {
       desired,

@@ -2,16 +2,18 @@
 //
 // mapLimit and settleLanes bound how many changes a provisioner works on at once; the
 // AdaptiveLimiter bounds how many requests are actually in flight to one server, and
-// adapts that number to what the server answers. A fixed 16 made a real, CPU-bound
+// adapts that number to what the server serves. A fixed 16 made a real, CPU-bound
 // Nextcloud slower than one request at a time (61.7 s against 41.0 s for 40 members: the
 // server only shares its cores out, and the 30 s timeouts then re-sent creations), and
-// bought 1.2x on a real Synapse. So the limiter starts at one request, grows while the
-// answers come as fast as the fastest seen (the server has idle capacity), shrinks as soon
-// as they stop paying (requests only queue inside the server), and halves on 429, 5xx,
-// timeouts and dropped connections. Each kind of request is first measured alone, so
-// its fastest latency is its own work, not a queue. The signal is TCP Vegas's, as in Netflix's
-// concurrency-limits: the observed latency against the fastest one; here it drives a
-// hill-climb on throughput, so a server that only shares its cores out stays at one.
+// bought 1.2x on a real Synapse. The limiter before this one hill-climbed on latencies
+// (each answer against the fastest of its kind, that kind first timed alone by emptying
+// the pipeline) and tried two again after two had not paid: on the real Synapse its limit
+// went 1→2→1→2… all run long, and one single-round benchmark measured it at 69.0 s against
+// 54.0 s one at a time. So this one starts at one request (the serial path, exactly),
+// measures throughput (requests' own work served per unit of time over a window of
+// answers), tries one more only while that rises by a clear margin, and settles for good
+// on the last limit that paid at the first try that does not; 429, 5xx, timeouts and
+// dropped connections halve it, for good too.
 
 /** The most requests in flight to one server, whatever the limiter learns. */
 export const MAX_IN_FLIGHT = 16;
@@ -67,93 +69,104 @@ export async function settleLanes<T>(
 
 // ---------------------------------------------------------------------------------------
 // The adaptive limit, as pure functions
+//
+// A climb from one request in flight: one at a time is exactly the serial path (no
+// request waits for another, none is sent twice). The limiter measures what each limit
+// serves, over a window of answers given while requests were waiting for a slot (so the
+// limit, not the client, set the pace), and tries one more in flight only while the last
+// try served clearly more. The first try that does not pay ends the climb, for good: the
+// limit goes back to the last one that paid. A failed try thus costs one window at one
+// request more than the server can use, once per run, whatever the run's length.
 
 export interface LimiterSettings {
   initial: number;
   min: number;
   max: number;
+  /** Answers one measurement spans, all given while requests were waiting for a slot. */
+  window: number;
   /**
-   * A limit is kept only when the request it adds serves at least this fraction of a
-   * request more than the limit below (0.25: a quarter); less is within a real server's noise.
+   * A limit is kept only when it serves at least this fraction more than the one below it
+   * (0.1: a tenth); less is within a shared machine's noise.
    */
   minGain: number;
-  /** Rounds before a limit that did not pay is tried again; doubles at each new failure. */
-  probeAfterRounds: number;
-  /** Answers a round needs at least (and at least the limit): a real server's latencies are noisy. */
-  minSamples: number;
 }
 
-export const DEFAULT_LIMITER: LimiterSettings = { initial: 1, min: 1, max: MAX_IN_FLIGHT, minGain: 0.25, probeAfterRounds: 4, minSamples: 8 };
+export const DEFAULT_LIMITER: LimiterSettings = { initial: 1, min: 1, max: MAX_IN_FLIGHT, window: 20, minGain: 0.1 };
 
 /**
- * What one round of `limit` answers says about the server: for each answer, the fastest
- * latency ever seen for its kind of request divided by its own (1: no wait; 1/4: it
- * waited three times its own work). `saturated`: the limit was reached during the round;
- * otherwise the client held the pace back and the round says nothing about more.
+ * Where the climb stands. Throughputs are in requests' own work served per unit of time:
+ * one at a time on an idle server serves about 1, a server working on two at full
+ * speed about 2, one that only shares its cores out about 1 at any limit.
  */
-export interface Round {
-  ratios: readonly number[];
-  saturated: boolean;
+export interface Climb {
+  limit: number;
+  /** What the first measured limit served: what a settled limit must not fall below. */
+  first?: { limit: number; throughput: number };
+  /** The highest limit that paid, and what it served. */
+  paid?: { limit: number; throughput: number };
+  /** The climb is over: no more tries. */
+  settled: boolean;
+  /** Settled, the windows in a row that served less than the first limit did. */
+  slowWindows?: number;
 }
 
-/** What the limiter remembers of earlier rounds. */
-export interface LimitMemory {
-  /** Throughput measured at each limit (smoothed), in requests per fastest latency. */
-  throughput: Record<number, number>;
-  /** A limit that did not pay, and the rounds before it is tried again. */
-  blocked?: { limit: number; roundsLeft: number; backoff: number };
-}
-
-export const NOTHING_LEARNT: LimitMemory = { throughput: {} };
-
-const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+export const startClimb = (settings: LimiterSettings): Climb => ({ limit: clamp(settings.initial, settings), settled: settings.min === settings.max });
 
 /**
- * Requests served per fastest latency at `limit`: limit × mean(fastest / latency). One
- * request at a time on an idle server serves 1; a server that only shares its cores out
- * serves the same at any limit (each answer takes limit times as long).
+ * The climb after a measurement of `throughput` at its limit. The first measurement is the
+ * reference; each next limit must serve `minGain` more than the last that paid, or the
+ * climb settles back on that one. Settled above the first limit, two measurements in a row
+ * that serve less than the first did (by the margin) mean the server changed: back to the
+ * floor, for good (stepping down one at a time stopped at 4 in flight on a server left with
+ * one core, 15 % slower than one at a time, within the margin).
  */
-export const throughputOf = (limit: number, ratios: readonly number[]) => (ratios.length === 0 ? 0 : limit * mean(ratios));
-
-/**
- * The limit after a round of answers: hill-climbing on throughput. Go up one while the
- * limit reached serves more than the one below; step back when it does not, and try it
- * again only after a while (doubling); when answers take more than twice the fastest (the
- * server got slower, or queues), cut straight to what it serves.
- */
-export function limitAfterRound(limit: number, round: Round, memory: LimitMemory, settings: LimiterSettings): { limit: number; memory: LimitMemory } {
-  if (round.ratios.length === 0) return { limit, memory };
-  const served = throughputOf(limit, round.ratios);
-  const earlier = memory.throughput[limit];
-  const throughput = { ...memory.throughput, [limit]: earlier === undefined ? served : (earlier + served) / 2 };
-  // The countdown runs out but is kept: its backoff doubles if that limit fails again.
-  const blocked = memory.blocked && { ...memory.blocked, roundsLeft: Math.max(0, memory.blocked.roundsLeft - 1) };
-  const next = (to: number, block = blocked) => ({ limit: clamp(to, settings), memory: { throughput, ...(block ? { blocked: block } : {}) } });
-
-  // Stepping down blocks the limit above for a while, longer each time it fails again.
-  const stepDown = (to: number) => {
-    const down = clamp(to, settings);
-    const backoff = memory.blocked?.limit === down + 1 ? memory.blocked.backoff * 2 : settings.probeAfterRounds;
-    return next(down, { limit: down + 1, roundsLeft: backoff, backoff });
-  };
-  // At the floor a slow answer says nothing of more in flight: nothing is blocked.
-  if (mean(round.ratios) < 0.5 && limit > settings.min) return stepDown(Math.min(limit - 1, Math.floor(served) + 1));
-  const below = throughput[limit - 1];
-  if (limit > settings.min && below !== undefined && throughput[limit]! < below + settings.minGain) return stepDown(limit - 1);
-  // This limit paid: whatever was learnt against it is forgotten.
-  const kept = blocked?.limit === limit ? undefined : blocked;
-  const mayGrow = round.saturated && !(kept?.limit === limit + 1 && kept.roundsLeft > 0);
-  return next(mayGrow ? limit + 1 : limit, kept);
+export function climbAfterWindow(climb: Climb, throughput: number, settings: LimiterSettings): Climb {
+  if (climb.settled) {
+    const slower = climb.first !== undefined && climb.limit > settings.min && throughput < climb.first.throughput * (1 - settings.minGain);
+    if (!slower) return climb.slowWindows ? { ...climb, slowWindows: 0 } : climb;
+    // One window can catch a burst of another load; two in a row are the server.
+    const slowWindows = (climb.slowWindows ?? 0) + 1;
+    return slowWindows >= 2 ? { ...climb, limit: settings.min, slowWindows: 0 } : { ...climb, slowWindows };
+  }
+  const measured = { limit: climb.limit, throughput };
+  if (climb.paid && throughput < climb.paid.throughput * (1 + settings.minGain)) return { ...climb, limit: climb.paid.limit, settled: true };
+  const first = climb.first ?? measured;
+  if (climb.limit >= settings.max) return { first, paid: measured, limit: climb.limit, settled: true };
+  return { first, paid: measured, limit: climb.limit + 1, settled: false };
 }
 
-/** The limit after an overload signal: 429, 5xx, a timeout or a dropped connection. */
-export const limitAfterOverload = (limit: number, settings: LimiterSettings) => clamp(Math.floor(limit / 2), settings);
+/** The climb after an overload signal (429, 5xx, a timeout or a dropped connection): half the limit, for good. */
+export const climbAfterOverload = (climb: Climb, settings: LimiterSettings): Climb => ({ ...climb, limit: clamp(Math.floor(climb.limit / 2), settings), settled: true });
 
 const clamp = (limit: number, { min, max }: LimiterSettings) => Math.max(min, Math.min(max, limit));
 
+/** What a window of answers served: the sum of their own costs over the time they took. */
+export const windowThroughput = (costs: readonly number[], elapsedMs: number) => (elapsedMs > 0 ? costs.reduce((a, b) => a + b, 0) / elapsedMs : 0);
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
 /**
- * The kind of a request, for its fastest latency: method, number of path segments and
- * the first four (ids come later: `ocs/v1.php/cloud/users` vs `.../users/alice/groups`).
+ * A kind of request's own cost: the median of its recent latencies alone, when it ran
+ * alone; otherwise of its latencies each divided by the most requests that were in flight
+ * beside it. That is its cost on a server that only shares its cores out, the server where
+ * more in flight is a loss; on one that works in parallel it is less than its cost, so a
+ * try measured with it looks worse than it is, never better.
+ */
+export function kindCost(alone: readonly number[], shared: readonly number[]): number | undefined {
+  if (alone.length > 0) return median(alone);
+  return shared.length > 0 ? median(shared) : undefined;
+}
+
+/** Latencies of one kind kept for its cost: the recent ones, as a server warms up. */
+const RECENT_SAMPLES = 31;
+
+/**
+ * The kind of a request, for its cost: method, number of path segments and the first
+ * four (ids come later: `ocs/v1.php/cloud/users` vs `.../users/alice/groups`).
  */
 export function requestKind(method: string, path: string): string {
   const segments = path.split("?")[0]!.split("/").filter(Boolean);
@@ -176,41 +189,71 @@ interface Waiting {
   resolve(permit: Permit): void;
 }
 
+export interface LimitChange {
+  limit: number;
+  atMs: number;
+  /** "overload", or what the window that decided it served (see Climb). */
+  why: string;
+}
+
+interface InFlight {
+  kind: string;
+  /** The limit's epoch when it was sent: answers to requests sent under another limit are not counted. */
+  epoch: number;
+  /** The most requests in flight at once during its life, itself included. */
+  peak: number;
+}
+
 export class AdaptiveLimiter {
   readonly settings: LimiterSettings;
-  private currentLimit: number;
-  private running = 0;
-  /** A request of a kind never measured runs alone: its latency then is that kind's own. */
-  private probing = false;
-  /** Bumped at every change of limit: answers to requests sent before it are not counted. */
+  private climb: Climb;
+  private readonly flying = new Set<InFlight>();
+  /** Bumped at every change of limit. */
   private epoch = 0;
-  private ratios: number[] = [];
-  private saturated = false;
-  private memory: LimitMemory = NOTHING_LEARNT;
-  /** The fastest latency of each kind of request; first measured alone. */
-  private readonly fastest = new Map<string, number>();
+  /** A request was refused a slot since the last grant: there is demand beyond the limit. */
+  private refused = false;
+  private window: { startedAt: number; costs: number[] } | undefined;
+  private readonly alone = new Map<string, number[]>();
+  private readonly shared = new Map<string, number[]>();
   private readonly waiting: Waiting[] = [];
+  private readonly clock: () => number;
   /** Every limit taken, for the benchmark and tests. */
   readonly history: number[];
+  /** Every change of limit, when (ms after the limiter was made) and why: what the benchmark prints. */
+  readonly changes: LimitChange[] = [];
+  private readonly createdAt: number;
 
-  constructor(settings: Partial<LimiterSettings> = {}) {
+  /** `clock`: milliseconds; tests pass a virtual one. */
+  constructor(settings: Partial<LimiterSettings> = {}, clock: () => number = () => performance.now()) {
     this.settings = { ...DEFAULT_LIMITER, ...settings };
-    if (this.settings.min < 1 || this.settings.max < this.settings.min) throw new Error(`AdaptiveLimiter: need 1 ≤ min ≤ max, got ${this.settings.min} and ${this.settings.max}`);
-    this.currentLimit = clamp(this.settings.initial, this.settings);
-    this.history = [this.currentLimit];
+    const { min, max, window, minGain } = this.settings;
+    if (min < 1 || max < min) throw new Error(`AdaptiveLimiter: need 1 ≤ min ≤ max, got ${min} and ${max}`);
+    if (!Number.isInteger(window) || window < 1 || !(minGain >= 0)) throw new Error(`AdaptiveLimiter: need a window of at least 1 answer and a gain ≥ 0, got ${window} and ${minGain}`);
+    this.clock = clock;
+    this.createdAt = clock();
+    this.climb = startClimb(this.settings);
+    this.history = [this.climb.limit];
   }
 
   get limit(): number {
-    return this.currentLimit;
+    return this.climb.limit;
   }
 
   get inFlight(): number {
-    return this.running;
+    return this.flying.size;
+  }
+
+  /** The climb is over: the limit changes no more, but for an overload or a server that slows down. */
+  get settled(): boolean {
+    return this.climb.settled;
   }
 
   /** A permit now for a request of `kind` (see requestKind), or undefined when it must wait. */
   tryAcquire(kind = ""): Permit | undefined {
-    if (this.waiting.length > 0 || !this.mayStart(kind)) return undefined;
+    if (this.waiting.length > 0 || this.flying.size >= this.climb.limit) {
+      this.refused = true;
+      return undefined;
+    }
     return this.grant(kind);
   }
 
@@ -221,66 +264,74 @@ export class AdaptiveLimiter {
     return new Promise<Permit>((resolve) => this.waiting.push({ kind, resolve }));
   }
 
-  private mayStart(kind: string): boolean {
-    if (this.probing) return false;
-    if (!this.fastest.has(kind)) return this.running === 0;
-    if (this.running >= this.currentLimit) {
-      this.saturated = true;
-      return false;
-    }
-    return true;
-  }
-
   private grant(kind: string): Permit {
-    const probe = !this.fastest.has(kind);
-    if (probe) this.probing = true;
-    this.running++;
-    if (this.running >= this.currentLimit) this.saturated = true;
-    const epoch = this.epoch;
+    this.refused = false;
+    const request: InFlight = { kind, epoch: this.epoch, peak: 0 };
+    this.flying.add(request);
+    for (const other of this.flying) other.peak = Math.max(other.peak, this.flying.size);
     let released = false;
     return {
       release: (outcome) => {
         if (released) return;
         released = true;
-        this.running--;
-        if (probe) {
-          this.probing = false;
-          if (outcome.kind === "answer") this.fastest.set(kind, outcome.latencyMs);
-          else this.setLimit(limitAfterOverload(this.currentLimit, this.settings));
-        } else if (epoch === this.epoch) this.learn(kind, outcome);
+        const demand = this.waiting.length > 0 || this.refused;
+        this.flying.delete(request);
+        this.learn(request, outcome, demand);
         this.serveWaiting();
       },
     };
   }
 
   private serveWaiting(): void {
-    while (this.waiting.length > 0 && this.mayStart(this.waiting[0]!.kind)) {
+    while (this.waiting.length > 0 && this.flying.size < this.climb.limit) {
       const next = this.waiting.shift()!;
       next.resolve(this.grant(next.kind));
     }
   }
 
-  private learn(kind: string, outcome: Outcome): void {
-    if (outcome.kind === "overload") return this.setLimit(limitAfterOverload(this.currentLimit, this.settings));
-    const fastest = Math.min(this.fastest.get(kind)!, outcome.latencyMs);
-    this.fastest.set(kind, fastest);
-    this.ratios.push(outcome.latencyMs > 0 ? fastest / outcome.latencyMs : 1);
-    if (this.ratios.length < Math.max(this.currentLimit, this.settings.minSamples)) return;
-    const { limit, memory } = limitAfterRound(this.currentLimit, { ratios: this.ratios, saturated: this.saturated }, this.memory, this.settings);
-    this.memory = memory;
-    this.setLimit(limit);
+  /** `demand`: requests were waiting when this one was answered, so its slot was taken again at once. */
+  private learn(request: InFlight, outcome: Outcome, demand: boolean): void {
+    const sentUnderOtherLimit = (r: InFlight) => r.epoch !== this.epoch;
+    if (sentUnderOtherLimit(request)) {
+      // Once the last of those is answered, only requests sent under this limit are in flight.
+      if (demand && ![...this.flying].some(sentUnderOtherLimit)) this.window = { startedAt: this.clock(), costs: [] };
+      return;
+    }
+    if (outcome.kind === "overload") return this.move(climbAfterOverload(this.climb, this.settings), "overload");
+    if (this.climb.settled && this.climb.limit <= this.settings.min) return;
+    this.record(request, outcome.latencyMs);
+    // The client set the pace (or requests of another limit are still in flight): no measurement.
+    if (!demand || [...this.flying].some(sentUnderOtherLimit)) {
+      this.window = undefined;
+      return;
+    }
+    if (!this.window) {
+      this.window = { startedAt: this.clock(), costs: [] };
+      return;
+    }
+    this.window.costs.push(kindCost(this.alone.get(request.kind) ?? [], this.shared.get(request.kind) ?? [])!);
+    if (this.window.costs.length < this.settings.window) return;
+    const throughput = windowThroughput(this.window.costs, this.clock() - this.window.startedAt);
+    this.window = undefined;
+    this.move(climbAfterWindow(this.climb, throughput, this.settings), `served ${throughput.toFixed(2)}`);
   }
 
-  private setLimit(limit: number): void {
+  private record(request: InFlight, latencyMs: number): void {
+    const samples = request.peak <= 1 ? this.alone : this.shared;
+    const kept = samples.get(request.kind) ?? [];
+    kept.push(latencyMs / Math.max(1, request.peak));
+    if (kept.length > RECENT_SAMPLES) kept.shift();
+    samples.set(request.kind, kept);
+  }
+
+  private move(climb: Climb, why: string): void {
+    const before = this.climb.limit;
+    this.climb = climb;
+    if (climb.limit === before) return;
     this.epoch++;
-    this.ratios = [];
-    this.saturated = this.running >= limit;
-    if (limit !== this.currentLimit) {
-      this.currentLimit = limit;
-      this.history.push(limit);
-    }
-    // A larger limit lets waiting requests go.
-    this.serveWaiting();
+    this.window = undefined;
+    this.history.push(climb.limit);
+    this.changes.push({ limit: climb.limit, atMs: this.clock() - this.createdAt, why });
   }
 }
 
