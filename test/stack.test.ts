@@ -19,6 +19,8 @@ const containerNames = () => containers().map((c) => c.inputs.name as string).so
 
 test.serial("every service, its databases and the proxy get containers", (t) => {
   t.deepEqual(containerNames(), [
+    "bastide-identity-db",
+    "bastide-identity-keycloak",
     "bastide-jitsi-jicofo",
     "bastide-jitsi-jvb",
     "bastide-jitsi-prosody",
@@ -115,7 +117,7 @@ test.serial("generated secrets never appear in inputs that Pulumi would store in
 test.serial("the proxy starts after every other service's containers", (t) => {
   const caddy = containers().find((c) => c.inputs.name === "bastide-proxy-caddy")!;
   const others = containers().filter((c) => c !== caddy);
-  t.is(others.length, 15);
+  t.is(others.length, 17);
   // Pulumi expands a dependency on a component into its resources: each container is listed.
   for (const other of others) t.true(caddy.dependencies.includes(other.urn), `caddy does not wait for ${other.inputs.name}`);
   t.true(others.every((c) => !c.dependencies.includes(caddy.urn)));
@@ -123,7 +125,7 @@ test.serial("the proxy starts after every other service's containers", (t) => {
 
 test.serial("database containers are on internal networks only", (t) => {
   const edge = "bastide-edge";
-  for (const name of ["bastide-nextcloud-db", "bastide-nextcloud-redis", "bastide-matrix-db", "bastide-polls-db"]) {
+  for (const name of ["bastide-nextcloud-db", "bastide-nextcloud-redis", "bastide-matrix-db", "bastide-polls-db", "bastide-identity-db"]) {
     const db = containers().find((c) => c.inputs.name === name)!;
     const networks = db.inputs.networksAdvanced.map((n: any) => n.name);
     t.false(networks.includes(edge), `${name} is on the edge network`);
