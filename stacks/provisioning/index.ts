@@ -104,7 +104,11 @@ export class Provisioning extends pulumi.ComponentResource {
       },
     };
     connections.calendars = connections.nextcloud;
-    connections["nextcloud-settings"] = connections.nextcloud;
+    // user_oidc's client secret: Nextcloud's, given to the identity provider's client too.
+    connections["nextcloud-settings"] =
+      services.nextcloud && config.services.identity.enabled
+        ? { ...(connections.nextcloud as Record<string, unknown>), oidcClientSecret: secret("nextcloud", NEXTCLOUD_SECRETS.oidcClient) }
+        : connections.nextcloud;
 
     const order: [ProvisionedService, ServiceName][] = [
       // First: it exempts the service account from the admins' enforced two-factor login.
