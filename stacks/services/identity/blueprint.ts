@@ -5,6 +5,7 @@
 // reachable from the VPN only, like every other admin page.
 import { containerName, type ContainerBlueprint, type MemoryMb, type Profile, type ProxyRoute, type ServiceModule } from "../blueprint.ts";
 import { IMAGES } from "../images.ts";
+import { SMTP_PASSWORD_SECRET } from "../../config/mail.ts";
 import { contract, KEYCLOAK_HEALTH_COMMAND, KEYCLOAK_HTTP_PORT } from "../upstream/keycloak.ts";
 
 /** The realm the provisioner creates; the issuer is `https://<identity host>/realms/bastide`. */
@@ -112,7 +113,7 @@ export function routes(identityHost: string): ProxyRoute[] {
 export const identity: ServiceModule = {
   name: "identity",
   enabled: (config) => config.services.identity.enabled,
-  blueprint: (_config, { profile, hostnames }) => ({
+  blueprint: (config, { profile, hostnames }) => ({
     service: "identity",
     title: "Connexion unique (Keycloak)",
     containers: [databaseContainer(profile), keycloakContainer(hostnames.identity)],
@@ -127,6 +128,8 @@ export const identity: ServiceModule = {
       { name: IDENTITY_SECRETS.admin, length: 32 },
       { name: IDENTITY_SECRETS.databasePassword, length: 32 },
     ],
+    // The realm sends enrollment and reset mails through the relay: the provisioner sets its login.
+    providedSecrets: config.mail?.username ? [SMTP_PASSWORD_SECRET] : [],
     routes: routes(hostnames.identity),
     files: () => [],
   }),
