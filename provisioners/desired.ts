@@ -8,6 +8,7 @@ import { EVERYONE_GROUP, MATRIX_BOT, NEXTCLOUD_ADMIN_GROUP, NEXTCLOUD_ADMIN_USER
 export { EVERYONE_GROUP, MATRIX_BOT, NEXTCLOUD_ADMIN_GROUP };
 import { XMPP } from "../stacks/services/jitsi/blueprint.ts";
 import { desiredNextcloudSettings, type NextcloudSettingsDesired } from "./nextcloud-settings/desired.ts";
+import { desiredIdentity, type DesiredIdentity } from "./identity/desired.ts";
 
 /** The display name of NEXTCLOUD_TWO_FACTOR_GROUP, in the association's language. */
 export const TWO_FACTOR_GROUP_NAME = { fr: "Admins (double authentification)", en: "Admins (two-factor login)" } as const;
@@ -91,6 +92,8 @@ export interface DesiredState {
     accounts: { member: string; username: string }[];
   };
   vpn?: { peers: DesiredPeer[] };
+  /** The identity provider: realm settings, users, team groups, the services' clients. */
+  identity?: DesiredIdentity;
 }
 
 const DAY_MS = 86_400_000;
@@ -165,6 +168,9 @@ export function desiredState(config: Association): DesiredState {
       peers: members.flatMap((m) => m.devices.map((d) => ({ member: m.id, device: d.name, id: `${m.id}-${d.name}` }))),
     };
   }
+
+  const identity = desiredIdentity(config, hostnames);
+  if (identity) state.identity = identity;
 
   return state;
 }

@@ -3,7 +3,7 @@
 // within a bound. A second run with nothing new plans nothing, so it writes nothing.
 import { settleLanes } from "./runtime/concurrency.ts";
 
-export type ProvisionedService = "nextcloud-settings" | "nextcloud" | "calendars" | "matrix" | "jitsi" | "vpn" | "handover";
+export type ProvisionedService = "nextcloud-settings" | "nextcloud" | "calendars" | "matrix" | "jitsi" | "vpn" | "handover" | "identity";
 
 /** One write the provisioner will make, as data: `pulumi preview` and tests read it. */
 export interface Change<Kind extends string = string, Payload = unknown> {

@@ -9,6 +9,7 @@ import { runMatrix } from "./matrix/runner.ts";
 import { runJitsi } from "./jitsi/runner.ts";
 import { runVpn } from "./vpn/runner.ts";
 import { runHandover } from "./handover/runner.ts";
+import { runIdentity } from "./identity/runner.ts";
 
 export const SERVICE_RUNNERS: Partial<Record<ProvisionedService, ServiceRunner>> = {
   "nextcloud-settings": runNextcloudSettings,
@@ -18,4 +19,5 @@ export const SERVICE_RUNNERS: Partial<Record<ProvisionedService, ServiceRunner>>
   jitsi: runJitsi,
   vpn: runVpn,
   handover: runHandover,
+  identity: runIdentity,
 };

@@ -5,7 +5,7 @@ import type { DesiredState } from "./desired.ts";
 import type { ProvisionedService } from "./model.ts";
 
 /** Which desired-state part each service reads, and the id field of each of its lists. */
-export const SLICES: Record<ProvisionedService, { part: "nextcloudSettings" | "nextcloud" | "matrix" | "jitsi" | "vpn"; keys: Record<string, string> }> = {
+export const SLICES: Record<ProvisionedService, { part: "nextcloudSettings" | "nextcloud" | "matrix" | "jitsi" | "vpn" | "identity"; keys: Record<string, string> }> = {
   "nextcloud-settings": { part: "nextcloudSettings", keys: {} },
   nextcloud: { part: "nextcloud", keys: { users: "id", groups: "id", calendars: "uri" } },
   calendars: { part: "nextcloud", keys: { users: "id", groups: "id", calendars: "uri" } },
@@ -14,6 +14,7 @@ export const SLICES: Record<ProvisionedService, { part: "nextcloudSettings" | "n
   vpn: { part: "vpn", keys: { peers: "id" } },
   // The hand-over writes files from the config it is given; its diff shows the devices.
   handover: { part: "vpn", keys: { peers: "id" } },
+  identity: { part: "identity", keys: { users: "username", groups: "name", clients: "clientId" } },
 };
 
 type Keyed = Record<string, unknown>;

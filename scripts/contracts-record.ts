@@ -32,6 +32,7 @@ import { calendarsProvisioner, createCalDavClient } from "../provisioners/calend
 import { convergeNextcloudSettings } from "../provisioners/nextcloud-settings/provisioner.ts";
 import { readNextcloudApi } from "../policies/audit/nextcloud.ts";
 import { commandLine, type OccRunner, type CommandResult } from "../provisioners/nextcloud-settings/occ.ts";
+import { USER_OIDC } from "../stacks/services/nextcloud/oidc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     "occ-low-memory": { type: "string" },
     out: { type: "string" },
     config: { type: "string", default: "examples/association.yaml" },
+    /** Only this scenario, on the server as it is (e.g. user-oidc, on a fresh server with apps/user_oidc in place). */
+    scenario: { type: "string" },
   },
 });
 
@@ -57,6 +60,8 @@ interface HttpRecord {
 
 interface CommandRecord {
   note?: string;
+  /** What occ read on its standard input (a secret is shown as its placeholder). */
+  stdin?: string;
   command: string;
   exit: number;
   stdout: string;
@@ -182,10 +187,11 @@ function startProxy(target: string, recorder: Recorder): Promise<{ url: string; 
 // ---------------------------------------------------------------------------------------
 // occ, recorded
 
-function runCommand(occCommand: string, args: readonly string[], cwd: string | undefined, env: Record<string, string> = {}): Promise<CommandResult> {
+function runCommand(occCommand: string, args: readonly string[], cwd: string | undefined, env: Record<string, string> = {}, input?: string): Promise<CommandResult> {
   const [program, ...fixed] = occCommand.split(/\s+/).filter(Boolean);
   return new Promise((resolve, reject) => {
-    const child = spawn(program!, [...fixed, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(program!, [...fixed, ...args], { cwd, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+    child.stdin.end(input ?? "");
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
@@ -199,9 +205,10 @@ function runCommand(occCommand: string, args: readonly string[], cwd: string | u
 function recordedOcc(occCommand: string, cwd: string | undefined, recorder: Recorder): OccRunner {
   return {
     where: "the recording server",
-    async run(argv) {
-      const result = await runCommand(occCommand, argv.slice(2), cwd);
+    async run(argv, input) {
+      const result = await runCommand(occCommand, argv.slice(2), cwd, {}, input);
       recorder.push({
+        ...(input !== undefined ? { stdin: recorder.clean(input) } : {}),
         command: recorder.clean(commandLine(argv)),
         exit: result.exitCode,
         stdout: recorder.clean(result.stdout),
@@ -360,6 +367,38 @@ async function recordAppPassword(ctx: Context): Promise<void> {
   write(ctx, "app-password", "The service account with an app password (occ user:auth-tokens:add --password-from-env, the login password given) against #[PasswordConfirmationRequired] (lib/private/AppFramework/Middleware/Security/PasswordConfirmationMiddleware.php), then with its login password.", ctx.recorder.take());
 }
 
+/**
+ * user_oidc (issue 10): the settings with the identity provider enabled, on a fresh server with
+ * apps/user_oidc in place: a first run, a re-run, a changed client secret; then the service
+ * account's API call with its password, and the login page (straight to the provider; the
+ * password form at ?direct=1). Client secrets are test-only values, replaced by placeholders.
+ */
+async function recordUserOidc(ctx: Context): Promise<void> {
+  const [first, second] = ["recording-oidc-client-secret-1", "recording-oidc-client-secret-2"];
+  ctx.recorder.secrets.set(first, "<oidc-client-secret-1>");
+  ctx.recorder.secrets.set(second, "<oidc-client-secret-2>");
+  const settings = ctx.desired.nextcloudSettings!;
+  const run = async (note: string, secret: string) => {
+    ctx.recorder.note = note;
+    const counter = new CallCounter();
+    const { nextcloud } = clients(ctx, counter);
+    const result = await convergeNextcloudSettings(settings, { occ: ctx.occ, nextcloud, counter, oidcClientSecret: secret }, { concurrency: 4 });
+    return `${note}: ${counter.writes()} writes${result.failed.length ? `, failed: ${result.failed.map((f) => f.error.message).join(" | ")}` : ""}`;
+  };
+  const outcomes = [await run("first run", first), await run("re-run", first), await run("changed client secret", second)];
+  ctx.recorder.note = "the provider as user_oidc keeps it";
+  await ctx.occ.run(["php", "occ", "user_oidc:provider", "--output=json"]);
+  await ctx.occ.run(["php", "occ", "config:app:get", "user_oidc", "allow_multiple_user_backends", "--details", "--output=json"]);
+  ctx.recorder.note = "the service account's API call with its login password, after the settings";
+  await listUserIds(clients(ctx, new CallCounter()).nextcloud).catch(() => undefined);
+  ctx.recorder.note = "the login page, as a browser asks for it";
+  const browser = { accept: "text/html,application/xhtml+xml", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" };
+  await fetch(new URL("login", ctx.proxyUrl), { headers: browser, redirect: "manual" });
+  ctx.recorder.note = "the password form for the admin's own account";
+  await fetch(new URL("login?direct=1", ctx.proxyUrl), { headers: browser, redirect: "manual" });
+  write(ctx, "user-oidc", `Settings with services.identity enabled (user_oidc ${USER_OIDC.version} from its git tag). ${outcomes.join(". ")}.`, ctx.recorder.take());
+}
+
 // ---------------------------------------------------------------------------------------
 
 async function serverVersion(url: string): Promise<string> {
@@ -399,6 +438,8 @@ async function main(): Promise<number> {
   };
   try {
     console.log(`recording ${server} at ${values.nextcloud} into ${out}`);
+    if (values.scenario === "user-oidc") return await recordUserOidc(ctx).then(() => 0);
+    if (values.scenario) throw new Error(`unknown scenario ${values.scenario}`);
     await recordAudit(ctx, "audit-default", "The audit's API reads on the freshly installed server, before Bastide set anything.");
     await recordProvisioning(ctx);
     await recordAudit(ctx, "audit-provisioned", "The audit's API reads after the first provisioning run.");

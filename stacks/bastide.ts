@@ -28,8 +28,11 @@ export class Bastide extends pulumi.ComponentResource {
     const { config } = args;
     const all = blueprints(config);
     // Checked before anything is registered: nothing is half-built for want of a secret.
-    const missing = all.flatMap((b) => (b.providedSecrets ?? []).filter((s) => args.provided?.[s] === undefined).map((s) => `${b.service} needs the secret "${s}"`));
-    if (missing.length > 0) throw new Error(`${missing.join("; ")}, which was not supplied`);
+    // One line per secret, naming every service that needs it (the relay's password serves several).
+    const needing = new Map<string, string[]>();
+    for (const b of all) for (const s of b.providedSecrets ?? []) if (args.provided?.[s] === undefined) needing.set(s, [...(needing.get(s) ?? []), b.service]);
+    const missing = [...needing].map(([s, services]) => `${services.join(" and ")} ${services.length > 1 ? "need" : "needs"} the secret "${s}", which was not supplied`);
+    if (missing.length > 0) throw new Error(missing.join("; "));
     // What the policy pack checks the resources against: host country, federation reason, the register.
     const policyFacts = stackFacts(config);
     super("bastide:index:Bastide", name, { policyFacts }, opts);

@@ -6,6 +6,8 @@ import { suppliedSecrets } from "./config/supplied.ts";
 import { Bastide } from "./bastide.ts";
 import { SERVER_KEY_SECRET, serverPublicKey } from "./services/vpn/blueprint.ts";
 import { IMAGES } from "./services/images.ts";
+import { hostnames } from "./services/catalog.ts";
+import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS, issuerOf } from "./services/identity/blueprint.ts";
 import { DEPLOYED_NEXTCLOUD_OUTPUT, nextcloudUpgradeProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
 
 const settings = new pulumi.Config("bastide");
@@ -30,6 +32,15 @@ export const handoverDirectory = stack.provisioning.handoverDirectory;
 export const serviceSecrets = pulumi.secret(
   Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, s.secrets])),
 );
+/**
+ * Where members log in, the issuer every service trusts, and Keycloak's administrator of the
+ * master realm (its console is on the VPN only): `pulumi stack output --show-secrets identity`.
+ */
+export const identity = stack.services.identity && {
+  url: `https://${hostnames(config).identity}`,
+  issuer: issuerOf(hostnames(config).identity),
+  admin: { username: IDENTITY_ADMIN_USER, password: pulumi.secret(stack.services.identity.secrets[IDENTITY_SECRETS.admin]!) },
+};
 /** Not a secret: VPN peers need it in their configuration. */
 export const vpnServerPublicKey = stack.services.vpn && pulumi.unsecret(stack.services.vpn.secrets[SERVER_KEY_SECRET]!.apply(serverPublicKey));
 /** The Nextcloud image this run deploys, kept while Nextcloud is off, so the next run can check its upgrade step. */

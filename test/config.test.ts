@@ -18,7 +18,7 @@ const SEVERAL_PROBLEMS = new URL("./fixtures/invalid/several-problems.yaml", imp
 const scalewayHost = (edit: Input = {}) => ({
   target: "scaleway",
   zone: "fr-par-1",
-  serverType: "DEV1-L",
+  serverType: "DEV1-XL",
   sshPublicKey: SSH_KEY,
   adminAddresses: ["203.0.113.7/32"],
   ...edit,
@@ -151,7 +151,7 @@ const INVALID: Invalid[] = [
   { name: "ssh key without its type", edit: (i) => (i.host = hetznerHost({ sshPublicKey: "AAAAC3NzaC1lZDI1NTE5AAAAIFake" })), path: "host.sshPublicKey", fix: "OpenSSH public key line such as 'ssh-ed25519" },
   { name: "private key pasted", edit: (i) => (i.host = scalewayHost({ sshPublicKey: "-----BEGIN OPENSSH PRIVATE KEY-----" })), path: "host.sshPublicKey", fix: "OpenSSH public key line" },
   // Sizing
-  { name: "unknown profile", edit: (i) => (i.profile = "large"), path: "profile", fix: "must be small (2 vCPU / 8 GB) or standard (4 vCPU / 16 GB)" },
+  { name: "unknown profile", edit: (i) => (i.profile = "large"), path: "profile", fix: "must be small (2 vCPU / 12 GB) or standard (4 vCPU / 16 GB)" },
   {
     name: "profile standard on a cx22",
     edit: (i) => {
@@ -303,7 +303,7 @@ test("problems deep in the file report their own line", (t) => {
     { replace: ["teams: [potager, evenements]", "teams: [potager, evenement]"], path: "members[3].teams[1]", marker: "[potager, evenement]" },
     { replace: ["  matrix:\n", "  matrix:\n    federaton: true\n"], path: "services.matrix.federaton", marker: "federaton" },
     { replace: ["    role: volunteer\n    language: en", "    role: volunteer\n    language: en\n    devices: [{ name: tablet }]"], path: "members[3].devices", marker: "tablet" },
-    { replace: ["size: { cpus: 4, memoryGb: 8 }", "size: { cpus: 2, memoryGb: 2 }"], path: "profile", marker: "profile: small" },
+    { replace: ["size: { cpus: 4, memoryGb: 12 }", "size: { cpus: 2, memoryGb: 2 }"], path: "profile", marker: "profile: small" },
     { replace: ["  dpo:\n    name: Claire Dubois\n", "  dpo:\n    name: Claire Dubois\n    emial: x\n"], path: "organisation.dpo.emial", marker: "emial" },
   ];
   for (const { replace, path, marker } of cases) {

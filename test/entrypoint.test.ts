@@ -10,9 +10,10 @@ import { CONTAINER, registerUnderMocks } from "./support/program.ts";
 test("the Pulumi program registers the stack when the config is valid", async (t) => {
   pulumi.runtime.setConfig("bastide:config", fileURLToPath(EXAMPLE_FILE));
   let outcome!: Promise<unknown>;
+  let program: Record<string, any> | undefined;
   const registered = await registerUnderMocks(() => {
     outcome = import("../stacks/index.ts").then(
-      () => undefined,
+      (exports) => void (program = exports),
       (error: unknown) => error,
     );
   });
@@ -25,4 +26,8 @@ test("the Pulumi program registers the stack when the config is valid", async (t
   }
   t.true(registered.some((r) => r.type === "bastide:index:Bastide"));
   t.true(registered.some((r) => r.type === CONTAINER), "at least the proxy container");
+  // The identity provider's output: its public names, and the admin's password only as a secret.
+  const identity = program!.identity;
+  t.like(identity, { url: "https://connexion.jardins-canal.localhost", issuer: "https://connexion.jardins-canal.localhost/realms/bastide", admin: { username: "_bastide" } });
+  t.true(await identity.admin.password.isSecret, "the admin password is a Pulumi secret");
 });

@@ -21,7 +21,7 @@ import type { ServiceBlueprint } from "../stacks/services/blueprint.ts";
 const ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhc3RpZGUtdGVzdC1rZXktbm90LWEtcmVhbC1vbmU admin";
 const ADMIN_NET = "203.0.113.7/32";
 
-const HETZNER = { target: "hetzner", location: "fsn1", serverType: "cx32", sshPublicKey: ADMIN_KEY, adminAddresses: [ADMIN_NET] };
+const HETZNER = { target: "hetzner", location: "fsn1", serverType: "cx42", sshPublicKey: ADMIN_KEY, adminAddresses: [ADMIN_NET] };
 const SCALEWAY = { target: "scaleway", zone: "fr-par-1", sshPublicKey: ADMIN_KEY, adminAddresses: [ADMIN_NET] };
 
 const onHetzner = (edit: (input: Record<string, any>) => void = () => {}) =>
@@ -274,7 +274,7 @@ test.serial("Hetzner: a protected Debian 12 server in fsn1 behind the firewall, 
 
   const server = one(resources, "hcloud:index/server:Server");
   t.is(server.inputs.location, "fsn1");
-  t.is(server.inputs.serverType, "cx32");
+  t.is(server.inputs.serverType, "cx42");
   t.is(server.inputs.image, "debian-12");
   t.is(server.inputs.userData, cloudConfig(config.host as CloudHost));
   t.true(server.inputs.deleteProtection);
@@ -315,7 +315,7 @@ test.serial("Scaleway: a protected Debian 12 instance in fr-par-1 behind a drop-
 
   const server = one(resources, "scaleway:instance/server:Server");
   t.is(server.inputs.zone, "fr-par-1");
-  t.is(server.inputs.type, "DEV1-L");
+  t.is(server.inputs.type, "DEV1-XL");
   t.is(server.inputs.image, "debian_bookworm");
   t.is(server.inputs.userData["cloud-init"], cloudConfig(config.host as CloudHost));
   t.true(server.inputs.protected);

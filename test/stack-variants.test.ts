@@ -41,6 +41,19 @@ test.serial("a service switched off registers no container and closes its ports"
   t.deepEqual(published(resources), ["443/tcp", "80/tcp"]);
 });
 
+test.serial("with the identity provider off, the stack is as before: no Keycloak, no identity run, no OIDC client secrets", async (t) => {
+  const resources = await deployUnderMocks(exampleAssociation((i) => (i.services.identity = { enabled: false })));
+  const names = ofType(resources, CONTAINER).map((c) => c.inputs.name as string);
+  t.false(names.some((n) => n.startsWith("bastide-identity-")));
+  t.is(names.length, 16);
+  const runs = resources.filter((r) => r.type.startsWith("pulumi-nodejs:")).map((r) => r.name);
+  t.false(runs.includes("identity-provisioning"));
+  t.true(runs.includes("nextcloud-provisioning") && runs.includes("matrix-provisioning"));
+  const passwords = ofType(resources, "random:index/randomPassword:RandomPassword").map((r) => r.name);
+  t.false(passwords.some((n) => n.includes("oidc-client")), passwords.join(", "));
+  t.false(passwords.some((n) => n.startsWith("identity-")));
+});
+
 test.serial("a custom VPN port is the one published", async (t) => {
   const resources = await deployUnderMocks(exampleAssociation((i) => (i.services.vpn = { port: 51999 })));
   t.deepEqual(published(resources), ["10000/udp", "443/tcp", "51999/udp", "80/tcp"]);
@@ -64,7 +77,7 @@ test.serial("a mail relay reaches Nextcloud's app and cron, its password only as
     t.true(envs.includes("SMTP_PASSWORD=relay-password-for-tests"), name);
     t.true(container.secretInputs.includes("envs"), `${name}: the password is stored as a secret`);
   }
-  t.throws(() => new Bastide("bastide", { config }), { message: /nextcloud needs the secret "smtp-password", which was not supplied/ }, "before anything is registered");
+  t.throws(() => new Bastide("bastide", { config }), { message: /^nextcloud and identity need the secret "smtp-password", which was not supplied$/ }, "before anything is registered");
 });
 
 test.serial("without a relay, Nextcloud gets no mail settings", async (t) => {

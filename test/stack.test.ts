@@ -19,6 +19,8 @@ const containerNames = () => containers().map((c) => c.inputs.name as string).so
 
 test.serial("every service, its databases and the proxy get containers", (t) => {
   t.deepEqual(containerNames(), [
+    "bastide-identity-db",
+    "bastide-identity-keycloak",
     "bastide-jitsi-jicofo",
     "bastide-jitsi-jvb",
     "bastide-jitsi-prosody",
@@ -115,7 +117,7 @@ test.serial("generated secrets never appear in inputs that Pulumi would store in
 test.serial("the proxy starts after every other service's containers", (t) => {
   const caddy = containers().find((c) => c.inputs.name === "bastide-proxy-caddy")!;
   const others = containers().filter((c) => c !== caddy);
-  t.is(others.length, 15);
+  t.is(others.length, 17);
   // Pulumi expands a dependency on a component into its resources: each container is listed.
   for (const other of others) t.true(caddy.dependencies.includes(other.urn), `caddy does not wait for ${other.inputs.name}`);
   t.true(others.every((c) => !c.dependencies.includes(caddy.urn)));
@@ -123,7 +125,7 @@ test.serial("the proxy starts after every other service's containers", (t) => {
 
 test.serial("database containers are on internal networks only", (t) => {
   const edge = "bastide-edge";
-  for (const name of ["bastide-nextcloud-db", "bastide-nextcloud-redis", "bastide-matrix-db", "bastide-polls-db"]) {
+  for (const name of ["bastide-nextcloud-db", "bastide-nextcloud-redis", "bastide-matrix-db", "bastide-polls-db", "bastide-identity-db"]) {
     const db = containers().find((c) => c.inputs.name === name)!;
     const networks = db.inputs.networksAdvanced.map((n: any) => n.name);
     t.false(networks.includes(edge), `${name} is on the edge network`);
@@ -139,6 +141,7 @@ test.serial("provisioning runs per service after its containers and the proxy, w
   t.deepEqual(Object.keys(byName).sort(), [
     "calendars-provisioning",
     "handover-provisioning",
+    "identity-provisioning",
     "jitsi-provisioning",
     "matrix-provisioning",
     "nextcloud-provisioning",
@@ -153,7 +156,7 @@ test.serial("provisioning runs per service after its containers and the proxy, w
     if (r.name !== "handover-provisioning") t.true(r.dependencies.includes(caddy.urn), `${r.name} does not wait for the proxy`);
   }
   // Nextcloud's and Synapse's admin APIs are VPN-only at the proxy: both runs carry its token.
-  for (const name of ["nextcloud-provisioning", "nextcloud-settings-provisioning", "matrix-provisioning"])
+  for (const name of ["nextcloud-provisioning", "nextcloud-settings-provisioning", "matrix-provisioning", "identity-provisioning"])
     t.is(typeof byName[name]!.inputs.connection.provisioningHeader?.[PROVISIONING_TOKEN.header], "string", `${name} sends the provisioning token`);
   const nextcloudApp = containers().find((c) => c.inputs.name === "bastide-nextcloud-app")!;
   t.true(byName["nextcloud-provisioning"]!.dependencies.includes(nextcloudApp.urn));
@@ -166,4 +169,24 @@ test.serial("provisioning runs per service after its containers and the proxy, w
   t.deepEqual(Object.keys(users).sort(), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin"]);
   t.deepEqual(Object.keys(byName["jitsi-provisioning"]!.inputs.desired.jitsi.accounts).sort(), ["claire.dubois", "karim.benali"], "staff only");
   t.true(byName["handover-provisioning"]!.dependencies.includes(byName["vpn-provisioning"]!.urn), "profiles wait for the server's peers");
+});
+
+test.serial("the identity provider is provisioned first: Nextcloud's and Synapse's logins wait for its clients, which get their secrets", (t) => {
+  const byName = Object.fromEntries(resources.filter((r) => r.type.startsWith("pulumi-nodejs:")).map((r) => [r.name, r]));
+  const identity = byName["identity-provisioning"]!;
+  const keycloak = containers().find((c) => c.inputs.name === "bastide-identity-keycloak")!;
+  t.true(identity.dependencies.includes(keycloak.urn), "it waits for Keycloak");
+  for (const name of ["nextcloud-settings-provisioning", "matrix-provisioning"])
+    t.true(byName[name]!.dependencies.includes(identity.urn), `${name} waits for the identity provider's clients`);
+  // Nor does it wait for them: only their generated secrets, not their containers or runs.
+  const theirs = [...containers().filter((c) => /^bastide-(nextcloud|matrix)-/.test(c.inputs.name)), byName["nextcloud-provisioning"]!, byName["matrix-provisioning"]!];
+  for (const r of theirs) t.false(identity.dependencies.includes(r.urn), `identity waits for ${r.name}`);
+  const connection = identity.inputs.connection;
+  t.is(connection.endpoint.url, "https://connexion.jardins-canal.localhost");
+  t.is(connection.admin.username, "_bastide");
+  // Each relying party's own generated secret, by client id; values are the mocks' placeholders of Pulumi secrets.
+  t.deepEqual(Object.keys(connection.clientSecrets).sort(), ["matrix", "nextcloud"]);
+  for (const value of [connection.admin.password, ...Object.values(connection.clientSecrets)]) t.is(typeof value, "string");
+  t.not(connection.clientSecrets.matrix, connection.clientSecrets.nextcloud);
+  t.is(identity.inputs.desired.identity !== undefined, true);
 });

@@ -283,6 +283,8 @@ const HOLDS_FR: Record<string, (config: Association) => string> = {
     "Sondages (titre, description, nom du créateur), dates et propositions, noms des participants, réponses et commentaires ; chaque sondage est supprimé " +
     `${config.services.polls.purgeDelayDays} jours après sa date de fin`,
   "vpn/config": () => "Configuration du serveur WireGuard (clé privée du serveur, clés publiques et adresses des pairs) ; configuration DNS des pairs",
+  "identity/db": () =>
+    "Identités des membres (identifiant, nom, e-mail, équipes, langue, rôle), empreintes des mots de passe et seconds facteurs, sessions et événements de connexion (PostgreSQL)",
 };
 
 /** Each Docker volume and what it holds, as the blueprints declare. */

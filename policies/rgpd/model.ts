@@ -15,7 +15,7 @@ export const localized = z.strictObject({
 });
 export type Localized = z.infer<typeof localized>;
 
-export const SERVICE_NAMES = ["proxy", "jitsi", "nextcloud", "matrix", "polls", "vpn"] as const satisfies readonly ServiceName[];
+export const SERVICE_NAMES = ["proxy", "jitsi", "nextcloud", "matrix", "polls", "vpn", "identity"] as const satisfies readonly ServiceName[];
 
 /** GDPR art. 6(1), points (a) to (f). */
 export const LEGAL_BASES = {

@@ -1,20 +1,36 @@
-// `npm run first-password -- <member id> [path/to/association.yaml] [--only nextcloud,matrix,jitsi] [--stack <name>]`
+// `npm run first-password -- <member id>... | --all [path/to/association.yaml] [--stack <name>]`
 //
-// Sets a fresh temporary password in each of the member's services (see passwords.ts) and
-// shows them once, on this terminal only: it refuses to write them to a pipe or a file,
-// like jitsi-password. The credentials it acts with come from the environment or from
-// `pulumi stack output` (credentials.ts). `--only` replaces just the passwords named, e.g.
-// when a member forgot one and has already changed the others.
+// With the identity provider on (services.identity.enabled, the default): ONE hand-over per
+// member for every service (provisioners/identity/enroll.ts). With a mail relay, Keycloak
+// mails each member a link to choose their password and set up their second factor, and
+// this prints who got one; without, it sets one temporary password per member and prints
+// them once, as a table for many members (`--all`, or several ids).
+//
+// With it off: the former behaviour, one member at a time: a fresh temporary password in
+// each of the member's services (see passwords.ts). `--only` replaces just the passwords
+// named, e.g. when a member forgot one and has already changed the others.
+//
+// Passwords are shown once, on this terminal only: it refuses to write them to a pipe or a
+// file, like jitsi-password. The credentials it acts with come from the environment or from
+// `pulumi stack output` (credentials.ts).
 import { parseArgs } from "node:util";
 import { loadAssociation } from "../../stacks/config/load.ts";
+import type { Association } from "../../stacks/config/schema.ts";
 import { desiredState } from "../desired.ts";
-import { openClients } from "./connect.ts";
+import { identityHost } from "../identity/desired.ts";
+import { enrollMembers, formatEnrollment } from "../identity/enroll.ts";
+import { openClients, openIdentityClient } from "./connect.ts";
 import { loadCredentials, pulumiStackOutput } from "./credentials.ts";
 import { checkAccounts, formatPasswords, memberAccounts, PASSWORD_SERVICES, setFirstPasswords, type PasswordService } from "./passwords.ts";
 
-const USAGE = `usage: npm run first-password -- <member id> [path/to/association.yaml] [--only ${PASSWORD_SERVICES.join(",")}] [--stack <name>]`;
+const USAGE = [
+  "usage: npm run first-password -- <member id>... | --all [path/to/association.yaml] [--stack <name>]",
+  `       (identity provider off: one member at a time, [--only ${PASSWORD_SERVICES.join(",")}])`,
+].join("\n");
 
 class UsageError extends Error {}
+
+const NOT_ON_A_TERMINAL = "first-password shows the passwords on a terminal only; run it in one (not through a pipe or a redirection). Nothing was changed.";
 
 function servicesOf(only: string | undefined): PasswordService[] | undefined {
   if (only === undefined) return undefined;
@@ -24,34 +40,55 @@ function servicesOf(only: string | undefined): PasswordService[] | undefined {
   return names as PasswordService[];
 }
 
-async function main(argv: string[]): Promise<number> {
-  let member: string | undefined;
-  let configFile: string;
-  let only: PasswordService[] | undefined;
-  let stack: string | undefined;
-  try {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { only: { type: "string" }, stack: { type: "string" } } });
-    [member, configFile = "examples/association.yaml"] = positionals;
-    if (!member || positionals.length > 2) throw new UsageError("");
-    only = servicesOf(values.only);
-    stack = values.stack;
-  } catch (error) {
-    const reason = error instanceof UsageError ? error.message : (error as Error).message;
-    console.error([reason, USAGE].filter(Boolean).join("\n"));
+interface Arguments {
+  members: string[];
+  all: boolean;
+  configFile: string;
+  only: PasswordService[] | undefined;
+  stack: string | undefined;
+}
+
+function parse(argv: string[]): Arguments {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { only: { type: "string" }, stack: { type: "string" }, all: { type: "boolean" } } });
+  const files = positionals.filter((p) => /\.ya?ml$/i.test(p));
+  const members = positionals.filter((p) => !/\.ya?ml$/i.test(p));
+  if (files.length > 1) throw new UsageError(`one association file at most, not ${files.join(" and ")}`);
+  const all = values.all === true;
+  if (all === members.length > 0) throw new UsageError(all ? "--all or member ids, not both" : "");
+  return { members, all, configFile: files[0] ?? "examples/association.yaml", only: servicesOf(values.only), stack: values.stack };
+}
+
+const credentialSources = (stack: string | undefined) => ({ env: process.env, stackOutput: () => pulumiStackOutput({ cwd: process.cwd(), ...(stack ? { stack } : {}) }) });
+
+/** One enrollment per member through the identity provider. */
+async function enroll(config: Association, args: Arguments): Promise<number> {
+  if (args.only) throw new UsageError("--only is for the per-service passwords; with the identity provider each member has one password for every service");
+  const users = desiredState(config).identity!.users;
+  const unknown = args.members.filter((id) => !users.some((u) => u.username === id.toLowerCase()));
+  if (unknown.length > 0) throw new UsageError(`not in ${args.configFile}: ${unknown.join(", ")} (members[].id)`);
+  const chosen = args.all ? users : users.filter((u) => args.members.some((id) => id.toLowerCase() === u.username));
+  const byMail = config.mail !== undefined;
+  if (!byMail && !process.stdout.isTTY) {
+    console.error(NOT_ON_A_TERMINAL);
     return 2;
   }
+  const credentials = loadCredentials({ nextcloud: false, matrix: false, identity: true }, credentialSources(args.stack));
+  const client = await openIdentityClient(config, credentials, { env: process.env });
+  const result = await enrollMembers(client, chosen, { byMail, minimumLength: config.services.identity.passwords.minimumLength });
+  process.stdout.write(formatEnrollment(result, `https://${identityHost(config)}`));
+  return result.failed.length > 0 ? 1 : 0;
+}
+
+/** The former way: a temporary password in each service, for one member. */
+async function perService(config: Association, args: Arguments): Promise<number> {
+  if (args.all || args.members.length !== 1) throw new UsageError("without the identity provider, one member at a time");
   // Shown once, to a person: never into a file, a pipe or a CI log. Checked before anything changes.
   if (!process.stdout.isTTY) {
-    console.error("first-password shows the passwords on a terminal only; run it in one (not through a pipe or a redirection). Nothing was changed.");
+    console.error(NOT_ON_A_TERMINAL);
     return 2;
   }
-
-  const config = loadAssociation(configFile);
-  const accounts = memberAccounts(config, desiredState(config), member, only);
-  const credentials = loadCredentials(
-    { nextcloud: accounts.nextcloud !== undefined, matrix: accounts.matrix !== undefined },
-    { env: process.env, stackOutput: () => pulumiStackOutput({ cwd: process.cwd(), ...(stack ? { stack } : {}) }) },
-  );
+  const accounts = memberAccounts(config, desiredState(config), args.members[0]!, args.only);
+  const credentials = loadCredentials({ nextcloud: accounts.nextcloud !== undefined, matrix: accounts.matrix !== undefined }, credentialSources(args.stack));
   const clients = await openClients(config, accounts, credentials, { env: process.env });
   try {
     await checkAccounts(accounts, clients);
@@ -61,6 +98,24 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     // Ends this tool's own session (its device); the provisioner's session is left as it is.
     await clients.matrix?.close().catch(() => {});
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: Arguments;
+  try {
+    args = parse(argv);
+  } catch (error) {
+    console.error([(error as Error).message, USAGE].filter(Boolean).join("\n"));
+    return 2;
+  }
+  const config = loadAssociation(args.configFile);
+  try {
+    return await (config.services.identity.enabled ? enroll(config, args) : perService(config, args));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error([error.message, USAGE].filter(Boolean).join("\n"));
+    return 2;
   }
 }
 

@@ -7,6 +7,8 @@ import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import { endpointOf, resolveEndpoint, type DockerTarget } from "../connections.ts";
 import { dockerProsody } from "../jitsi/commands.ts";
 import { createMatrixClient, TOOL_DEVICES } from "../matrix/index.ts";
+import { createIdentityClient, type IdentityClient } from "../identity/client.ts";
+import { identityHost } from "../identity/desired.ts";
 import { createNextcloudClient } from "../nextcloud/index.ts";
 import { dockerFor } from "../runtime/docker.ts";
 import type { CallCounter } from "../runtime/http.ts";
@@ -14,7 +16,7 @@ import type { Credentials } from "./credentials.ts";
 import type { MemberAccounts, PasswordClients } from "./passwords.ts";
 
 /** Optional: reach a service at another address (an SSH tunnel, a test server), plain URL. */
-export const ENDPOINT_ENV = { nextcloud: "BASTIDE_NEXTCLOUD_URL", matrix: "BASTIDE_MATRIX_URL" } as const;
+export const ENDPOINT_ENV = { nextcloud: "BASTIDE_NEXTCLOUD_URL", matrix: "BASTIDE_MATRIX_URL", identity: "BASTIDE_IDENTITY_URL" } as const;
 
 /** Empty: dockerode takes DOCKER_HOST, else the local engine's socket. */
 const DOCKER_FROM_ENVIRONMENT: DockerTarget = {};
@@ -51,4 +53,17 @@ export async function openClients(config: Association, accounts: MemberAccounts,
   }
   if (accounts.jitsi) clients.jitsi = { commands: dockerProsody({ docker: dockerFor(DOCKER_FROM_ENVIRONMENT) }), ...(options.counter ? { counter: options.counter } : {}) };
   return clients;
+}
+
+/** Keycloak's admin API as its bootstrap administrator, for the enrollment. */
+export async function openIdentityClient(config: Association, credentials: Credentials, options: OpenOptions): Promise<IdentityClient> {
+  if (!credentials.identity) throw new Error("the identity provider's administrator credentials are missing");
+  const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, identityHost(config), options.env[ENDPOINT_ENV.identity]), DOCKER_FROM_ENVIRONMENT);
+  return createIdentityClient({
+    baseUrl,
+    dispatcher,
+    admin: credentials.identity,
+    ...(credentials.provisioningToken ? { headers: { [PROVISIONING_TOKEN.header]: credentials.provisioningToken } } : {}),
+    ...(options.counter ? { counter: options.counter } : {}),
+  });
 }

@@ -12,7 +12,14 @@ import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/n
 import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 
+/**
+ * Keycloak's bootstrap administrator: its user name, and the name of its generated password
+ * (IDENTITY_SECRETS.admin in stacks/services/identity/blueprint.ts) in `serviceSecrets`.
+ */
+export const IDENTITY_ADMIN = { username: "admin", secret: "admin" } as const;
+
 export const CREDENTIAL_ENV = {
+  identityPassword: "BASTIDE_IDENTITY_ADMIN_PASSWORD",
   nextcloudPassword: "BASTIDE_NEXTCLOUD_ADMIN_PASSWORD",
   matrixSharedSecret: "BASTIDE_MATRIX_SHARED_SECRET",
   /** The same name the proxy reads it from. */
@@ -21,6 +28,7 @@ export const CREDENTIAL_ENV = {
 
 /** Where each credential sits in the stack output `serviceSecrets`: service, then secret name. */
 export const STACK_OUTPUT_PATHS = {
+  identityPassword: ["identity", IDENTITY_ADMIN.secret],
   nextcloudPassword: ["nextcloud", NEXTCLOUD_SECRETS.admin],
   matrixSharedSecret: ["matrix", MATRIX_SECRETS.registrationSharedSecret],
   provisioningToken: ["proxy", PROVISIONING_TOKEN.secret],
@@ -29,6 +37,7 @@ export const STACK_OUTPUT_PATHS = {
 type Key = keyof typeof CREDENTIAL_ENV;
 
 export interface Credentials {
+  identity?: { username: string; password: string };
   nextcloud?: { user: string; password: string };
   matrix?: { registrationSharedSecret: string };
   /** Absent: the admin's machine must be on the VPN to reach Synapse's admin API. */
@@ -38,6 +47,8 @@ export interface Credentials {
 export interface CredentialNeeds {
   nextcloud: boolean;
   matrix: boolean;
+  /** Keycloak's administrator, for the enrollment when services.identity is on. */
+  identity?: boolean;
 }
 
 export interface CredentialSources {
@@ -70,10 +81,11 @@ export function credentialsFromStackOutput(json: string): Partial<Record<Key, st
 
 export function loadCredentials(needs: CredentialNeeds, sources: CredentialSources): Credentials {
   const wanted: Key[] = [
+    ...(needs.identity ? (["identityPassword"] as const) : []),
     ...(needs.nextcloud ? (["nextcloudPassword"] as const) : []),
     ...(needs.matrix ? (["matrixSharedSecret"] as const) : []),
-    // Both admin APIs are VPN-only at the proxy unless the request bears the token.
-    ...(needs.nextcloud || needs.matrix ? (["provisioningToken"] as const) : []),
+    // The admin APIs are VPN-only at the proxy unless the request bears the token.
+    ...(needs.nextcloud || needs.matrix || needs.identity ? (["provisioningToken"] as const) : []),
   ];
   const values: Partial<Record<Key, string>> = {};
   for (const key of wanted) {
@@ -105,6 +117,7 @@ export function loadCredentials(needs: CredentialNeeds, sources: CredentialSourc
     );
   }
   return {
+    ...(values.identityPassword ? { identity: { username: IDENTITY_ADMIN.username, password: values.identityPassword } } : {}),
     ...(values.nextcloudPassword ? { nextcloud: { user: NEXTCLOUD_ADMIN_USER, password: values.nextcloudPassword } } : {}),
     ...(values.matrixSharedSecret ? { matrix: { registrationSharedSecret: values.matrixSharedSecret } } : {}),
     ...(values.provisioningToken ? { provisioningToken: values.provisioningToken } : {}),

@@ -18,6 +18,7 @@ import { containerName } from "../../stacks/services/blueprint.ts";
 import { NEXTCLOUD_OCC } from "../../stacks/services/nextcloud/blueprint.ts";
 import { execInContainer, type CommandResult } from "../runtime/docker.ts";
 import type { CallCounter } from "../runtime/http.ts";
+import { OIDC_PROVIDER_OPTIONS, type OidcProviderOption } from "../../stacks/services/nextcloud/oidc.ts";
 
 export type { CommandResult };
 
@@ -25,8 +26,11 @@ export type { CommandResult };
 export interface OccRunner {
   /** For messages: "container bastide-nextcloud-app". */
   readonly where: string;
-  /** `argv` starts with "php", "occ". Rejects only when it could not run; an exit code is a result. */
-  run(argv: readonly string[]): Promise<CommandResult>;
+  /**
+   * `argv` starts with "php", "occ". Rejects only when it could not run; an exit code is a result.
+   * `input` goes to occ's standard input (secrets travel there, never on the command line).
+   */
+  run(argv: readonly string[], input?: string): Promise<CommandResult>;
 }
 
 export interface DockerOccOptions {
@@ -43,11 +47,12 @@ export function dockerOcc(options: DockerOccOptions): OccRunner {
   const container = options.container ?? containerName("nextcloud", NEXTCLOUD_OCC.container);
   return {
     where: `container ${container}`,
-    run: async (argv) =>
+    run: async (argv, input) =>
       execInContainer(options.docker, container, checkedArgv(argv), {
         user: NEXTCLOUD_OCC.user,
         workingDir: NEXTCLOUD_OCC.workingDir,
         timeoutMs: options.timeoutMs ?? OCC_TIMEOUT_MS,
+        ...(input !== undefined ? { input } : {}),
       }),
   };
 }
@@ -63,11 +68,11 @@ export function commandLine(argv: readonly string[]): string {
 }
 
 /** occ through a counter: reads count as GET, changes as EXEC (a write), like prosodyctl's. */
-export async function runOcc(occ: OccRunner, argv: readonly string[], kind: "read" | "write", counter?: CallCounter): Promise<CommandResult> {
+export async function runOcc(occ: OccRunner, argv: readonly string[], kind: "read" | "write", counter?: CallCounter, input?: string): Promise<CommandResult> {
   const path = argv.slice(1).join(" ");
   const method = kind === "read" ? "GET" : "EXEC";
   try {
-    const result = await occ.run(argv);
+    const result = await occ.run(argv, input);
     counter?.record("nextcloud", method, path, result.exitCode);
     return result;
   } catch (error) {
@@ -96,8 +101,19 @@ export interface TwoFactorState {
   excluded: string[];
 }
 
+/** A user_oidc provider as `user_oidc:provider ID --output=json` prints it (the settings Bastide sets only). */
+export interface OidcProviderState {
+  identifier: string;
+  clientId: string;
+  discoveryEndpoint: string;
+  scope: string;
+  /** Keyed as the JSON output names them; booleans as "1"/"0". */
+  settings: Record<string, string>;
+}
+
 export type OccTarget =
   | { kind: "app-config"; app: string; key: string; value: string }
+  | { kind: "oidc-provider"; provider: OidcProviderState }
   | { kind: "background"; mode: "cron" | "ajax" | "webcron" }
   | { kind: "app-enabled"; app: string }
   | { kind: "group"; group: string }
@@ -122,7 +138,10 @@ export function occTarget(argv: readonly string[]): OccTarget {
   switch (command) {
     case "config:app:set": {
       const [app, key, value, ...extra] = rest;
-      if (!value?.startsWith("--value=") || extra.length > 0) throw new Error(`occ ${text}: expected config:app:set APP KEY --value=VALUE`);
+      // --type=string and --lazy say how Nextcloud stores the value (an app reading it lazily
+      // as a string, as user_oidc does, needs both); the value read back is the same text.
+      const storage = extra.every((word) => word === "--lazy" || word === "--type=string");
+      if (!value?.startsWith("--value=") || !storage) throw new Error(`occ ${text}: expected config:app:set APP KEY --value=VALUE [--type=string] [--lazy]`);
       return { kind: "app-config", app: id(app, "app", text), key: id(key, "key", text), value: value.slice("--value=".length) };
     }
     case "background:cron":
@@ -141,8 +160,37 @@ export function occTarget(argv: readonly string[]): OccTarget {
       return { kind: "group-member", group: id(rest[0], "group", text), user: id(rest[1], "user", text) };
     case "twofactorauth:enforce":
       return { kind: "two-factor", state: twoFactorArgs(rest, text) };
+    case "user_oidc:provider":
+      return { kind: "oidc-provider", provider: oidcProviderArgs(rest, text) };
   }
   throw new Error(`occ ${text}: Bastide has no way to read this setting back, so it cannot apply it convergently`);
+}
+
+/**
+ * The provider an upsert sets. Only options Bastide can read back are taken, and the secret
+ * only from standard input: a secret on the command line would be in every process list.
+ */
+function oidcProviderArgs(args: string[], text: string): OidcProviderState {
+  const [identifier, ...options] = args;
+  const provider: OidcProviderState = { identifier: id(identifier, "provider", text), clientId: "", discoveryEndpoint: "", scope: "", settings: {} };
+  let secretFromStdin = false;
+  for (const word of options) {
+    const match = /^--([a-z-]+)=(.*)$/.exec(word);
+    if (!match) throw new Error(`occ ${text}: unexpected "${word}"`);
+    const [, name, value] = match as unknown as [string, string, string];
+    if (name === "clientid") provider.clientId = value;
+    else if (name === "discoveryuri") provider.discoveryEndpoint = value;
+    else if (name === "scope") provider.scope = value;
+    else if (name === "clientsecret-file" && value === "php://stdin") secretFromStdin = true;
+    else if (name in OIDC_PROVIDER_OPTIONS) {
+      const option = OIDC_PROVIDER_OPTIONS[name as OidcProviderOption];
+      // UpsertProvider.php 275-279: a boolean setting is stored "0" for "0", "1" for anything else.
+      provider.settings[option.setting] = option.boolean ? (value === "0" ? "0" : "1") : value;
+    } else throw new Error(`occ ${text}: --${name} ${name.startsWith("clientsecret") ? "must be --clientsecret-file=php://stdin (the secret goes to standard input)" : "cannot be read back"}`);
+  }
+  if (!provider.clientId || !provider.discoveryEndpoint || !provider.scope || !secretFromStdin)
+    throw new Error(`occ ${text}: needs --clientid, --discoveryuri, --scope and --clientsecret-file=php://stdin`);
+  return provider;
 }
 
 function twoFactorArgs(args: string[], text: string): TwoFactorState {
@@ -213,10 +261,7 @@ export function parseConfigValue(result: CommandResult, what: string): string | 
 
 /** `app:list --output=json`: the ids of enabled apps. */
 export function parseEnabledApps(result: CommandResult): string[] {
-  const json = parseJsonOutput(result, "app:list");
-  const enabled = (json as { enabled?: unknown })?.enabled;
-  if (enabled === undefined) throw new Error(`app:list: no "enabled" in ${result.stdout.slice(0, 200)}`);
-  return Array.isArray(enabled) ? [] : Object.keys(enabled as object).sort();
+  return Object.keys(parseEnabledAppVersions(result)).sort();
 }
 
 /** `group:list --output=json`: members by group. */
@@ -236,6 +281,34 @@ function parseJsonOutput(result: CommandResult, what: string): unknown {
   } catch {
     throw new Error(`${what}: not JSON: ${result.stdout.slice(0, 200)}`);
   }
+}
+
+/**
+ * `user_oidc:provider ID --output=json`: the provider, or null when there is none (exit 255,
+ * "Provider not found" on standard output), or while user_oidc is not enabled (its commands do
+ * not exist: exit 1, `There are no commands defined in the "user_oidc" namespace.` on standard
+ * error). Both recorded in user-oidc.json.
+ */
+export function parseOidcProvider(result: CommandResult): OidcProviderState | null {
+  if (result.exitCode === 255 && /Provider not found/.test(result.stdout)) return null;
+  if (result.exitCode === 1 && /There are no commands defined in the "user_oidc" namespace/.test(result.stderr)) return null;
+  const json = parseJsonOutput(result, "user_oidc:provider") as Record<string, unknown>;
+  const raw = (json?.settings ?? {}) as Record<string, unknown>;
+  const settings = Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, typeof value === "boolean" ? (value ? "1" : "0") : String(value ?? "")]));
+  return {
+    identifier: String(json.identifier ?? ""),
+    clientId: String(json.clientId ?? ""),
+    discoveryEndpoint: String(json.discoveryEndpoint ?? ""),
+    scope: String(json.scope ?? ""),
+    settings,
+  };
+}
+
+/** `app:list --output=json`: the version of each enabled app (an empty map is `[]`). */
+export function parseEnabledAppVersions(result: CommandResult): Record<string, string> {
+  const enabled = (parseJsonOutput(result, "app:list") as { enabled?: unknown })?.enabled;
+  if (enabled === undefined) throw new Error(`app:list: no "enabled" in ${result.stdout.slice(0, 200)}`);
+  return Array.isArray(enabled) ? {} : Object.fromEntries(Object.entries(enabled as object).map(([id, v]) => [id, String(v)]));
 }
 
 const ENFORCE = /^Two-factor authentication is (not enforced|enforced for all users|enforced for members of the group\(s\) (.+?))(?:, except members of (.+))?$/;

@@ -3,7 +3,7 @@
 import type { Change } from "../model.ts";
 import type { OccSetting } from "../../stacks/services/nextcloud/blueprint.ts";
 import { describeRule, type NextcloudSettingsDesired, type RetentionRuleSpec } from "./desired.ts";
-import { occTarget, sameTwoFactorState, type OccTarget, type TwoFactorState } from "./occ.ts";
+import { occTarget, sameTwoFactorState, type OccTarget, type OidcProviderState, type TwoFactorState } from "./occ.ts";
 
 // ---------------------------------------------------------------------------------------
 // occ settings
@@ -18,6 +18,10 @@ export interface OccLive {
   /** gid → members. */
   groups: Record<string, string[]>;
   twoFactor: TwoFactorState;
+  /** user_oidc providers by identifier (null: none of that name); read only when one is desired. */
+  oidcProviders: Record<string, OidcProviderState | null>;
+  /** Whether the client secret user_oidc holds is the one Bastide has (by its fingerprint: it is stored encrypted). */
+  oidcSecretCurrent: boolean;
 }
 
 export const appConfigKey = (app: string, key: string) => `${app}/${key}`;
@@ -27,6 +31,8 @@ export interface OccPayload {
   command: string[];
   reason: string;
   target: OccTarget;
+  /** For a user_oidc provider: whether it already holds Bastide's secret (then only its settings are set again). */
+  secretCurrent?: boolean;
 }
 
 export type OccChange = Change<`occ.${OccTarget["kind"]}`, OccPayload> & { service: "nextcloud" };
@@ -39,6 +45,8 @@ export const OCC_PHASES: Record<OccTarget["kind"], number> = {
   group: 1,
   "group-member": 2,
   "two-factor": 3,
+  // The app must be enabled (phase 1) for its command to exist.
+  "oidc-provider": 2,
 };
 
 /**
@@ -81,7 +89,21 @@ export function isApplied(target: OccTarget, live: OccLive): boolean {
       return live.groups[target.group]?.includes(target.user) ?? false;
     case "two-factor":
       return sameTwoFactorState(target.state, live.twoFactor);
+    case "oidc-provider": {
+      const provider = live.oidcProviders[target.provider.identifier];
+      return provider != null && live.oidcSecretCurrent && sameOidcProvider(target.provider, provider);
+    }
   }
+}
+
+/** The live provider has every value Bastide sets (settings it does not set are not compared). */
+export function sameOidcProvider(wanted: OidcProviderState, live: OidcProviderState): boolean {
+  return (
+    wanted.clientId === live.clientId &&
+    wanted.discoveryEndpoint === live.discoveryEndpoint &&
+    wanted.scope === live.scope &&
+    Object.entries(wanted.settings).every(([key, value]) => live.settings[key] === value)
+  );
 }
 
 /** Pure: the occ commands whose setting Nextcloud does not have yet, in phase order. */
@@ -94,7 +116,7 @@ export function planOccSettings(settings: readonly OccSetting[], live: OccLive):
       kind: `occ.${target.kind}` as const,
       subject: setting.command.slice(2).join(" "),
       phase: OCC_PHASES[target.kind],
-      payload: { command: [...setting.command], reason: setting.reason, target },
+      payload: { command: [...setting.command], reason: setting.reason, target, ...(target.kind === "oidc-provider" ? { secretCurrent: live.oidcSecretCurrent } : {}) },
     }));
 }
 

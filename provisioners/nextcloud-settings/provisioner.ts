@@ -5,6 +5,8 @@
 // occ goes first because it is what exempts the service account from two-factor login:
 // on an instance where an older run enforced 2FA for `admin` without that exemption,
 // the service account's API calls are refused until occ has run.
+import { createHash } from "node:crypto";
+import { OIDC_SECRET_FINGERPRINT, USER_OIDC } from "../../stacks/services/nextcloud/oidc.ts";
 import { converge, ProvisionError, type Change, type ConvergeOptions, type ConvergeResult, type ServiceProvisioner } from "../model.ts";
 import { mapLimit } from "../runtime/concurrency.ts";
 import type { CallCounter } from "../runtime/http.ts";
@@ -14,8 +16,9 @@ import {
   describeResult,
   occTarget,
   parseConfigValue,
-  parseEnabledApps,
+  parseEnabledAppVersions,
   parseGroups,
+  parseOidcProvider,
   parseTwoFactorState,
   runOcc,
   type OccRunner,
@@ -32,6 +35,20 @@ export interface NextcloudSettingsClient {
   counter?: CallCounter;
   /** occ commands in flight at once (reads and changes): OCC_CONCURRENCY when absent. */
   occConcurrency?: number;
+  /**
+   * The client secret user_oidc sends to the identity provider (NEXTCLOUD_SECRETS.oidcClient);
+   * needed when the desired settings hold a user_oidc provider.
+   */
+  oidcClientSecret?: string;
+}
+
+/** What Bastide keeps to know the stored (encrypted) client secret is its own: SHA-256, hex. */
+export const secretFingerprint = (secret: string) => createHash("sha256").update(secret, "utf8").digest("hex");
+
+function oidcSecret(client: NextcloudSettingsClient): string {
+  const secret = client.oidcClientSecret;
+  if (!secret) throw new Error("the connection has no oidcClientSecret: the stack passes NEXTCLOUD_SECRETS.oidcClient when services.identity is enabled");
+  return secret;
 }
 
 /**
@@ -51,7 +68,15 @@ const read = (client: NextcloudSettingsClient, ...args: string[]) => runOcc(clie
 /** Reads back exactly what the desired commands set, each piece once. */
 export async function readOccSettings(client: NextcloudSettingsClient, desired: NextcloudSettingsDesired): Promise<OccLive> {
   const targets: OccTarget[] = desired.occ.map((s) => occTarget(s.command));
-  const live: OccLive = { appConfig: {}, backgroundMode: null, enabledApps: [], groups: {}, twoFactor: { enforced: false, groups: [], excluded: [] } };
+  const live: OccLive = {
+    appConfig: {},
+    backgroundMode: null,
+    enabledApps: [],
+    groups: {},
+    twoFactor: { enforced: false, groups: [], excluded: [] },
+    oidcProviders: {},
+    oidcSecretCurrent: false,
+  };
   const reads: (() => Promise<void>)[] = [];
   const keys = new Map<string, { app: string; key: string }>();
   for (const t of targets) if (t.kind === "app-config") keys.set(appConfigKey(t.app, t.key), t);
@@ -66,7 +91,23 @@ export async function readOccSettings(client: NextcloudSettingsClient, desired: 
       live.backgroundMode = parseConfigValue(await read(client, "config:app:get", "core", "backgroundjobs_mode", "--output=json"), "background jobs mode");
     });
   }
-  if (needs("app-enabled")) reads.push(async () => void (live.enabledApps = parseEnabledApps(await read(client, "app:list", "--output=json"))));
+  if (needs("app-enabled")) {
+    reads.push(async () => {
+      const versions = parseEnabledAppVersions(await read(client, "app:list", "--output=json"));
+      checkPinnedMajor(versions[USER_OIDC.app]);
+      live.enabledApps = Object.keys(versions).sort();
+    });
+  }
+  for (const t of targets) {
+    if (t.kind !== "oidc-provider") continue;
+    const { identifier } = t.provider;
+    reads.push(async () => void (live.oidcProviders[identifier] = parseOidcProvider(await read(client, "user_oidc:provider", identifier, "--output=json"))));
+    reads.push(async () => {
+      const secret = oidcSecret(client);
+      const { app, key } = OIDC_SECRET_FINGERPRINT;
+      live.oidcSecretCurrent = parseConfigValue(await read(client, "config:app:get", app, key, "--output=json"), `config:app:get ${app} ${key}`) === secretFingerprint(secret);
+    });
+  }
   if (needs("group", "group-member")) reads.push(async () => void (live.groups = parseGroups(await read(client, "group:list", "--output=json"))));
   if (needs("two-factor")) reads.push(async () => void (live.twoFactor = parseTwoFactorState(await read(client, "twofactorauth:enforce"))));
   try {
@@ -80,15 +121,41 @@ export async function readOccSettings(client: NextcloudSettingsClient, desired: 
 /** "Already exists" for a group is the setting being there (a retried or concurrent run). */
 const alreadyThere = (change: OccChange, output: string) => change.payload.target.kind === "group" && /already exists/i.test(output);
 
+/**
+ * user_oidc's occ options may change with a major (lib/Command/UpsertProvider.php): another major
+ * than the pinned one is refused before Bastide writes with it.
+ */
+function checkPinnedMajor(version: string | undefined): void {
+  const major = (v: string) => v.split(".")[0];
+  if (version !== undefined && major(version) !== major(USER_OIDC.version))
+    throw new Error(`${USER_OIDC.app} ${version} is enabled, Bastide is made for ${USER_OIDC.version} (stacks/services/nextcloud/oidc.ts): update the pin after reading that release's occ commands`);
+}
+
 export async function applyOccSetting(change: OccChange, client: NextcloudSettingsClient): Promise<void> {
-  let result;
+  const run = async (argv: readonly string[], input?: string) => {
+    let result;
+    try {
+      result = await runOcc(client.occ, argv, "write", client.counter, input);
+    } catch (error) {
+      throw fail(error, `occ ${change.subject} (${client.occ.where})`);
+    }
+    if (result.exitCode === 0 || (result.exitCode === 1 && alreadyThere(change, result.stdout))) return;
+    throw new ProvisionError("nextcloud", undefined, `occ ${argv.slice(2).join(" ")} (${client.occ.where}): ${describeResult(result)}`);
+  };
+  if (change.payload.target.kind !== "oidc-provider") return run(change.payload.command);
+  // The secret on standard input (the same one again when only a setting differs: user_oidc keeps
+  // the stored secret only when no secret option is given, and Bastide names one always); then its
+  // fingerprint, unless Nextcloud has it already, so that the next run can tell the secret is set.
+  let secret: string;
   try {
-    result = await runOcc(client.occ, change.payload.command, "write", client.counter);
+    secret = oidcSecret(client);
   } catch (error) {
-    throw fail(error, `occ ${change.subject} (${client.occ.where})`);
+    throw fail(error, `occ ${change.subject}`);
   }
-  if (result.exitCode === 0 || (result.exitCode === 1 && alreadyThere(change, result.stdout))) return;
-  throw new ProvisionError("nextcloud", undefined, `occ ${change.subject} (${client.occ.where}): ${describeResult(result)}`);
+  await run(change.payload.command, secret);
+  if (change.payload.secretCurrent) return;
+  const { app, key } = OIDC_SECRET_FINGERPRINT;
+  await run(["php", "occ", "config:app:set", app, key, `--value=${secretFingerprint(secret)}`, "--type=string", "--lazy"]);
 }
 
 export const occSettingsProvisioner: ServiceProvisioner<NextcloudSettingsDesired, OccLive, OccChange, NextcloudSettingsClient> = {

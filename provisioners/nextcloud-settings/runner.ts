@@ -18,6 +18,8 @@ export interface NextcloudSettingsConnection {
   container?: string;
   /** The proxy's provisioning token (Nextcloud's admin API is VPN-only otherwise). */
   provisioningHeader?: Record<string, string>;
+  /** NEXTCLOUD_SECRETS.oidcClient, when the identity provider is enabled: user_oidc's client secret. */
+  oidcClientSecret?: string;
 }
 
 export const runNextcloudSettings: ServiceRunner = async (request) => {
@@ -29,7 +31,13 @@ export const runNextcloudSettings: ServiceRunner = async (request) => {
   const { baseUrl, dispatcher } = await resolveEndpoint(connection.endpoint, connection.docker);
   const nextcloud = createNextcloudClient({ baseUrl, user: connection.user, password: connection.password, counter: request.counter, dispatcher, headers: connection.provisioningHeader });
   const occ = dockerOcc({ docker: dockerFor(connection.docker), ...(connection.container ? { container: connection.container } : {}) });
-  return convergeNextcloudSettings(desired, { occ, nextcloud, ...(request.counter ? { counter: request.counter } : {}) }, {
+  const client = {
+    occ,
+    nextcloud,
+    ...(request.counter ? { counter: request.counter } : {}),
+    ...(connection.oidcClientSecret ? { oidcClientSecret: connection.oidcClientSecret } : {}),
+  };
+  return convergeNextcloudSettings(desired, client, {
     concurrency: request.concurrency,
     ...(request.dryRun ? { dryRun: true } : {}),
   });

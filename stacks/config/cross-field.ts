@@ -8,6 +8,7 @@ import { peerCapacity } from "../../provisioners/vpn/addresses.ts";
 import { domainProblem, emailKey, formatPath, identifier, shown } from "./fields.ts";
 import { ROLES } from "./schema.ts";
 import { normalName, peerId, reservedMemberId, reservedTeamId } from "./names.ts";
+import { SERVICE_HOSTS } from "../services/hosts.ts";
 
 export interface FieldProblem {
   path: (string | number)[];
@@ -145,14 +146,7 @@ function capacityOf(subnet: string): number | undefined {
   }
 }
 
-const SERVICE_LABELS: [service: string, field: string][] = [
-  ["jitsi", "subdomain"],
-  ["nextcloud", "subdomain"],
-  ["matrix", "subdomain"],
-  ["matrix", "elementSubdomain"],
-  ["polls", "subdomain"],
-  ["vpn", "subdomain"],
-];
+const SERVICE_LABELS: [service: string, field: string][] = Object.values(SERVICE_HOSTS).map(({ service, field }) => [service, field]);
 
 /** Sub-domains unique; every service's name, and every Matrix user id, short enough once the domain is appended. */
 function hostnameProblems(root: Fields, members: Fields[]): FieldProblem[] {

@@ -82,7 +82,7 @@ const sshPublicKey = z
 const local = z.strictObject({
   target: z.literal("local"),
   /** What this machine can give the stack; checked against the sizing profile. */
-  size: size.default({ cpus: 4, memoryGb: 8 }),
+  size: size.default({ cpus: 4, memoryGb: 12 }),
 });
 
 /**
@@ -158,7 +158,7 @@ const hetzner = z.strictObject({
       return `"${String(issue.input)}"${why}; use fsn1 (Falkenstein, DE), nbg1 (Nuremberg, DE) or hel1 (Helsinki, FI)`;
     },
   }),
-  serverType: oneOf("Hetzner server type", HETZNER_SERVER_TYPES).default("cx32"),
+  serverType: oneOf("Hetzner server type", HETZNER_SERVER_TYPES).default("cx42"),
   sshPublicKey,
   adminAddresses,
 });
@@ -169,7 +169,7 @@ const scaleway = z.strictObject({
     error: (issue) =>
       `"${String(issue.input)}" is not an EU Scaleway zone; use one of ${Object.keys(SCALEWAY_ZONES).join(", ")}`,
   }),
-  serverType: oneOf("Scaleway instance type", SCALEWAY_SERVER_TYPES).default("DEV1-L"),
+  serverType: oneOf("Scaleway instance type", SCALEWAY_SERVER_TYPES).default("DEV1-XL"),
   sshPublicKey,
   adminAddresses,
 });

@@ -12,6 +12,8 @@ import type { ProvisionedService } from "../../provisioners/model.ts";
 import { dockerTargetFor, endpointOf, type DockerTarget } from "../../provisioners/connections.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../services/nextcloud/blueprint.ts";
 import { MATRIX_SECRETS } from "../services/matrix/blueprint.ts";
+import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS } from "../services/identity/blueprint.ts";
+import { SMTP_PASSWORD_SECRET } from "../config/mail.ts";
 import { SERVER_KEY_SECRET } from "../services/vpn/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../services/proxy/blueprint.ts";
 import { containerName } from "../services/blueprint.ts";
@@ -37,10 +39,24 @@ export interface ProvisioningArgs {
   docker: pulumi.Input<DockerTarget>;
 }
 
-/** Runs that must succeed first: the service account's 2FA exemption, then groups before shared calendars. */
-const RUNS_AFTER: Partial<Record<ProvisionedService, ProvisionedService[]>> = {
+/**
+ * Runs that must succeed first: the identity provider's clients before the services that log
+ * in through them, the service account's 2FA exemption, then groups before shared calendars.
+ */
+export const RUNS_AFTER: Partial<Record<ProvisionedService, ProvisionedService[]>> = {
+  "nextcloud-settings": ["identity"],
   nextcloud: ["nextcloud-settings"],
   calendars: ["nextcloud"],
+  matrix: ["identity"],
+};
+
+/**
+ * The client secret of each relying party at the identity provider, by client id: each service's
+ * blueprint generates its own (`oidc-client`), Keycloak's client gets the same value.
+ */
+export const OIDC_CLIENT_SECRETS: Partial<Record<ServiceName, string>> = {
+  nextcloud: NEXTCLOUD_SECRETS.oidcClient,
+  matrix: MATRIX_SECRETS.oidcClient,
 };
 
 class ProvisioningResource extends pulumi.dynamic.Resource {
@@ -93,6 +109,17 @@ export class Provisioning extends pulumi.ComponentResource {
         registrationSharedSecret: secret("matrix", MATRIX_SECRETS.registrationSharedSecret),
         provisioningHeader: { [PROVISIONING_TOKEN.header]: secret("proxy", PROVISIONING_TOKEN.secret) },
       },
+      identity: services.identity && {
+        endpoint: endpointOf(config, names.identity),
+        docker: args.docker,
+        admin: { username: IDENTITY_ADMIN_USER, password: secret("identity", IDENTITY_SECRETS.admin) },
+        clientSecrets: Object.fromEntries(
+          Object.entries(OIDC_CLIENT_SECRETS).flatMap(([client, name]) => (services[client as ServiceName] ? [[client, secret(client as ServiceName, name)]] : [])),
+        ),
+        ...(config.mail?.username ? { smtpPassword: secret("identity", SMTP_PASSWORD_SECRET) } : {}),
+        // The admin console and the master realm are VPN-only at the proxy; the token opens them to `pulumi up`.
+        provisioningHeader: { [PROVISIONING_TOKEN.header]: secret("proxy", PROVISIONING_TOKEN.secret) },
+      },
       jitsi: services.jitsi && { docker: args.docker, container: containerName("jitsi", "prosody") },
       vpn: services.vpn && {
         docker: args.docker,
@@ -104,10 +131,16 @@ export class Provisioning extends pulumi.ComponentResource {
       },
     };
     connections.calendars = connections.nextcloud;
-    connections["nextcloud-settings"] = connections.nextcloud;
+    // user_oidc's client secret: Nextcloud's, given to the identity provider's client too.
+    connections["nextcloud-settings"] =
+      services.nextcloud && config.services.identity.enabled
+        ? { ...(connections.nextcloud as Record<string, unknown>), oidcClientSecret: secret("nextcloud", NEXTCLOUD_SECRETS.oidcClient) }
+        : connections.nextcloud;
 
     const order: [ProvisionedService, ServiceName][] = [
-      // First: it exempts the service account from the admins' enforced two-factor login.
+      // First: the realm and the clients Nextcloud's and Synapse's logins go through.
+      ["identity", "identity"],
+      // Then: it exempts the service account from the admins' enforced two-factor login.
       ["nextcloud-settings", "nextcloud"],
       ["nextcloud", "nextcloud"],
       ["calendars", "nextcloud"],

@@ -3,8 +3,10 @@
 // proxy, the firewall and the policy pack all read the same blueprint, so they
 // cannot disagree about what is deployed.
 import type { Association } from "../config/schema.ts";
+import type { HostKey } from "./hosts.ts";
 
-export type ServiceName = "proxy" | "jitsi" | "nextcloud" | "matrix" | "polls" | "vpn";
+/** A service is a key of the file's `services`: the schema names them once. */
+export type ServiceName = keyof Association["services"];
 
 export type Profile = "small" | "standard";
 
@@ -134,7 +136,8 @@ export interface BlueprintContext {
   routes: ProxyRoute[];
 }
 
-export type Hostnames = Record<"meet" | "cloud" | "matrix" | "element" | "polls" | "vpn", string>;
+/** Every public name, by its key in hosts.ts (a disabled service's name is computed all the same). */
+export type Hostnames = Record<HostKey, string>;
 
 export const containerName = (service: ServiceName, name: string) => `bastide-${service}-${name}`;
 export const volumeName = (service: ServiceName, name: string) => `bastide-${service}-${name}`;

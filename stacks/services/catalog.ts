@@ -7,23 +7,17 @@ import { nextcloud } from "./nextcloud/blueprint.ts";
 import { matrix } from "./matrix/blueprint.ts";
 import { polls } from "./polls/blueprint.ts";
 import { vpn } from "./vpn/blueprint.ts";
+import { identity } from "./identity/blueprint.ts";
+import { SERVICE_HOSTS, type HostKey } from "./hosts.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [jitsi, nextcloud, matrix, polls, vpn, proxy];
+export const SERVICE_MODULES: readonly ServiceModule[] = [jitsi, nextcloud, matrix, polls, vpn, identity, proxy];
 
 /** Stands for the server's public IPv4 address where it is only known once the VM exists. */
 export const PUBLIC_ADDRESS = "@@public-address@@";
 
 export function hostnames(config: Association): Hostnames {
-  const s = config.services;
-  const fqdn = (label: string) => `${label}.${config.domain}`;
-  return {
-    meet: fqdn(s.jitsi.subdomain),
-    cloud: fqdn(s.nextcloud.subdomain),
-    matrix: fqdn(s.matrix.subdomain),
-    element: fqdn(s.matrix.elementSubdomain),
-    polls: fqdn(s.polls.subdomain),
-    vpn: fqdn(s.vpn.subdomain),
-  };
+  const label = ({ service, field }: (typeof SERVICE_HOSTS)[HostKey]) => (config.services[service] as Record<typeof field, string>)[field];
+  return Object.fromEntries(Object.entries(SERVICE_HOSTS).map(([key, where]) => [key, `${label(where)}.${config.domain}`])) as Hostnames;
 }
 
 export function publicAddressOf(config: Association): string {

@@ -173,7 +173,7 @@ test("each container gets every hardening rule, and each rule id has a title in 
     const rules = checks.filter((k) => k.subject === c.container).map((k) => k.rule);
     for (const rule of ["container.running", "container.log-rotation", "container.privileges", "container.memory", "container.image"]) t.true(rules.includes(rule as never), `${c.container}: ${rule}`);
   }
-  t.is(declared.containers.length, 16);
+  t.is(declared.containers.length, 18);
   for (const check of checks) t.truthy(RULES[check.rule as keyof typeof RULES], check.rule);
 });
 
@@ -500,7 +500,7 @@ test("connections come from the config and the environment; a missing credential
   t.true("unavailable" in dockerTargetFrom("tcp://127.0.0.1:2375"));
 
   const cloud = exampleAssociation((input) => {
-    input.host = { target: "hetzner", location: "fsn1", serverType: "cx32", sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastideTestKey admin@laptop", adminAddresses: ["203.0.113.7/32"] };
+    input.host = { target: "hetzner", location: "fsn1", serverType: "cx42", sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastideTestKey admin@laptop", adminAddresses: ["203.0.113.7/32"] };
     input.services.proxy.acmeCa = "production";
   });
   t.deepEqual(connectionPlan(cloud, {}, { publicAddress: "198.51.100.4" }).docker, { protocol: "ssh", host: "198.51.100.4", port: 22, username: "root" });

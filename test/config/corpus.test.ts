@@ -50,7 +50,7 @@ const STRANGE_TEXT = [
   "0.0.0.0/0", "::/0", "::0/0", "0::/0", "0.0.0.0/1", "128.0.0.0/1", "::ffff:0.0.0.0/96", "2000::/3", "8.8.8.0/24",
   "127.0.0.0/8", "224.0.0.0/4", "169.254.0.0/16", "10.13.13.0/30", "10.0.0.0/8", "0x7f.0.0.1", "1.2.3.4", "[::1]",
   "javascript:alert(1)", "file:///etc/passwd", "http://example.org", "https://example.org/numbers",
-  "ash", "hil", "us-east-1", "fsn1", "fr-par-1", "nl-ams-1", "cx32", "DEV1-L",
+  "ash", "hil", "us-east-1", "fsn1", "fr-par-1", "nl-ams-1", "cx42", "DEV1-XL",
   "-oProxyCommand=touch /tmp/pwned", "user@host@host", "a;b", "$(reboot)", "${HOME}", "{{secret}}", "'; DROP TABLE users; --",
   "émilie.martin@jardins-canal.localhost", "a@b", "@", "x".repeat(300), "é".repeat(70), `${"a.".repeat(126)}fr`,
   "xn--jardins-9ua.fr", "jardins_canal.fr", "-bad-.fr", "localhost", "fr", "FR", "US", "GB", "CH", "de",
@@ -85,7 +85,7 @@ const anyValue: fc.Arbitrary<unknown> = fc.oneof(
 const HOSTS = [
   { target: "local" },
   { target: "local", size: { cpus: 1, memoryGb: 1 } },
-  { target: "ssh", address: "203.0.113.5", country: "FR", size: { cpus: 4, memoryGb: 8 } },
+  { target: "ssh", address: "203.0.113.5", country: "FR", size: { cpus: 4, memoryGb: 12 } },
   { target: "hetzner", location: "fsn1", sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhc3RpZGU admin", adminAddresses: ["203.0.113.7/32"] },
   { target: "scaleway", zone: "fr-par-1", sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhc3RpZGU admin", adminAddresses: ["198.51.100.0/24"] },
 ];
@@ -449,6 +449,6 @@ test("the judge sees an unsafe plan (it can fail)", (t) => {
   t.true(collisions(colliding, purePlan(colliding)).some((p) => p.includes('"association" is used twice')));
   // SSH opened wide on a cloud host: the pack refuses the pure plan's firewall.
   const wide = structuredClone(config);
-  wide.host = { target: "hetzner", location: "fsn1", serverType: "cx32", sshPublicKey: "ssh-ed25519 AAAA admin", adminAddresses: ["0.0.0.0/1", "128.0.0.0/1"] };
+  wide.host = { target: "hetzner", location: "fsn1", serverType: "cx42", sshPublicKey: "ssh-ed25519 AAAA admin", adminAddresses: ["0.0.0.0/1", "128.0.0.0/1"] };
   t.true(unsafe(wide).some((p) => p.startsWith("ssh-from-admin-networks")));
 });

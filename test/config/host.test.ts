@@ -4,7 +4,7 @@ import test from "ava";
 import { SSH_OPEN_BOUND, sshExposureProblem } from "../../stacks/config/networks.ts";
 import { hetznerHost, refusedAt, sshHost, validated, type Input } from "./support.ts";
 
-const scalewayHost = (edit: Input = {}) => ({ ...hetznerHost(), target: "scaleway", zone: "fr-par-1", serverType: "DEV1-L", location: undefined, ...edit });
+const scalewayHost = (edit: Input = {}) => ({ ...hetznerHost(), target: "scaleway", zone: "fr-par-1", serverType: "DEV1-XL", location: undefined, ...edit });
 
 // Item 3: every way of writing "the whole Internet", and large parts of it
 const OPEN: [string, string[]][] = [

@@ -12,13 +12,13 @@ export const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly
 export const hetznerHost = (edit: Input = {}) => ({
   target: "hetzner",
   location: "fsn1",
-  serverType: "cx32",
+  serverType: "cx42",
   sshPublicKey: SSH_KEY,
   adminAddresses: ["203.0.113.7/32"],
   ...edit,
 });
 
-export const sshHost = (edit: Input = {}) => ({ target: "ssh", address: "203.0.113.7", country: "FR", size: { cpus: 4, memoryGb: 8 }, ...edit });
+export const sshHost = (edit: Input = {}) => ({ target: "ssh", address: "203.0.113.7", country: "FR", size: { cpus: 4, memoryGb: 12 }, ...edit });
 
 export function problemsOf(edit: (input: Input) => void): ConfigProblem[] {
   const input = exampleInput();

@@ -1,7 +1,7 @@
 // Issue 9, items 7, 8 and 11: domains, URLs, free text, reasons and e-mail addresses.
 import test from "ava";
 import { shown } from "../../stacks/config/fields.ts";
-import { refusedAt, validated, type Input } from "./support.ts";
+import { problemsOf, refusedAt, validated, type Input } from "./support.ts";
 
 const service = (input: Input, name: string, fields: Input) => {
   input.services[name] = { ...input.services[name], ...fields };
@@ -25,7 +25,18 @@ test("domain: refuses one that is too long once a service's label is put in fron
   // 245 characters: fits alone, but sondage.<domain> is 253 + 1 = 254, past DNS's 253.
   const domain = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(51)}.fr`;
   t.is(`sondage.${domain}`.length, 254);
-  refusedAt(t, (i) => (i.domain = domain), "domain", "sondage.", "253", "shorter domain");
+  // Without the identity provider, whose connexion. is the longest label (next test).
+  refusedAt(t, (i) => ((i.domain = domain), service(i, "identity", { enabled: false })), "domain", "sondage.", "253", "shorter domain");
+});
+
+test("domain: the identity provider's label counts too (connexion.)", (t) => {
+  // 244 characters: sondage.<domain> fits in 253, connexion.<domain> is 254.
+  const domain = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(49)}.fr`;
+  t.is(`sondage.${domain}`.length, 252);
+  t.is(`connexion.${domain}`.length, 254);
+  refusedAt(t, (i) => (i.domain = domain), "domain", "connexion.", "253", "shorter domain");
+  // Without it, the domain itself is fine (its Matrix ids are another matter, reported at the members).
+  t.deepEqual(problemsOf((i) => ((i.domain = domain), service(i, "identity", { enabled: false }))).filter((p) => p.path === "domain"), []);
 });
 
 test("domain: a real one with digits inside is accepted", (t) => {

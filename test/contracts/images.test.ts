@@ -82,9 +82,14 @@ const firstWord = (command: string) => command.trim().split(/\s+/)[0];
 
 const URL_PATTERN = /https?:\/\/[^/\s:]+(?::([^/\s]+))?(\/\S*)?/;
 
+/** bash's own HTTP probe, for images without an HTTP client: `HEAD /path HTTP/1.0` written to /dev/tcp/host/port. */
+const DEV_TCP_PATTERN = /\b(?:GET|HEAD) (\/\S*) HTTP\/1\.[01]\b[\s\S]*\/dev\/tcp\/[^/\s]+\/(\d+)/;
+
 function urlIn(command: string): { port: string; path: string } | undefined {
   const m = URL_PATTERN.exec(command);
-  return m ? { port: m[1] ?? "80", path: m[2] ?? "/" } : undefined;
+  if (m) return { port: m[1] ?? "80", path: m[2] ?? "/" };
+  const tcp = DEV_TCP_PATTERN.exec(command);
+  return tcp ? { port: tcp[2]!, path: tcp[1]! } : undefined;
 }
 
 /** A `key = value` line of a rendered file (wg-quick and Redis style). */
@@ -434,6 +439,11 @@ test("fails: a health check on an undocumented endpoint, port or program", (t) =
   failsWith(t, mutated("matrix", "synapse", probe("/health", 9000)), /matrix\/synapse \(synapse\): probes port 9000/);
   failsWith(t, mutated("matrix", "db", (d) => (d.container.healthcheck!.test = ["CMD", "psql", "-c", "select 1"])), /matrix\/db \(postgres\): checks health with psql, upstream's check is pg_isready/);
   failsWith(t, mutated("polls", "purge", (d) => (d.container.healthcheck!.test = ["CMD", "true"])), /polls\/purge \(framadate\): checks health with true, upstream's check is bastide-purge-loop/);
+  // Keycloak's image has no HTTP client: bash's /dev/tcp probe is read for its path and port all the same.
+  const tcpProbe = (path: string, port: number) => (d: Deployed) =>
+    (d.container.healthcheck!.test = ["CMD", "bash", "-c", `{ printf 'HEAD ${path} HTTP/1.0\\r\\n\\r\\n' >&0; grep 'HTTP/1.0 200'; } 0<>/dev/tcp/localhost/${port}`]);
+  failsWith(t, mutated("identity", "keycloak", tcpProbe("/realms/master", 9000)), /identity\/keycloak \(keycloak\): probes \/realms\/master, upstream's health endpoint is \/health\/ready/);
+  failsWith(t, mutated("identity", "keycloak", tcpProbe("/health/ready", 9990)), /identity\/keycloak \(keycloak\): probes port 9990, where the image does not listen/);
 });
 
 test("fails: a user override the image does not support", (t) => {

@@ -30,6 +30,7 @@ const SERVED_ONLY = {
   "occ-memory-warning": "occ commands only",
   "two-factor-enforcement": "the fake does not refuse logins for enforced 2FA (occ state it cannot see)",
   "app-password": "the fake does not model app passwords",
+  "user-oidc": "user_oidc's occ commands and the login page: see test/provisioners/nextcloud-recorded.test.ts and nextcloud-settings.test.ts",
 };
 
 /** Exchanges the fake cannot reproduce, with the reason (chosen by what they are, not by index). */

@@ -21,6 +21,8 @@ export interface RecordedHttp {
 
 export interface RecordedCommand {
   note?: string;
+  /** What occ read on its standard input, when it read anything (a secret as its placeholder). */
+  stdin?: string;
   command: string;
   exit: number;
   stdout: string;
@@ -52,6 +54,8 @@ export function loadRecording(name: string): Recording {
 export const SERVICE_USER = "_bastide";
 export const SERVICE_PASSWORD = "recorded-service-password";
 export const APP_PASSWORD = "recorded-app-password";
+/** The test-only client secrets user-oidc.json was recorded with (scripts/contracts-record.ts, recordUserOidc). */
+export const OIDC_CLIENT_SECRETS = ["recording-oidc-client-secret-1", "recording-oidc-client-secret-2"] as const;
 const CREDENTIALS: Record<string, string> = {
   "Basic <service>": basicAuth(SERVICE_USER, SERVICE_PASSWORD),
   [`Basic <${SERVICE_USER}:app-password>`]: basicAuth(SERVICE_USER, APP_PASSWORD),
@@ -65,7 +69,8 @@ function fill(text: string): string {
     .replace(/&lt;etag&gt;|<etag>/g, '"0123456789abcdef"')
     .replace(/&lt;date&gt;/g, "Mon, 07 Dec 2026 03:00:00 GMT")
     .replace(/<datadir>/g, "/var/www/html/data")
-    .replace(/<token>/g, APP_PASSWORD);
+    .replace(/<token>/g, APP_PASSWORD)
+    .replace(/<oidc-client-secret-(\d)>/g, (_, n: string) => OIDC_CLIENT_SECRETS[Number(n) - 1]!);
 }
 
 /** Serves the recorded answers, in order, per request (method, path, body, credentials). */
@@ -135,13 +140,18 @@ export async function startRecordedNextcloud(...names: string[]): Promise<Record
     commands,
     occ: {
       where: "the recorded Nextcloud",
-      async run(argv): Promise<CommandResult> {
+      async run(argv, input): Promise<CommandResult> {
         const command = commandLine(argv);
         commands.push(command);
         const recorded = occ.take(command);
         if (!recorded) {
           unrecorded.push(`occ ${argv.slice(2).join(" ")}`);
           throw new Error(`occ: not recorded: ${command}`);
+        }
+        // What occ read on its standard input is part of the exchange (the client secret, for user_oidc).
+        if ((recorded.stdin === undefined ? undefined : fill(recorded.stdin)) !== (input || undefined)) {
+          unrecorded.push(`occ ${argv.slice(2).join(" ")} (standard input differs)`);
+          throw new Error(`occ: not recorded with this standard input: ${command}`);
         }
         return { exitCode: recorded.exit, stdout: fill(recorded.stdout), stderr: fill(recorded.stderr) };
       },

@@ -27,7 +27,7 @@ const CONFIGS = {
   example: () => exampleAssociation(),
   hetzner: () =>
     exampleAssociation((i) => {
-      i.host = { target: "hetzner", location: "fsn1", serverType: "cx32", sshPublicKey: ADMIN_KEY, adminAddresses: ["198.51.100.0/24"] };
+      i.host = { target: "hetzner", location: "fsn1", serverType: "cx42", sshPublicKey: ADMIN_KEY, adminAddresses: ["198.51.100.0/24"] };
     }),
   scaleway: () =>
     exampleAssociation((i) => {
@@ -35,7 +35,7 @@ const CONFIGS = {
     }),
   ssh: () =>
     exampleAssociation((i) => {
-      i.host = { target: "ssh", address: SSH_SERVER, country: "DE", size: { cpus: 4, memoryGb: 8 } };
+      i.host = { target: "ssh", address: SSH_SERVER, country: "DE", size: { cpus: 4, memoryGb: 12 } };
     }),
   federation: () =>
     exampleAssociation((i) => {

@@ -11,6 +11,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
 import { desiredState, MATRIX_BOT, matrixUserId } from "../../provisioners/desired.ts";
 import { ProvisionError } from "../../provisioners/model.ts";
 import {
@@ -34,7 +35,7 @@ import { SERVER_KEY_SECRET } from "../../stacks/services/vpn/blueprint.ts";
 import { FakeServer, type FakeResponse } from "../fakes/fake-server.ts";
 import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
 import { createFakeSynapse, type FakeSynapse } from "../fakes/synapse.ts";
-import { exampleAssociation } from "../support/association.ts";
+import { exampleAssociation, exampleInput } from "../support/association.ts";
 import { requireProgram } from "../support/programs.ts";
 import { signIn, startLocalProsody, type LocalProsody } from "../support/prosody.ts";
 
@@ -241,7 +242,8 @@ test("credentials: the sample has the stack's shape: each service's secrets by t
   t.deepEqual(keys("vpn"), [SERVER_KEY_SECRET]);
   t.deepEqual(keys("jitsi"), Object.values(JITSI_SECRETS).sort());
   t.deepEqual(keys("polls"), Object.values(POLLS_SECRETS).sort());
-  t.deepEqual(STACK_OUTPUT_PATHS, { nextcloudPassword: ["nextcloud", "admin-password"], matrixSharedSecret: ["matrix", "registration-shared-secret"], provisioningToken: ["proxy", "provisioning-token"] });
+  // identity: Keycloak's bootstrap administrator, IDENTITY_SECRETS.admin of the identity blueprint.
+  t.deepEqual(STACK_OUTPUT_PATHS, { identityPassword: ["identity", "admin"], nextcloudPassword: ["nextcloud", "admin-password"], matrixSharedSecret: ["matrix", "registration-shared-secret"], provisioningToken: ["proxy", "provisioning-token"] });
 });
 
 test("credentials: from `pulumi stack output` when the environment holds none", (t) => {
@@ -496,6 +498,18 @@ function shownPasswords(output: string): Record<string, string> {
   return found;
 }
 
+/**
+ * The example with the identity provider off: the per-service passwords these tests are about
+ * (with it on, the command enrolls through Keycloak: test/identity/enrollment.test.ts).
+ */
+function perServiceConfig(dir: string): string {
+  const file = join(dir, "association.yaml");
+  const input = exampleInput();
+  input.services = { ...input.services, identity: { enabled: false } };
+  writeFileSync(file, stringify(input));
+  return file;
+}
+
 function cliEnvironment(services: Services, dir: string, credentials: "env" | "pulumi", pulumi: { stdout?: string; exit?: number; stderr?: string } = { exit: 99, stderr: "pulumi must not run" }) {
   fakePulumi(dir, pulumi);
   return {
@@ -510,7 +524,7 @@ test("the command shows the passwords on a terminal only: piped, it refuses and 
   const services = await startServices(["lea.moreau"]);
   const dir = mkdtempSync(join(tmpdir(), "bastide-first-password-"));
   try {
-    const piped = await firstPasswordCli(["lea.moreau"], { tty: false, env: cliEnvironment(services, dir, "env") });
+    const piped = await firstPasswordCli(["lea.moreau", perServiceConfig(dir)], { tty: false, env: cliEnvironment(services, dir, "env") });
     t.is(piped.status, 2);
     t.is(piped.stdout, "");
     t.regex(piped.output, /on a terminal only.*Nothing was changed/);
@@ -520,7 +534,7 @@ test("the command shows the passwords on a terminal only: piped, it refuses and 
     const usage = await firstPasswordCli([], { tty: false, env: {} });
     t.is(usage.status, 2);
     t.regex(usage.output, /usage: npm run first-password -- <member id>/);
-    t.regex((await firstPasswordCli(["lea.moreau", "--only", "mail"], { tty: false, env: {} })).output, /--only takes nextcloud, matrix, jitsi \(comma-separated\), not mail/);
+    t.regex((await firstPasswordCli(["lea.moreau", perServiceConfig(dir), "--only", "mail"], { tty: false, env: {} })).output, /--only takes nextcloud, matrix, jitsi \(comma-separated\), not mail/);
   } finally {
     await services.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -531,7 +545,7 @@ test("on a terminal: a password per service, shown once, each signs in; the bot'
   const services = await startServices(["lea.moreau"]);
   const dir = mkdtempSync(join(tmpdir(), "bastide-first-password-"));
   try {
-    const shown = await firstPasswordCli(["lea.moreau", "examples/association.yaml"], { tty: true, env: cliEnvironment(services, dir, "env") });
+    const shown = await firstPasswordCli(["lea.moreau", perServiceConfig(dir)], { tty: true, env: cliEnvironment(services, dir, "env") });
     t.is(shown.status, 0, shown.output);
     const passwords = shownPasswords(shown.output);
     t.deepEqual(Object.keys(passwords), ["Nextcloud", "Element (Matrix)"]);
@@ -543,7 +557,7 @@ test("on a terminal: a password per service, shown once, each signs in; the bot'
     t.deepEqual([...new Set(services.matrix.adminTokens)], [""], "no token in the environment: none sent (from the VPN, the proxy needs none)");
 
     // --only replaces just the one asked for: the Nextcloud password Léa chose stays.
-    const again = await firstPasswordCli(["lea.moreau", "--only", "matrix"], { tty: true, env: cliEnvironment(services, dir, "env") });
+    const again = await firstPasswordCli(["lea.moreau", perServiceConfig(dir), "--only", "matrix"], { tty: true, env: cliEnvironment(services, dir, "env") });
     t.is(again.status, 0, again.output);
     t.deepEqual(Object.keys(shownPasswords(again.output)), ["Element (Matrix)"]);
     t.is(services.nc.user("lea.moreau")!.passwordSets, 1);
@@ -560,7 +574,7 @@ test("on a terminal, with the credentials from `pulumi stack output` of the name
   const dir = mkdtempSync(join(tmpdir(), "bastide-first-password-"));
   try {
     const env = cliEnvironment(services, dir, "pulumi", { stdout: STACK_OUTPUT_SAMPLE });
-    const shown = await firstPasswordCli(["lea.moreau", "--stack", "dev"], { tty: true, env });
+    const shown = await firstPasswordCli(["lea.moreau", perServiceConfig(dir), "--stack", "dev"], { tty: true, env });
     t.is(shown.status, 0, shown.output);
     t.deepEqual(readFileSync(join(dir, "args"), "utf8").trim().split("\n").slice(1), ["stack", "output", "--show-secrets", "--json", "serviceSecrets", "--stack", "dev"]);
     t.true(await nextcloudSignsIn(services.nc, "lea.moreau", shownPasswords(shown.output).Nextcloud!));
@@ -572,7 +586,7 @@ test("on a terminal, with the credentials from `pulumi stack output` of the name
     // A member whose account does not exist yet: refused, nothing set anywhere.
     services.synapse.seedUser("tom.martin");
     const before = services.nc.server.writes();
-    const refused = await firstPasswordCli(["tom.martin", "--stack", "dev"], { tty: true, env });
+    const refused = await firstPasswordCli(["tom.martin", perServiceConfig(dir), "--stack", "dev"], { tty: true, env });
     t.is(refused.status, 1);
     t.regex(refused.output, /nextcloud \(member tom\.martin\): tom\.martin has no account yet: run `pulumi up` first/);
     t.deepEqual(shownPasswords(refused.output), {});

@@ -7,16 +7,20 @@ import { desiredState } from "../../provisioners/desired.ts";
 import { converge } from "../../provisioners/model.ts";
 import { CallCounter } from "../../provisioners/runtime/http.ts";
 import { createNextcloudClient, nextcloudProvisioner } from "../../provisioners/nextcloud/index.ts";
-import { createUser, deleteUser, updateUser } from "../../provisioners/nextcloud/client.ts";
+import { createUser, deleteUser, listUserIds, updateUser } from "../../provisioners/nextcloud/client.ts";
 import { calendarsProvisioner, createCalDavClient } from "../../provisioners/calendars/index.ts";
 import { convergeNextcloudSettings, readOccSettings } from "../../provisioners/nextcloud-settings/provisioner.ts";
 import { planOccSettings } from "../../provisioners/nextcloud-settings/plan.ts";
 import { isTwoFactorEnforcedFor, occTarget, parseConfigValue, parseTwoFactorState, type OccRunner } from "../../provisioners/nextcloud-settings/occ.ts";
 import { NEXTCLOUD_ADMIN_USER } from "../../stacks/services/nextcloud/blueprint.ts";
 import { exampleAssociation } from "../support/association.ts";
-import { APP_PASSWORD, isCommand, loadRecording, SERVICE_PASSWORD, SERVICE_USER, startRecordedNextcloud, type RecordedNextcloud } from "../fakes/recorded-nextcloud.ts";
+import { APP_PASSWORD, isCommand, loadRecording, OIDC_CLIENT_SECRETS, SERVICE_PASSWORD, SERVICE_USER, startRecordedNextcloud, type RecordedHttp, type RecordedNextcloud } from "../fakes/recorded-nextcloud.ts";
+import { secretFingerprint } from "../../provisioners/nextcloud-settings/provisioner.ts";
+import { oidcProviderCommand } from "../../stacks/services/nextcloud/oidc.ts";
 
-const example = exampleAssociation();
+// The provisioning recordings were made with no identity provider: Nextcloud's own logins, as
+// with services.identity.enabled false. The settings with it are replayed from user-oidc.json below.
+const example = exampleAssociation((i) => void (i.services.identity = { enabled: false }));
 const desired = desiredState(example);
 const noSleep = async () => {};
 
@@ -190,4 +194,95 @@ test("the service account gets the association's name, once", async (t) => {
   } finally {
     await rerun.stop();
   }
+});
+
+// ---------------------------------------------------------------------------------------
+// Issue 10: Nextcloud's login through the identity provider (user_oidc), recorded from the same
+// Nextcloud 34.0.1 with user_oidc 8.10.1 in user-oidc.json (scripts/contracts-record.ts --scenario user-oidc).
+
+const withIdentity = desiredState(exampleAssociation()).nextcloudSettings!;
+
+async function settingsRun(nc: RecordedNextcloud, secret: string) {
+  const counter = new CallCounter();
+  const { nextcloud } = clientsFor(nc, counter);
+  const result = await convergeNextcloudSettings(withIdentity, { occ: nc.occ, nextcloud, counter, oidcClientSecret: secret }, { concurrency: 4 });
+  const execs = counter.calls.filter((c) => c.method === "EXEC").map((c) => c.path);
+  return { result, counter, execs };
+}
+
+test("user_oidc: a first run configures it, an unchanged re-run writes nothing, a changed secret is set again alone", async (t) => {
+  const [secret, newSecret] = OIDC_CLIENT_SECRETS;
+  const nc = await startRecordedNextcloud("user-oidc");
+  try {
+    const first = await settingsRun(nc, secret);
+    t.deepEqual(first.result.failed.map((f) => f.error.message), []);
+    const oidc = first.execs.filter((path) => path.includes("user_oidc"));
+    // Phase 1 runs concurrently (any order), then the provider, then its secret's fingerprint.
+    t.deepEqual(oidc.slice(0, 2).sort(), ["occ app:enable user_oidc", "occ config:app:set user_oidc allow_multiple_user_backends --value=0 --type=string --lazy"]);
+    t.deepEqual(oidc.slice(2), [
+      oidcProviderCommand(exampleAssociation()).slice(1).join(" "),
+      `occ config:app:set user_oidc bastide_client_secret_sha256 --value=${secretFingerprint(secret)} --type=string --lazy`,
+    ]);
+    t.true(first.execs.includes("occ config:app:set core newUser.sendEmail --value=no"));
+
+    const again = await settingsRun(nc, secret);
+    t.deepEqual(again.result.failed, []);
+    t.deepEqual(again.result.planned, []);
+    t.is(again.counter.writes(), 0);
+
+    const changed = await settingsRun(nc, newSecret);
+    t.deepEqual(changed.result.failed, []);
+    t.deepEqual(changed.execs, [
+      oidcProviderCommand(exampleAssociation()).slice(1).join(" "),
+      `occ config:app:set user_oidc bastide_client_secret_sha256 --value=${secretFingerprint(newSecret)} --type=string --lazy`,
+    ]);
+    t.deepEqual(nc.unrecorded, []);
+    // The secret went to occ's standard input (checked by the replay), never onto a command line.
+    for (const command of nc.commands) t.false(command.includes(secret) || command.includes(newSecret), command);
+  } finally {
+    await nc.stop();
+  }
+});
+
+test("user_oidc: a secret the recording did not see on standard input is refused by the replay", async (t) => {
+  const nc = await startRecordedNextcloud("user-oidc");
+  try {
+    const first = await settingsRun(nc, "another-secret-than-recorded");
+    t.true(first.result.failed.some((f) => /standard input/.test(f.error.message)));
+    t.true(nc.unrecorded.some((call) => call.startsWith("occ user_oidc:provider bastide") && call.endsWith("(standard input differs)")));
+  } finally {
+    await nc.stop();
+  }
+});
+
+test("user_oidc: the service account's login password still works after the settings (issue 8)", async (t) => {
+  const [secret] = OIDC_CLIENT_SECRETS;
+  const nc = await startRecordedNextcloud("user-oidc");
+  try {
+    await settingsRun(nc, secret);
+    await settingsRun(nc, secret);
+    // Recorded right after the settings: the provisioning API with the login password, 200.
+    const { nextcloud } = clientsFor(nc, new CallCounter());
+    t.true((await listUserIds(nextcloud)).includes(SERVICE_USER));
+    // And the model agrees: the enforced two-factor group is one the service account is not in.
+    const enforced = withIdentity.occ.map((s) => occTarget(s.command)).find((target) => target.kind === "two-factor")!;
+    t.false(isTwoFactorEnforcedFor(enforced.kind === "two-factor" ? enforced.state : { enforced: true, groups: [], excluded: [] }, ["admin"]));
+  } finally {
+    await nc.stop();
+  }
+});
+
+test("user_oidc: what the real server did with those settings (login page, provider, storage of the switch)", (t) => {
+  const exchanges = loadRecording("user-oidc").exchanges;
+  const http = exchanges.filter((e): e is RecordedHttp => !isCommand(e));
+  const page = (path: string) => http.find((e) => e.request.method === "GET" && e.request.path === path)!.response;
+  const providers = JSON.parse(exchanges.filter(isCommand).find((e) => e.command === "php occ user_oidc:provider --output=json")!.stdout) as { id: number; identifier: string }[];
+  const bastide = providers.find((p) => p.identifier === "bastide")!;
+  // GET /login goes straight to the one provider (lib/AppInfo/Application.php 107-131); ?direct=1 keeps the form.
+  t.is(page("/login").status, 302);
+  t.is(page("/login").headers?.Location, `/index.php/apps/user_oidc/login/${bastide.id}`);
+  t.is(page("/login?direct=1").status, 200);
+  // Stored as user_oidc reads it: a lazy string (lib/Service/SettingsService.php 28).
+  const details = exchanges.filter(isCommand).find((e) => e.command.includes("allow_multiple_user_backends --details"))!;
+  t.like(JSON.parse(details.stdout), { value: "0", type: "string", lazy: true });
 });

@@ -37,10 +37,14 @@ import {
   convergeNextcloudSettings,
   OCC_CONCURRENCY,
 } from "../../provisioners/nextcloud-settings/index.ts";
+import { oidcOccSettings } from "../../provisioners/nextcloud-settings/desired.ts";
+import { oidcProviderCommand } from "../../stacks/services/nextcloud/oidc.ts";
+import { secretFingerprint } from "../../provisioners/nextcloud-settings/provisioner.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_OCC, NEXTCLOUD_TWO_FACTOR_GROUP, nextcloudOccSettings } from "../../stacks/services/nextcloud/blueprint.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
+import { OIDC_CLIENT_SECRETS } from "../fakes/recorded-nextcloud.ts";
 import type { FakeRequest } from "../fakes/fake-server.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { ensureImportedImage, removeContainer, startDockerEngine, waitUntil, type DockerEngine } from "../support/docker.ts";
@@ -55,9 +59,22 @@ const noSleep = async () => {};
 
 const subjects = (changes: { subject: string }[]) => changes.map((c) => c.subject);
 
+/** What occ reports on an instance where nothing is set. */
+const NOTHING_LIVE: OccLive = {
+  appConfig: {},
+  backgroundMode: null,
+  enabledApps: [],
+  groups: {},
+  twoFactor: { enforced: false, groups: [], excluded: [] },
+  oidcProviders: {},
+  oidcSecretCurrent: false,
+};
+/** The client secret Nextcloud's stack generates (NEXTCLOUD_SECRETS.oidcClient), here a test value. */
+const OIDC_SECRET = "fake-oidc-client-secret-0123456789";
+
 /** What occ reports once every desired command has been applied. */
 function liveMatching(settings: NextcloudSettingsDesired): OccLive {
-  const live: OccLive = { appConfig: {}, backgroundMode: null, enabledApps: [], groups: {}, twoFactor: { enforced: false, groups: [], excluded: [] } };
+  const live: OccLive = { ...NOTHING_LIVE, oidcSecretCurrent: true };
   for (const s of settings.occ) {
     const target = occTarget(s.command);
     if (target.kind === "app-config") live.appConfig[`${target.app}/${target.key}`] = target.value;
@@ -66,6 +83,7 @@ function liveMatching(settings: NextcloudSettingsDesired): OccLive {
     if (target.kind === "group") live.groups[target.group] ??= [];
     if (target.kind === "group-member") (live.groups[target.group] ??= []).push(target.user);
     if (target.kind === "two-factor") live.twoFactor = target.state;
+    if (target.kind === "oidc-provider") live.oidcProviders[target.provider.identifier] = target.provider;
   }
   return live;
 }
@@ -74,8 +92,11 @@ function liveMatching(settings: NextcloudSettingsDesired): OccLive {
 // What is desired (pure)
 
 test("desired: the blueprint's occ list plus the Retention app, and a rule of temporaryTagDays after last change", (t) => {
-  t.deepEqual(desired.occ.slice(0, -1), nextcloudOccSettings(example));
-  t.deepEqual(desired.occ.at(-1)!.command, ["php", "occ", "app:enable", "files_retention"]);
+  const blueprint = nextcloudOccSettings(example);
+  t.deepEqual(desired.occ.slice(0, blueprint.length), blueprint);
+  t.deepEqual(desired.occ[blueprint.length]!.command, ["php", "occ", "app:enable", "files_retention"]);
+  // The identity provider (enabled by default) adds user_oidc's settings after them.
+  t.deepEqual(desired.occ.slice(blueprint.length + 1), oidcOccSettings(example));
   t.deepEqual(desired.retention.rule, { timeunit: 0, timeamount: example.services.nextcloud.temporaryTagDays, timeafter: 1 });
   t.is(desired.retention.tag, "temporaire");
   const seven = desiredNextcloudSettings(exampleAssociation((i) => void (i.services.nextcloud = { temporaryTagDays: 7 })))!;
@@ -143,7 +164,7 @@ test("occ answers are read as Nextcloud 32 prints them", (t) => {
 // The plan (pure)
 
 test("plan on a fresh Nextcloud: every command once, groups before members before enforcement", (t) => {
-  const fresh: OccLive = { appConfig: {}, backgroundMode: null, enabledApps: ["dav", "files"], groups: { admin: [NEXTCLOUD_ADMIN_USER] }, twoFactor: { enforced: false, groups: [], excluded: [] } };
+  const fresh: OccLive = { ...NOTHING_LIVE, enabledApps: ["dav", "files"], groups: { admin: [NEXTCLOUD_ADMIN_USER] } };
   const changes = planOccSettings(desired.occ, fresh);
   t.deepEqual(
     changes.map((c) => c.payload.command),
@@ -328,10 +349,11 @@ test("retention on the fake: refused credentials name the service and the fix", 
 // occ in a real container: the fake occ, replayed against the recording, then provisioning
 
 const RECORDINGS = new URL("../contracts/recordings/nextcloud-34/", import.meta.url);
+type OccExchange = { command: string; stdin?: string; exit: number; stdout: string; stderr: string };
 const recordedOcc = (name: string) =>
-  (JSON.parse(readFileSync(new URL(`${name}.json`, RECORDINGS), "utf8")).exchanges as { command?: string; exit: number; stdout: string; stderr: string }[]).filter(
-    (e): e is { command: string; exit: number; stdout: string; stderr: string } => e.command !== undefined,
-  );
+  (JSON.parse(readFileSync(new URL(`${name}.json`, RECORDINGS), "utf8")).exchanges as Partial<OccExchange>[]).filter((e): e is OccExchange => e.command !== undefined);
+/** The recorder's placeholders for the test-only client secrets, back to their values. */
+const recordedStdin = (stdin: string | undefined) => stdin?.replace(/<oidc-client-secret-(\d)>/g, (_, n: string) => OIDC_CLIENT_SECRETS[Number(n) - 1]!);
 const FAKE_OCC = fileURLToPath(new URL("../fakes/occ/occ", import.meta.url));
 const ROOTFS = fileURLToPath(new URL("../fakes/occ/rootfs.sh", import.meta.url));
 const WWW_DATA = 33;
@@ -377,7 +399,7 @@ function freshInstance() {
       systemtags: { version: "1.22.0", shipped: true, enabled: true },
       twofactor_totp: { version: "14.0.0", shipped: true, enabled: false },
     },
-    appstore: { files_retention: "3.0.0" },
+    appstore: { files_retention: "3.0.0", user_oidc: "8.10.1" },
     users: [NEXTCLOUD_ADMIN_USER],
     groups: { admin: [NEXTCLOUD_ADMIN_USER] },
   };
@@ -387,14 +409,14 @@ function freshInstance() {
  * The state the real Nextcloud 34 was recorded in before the first run: the apps its first
  * app:list showed (files_retention installed once, then disabled), nothing configured yet.
  */
-function recordedInstance() {
-  const appList = recordedOcc("provisioning-first-run").find((e) => e.command === "php occ app:list --output=json")!;
+function recordedInstance(recording = "provisioning-first-run") {
+  const appList = recordedOcc(recording).find((e) => e.command === "php occ app:list --output=json")!;
   const { enabled, disabled } = JSON.parse(appList.stdout) as { enabled: Record<string, string>; disabled: Record<string, string> };
   const apps: Record<string, { version: string; shipped: boolean; enabled: boolean; installed?: string }> = {};
   for (const [id, version] of Object.entries(enabled)) apps[id] = { version, shipped: true, enabled: true };
   for (const [id, shown] of Object.entries(disabled)) {
     const [, version, installed] = /^(\S+)(?: \(installed (\S+)\))?$/.exec(shown)!;
-    apps[id] = { version: version!, shipped: id !== "files_retention", enabled: false, ...(installed ? { installed } : {}) };
+    apps[id] = { version: version!, shipped: !["files_retention", "user_oidc"].includes(id), enabled: false, ...(installed ? { installed } : {}) };
   }
   return { ...freshInstance(), apps, appstore: {} };
 }
@@ -503,14 +525,29 @@ test.serial("Docker: the fake occ answers every recorded occ exchange exactly, t
   t.is(box.state().app.core.shareapi_enforce_links_password.value, "1");
 });
 
+test.serial("Docker: the fake occ answers every recorded user_oidc exchange exactly, reading the secret on standard input", async (t) => {
+  const { box } = await occBox();
+  box.seed(recordedInstance("user-oidc"));
+  const exchanges = recordedOcc("user-oidc");
+  t.true(exchanges.some((e) => e.stdin !== undefined));
+  for (const exchange of exchanges) {
+    const result = await box.occ.run(shellWords(exchange.command), recordedStdin(exchange.stdin));
+    t.is(result.exitCode, exchange.exit, exchange.command);
+    t.is(result.stdout, exchange.stdout, exchange.command);
+    t.is(result.stderr, exchange.stderr, exchange.command);
+  }
+  // The last secret the recording gave is the one occ read, through dockerode exec's standard input.
+  t.is(box.state().oidc.bastide.clientSecret, OIDC_CLIENT_SECRETS[1]);
+});
+
 /** Runs the whole settings convergence as `pulumi up` does, through the runner. */
-async function runSettings(engine: DockerEngine, nc: FakeNextcloud, settings: NextcloudSettingsDesired, options: { dryRun?: boolean } = {}) {
+async function runSettings(engine: DockerEngine, nc: FakeNextcloud, settings: NextcloudSettingsDesired, { secret, ...options }: { dryRun?: boolean; secret?: string } = {}) {
   const counter = new CallCounter();
   const withSettings: DesiredState = { ...desiredState(example), nextcloudSettings: settings };
   const result = await runNextcloudSettings({
     service: "nextcloud",
     desired: withSettings,
-    connection: { endpoint: { url: nc.url }, docker: { socketPath: engine.socketPath }, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD },
+    connection: { endpoint: { url: nc.url }, docker: { socketPath: engine.socketPath }, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, oidcClientSecret: secret ?? OIDC_SECRET },
     concurrency: 4,
     counter,
     ...options,
@@ -550,11 +587,12 @@ test.serial("Docker: first run sets everything, a re-run writes nothing, drift i
     const first = await runSettings(engine, nc, desired);
     t.log(`first run: ${first.occReads} occ reads, ${first.execs.length} occ writes, ${first.counter.writes() - first.execs.length} HTTP writes in ${Date.now() - started} ms`);
     t.deepEqual(first.result.failed, []);
-    t.deepEqual([...first.execs].sort(), desired.occ.map((s) => s.command.slice(1).join(" ")).sort());
+    // Every desired command, and after the provider the fingerprint of its secret (oidc.ts).
+    t.deepEqual([...first.execs].sort(), [...desired.occ.map((s) => s.command.slice(1).join(" ")), FINGERPRINT_SET(OIDC_SECRET)].sort());
     // Phase by phase: each command ran after every command of the phases before it.
-    const phases = first.execs.map((path) => phase(desired.occ.find((s) => s.command.slice(1).join(" ") === path)!.command));
+    const phases = first.execs.filter((path) => path !== FINGERPRINT_SET(OIDC_SECRET)).map((path) => phase(desired.occ.find((s) => s.command.slice(1).join(" ") === path)!.command));
     t.deepEqual(phases, [...phases].sort((a, b) => a - b));
-    t.is(first.counter.writes(), desired.occ.length + 2);
+    t.is(first.counter.writes(), desired.occ.length + 1 + 2);
     assertSettingsInForce(t, box.state(), desired);
     t.is(nc.retentionRules().length, 1);
     // No secret on any command line.
@@ -566,7 +604,7 @@ test.serial("Docker: first run sets everything, a re-run writes nothing, drift i
     t.deepEqual(second.result.planned, []);
     t.deepEqual(second.execs, []);
     t.is(second.counter.writes(), 0);
-    t.is(second.occReads, 8, "5 app settings, the background mode, app:list, twofactorauth:enforce");
+    t.is(second.occReads, 12, "7 app settings, the background mode, app:list, twofactorauth:enforce, the OIDC provider and its secret's fingerprint");
 
     // An admin changes one value behind Bastide's back, as they would, with occ.
     const byHand = await box.occ.run(["php", "occ", "config:app:set", "core", "shareapi_expire_after_n_days", "--value=90"]);
@@ -589,6 +627,64 @@ test.serial("Docker: first run sets everything, a re-run writes nothing, drift i
 
 const phase = (command: string[]) => OCC_PHASES[occTarget(command).kind];
 
+test.serial("Docker: user_oidc is configured once, its secret reaches occ on standard input, a new secret is set again alone", async (t) => {
+  const { engine, box } = await occBox();
+  box.seed(freshInstance());
+  const nc = await fakeNextcloud();
+  try {
+    const first = await runSettings(engine, nc, desired);
+    t.deepEqual(first.result.failed, []);
+    const provider = box.state().oidc.bastide;
+    t.is(provider.clientSecret, OIDC_SECRET);
+    t.like(provider, { clientId: "nextcloud", discoveryEndpoint: "https://connexion.jardins-canal.localhost/realms/bastide/.well-known/openid-configuration" });
+    t.like(provider.settings, { uniqueUid: "0", mappingUid: "preferred_username", groupProvisioning: "0", checkBearer: "0", sendIdTokenHint: "1" });
+    t.like(box.state().app.user_oidc, { allow_multiple_user_backends: { value: "0", type: "string", lazy: true } });
+    for (const call of first.counter.calls) t.false(call.path.includes(OIDC_SECRET), call.path);
+
+    const again = await runSettings(engine, nc, desired);
+    t.deepEqual(again.execs, []);
+    t.is(again.counter.writes(), 0);
+
+    const rotated = "fake-oidc-client-secret-rotated-9876543210";
+    const third = await runSettings(engine, nc, desired, { secret: rotated });
+    t.deepEqual(third.execs, [oidcProviderCommand(example).slice(1).join(" "), FINGERPRINT_SET(rotated)]);
+    t.is(box.state().oidc.bastide.clientSecret, rotated);
+
+    // An admin maps the uid to `sub` by hand: members would get new, empty accounts. Set back alone.
+    t.is((await box.occ.run(["php", "occ", "user_oidc:provider", "bastide", "--mapping-uid=sub"])).exitCode, 0);
+    const fourth = await runSettings(engine, nc, desired, { secret: rotated });
+    t.deepEqual(fourth.execs, [oidcProviderCommand(example).slice(1).join(" ")]);
+    t.is(box.state().oidc.bastide.settings.mappingUid, "preferred_username");
+  } finally {
+    await nc.stop();
+  }
+});
+
+test.serial("Docker: without the client secret in the connection, the provider is not touched and the run says what is missing", async (t) => {
+  const { engine, box } = await occBox();
+  box.seed(freshInstance());
+  const nc = await fakeNextcloud();
+  try {
+    const counter = new CallCounter();
+    const error = await t.throwsAsync(() =>
+      runNextcloudSettings({
+        service: "nextcloud",
+        desired: { ...desiredState(example), nextcloudSettings: desired },
+        connection: { endpoint: { url: nc.url }, docker: { socketPath: engine.socketPath }, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD },
+        concurrency: 4,
+        counter,
+      }),
+    );
+    t.regex(error!.message, /oidcClientSecret/);
+    t.is(counter.writes(), 0);
+    t.falsy(box.state().oidc?.bastide);
+  } finally {
+    await nc.stop();
+  }
+});
+/** The occ write that records the client secret's fingerprint, as the counter shows it. */
+const FINGERPRINT_SET = (secret: string) => `occ config:app:set user_oidc bastide_client_secret_sha256 --value=${secretFingerprint(secret)} --type=string --lazy`;
+
 test.serial("Docker: 'already exists' for a group is success; an occ failure names the command", async (t) => {
   const { engine, box } = await occBox();
   box.seed(freshInstance());
@@ -596,18 +692,12 @@ test.serial("Docker: 'already exists' for a group is success; an occ failure nam
   try {
     // "Already exists" from occ (exit 1, recorded from Nextcloud 34 in occ-memory-warning.json): the group is there.
     const client: NextcloudSettingsClient = { occ: box.occ, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, sleep: noSleep }) };
-    const racing = planOccSettings([{ command: ["php", "occ", "group:add", "admin"], reason: "a group another run made" }], {
-      appConfig: {},
-      backgroundMode: null,
-      enabledApps: [],
-      groups: {},
-      twoFactor: { enforced: false, groups: [], excluded: [] },
-    });
+    const racing = planOccSettings([{ command: ["php", "occ", "group:add", "admin"], reason: "a group another run made" }], NOTHING_LIVE);
     const groupAdd = racing.find((c) => c.kind === "occ.group")!;
     await t.notThrowsAsync(() => applyOccSetting(groupAdd, client));
 
     // An app that cannot be installed: the run fails, names the command, and the retention rule waits.
-    box.seed({ ...freshInstance(), appstore: {} });
+    box.seed({ ...freshInstance(), appstore: { user_oidc: "8.10.1" } });
     const failing = await runSettings(engine, nc, desired);
     t.is(failing.result.failed.length, 1);
     t.regex(failing.result.failed[0]!.error.message, /^nextcloud: occ app:enable files_retention \(container bastide-nextcloud-app\): exit 1: Could not download app files_retention/);
@@ -626,17 +716,17 @@ test.serial("Docker: occ runs two at a time whatever the run's concurrency: each
     let most = 0;
     const counted: OccRunner = {
       where: box.occ.where,
-      async run(argv) {
+      async run(argv, input) {
         most = Math.max(most, ++inFlight);
         try {
-          return await box.occ.run(argv);
+          return await box.occ.run(argv, input);
         } finally {
           inFlight--;
         }
       },
     };
     const counter = new CallCounter();
-    const client: NextcloudSettingsClient = { occ: counted, counter, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, counter, sleep: noSleep }) };
+    const client: NextcloudSettingsClient = { occ: counted, counter, oidcClientSecret: OIDC_SECRET, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, counter, sleep: noSleep }) };
     const result = await convergeNextcloudSettings(desired, client, { concurrency: 8 });
     t.deepEqual(result.failed, []);
     t.is(most, OCC_CONCURRENCY);

@@ -61,7 +61,7 @@ test("--lang en prints the English record, with the host's provider", (t) => {
   input.host = {
     target: "hetzner",
     location: "hel1",
-    serverType: "cx32",
+    serverType: "cx42",
     sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastideTestKeyOnlyForTests admin@laptop",
     adminAddresses: ["203.0.113.7/32"],
   };

@@ -59,7 +59,7 @@ test("every enabled service contributes its categories, each with a retention an
   const categories = dataCategories(example);
   const sorted = (names: Iterable<string>) => [...new Set(names)].sort();
   t.deepEqual(sorted(categories.map((c) => c.service)), sorted(enabledServices(example)));
-  t.deepEqual(sorted(enabledServices(example)), ["jitsi", "matrix", "nextcloud", "polls", "proxy", "vpn"]);
+  t.deepEqual(sorted(enabledServices(example)), ["identity", "jitsi", "matrix", "nextcloud", "polls", "proxy", "vpn"]);
   for (const c of categories) {
     t.truthy(c.retention?.period, `${c.id} has a retention`);
     t.regex(c.legalBasis?.article ?? "", /^[a-f]$/, `${c.id} has a legal basis`);

@@ -16,14 +16,14 @@ const english = (config: Association = example) => registerDocument(config, { la
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastideTestKeyOnlyForTests admin@laptop";
 const onHetzner = exampleAssociation((input) => {
   input.domain = "asso-exemple.fr";
-  input.host = { target: "hetzner", location: "fsn1", serverType: "cx32", sshPublicKey: SSH_KEY, adminAddresses: ["203.0.113.7/32"] };
+  input.host = { target: "hetzner", location: "fsn1", serverType: "cx42", sshPublicKey: SSH_KEY, adminAddresses: ["203.0.113.7/32"] };
   input.services.proxy = { acmeCa: "production", acmeEmail: "admin@asso-exemple.fr" };
 });
 const onScaleway = exampleAssociation((input) => {
-  input.host = { target: "scaleway", zone: "nl-ams-1", serverType: "DEV1-L", sshPublicKey: SSH_KEY, adminAddresses: ["203.0.113.7/32"] };
+  input.host = { target: "scaleway", zone: "nl-ams-1", serverType: "DEV1-XL", sshPublicKey: SSH_KEY, adminAddresses: ["203.0.113.7/32"] };
 });
 const onOwnServer = exampleAssociation((input) => {
-  input.host = { target: "ssh", address: "203.0.113.5", country: "BE", size: { cpus: 4, memoryGb: 8 } };
+  input.host = { target: "ssh", address: "203.0.113.5", country: "BE", size: { cpus: 4, memoryGb: 12 } };
 });
 
 /** Every French sentence of the document: the fields that are prose, not settings or names. */
@@ -211,7 +211,7 @@ test("the storage table names every volume, in French too", (t) => {
   t.regex(doc.location.storage.find((v) => v.volume === "bastide-polls-db")!.holds, /supprimé 60 jours après sa date de fin/);
   t.deepEqual(
     doc.location.connectionsWithoutPersonalData.map((c) => c.name),
-    ["docker.io", "ghcr.io", "lscr.io", "packages.framasoft.org", "apps.nextcloud.com"],
+    ["docker.io", "ghcr.io", "lscr.io", "quay.io", "packages.framasoft.org", "apps.nextcloud.com"],
   );
   t.is(registryOf("caddy:2.11.4-alpine"), "docker.io");
   t.is(registryOf("ghcr.io/jitsi/web:stable-11146-1"), "ghcr.io");
@@ -230,7 +230,7 @@ test("security measures: computed from the stack, and honest about what Bastide 
   t.regex(measure(doc, "firewall").detail, /22\/tcp \(depuis 203\.0\.113\.7\/32\)/);
   t.regex(measure(doc, "admin-pages").detail, /cloud\.asso-exemple\.fr \(\/settings\/admin\*/);
   t.regex(measure(doc, "privileges").detail, /NET_ADMIN/);
-  t.regex(measure(doc, "memory").detail, /6\u202F120 Mio au total, sur 7\u202F168 Mio/);
+  t.regex(measure(doc, "memory").detail, /7\u202F736 Mio au total, sur 11\u202F264 Mio/);
   t.is(measure(doc, "e2ee").status, "in-place");
   t.is(measure(doc, "two-factor").status, "in-place");
 

@@ -406,7 +406,7 @@ test("the bridge advertises the server's public address, and asks no STUN server
   const cloud = containerOf(blueprintOf(example, PUBLIC_ADDRESS), "jvb").env!;
   t.is(cloud.JVB_ADVERTISE_IPS, PUBLIC_ADDRESS, "a cloud VM: the marker the component replaces");
   const onServer = exampleAssociation((input) => {
-    input.host = { target: "ssh", address: "203.0.113.5", country: "FR", size: { cpus: 4, memoryGb: 8 } };
+    input.host = { target: "ssh", address: "203.0.113.5", country: "FR", size: { cpus: 4, memoryGb: 12 } };
   });
   t.is(envOf(onServer, "jvb").JVB_ADVERTISE_IPS, "203.0.113.5");
   t.like(cloud, { JVB_PORT: "10000", JVB_DISABLE_STUN: "true" });

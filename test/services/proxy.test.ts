@@ -14,7 +14,7 @@ import { exampleAssociation } from "../support/association.ts";
 
 const onServer = exampleAssociation((input) => {
   input.domain = "asso-exemple.fr";
-  input.host = { target: "ssh", address: "203.0.113.5", country: "FR", size: { cpus: 4, memoryGb: 8 } };
+  input.host = { target: "ssh", address: "203.0.113.5", country: "FR", size: { cpus: 4, memoryGb: 12 } };
   input.services.proxy = { acmeCa: "production", acmeEmail: "admin@asso-exemple.fr" };
 });
 

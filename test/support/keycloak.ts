@@ -23,6 +23,8 @@ const START_TIMEOUT_MS = 180_000;
 export interface RealKeycloak {
   /** e.g. http://127.0.0.1:41234 */
   url: string;
+  /** The management interface's port (health endpoints), Keycloak's `http-management-port`. */
+  managementPort: number;
   /** The bootstrap administrator of the master realm (a test-only password, never a real one). */
   admin: { username: string; password: string };
   /** The server's log so far, for a failing test's message. */
@@ -41,7 +43,8 @@ function installed(): { home: string; javaHome: string } {
   return { home, javaHome };
 }
 
-export async function startKeycloak(): Promise<RealKeycloak> {
+/** `env`: more KC_ settings for the server, e.g. a blueprint's KC_HOSTNAME and KC_PROXY_HEADERS. */
+export async function startKeycloak(options: { env?: Record<string, string> } = {}): Promise<RealKeycloak> {
   const { home, javaHome } = installed();
   const [port, managementPort] = [await freePort(), await freePort()];
   const admin = { username: "admin", password: randomBytes(18).toString("base64url") };
@@ -60,6 +63,7 @@ export async function startKeycloak(): Promise<RealKeycloak> {
         // Two cores shared with the other tests: keep the heap modest, as the image's defaults do (70% of the container).
         JAVA_OPTS_KC_HEAP: "-Xms64m -Xmx768m",
         TMPDIR: scratch,
+        ...options.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
@@ -99,6 +103,7 @@ export async function startKeycloak(): Promise<RealKeycloak> {
   }
   return {
     url,
+    managementPort,
     admin,
     log: () => output,
     async stop() {

@@ -151,7 +151,7 @@ export interface RealSynapse {
 /** Test-only values for the secrets the stack would generate (never real ones). */
 function testSecrets(): Record<keyof typeof MATRIX_SECRETS, string> {
   const value = () => randomBytes(24).toString("base64url");
-  return { registrationSharedSecret: value(), macaroonSecretKey: value(), formSecret: value(), databasePassword: value() };
+  return { registrationSharedSecret: value(), macaroonSecretKey: value(), formSecret: value(), databasePassword: value(), oidcClient: value() };
 }
 
 /** Bastide's rendered homeserver.yaml with only the loopback's listeners, database, paths and logging changed. */

@@ -38,9 +38,11 @@ export const MATRIX_SECRETS = {
   macaroonSecretKey: "macaroon-secret-key",
   formSecret: "form-secret",
   databasePassword: "db-password",
+  /** Synapse's client secret at the identity provider (client `matrix`), when services.identity is enabled. */
+  oidcClient: "oidc-client",
 } as const;
 
-type SecretValues = Record<keyof typeof MATRIX_SECRETS, string>;
+type SecretValues = Record<Exclude<keyof typeof MATRIX_SECRETS, "oidcClient">, string> & { oidcClient?: string };
 
 /** Synapse (via PyYAML) reads YAML 1.1: quoting every string keeps `yes`, `0755` or `=` from changing type. */
 const YAML_OPTIONS = { version: "1.1", lineWidth: 0, defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" } as const;
@@ -307,6 +309,7 @@ export const matrix: ServiceModule = {
       { name: MATRIX_SECRETS.macaroonSecretKey, length: 64 },
       { name: MATRIX_SECRETS.formSecret, length: 48 },
       { name: MATRIX_SECRETS.databasePassword, length: 32 },
+      ...(config.services.identity.enabled ? [{ name: MATRIX_SECRETS.oidcClient, length: 48 }] : []),
     ],
     routes: routes(config, hostnames),
     files: (secrets) => [

@@ -13,6 +13,7 @@ import { phpLiteral, type PhpValue } from "../../platform/php.ts";
 import { SMTP_PASSWORD_SECRET, type MailSettings } from "../../config/mail.ts";
 import { render } from "../../platform/templates.ts";
 import { EDGE_NETWORK } from "../../platform/network.ts";
+import { oidcSystemConfig } from "./oidc.ts";
 
 // Names Bastide takes in Nextcloud: defined with every other reserved name (a module that imports nothing).
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SERVICE_GROUP, NEXTCLOUD_TWO_FACTOR_GROUP } from "../reserved-names.ts";
@@ -21,7 +22,18 @@ export { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SERVICE_GROUP, NEXTCLOUD_TWO_FACTOR_GRO
 /** Where and as whom `occ` runs: the app container, as Apache's user, in Nextcloud's folder. */
 export const NEXTCLOUD_OCC = { container: "app", user: "www-data", workingDir: "/var/www/html" } as const;
 
-export const NEXTCLOUD_SECRETS = { db: "db-password", admin: "admin-password", redis: "redis-password" } as const;
+/**
+ * `oidcClient` is the client secret Nextcloud shares with the identity provider: Nextcloud, the
+ * relying party, owns it; the stack hands it to the identity provisioner (which registers the
+ * client) and to the settings provisioning (which gives it to user_oidc). Generated only when
+ * the identity provider is enabled.
+ */
+export const NEXTCLOUD_SECRETS = { db: "db-password", admin: "admin-password", redis: "redis-password", oidcClient: "oidc-client" } as const;
+
+/** The secrets Nextcloud's stack generates for this config. */
+export function nextcloudSecretNames(config: Association): string[] {
+  return Object.values(NEXTCLOUD_SECRETS).filter((name) => name !== NEXTCLOUD_SECRETS.oidcClient || config.services.identity.enabled);
+}
 
 // ---------------------------------------------------------------------------------------
 // Memory, as upstream documents it. The image gives every PHP process memory_limit 512M and
@@ -186,6 +198,8 @@ export function nextcloudSystemConfig(config: Association, host: string): Record
     // Updates come with a new pinned image, never from the web updater or its phone-home check.
     updatechecker: false,
     "upgrade.disable-web": true,
+    // Members log in through the identity provider only (oidc.ts).
+    ...(config.services.identity.enabled ? oidcSystemConfig() : {}),
   };
 }
 
@@ -414,7 +428,7 @@ export const nextcloud: ServiceModule = {
           holds: "Nextcloud's database: accounts, groups, shares, calendars and contacts, activity records, file metadata and settings",
         },
       ],
-      secrets: Object.values(NEXTCLOUD_SECRETS).map((name) => ({ name, length: 32 })),
+      secrets: nextcloudSecretNames(config).map((name) => ({ name, length: 32 })),
       providedSecrets: config.mail?.username ? [SMTP_PASSWORD_SECRET] : [],
       routes: [
         {

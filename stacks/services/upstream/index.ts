@@ -15,6 +15,7 @@ import { contract as postgres } from "./postgres.ts";
 import { contract as redis } from "./redis.ts";
 import { contract as synapse } from "./synapse.ts";
 import { contract as wireguard } from "./wireguard.ts";
+import { contract as keycloak } from "./keycloak.ts";
 
 export type ContractKey = keyof typeof IMAGES | keyof typeof BUILT_IMAGES;
 
@@ -32,4 +33,5 @@ export const CONTRACTS: Partial<Record<ContractKey, ImageContract>> = {
   mariadb,
   wireguard,
   framadate,
+  keycloak,
 };

@@ -1,0 +1,221 @@
+// What the identity provider should hold, as plain data: the realm's settings, one user
+// per member, one group per team, and one OpenID client per service that logs in through
+// it. Pure: the provisioner compares it with Keycloak, the register and the audit read it.
+import type { Association, Member } from "../../stacks/config/schema.ts";
+import type { Hostnames } from "../../stacks/services/blueprint.ts";
+
+/** The realm every member lives in; the issuer is https://<identity host>/realms/bastide. */
+export const REALM = "bastide";
+
+/** The browser flow Bastide installs in the realm and binds as its browser flow. */
+export const BROWSER_FLOW = "bastide browser";
+
+/** The user attribute that carries the member's role; the browser flow reads it. */
+export const ROLE_ATTRIBUTE = "bastide_role";
+
+/** Nextcloud user_oidc's provider identifier (`occ user_oidc:provider bastide`), part of its back-channel logout URL. */
+export const NEXTCLOUD_OIDC_PROVIDER = "bastide";
+
+/**
+ * Login events are kept six months, the shortest of the 6 months to 1 year the CNIL
+ * recommends for access logs ("Recommandation relative aux mesures de journalisation",
+ * délibération n° 2021-122 du 14 octobre 2021): long enough to investigate a break-in
+ * found late, no longer than that purpose needs.
+ */
+export const LOGIN_EVENTS_DAYS = 180;
+
+/**
+ * SSO sessions: Keycloak's own defaults, stated rather than implied (RealmRepresentation
+ * ssoSessionIdleTimeout 1800 s, ssoSessionMaxLifespan 36000 s at 26.7.3, read back from a
+ * fresh realm of the test server). Each service keeps its own session after the login, so
+ * these only decide when the identity provider asks for the password (and code) again.
+ */
+export const SSO_SESSION = { idleSeconds: 30 * 60, maxSeconds: 10 * 3600 } as const;
+
+/** Remembered passwords a new one may not repeat (Keycloak's passwordHistory policy). */
+export const PASSWORD_HISTORY = 5;
+
+/**
+ * Brute-force detection (Keycloak's defaults for the waits, the lock-out threshold from the
+ * file): after `failureFactor` failures the account is locked for waitIncrementSeconds,
+ * doubling up to maxFailureWaitSeconds; never permanently, so nobody is locked out for good
+ * by a stranger typing their id.
+ */
+export const BRUTE_FORCE_WAITS = { waitIncrementSeconds: 60, maxFailureWaitSeconds: 900, maxDeltaTimeSeconds: 43_200, permanentLockout: false } as const;
+
+/** TOTP as every authenticator app reads it: HMAC-SHA1, 6 digits, 30 s (RFC 6238's defaults, what Google Authenticator accepts). */
+export const OTP_POLICY = { otpPolicyType: "totp", otpPolicyAlgorithm: "HmacSHA1", otpPolicyDigits: 6, otpPolicyPeriod: 30 } as const;
+
+/** Keycloak's password policies at 26.7.3, as the realm's passwordPolicy string writes them. */
+export function passwordPolicy(minimumLength: number): string {
+  return `length(${minimumLength}) and notUsername(undefined) and notEmail(undefined) and passwordHistory(${PASSWORD_HISTORY})`;
+}
+
+export interface DesiredRealmSettings {
+  displayName: string;
+  enabled: true;
+  registrationAllowed: false;
+  /** Only with a mail relay: the link goes by mail. */
+  resetPasswordAllowed: boolean;
+  rememberMe: false;
+  loginWithEmailAllowed: true;
+  duplicateEmailsAllowed: false;
+  passwordPolicy: string;
+  bruteForceProtected: true;
+  failureFactor: number;
+  permanentLockout: false;
+  waitIncrementSeconds: number;
+  maxFailureWaitSeconds: number;
+  maxDeltaTimeSeconds: number;
+  otpPolicyType: string;
+  otpPolicyAlgorithm: string;
+  otpPolicyDigits: number;
+  otpPolicyPeriod: number;
+  eventsEnabled: true;
+  /** Seconds. */
+  eventsExpiration: number;
+  ssoSessionIdleTimeout: number;
+  ssoSessionMaxLifespan: number;
+  internationalizationEnabled: true;
+  supportedLocales: string[];
+  defaultLocale: string;
+  browserFlow: string;
+  /** Keycloak's smtpServer map, without the password (it comes from the connection); {} without a relay. */
+  smtpServer: Record<string, string>;
+}
+
+export interface DesiredIdentityUser {
+  /** Keycloak's username: the member id. */
+  username: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  locale: string;
+  role: Member["role"];
+  /** Team ids: the groups the user is in. */
+  groups: string[];
+  /** Must enrol a second factor before the first login ends, and can never log in without it. */
+  twoFactorRequired: boolean;
+}
+
+export interface DesiredClient {
+  clientId: string;
+  name: string;
+  /** The relying party's home, where Keycloak's account pages link back to. */
+  baseUrl: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  /** Where Keycloak posts a logout token when a session ends; absent where the service has none. */
+  backchannelLogoutUrl?: string;
+}
+
+export interface DesiredIdentity {
+  realm: string;
+  /** e.g. connexion.asso-exemple.fr */
+  host: string;
+  settings: DesiredRealmSettings;
+  /** Roles whose members must use a second factor (admin always). */
+  twoFactorRoles: Member["role"][];
+  users: DesiredIdentityUser[];
+  groups: { name: string }[];
+  clients: DesiredClient[];
+}
+
+/** The identity provider's host name: <services.identity.subdomain>.<domain>. */
+export const identityHost = (config: Association) => `${config.services.identity.subdomain}.${config.domain}`;
+
+/** firstName and lastName from the one name the file has: split at the first space, so `name` rejoins them exactly. */
+export function splitName(name: string): { firstName: string; lastName: string } {
+  const trimmed = name.trim();
+  const space = trimmed.search(/\s/);
+  if (space < 0) return { firstName: trimmed, lastName: "" };
+  return { firstName: trimmed.slice(0, space), lastName: trimmed.slice(space + 1).trim() };
+}
+
+function clientsFor(config: Association, hostnames: Hostnames): DesiredClient[] {
+  const clients: DesiredClient[] = [];
+  if (config.services.nextcloud.enabled) {
+    const cloud = `https://${hostnames.cloud}`;
+    clients.push({
+      clientId: "nextcloud",
+      name: "Nextcloud",
+      baseUrl: `${cloud}/`,
+      // user_oidc's routes (appinfo/routes.php): login#code at /code, login#backChannelLogout at /backchannel-logout/{providerIdentifier}.
+      redirectUris: [`${cloud}/apps/user_oidc/code`],
+      postLogoutRedirectUris: [`${cloud}/`],
+      backchannelLogoutUrl: `${cloud}/apps/user_oidc/backchannel-logout/${NEXTCLOUD_OIDC_PROVIDER}`,
+    });
+  }
+  if (config.services.matrix.enabled) {
+    const matrix = `https://${hostnames.matrix}`;
+    clients.push({
+      clientId: "matrix",
+      name: "Matrix (Element)",
+      baseUrl: `https://${hostnames.element}/`,
+      // Synapse's OIDC callback and back-channel logout resources (synapse/rest/synapse/client/oidc/__init__.py).
+      redirectUris: [`${matrix}/_synapse/client/oidc/callback`],
+      postLogoutRedirectUris: [`https://${hostnames.element}/`],
+      backchannelLogoutUrl: `${matrix}/_synapse/client/oidc/backchannel_logout`,
+    });
+  }
+  return clients;
+}
+
+export function desiredIdentity(config: Association, hostnames: Hostnames): DesiredIdentity | undefined {
+  const identity = config.services.identity;
+  if (!identity.enabled) return undefined;
+  const language = config.organisation.language;
+  const mail = config.mail;
+  const twoFactorRoles = (["admin", "staff", "volunteer"] as const).filter((role) => identity.twoFactor[role].required);
+  return {
+    realm: REALM,
+    host: identityHost(config),
+    settings: {
+      displayName: config.organisation.name,
+      enabled: true,
+      registrationAllowed: false,
+      resetPasswordAllowed: mail !== undefined,
+      rememberMe: false,
+      loginWithEmailAllowed: true,
+      duplicateEmailsAllowed: false,
+      passwordPolicy: passwordPolicy(identity.passwords.minimumLength),
+      bruteForceProtected: true,
+      failureFactor: identity.lockoutAfterFailures,
+      ...BRUTE_FORCE_WAITS,
+      ...OTP_POLICY,
+      eventsEnabled: true,
+      eventsExpiration: LOGIN_EVENTS_DAYS * 86_400,
+      ssoSessionIdleTimeout: SSO_SESSION.idleSeconds,
+      ssoSessionMaxLifespan: SSO_SESSION.maxSeconds,
+      internationalizationEnabled: true,
+      supportedLocales: ["en", "fr"],
+      defaultLocale: language,
+      browserFlow: BROWSER_FLOW,
+      smtpServer: mail
+        ? {
+            host: mail.host,
+            port: String(mail.port),
+            from: mail.from,
+            fromDisplayName: config.organisation.name,
+            starttls: String(mail.security === "starttls"),
+            ssl: String(mail.security === "tls"),
+            auth: String(mail.username !== undefined),
+            ...(mail.username ? { user: mail.username } : {}),
+          }
+        : {},
+    },
+    twoFactorRoles,
+    users: config.members.map((m) => ({
+      username: m.id.toLowerCase(),
+      // Keycloak keeps e-mails in lower case (KeycloakModelUtils.toLowerCaseSafe on set).
+      email: m.email.toLowerCase(),
+      ...splitName(m.name),
+      locale: m.language ?? language,
+      role: m.role,
+      groups: [...m.teams].sort(),
+      twoFactorRequired: twoFactorRoles.includes(m.role),
+    })),
+    groups: config.teams.map((t) => ({ name: t.id })),
+    clients: clientsFor(config, hostnames),
+  };
+}
