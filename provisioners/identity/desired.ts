@@ -161,6 +161,9 @@ function clientsFor(config: Association, hostnames: Hostnames): DesiredClient[] 
   return clients;
 }
 
+/** Sorted by its key: Pulumi keeps the slice keyed and gives the lists back in key order (slices.ts). */
+const byKey = <T>(items: T[], key: (item: T) => string): T[] => items.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+
 export function desiredIdentity(config: Association, hostnames: Hostnames): DesiredIdentity | undefined {
   const identity = config.services.identity;
   if (!identity.enabled) return undefined;
@@ -205,7 +208,8 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
         : {},
     },
     twoFactorRoles,
-    users: config.members.map((m) => ({
+    users: byKey(
+      config.members.map((m) => ({
       username: m.id.toLowerCase(),
       // Keycloak keeps e-mails in lower case (KeycloakModelUtils.toLowerCaseSafe on set).
       email: m.email.toLowerCase(),
@@ -214,8 +218,10 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
       role: m.role,
       groups: [...m.teams].sort(),
       twoFactorRequired: twoFactorRoles.includes(m.role),
-    })),
-    groups: config.teams.map((t) => ({ name: t.id })),
-    clients: clientsFor(config, hostnames),
+      })),
+      (u) => u.username,
+    ),
+    groups: byKey(config.teams.map((t) => ({ name: t.id })), (g) => g.name),
+    clients: byKey(clientsFor(config, hostnames), (c) => c.clientId),
   };
 }
