@@ -25,7 +25,7 @@ test("the file decides the realm: password length, lock-out, reset only with mai
   });
   const identity = desiredIdentity(config, hostnames(config))!;
   t.is(identity.settings.passwordPolicy, passwordPolicy(16));
-  t.regex(identity.settings.passwordPolicy, /^length\(16\) and notUsername\(undefined\) and notEmail\(undefined\) and passwordHistory\(\d+\)$/);
+  t.regex(identity.settings.passwordPolicy, /^length\(16\) and notUsername\(undefined\) and notContainsUsername\(undefined\) and notEmail\(undefined\) and passwordHistory\(\d+\)$/);
   t.is(identity.settings.failureFactor, 5);
   t.true(identity.settings.resetPasswordAllowed);
   t.like(identity.settings.smtpServer, { host: "smtp.example.org", port: "587", starttls: "true", ssl: "false", auth: "true", user: "relay-user" });
