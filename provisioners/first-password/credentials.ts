@@ -13,10 +13,11 @@ import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 
 /**
- * Keycloak's bootstrap administrator: its user name, and the name of its generated password
- * (IDENTITY_SECRETS.admin in stacks/services/identity/blueprint.ts) in `serviceSecrets`.
+ * Keycloak's bootstrap administrator: its user name and the name of its generated password in
+ * `serviceSecrets`, as the identity blueprint (idsvc branch) names them: IDENTITY_ADMIN_USER and
+ * IDENTITY_SECRETS.admin of stacks/services/identity/blueprint.ts. Import those once merged.
  */
-export const IDENTITY_ADMIN = { username: "admin", secret: "admin" } as const;
+export const IDENTITY_ADMIN = { username: "_bastide", secret: "admin-password" } as const;
 
 export const CREDENTIAL_ENV = {
   identityPassword: "BASTIDE_IDENTITY_ADMIN_PASSWORD",

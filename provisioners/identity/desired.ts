@@ -46,9 +46,19 @@ export const BRUTE_FORCE_WAITS = { waitIncrementSeconds: 60, maxFailureWaitSecon
 /** TOTP as every authenticator app reads it: HMAC-SHA1, 6 digits, 30 s (RFC 6238's defaults, what Google Authenticator accepts). */
 export const OTP_POLICY = { otpPolicyType: "totp", otpPolicyAlgorithm: "HmacSHA1", otpPolicyDigits: 6, otpPolicyPeriod: 30 } as const;
 
-/** Keycloak's password policies at 26.7.3, as the realm's passwordPolicy string writes them. */
+/**
+ * The realm's password policy, in Keycloak's own notation (stored and read back as written).
+ * The policies a 26.7.3 server offers (GET /admin/serverinfo, passwordPolicies): length,
+ * maxLength, notUsername, notContainsUsername, notEmail, passwordHistory, passwordAge,
+ * forceExpiredPasswordChange, upperCase, lowerCase, digits, specialChars, regexPattern,
+ * passwordBlacklist, hashAlgorithm (argon2 by default), hashIterations, maxAuthAge,
+ * recoveryCodesWarningThreshold. What none can check: a password's presence in breach
+ * corpora (passwordBlacklist reads a fixed file on the server's disk, not a live list such as
+ * Have I Been Pwned), nor the member's name or the association's name inside the password;
+ * composition rules (upperCase, digits...) are left off, as NIST SP 800-63B §3.1.1.2 advises.
+ */
 export function passwordPolicy(minimumLength: number): string {
-  return `length(${minimumLength}) and notUsername(undefined) and notEmail(undefined) and passwordHistory(${PASSWORD_HISTORY})`;
+  return `length(${minimumLength}) and notUsername(undefined) and notContainsUsername(undefined) and notEmail(undefined) and passwordHistory(${PASSWORD_HISTORY})`;
 }
 
 export interface DesiredRealmSettings {
@@ -161,6 +171,9 @@ function clientsFor(config: Association, hostnames: Hostnames): DesiredClient[] 
   return clients;
 }
 
+/** Sorted by its key: Pulumi keeps the slice keyed and gives the lists back in key order (slices.ts). */
+const byKey = <T>(items: T[], key: (item: T) => string): T[] => items.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+
 export function desiredIdentity(config: Association, hostnames: Hostnames): DesiredIdentity | undefined {
   const identity = config.services.identity;
   if (!identity.enabled) return undefined;
@@ -205,7 +218,8 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
         : {},
     },
     twoFactorRoles,
-    users: config.members.map((m) => ({
+    users: byKey(
+      config.members.map((m) => ({
       username: m.id.toLowerCase(),
       // Keycloak keeps e-mails in lower case (KeycloakModelUtils.toLowerCaseSafe on set).
       email: m.email.toLowerCase(),
@@ -214,8 +228,10 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
       role: m.role,
       groups: [...m.teams].sort(),
       twoFactorRequired: twoFactorRoles.includes(m.role),
-    })),
-    groups: config.teams.map((t) => ({ name: t.id })),
-    clients: clientsFor(config, hostnames),
+      })),
+      (u) => u.username,
+    ),
+    groups: byKey(config.teams.map((t) => ({ name: t.id })), (g) => g.name),
+    clients: byKey(clientsFor(config, hostnames), (c) => c.clientId),
   };
 }

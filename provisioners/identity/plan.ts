@@ -22,7 +22,8 @@ function same(a: unknown, b: unknown): boolean {
 
 /**
  * The user profile Bastide needs on top of Keycloak's default (declarative user profile,
- * always on since Keycloak 24; an attribute it does not declare is not stored):
+ * always on since Keycloak 24; a fresh 26.7.3 realm's profile sets no unmanagedAttributePolicy,
+ * so an attribute it does not declare is dropped on write, with a 2xx):
  * - `bastide_role`, which the browser flow reads, seen and set by administrators only;
  * - lastName no longer required: a member known by one name would otherwise be stopped at
  *   their first login to invent a last name (the default marks it required for users);

@@ -4,6 +4,7 @@
 // `npm run first-password` doing either for many members at once.
 import test from "ava";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,7 +15,7 @@ import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
 import { enrollMembers, formatEnrollment, temporaryPassword } from "../../provisioners/identity/enroll.ts";
 import { createIdentityClient, identityProvisioner } from "../../provisioners/identity/index.ts";
 import { converge } from "../../provisioners/model.ts";
-import { CREDENTIAL_ENV } from "../../provisioners/first-password/credentials.ts";
+import { CREDENTIAL_ENV, IDENTITY_ADMIN } from "../../provisioners/first-password/credentials.ts";
 import { ENDPOINT_ENV } from "../../provisioners/first-password/connect.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { exampleAssociation, exampleInput } from "../support/association.ts";
@@ -131,7 +132,26 @@ function firstPassword(args: string[], { tty, env }: { tty: boolean; env: Record
   });
 }
 
-const cliEnv = () => ({ [ENDPOINT_ENV.identity]: keycloak.url, [CREDENTIAL_ENV.identityPassword]: keycloak.admin.password, PATH: process.env.PATH ?? "" });
+/** The command acts as Bastide's administrator of Keycloak (IDENTITY_ADMIN): made here in the master realm, as the image's bootstrap makes it. */
+const cliAdminPassword = randomBytes(18).toString("base64url");
+let cliAdmin: Promise<void> | undefined;
+function bastideAdmin(): Promise<void> {
+  cliAdmin ??= (async () => {
+    const master = createIdentityClient({ baseUrl: keycloak.url, realm: "master", admin: keycloak.admin });
+    await master.json("POST", master.path("/users"), {
+      body: { username: IDENTITY_ADMIN.username, enabled: true, credentials: [{ type: "password", value: cliAdminPassword, temporary: false }] },
+    });
+    const [user] = await master.json("GET", master.path(`/users?${new URLSearchParams({ username: IDENTITY_ADMIN.username, exact: "true" })}`));
+    const role = await master.json("GET", master.path("/roles/admin"));
+    await master.json("POST", master.path(`/users/${user.id}/role-mappings/realm`), { body: [role] });
+  })();
+  return cliAdmin;
+}
+
+const cliEnv = async () => {
+  await bastideAdmin();
+  return { [ENDPOINT_ENV.identity]: keycloak.url, [CREDENTIAL_ENV.identityPassword]: cliAdminPassword, PATH: process.env.PATH ?? "" };
+};
 
 /** The passwords the table shows, by login. */
 function shownPasswords(output: string): Record<string, string> {
@@ -193,7 +213,7 @@ test.serial("with a mail relay: Keycloak mails each member their enrollment link
     writeFileSync(file, stringify(input));
     await provision(exampleAssociation((i) => Object.assign(i, { mail: input.mail })));
     // No terminal needed: nothing secret is printed.
-    const run = await firstPassword(["--all", file], { tty: false, env: cliEnv() });
+    const run = await firstPassword(["--all", file], { tty: false, env: await cliEnv() });
     t.is(run.status, 0, run.output);
     t.regex(run.stdout, /Enrollment e-mail sent \(the link is valid 7 days\) to:/);
     t.regex(run.stdout, /lea\.moreau {2}lea\.moreau@jardins-canal\.localhost/);
@@ -215,19 +235,19 @@ test.serial("the command, without mail: a table of one password per member on a 
     const file = join(dir, "association.yaml");
     writeFileSync(file, stringify(exampleInput()));
     await provision(exampleAssociation());
-    const piped = await firstPassword(["lea.moreau", "tom.martin", file], { tty: false, env: cliEnv() });
+    const piped = await firstPassword(["lea.moreau", "tom.martin", file], { tty: false, env: await cliEnv() });
     t.is(piped.status, 2);
     t.regex(piped.output, /on a terminal only.*Nothing was changed/);
     t.deepEqual((await userNamed("lea.moreau")).requiredActions, ["CONFIGURE_TOTP"], "untouched");
 
-    const shown = await firstPassword(["lea.moreau", "tom.martin", file], { tty: true, env: cliEnv() });
+    const shown = await firstPassword(["lea.moreau", "tom.martin", file], { tty: true, env: await cliEnv() });
     t.is(shown.status, 0, shown.output);
     const passwords = shownPasswords(shown.stdout);
     t.deepEqual(Object.keys(passwords).sort(), ["lea.moreau", "tom.martin"]);
     t.is(await passwordAnswer("lea.moreau", passwords["lea.moreau"]!), "Account is not fully set up");
-    t.false(shown.output.includes(keycloak.admin.password));
+    t.false(shown.output.includes(cliAdminPassword));
 
-    const unknown = await firstPassword(["lea.moreau", "nobody", file], { tty: true, env: cliEnv() });
+    const unknown = await firstPassword(["lea.moreau", "nobody", file], { tty: true, env: await cliEnv() });
     t.is(unknown.status, 2);
     t.regex(unknown.output, /not in .*association\.yaml: nobody \(members\[\]\.id\)/);
   } finally {

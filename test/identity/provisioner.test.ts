@@ -79,7 +79,7 @@ test.serial("the example association is provisioned whole, and an unchanged re-r
   t.true(kinds(first.planned).includes(`realm.create realm ${realm}`));
 
   const settings = await admin("GET", realm);
-  t.is(settings.passwordPolicy, "length(12) and notUsername(undefined) and notEmail(undefined) and passwordHistory(5)");
+  t.is(settings.passwordPolicy, "length(12) and notUsername(undefined) and notContainsUsername(undefined) and notEmail(undefined) and passwordHistory(5)");
   t.true(settings.bruteForceProtected);
   t.is(settings.failureFactor, 10);
   t.false(settings.registrationAllowed);

@@ -243,7 +243,7 @@ test("credentials: the sample has the stack's shape: each service's secrets by t
   t.deepEqual(keys("jitsi"), Object.values(JITSI_SECRETS).sort());
   t.deepEqual(keys("polls"), Object.values(POLLS_SECRETS).sort());
   // identity: Keycloak's bootstrap administrator, IDENTITY_SECRETS.admin of the identity blueprint.
-  t.deepEqual(STACK_OUTPUT_PATHS, { identityPassword: ["identity", "admin"], nextcloudPassword: ["nextcloud", "admin-password"], matrixSharedSecret: ["matrix", "registration-shared-secret"], provisioningToken: ["proxy", "provisioning-token"] });
+  t.deepEqual(STACK_OUTPUT_PATHS, { identityPassword: ["identity", "admin-password"], nextcloudPassword: ["nextcloud", "admin-password"], matrixSharedSecret: ["matrix", "registration-shared-secret"], provisioningToken: ["proxy", "provisioning-token"] });
 });
 
 test("credentials: from `pulumi stack output` when the environment holds none", (t) => {
