@@ -4,6 +4,7 @@
 //
 //   NEXTCLOUD_URL=http://127.0.0.1:8480 OCC="runuser -u www-data -- php -d memory_limit=512M occ" \
 //   OCC_CWD=/path/to/nextcloud node --import tsx scripts/record-oidc-login.ts
+//   [KEYCLOAK_URL=http://127.0.0.1:PORT KEYCLOAK_ADMIN_PASSWORD=... to use a Keycloak already running]
 //
 // The Nextcloud must have user_oidc enabled (scripts/contracts-record.ts --scenario user-oidc
 // leaves it so). The script starts the test Keycloak (test/support/keycloak.ts), makes the realm
@@ -117,16 +118,27 @@ async function login(browser: Browser, person: { username: string; password: str
   return browser.follow(`${person.username}: the code back to Nextcloud`, back);
 }
 
+/** The words of user_oidc's error page (templates/error.php), in the instance's language. */
+function errorText(html: string): string {
+  const page = parse(html.replace(/<noscript>[\s\S]*?<\/noscript>/g, ""));
+  return (page.querySelector("body")?.textContent ?? "").replace(/\s+/g, " ").trim().slice(0, 300);
+}
+
 async function main() {
   const config = validateAssociation(parseYaml(readFileSync("examples/association.yaml", "utf8")), "examples/association.yaml");
-  const keycloak = await startKeycloak();
+  // A Keycloak already running (KEYCLOAK_URL, KEYCLOAK_ADMIN_PASSWORD; bootstrap admin "admin") when the
+  // machine is too loaded for startKeycloak's 3 minutes; else the test one.
+  const given = process.env.KEYCLOAK_URL;
+  const keycloak = given
+    ? { url: given, admin: { username: "admin", password: process.env.KEYCLOAK_ADMIN_PASSWORD ?? "" }, stop: async () => {} }
+    : await startKeycloak();
   const hide = (text: string) =>
     text
       .replaceAll(keycloak.url, "<keycloak>")
       .replaceAll(encodeURIComponent(keycloak.url), "<keycloak>")
       .replaceAll(NEXTCLOUD, "<nextcloud>")
       .replaceAll(encodeURIComponent(NEXTCLOUD), "<nextcloud>")
-      .replace(/([?&](state|nonce|code|code_challenge|session_state|execution|tab_id|client_data|iss)=)[^&]+/g, "$1<$2>");
+      .replace(/([?&](state|nonce|code|code_challenge|session_state|session_code|execution|tab_id|client_data|iss)=)[^&]+/g, "$1<$2>");
   try {
     // Keycloak: realm, client, two people (the identity provisioner's job in Bastide; by hand here).
     const token = (
@@ -143,6 +155,8 @@ async function main() {
       });
       if (response.status >= 300) throw new Error(`Keycloak ${method} ${path}: HTTP ${response.status} ${await response.text()}`);
     };
+    // A realm left by an earlier run against the same Keycloak goes first (its people have other passwords).
+    await fetch(`${keycloak.url}/admin/realms/${IDENTITY_REALM}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
     await admin("POST", "", { realm: IDENTITY_REALM, enabled: true });
     await admin("POST", `/${IDENTITY_REALM}/clients`, {
       clientId: OIDC_CLIENT_ID,
@@ -187,9 +201,11 @@ async function main() {
     const refusedText = await refused.response.text();
     const strangerInNextcloud = (await occ(["user:info", stranger.username, "--output=json"])).exit === 0;
 
+    const authorize = browser.steps.find((step) => step.request.path.includes("/protocol/openid-connect/auth?"))!.request.path;
     const outcome = {
+      pkce: { codeChallengeMethod: new URLSearchParams(authorize.split("?")[1]).get("code_challenge_method") },
       member: { landedOn: hide(landed.url), status: landed.response.status, loggedInAs: id ?? null, account: { user_id: info.user_id, backend: info.backend } },
-      notProvisioned: { status: refused.response.status, message: /Failed to provision the user/.test(refusedText) ? "Failed to provision the user" : refusedText.slice(0, 200), accountCreated: strangerInNextcloud },
+      notProvisioned: { status: refused.response.status, page: errorText(refusedText), accountCreated: strangerInNextcloud },
     };
     const text = `${JSON.stringify(
       {
