@@ -187,7 +187,7 @@ const OCC_INSTANCE = {
     systemtags: { version: "1.22.0", shipped: true, enabled: true },
     twofactor_totp: { version: "14.0.0", shipped: true, enabled: false },
   },
-  appstore: { files_retention: "3.0.0" },
+  appstore: { files_retention: "3.0.0", user_oidc: "8.10.1" },
   users: [NEXTCLOUD_ADMIN_USER],
   groups: { admin: [NEXTCLOUD_ADMIN_USER] },
 };
@@ -402,7 +402,8 @@ test.before(async () => {
     if (ncRun.failed.length > 0) throw new Error(`Nextcloud provisioning failed: ${ncRun.failed.map((f) => f.error.message).join("; ")}`);
     const settings = await convergeNextcloudSettings(
       desiredNextcloudSettings(config)!,
-      { occ: dockerOcc({ docker, container: testName("nextcloud", NEXTCLOUD_OCC.container) }), nextcloud: ncClient },
+      // user_oidc's client secret (NEXTCLOUD_SECRETS.oidcClient in the stack), a test value here.
+      { occ: dockerOcc({ docker, container: testName("nextcloud", NEXTCLOUD_OCC.container) }), nextcloud: ncClient, oidcClientSecret: "audit-test-oidc-client-secret" },
       { concurrency: 2 },
     );
     if (settings.failed.length > 0) throw new Error(`Nextcloud settings failed: ${settings.failed.map((f) => f.error.message).join("; ")}`);

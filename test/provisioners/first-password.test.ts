@@ -68,6 +68,7 @@ const STACK_OUTPUT_SAMPLE = `{
   "nextcloud": {
     "admin-password": "${NEXTCLOUD_PASSWORD}",
     "db-password": "fakeNextcloudDb",
+    "oidc-client": "fakeOidcClient",
     "redis-password": "fakeRedis"
   },
   "polls": {

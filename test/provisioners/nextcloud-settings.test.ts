@@ -39,6 +39,8 @@ import {
 } from "../../provisioners/nextcloud-settings/index.ts";
 import { oidcOccSettings } from "../../provisioners/nextcloud-settings/desired.ts";
 import { oidcProviderCommand } from "../../stacks/services/nextcloud/oidc.ts";
+import { parseOidcProvider, type OidcProviderState } from "../../provisioners/nextcloud-settings/occ.ts";
+import { sameOidcProvider } from "../../provisioners/nextcloud-settings/plan.ts";
 import { secretFingerprint } from "../../provisioners/nextcloud-settings/provisioner.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_OCC, NEXTCLOUD_TWO_FACTOR_GROUP, nextcloudOccSettings } from "../../stacks/services/nextcloud/blueprint.ts";
@@ -59,8 +61,8 @@ const noSleep = async () => {};
 
 const subjects = (changes: { subject: string }[]) => changes.map((c) => c.subject);
 
-/** What occ reports on an instance where nothing is set. */
-const NOTHING_LIVE: OccLive = {
+/** What occ reports on an instance where nothing is set (a new object each time: plans' inputs get edited). */
+const nothingLive = (): OccLive => ({
   appConfig: {},
   backgroundMode: null,
   enabledApps: [],
@@ -68,13 +70,13 @@ const NOTHING_LIVE: OccLive = {
   twoFactor: { enforced: false, groups: [], excluded: [] },
   oidcProviders: {},
   oidcSecretCurrent: false,
-};
+});
 /** The client secret Nextcloud's stack generates (NEXTCLOUD_SECRETS.oidcClient), here a test value. */
 const OIDC_SECRET = "fake-oidc-client-secret-0123456789";
 
 /** What occ reports once every desired command has been applied. */
 function liveMatching(settings: NextcloudSettingsDesired): OccLive {
-  const live: OccLive = { ...NOTHING_LIVE, oidcSecretCurrent: true };
+  const live: OccLive = { ...nothingLive(), oidcSecretCurrent: true };
   for (const s of settings.occ) {
     const target = occTarget(s.command);
     if (target.kind === "app-config") live.appConfig[`${target.app}/${target.key}`] = target.value;
@@ -160,11 +162,77 @@ test("occ answers are read as Nextcloud 32 prints them", (t) => {
   t.throws(() => parseTwoFactorState(ok("Something else\n")), { message: /unexpected answer/ });
 });
 
+test("identity provider off: the settings are what they were before it, nothing of user_oidc", (t) => {
+  const off = exampleAssociation((i) => void (i.services.identity = { enabled: false }));
+  const settings = desiredNextcloudSettings(off)!;
+  t.deepEqual(settings.occ, [...nextcloudOccSettings(off), { command: ["php", "occ", "app:enable", "files_retention"], reason: settings.occ.at(-1)!.reason }]);
+  t.false(settings.occ.some((s) => s.command.join(" ").includes("user_oidc") || s.command.includes("newUser.sendEmail")));
+  // Then no client secret is needed: the read asks nothing of user_oidc.
+  t.false(settings.occ.some((s) => occTarget(s.command).kind === "oidc-provider"));
+});
+
+test("the user_oidc provider is read back: its options, and a secret refused on the command line", (t) => {
+  const command = oidcProviderCommand(example);
+  const target = occTarget(command);
+  t.deepEqual(target, {
+    kind: "oidc-provider",
+    provider: {
+      identifier: "bastide",
+      clientId: "nextcloud",
+      discoveryEndpoint: "https://connexion.jardins-canal.localhost/realms/bastide/.well-known/openid-configuration",
+      scope: "openid email profile",
+      settings: { uniqueUid: "0", mappingUid: "preferred_username", mappingDisplayName: "name", mappingEmail: "email", groupProvisioning: "0", checkBearer: "0", bearerProvisioning: "0", sendIdTokenHint: "1" },
+    },
+  });
+  const withSecret = command.map((word) => (word.startsWith("--clientsecret-file") ? "--clientsecret=s3cret" : word));
+  t.throws(() => occTarget(withSecret), { message: /--clientsecret-file=php:\/\/stdin \(the secret goes to standard input\)/ });
+  t.throws(() => occTarget([...command, "--mapping-quota=quota"]), { message: /--mapping-quota cannot be read back/ });
+  t.throws(() => occTarget(command.filter((w) => !w.startsWith("--scope"))), { message: /needs --clientid, --discoveryuri, --scope/ });
+  t.deepEqual(occTarget(["php", "occ", "config:app:set", "user_oidc", "allow_multiple_user_backends", "--value=0", "--type=string", "--lazy"]), {
+    kind: "app-config",
+    app: "user_oidc",
+    key: "allow_multiple_user_backends",
+    value: "0",
+  });
+  t.throws(() => occTarget(["php", "occ", "config:app:set", "core", "x", "--value=1", "--type=boolean"]), { message: /expected config:app:set/ });
+});
+
+test("user_oidc's answers are read as the real one printed them (user-oidc.json)", (t) => {
+  const recorded = recordedOcc("user-oidc");
+  const answer = (command: string, exit: number) => recorded.find((e) => e.command === command && e.exit === exit)!;
+  const asResult = (e: OccExchange) => ({ exitCode: e.exit, stdout: e.stdout, stderr: e.stderr });
+  // Before the app is enabled its commands do not exist: no provider.
+  t.is(parseOidcProvider(asResult(answer("php occ user_oidc:provider bastide --output=json", 1))), null);
+  const live = parseOidcProvider(asResult(answer("php occ user_oidc:provider bastide --output=json", 0)))!;
+  t.true(sameOidcProvider((occTarget(oidcProviderCommand(example)) as { provider: OidcProviderState }).provider, live));
+  t.is(live.settings.uniqueUid, "0");
+  t.is(live.settings.mappingQuota, "", "settings Bastide does not set are read too, and not compared");
+  // From user_oidc's source (UpsertProvider.php 232-233): no provider of that name.
+  t.is(parseOidcProvider({ exitCode: 255, stdout: "Provider not found\n", stderr: "" }), null);
+  t.throws(() => parseOidcProvider({ exitCode: 1, stdout: "", stderr: "boom" }), { message: /exit 1: boom/ });
+});
+
+test("plan: the provider is set when missing, when a setting drifted, or when its secret is not Bastide's; not otherwise", (t) => {
+  const live = liveMatching(desired);
+  t.deepEqual(planOccSettings(desired.occ, live), []);
+  const providerOnly = (l: OccLive) => planOccSettings(desired.occ, l).map((c) => [c.kind, c.payload.secretCurrent]);
+  t.deepEqual(providerOnly({ ...live, oidcProviders: {} }), [["occ.oidc-provider", true]]);
+  t.deepEqual(providerOnly({ ...live, oidcSecretCurrent: false }), [["occ.oidc-provider", false]]);
+  const drifted = structuredClone(live);
+  drifted.oidcProviders.bastide!.settings.mappingUid = "sub";
+  t.deepEqual(providerOnly(drifted), [["occ.oidc-provider", true]]);
+  const moved = structuredClone(live);
+  moved.oidcProviders.bastide!.discoveryEndpoint = "https://old.example.org/realms/bastide/.well-known/openid-configuration";
+  t.deepEqual(providerOnly(moved), [["occ.oidc-provider", true]]);
+  // The provider waits for its app (phase 1) to be enabled.
+  t.true(OCC_PHASES["oidc-provider"] > OCC_PHASES["app-enabled"]);
+});
+
 // ---------------------------------------------------------------------------------------
 // The plan (pure)
 
 test("plan on a fresh Nextcloud: every command once, groups before members before enforcement", (t) => {
-  const fresh: OccLive = { ...NOTHING_LIVE, enabledApps: ["dav", "files"], groups: { admin: [NEXTCLOUD_ADMIN_USER] } };
+  const fresh: OccLive = { ...nothingLive(), enabledApps: ["dav", "files"], groups: { admin: [NEXTCLOUD_ADMIN_USER] } };
   const changes = planOccSettings(desired.occ, fresh);
   t.deepEqual(
     changes.map((c) => c.payload.command),
@@ -692,7 +760,7 @@ test.serial("Docker: 'already exists' for a group is success; an occ failure nam
   try {
     // "Already exists" from occ (exit 1, recorded from Nextcloud 34 in occ-memory-warning.json): the group is there.
     const client: NextcloudSettingsClient = { occ: box.occ, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, sleep: noSleep }) };
-    const racing = planOccSettings([{ command: ["php", "occ", "group:add", "admin"], reason: "a group another run made" }], NOTHING_LIVE);
+    const racing = planOccSettings([{ command: ["php", "occ", "group:add", "admin"], reason: "a group another run made" }], nothingLive());
     const groupAdd = racing.find((c) => c.kind === "occ.group")!;
     await t.notThrowsAsync(() => applyOccSetting(groupAdd, client));
 

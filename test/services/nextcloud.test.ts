@@ -35,6 +35,7 @@ import { ServiceComponent } from "../../stacks/platform/component.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import type { ServiceBlueprint } from "../../stacks/services/blueprint.ts";
 import { exampleAssociation } from "../support/association.ts";
+import { identityIssuer, oidcProviderCommand } from "../../stacks/services/nextcloud/oidc.ts";
 import { commandLine } from "../../provisioners/nextcloud-settings/occ.ts";
 import { registerUnderMocks, ofType, CONTAINER, VOLUME } from "../support/program.ts";
 import { requireProgram, run, scratch } from "../support/programs.ts";
@@ -558,4 +559,43 @@ test("the image contract is read at the pinned tag and digest; app and cron set 
     t.deepEqual(set.filter((k) => !nextcloudContract.env.value.includes(k)), [], name);
   }
   t.is(nextcloudContract.documentedMemoryMb!.value, PHP_MEMORY_LIMIT_MB);
+});
+
+// ---------------------------------------------------------------------------------------
+// Issue 10: the login through the identity provider (stacks/services/nextcloud/oidc.ts)
+
+const withoutIdentity = exampleAssociation((i) => void (i.services.identity = { enabled: false }));
+
+test("identity provider on (the default): PHP reads user_oidc's soft auto-provisioning without account creation, and no password reset", (t) => {
+  const content = blueprintOf(example).files(FAKE_SECRETS).find((f) => f.path === CONFIG_SOURCE)!.content;
+  const read = phpReads(content);
+  // The keys and values user_oidc v8.10.1 reads (LoginController.php 633-634, ProvisioningService.php 250-252).
+  t.deepEqual(read.user_oidc, { auto_provision: true, soft_auto_provision: true, disable_account_creation: true });
+  // core/Controller/LostController.php 152 (34.0.1): any non-empty value refuses the reset mail.
+  t.is(read.lost_password_link, "disabled");
+  t.true(blueprintOf(example).secrets.some((s) => s.name === NEXTCLOUD_SECRETS.oidcClient && s.length >= 32));
+});
+
+test("identity provider off: config.php and the generated secrets are what they were before it", (t) => {
+  const read = phpReads(blueprintOf(withoutIdentity).files(FAKE_SECRETS).find((f) => f.path === CONFIG_SOURCE)!.content);
+  t.false("user_oidc" in read);
+  t.false("lost_password_link" in read);
+  t.deepEqual(
+    blueprintOf(withoutIdentity).secrets.map((s) => s.name).sort(),
+    ["admin-password", "db-password", "redis-password"],
+  );
+});
+
+test("the provider command: the secret from standard input, the uid as the member id, teams left to Bastide", (t) => {
+  const command = oidcProviderCommand(example);
+  t.deepEqual(command.slice(0, 4), ["php", "occ", "user_oidc:provider", "bastide"]);
+  t.true(command.includes("--clientsecret-file=php://stdin"));
+  t.false(command.some((word) => word.startsWith("--clientsecret=")));
+  t.true(command.includes("--discoveryuri=https://connexion.jardins-canal.localhost/realms/bastide/.well-known/openid-configuration"));
+  // uniqueUid defaults to true (ProviderService.php 69, BOOLEAN_SETTINGS_DEFAULT_VALUES): it must be set off,
+  // or the uid would be a hash and every member would land in a new, empty account.
+  for (const option of ["--unique-uid=0", "--mapping-uid=preferred_username", "--group-provisioning=0", "--check-bearer=0"]) t.true(command.includes(option), option);
+  const custom = exampleAssociation((i) => void (i.services.identity = { subdomain: "login" }));
+  t.true(oidcProviderCommand(custom).includes("--discoveryuri=https://login.jardins-canal.localhost/realms/bastide/.well-known/openid-configuration"));
+  t.is(identityIssuer(custom), "https://login.jardins-canal.localhost/realms/bastide");
 });
