@@ -16,18 +16,27 @@ CADDY_VERSION=$(pinned '"caddy:\K[0-9]+\.[0-9]+\.[0-9]+(?=-)')
 [ -n "$SYNAPSE_VERSION" ] && [ -n "$CADDY_VERSION" ] || { echo "setup-servers: no Synapse or Caddy pin found in stacks/services/images.ts" >&2; exit 1; }
 
 VENV=.cache/synapse-venv
+synapse_version() {
+  "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("matrix-synapse"))' 2>/dev/null
+}
+# psycopg2 for PostgreSQL, authlib for single sign-on (synapse/handlers/oidc.py imports it):
+# the image installs every extra (element-hq/synapse docker/Dockerfile: `poetry export
+# --extras all`, then `pip install /synapse[all]`).
 synapse_installed() {
-  [ -x "$VENV/bin/python" ] && [ "$("$VENV/bin/python" -c 'import importlib.metadata as m, psycopg2; print(m.version("matrix-synapse"))' 2>/dev/null)" = "$SYNAPSE_VERSION" ]
+  [ -x "$VENV/bin/python" ] && [ "$(synapse_version)" = "$SYNAPSE_VERSION" ] && "$VENV/bin/python" -c 'import psycopg2, authlib' 2>/dev/null
 }
 if ! synapse_installed; then
   echo "Installing matrix-synapse $SYNAPSE_VERSION from PyPI into $VENV (once)..." >&2
-  rm -rf "$VENV"
-  mkdir -p .cache
-  python3 -m venv "$VENV"
+  # Another release is replaced; the right one only gains the missing extras.
+  if [ ! -x "$VENV/bin/python" ] || [ "$(synapse_version)" != "$SYNAPSE_VERSION" ]; then
+    rm -rf "$VENV"
+    mkdir -p .cache
+    python3 -m venv "$VENV"
+  fi
   # The [postgres] extra is psycopg2, built from source: it needs pg_config (libpq-dev),
   # Python's headers and a C compiler, which .ci/run installs from Debian.
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "matrix-synapse[postgres]==$SYNAPSE_VERSION"
-  synapse_installed || { echo "matrix-synapse $SYNAPSE_VERSION did not install in $VENV" >&2; exit 1; }
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "matrix-synapse[postgres,oidc]==$SYNAPSE_VERSION"
+  synapse_installed || { echo "matrix-synapse $SYNAPSE_VERSION (with psycopg2 and authlib) did not install in $VENV" >&2; exit 1; }
 fi
 
 CADDY_DIR=.cache/caddy-$CADDY_VERSION

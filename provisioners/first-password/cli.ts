@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { loadAssociation } from "../../stacks/config/load.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { desiredState } from "../desired.ts";
-import { identityHost } from "../identity/desired.ts";
+import { hostnames } from "../../stacks/services/hosts.ts";
 import { enrollMembers, formatEnrollment } from "../identity/enroll.ts";
 import { openClients, openIdentityClient } from "./connect.ts";
 import { loadCredentials, pulumiStackOutput } from "./credentials.ts";
@@ -75,7 +75,7 @@ async function enroll(config: Association, args: Arguments): Promise<number> {
   const credentials = loadCredentials({ nextcloud: false, matrix: false, identity: true }, credentialSources(args.stack));
   const client = await openIdentityClient(config, credentials, { env: process.env });
   const result = await enrollMembers(client, chosen, { byMail, minimumLength: config.services.identity.passwords.minimumLength });
-  process.stdout.write(formatEnrollment(result, `https://${identityHost(config)}`));
+  process.stdout.write(formatEnrollment(result, `https://${hostnames(config).identity}`));
   return result.failed.length > 0 ? 1 : 0;
 }
 

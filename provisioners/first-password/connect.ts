@@ -8,7 +8,6 @@ import { endpointOf, resolveEndpoint, type DockerTarget } from "../connections.t
 import { dockerProsody } from "../jitsi/commands.ts";
 import { createMatrixClient, TOOL_DEVICES } from "../matrix/index.ts";
 import { createIdentityClient, type IdentityClient } from "../identity/client.ts";
-import { identityHost } from "../identity/desired.ts";
 import { createNextcloudClient } from "../nextcloud/index.ts";
 import { dockerFor } from "../runtime/docker.ts";
 import type { CallCounter } from "../runtime/http.ts";
@@ -58,7 +57,7 @@ export async function openClients(config: Association, accounts: MemberAccounts,
 /** Keycloak's admin API as its bootstrap administrator, for the enrollment. */
 export async function openIdentityClient(config: Association, credentials: Credentials, options: OpenOptions): Promise<IdentityClient> {
   if (!credentials.identity) throw new Error("the identity provider's administrator credentials are missing");
-  const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, identityHost(config), options.env[ENDPOINT_ENV.identity]), DOCKER_FROM_ENVIRONMENT);
+  const { baseUrl, dispatcher } = await resolveEndpoint(endpointOf(config, hostnames(config).identity, options.env[ENDPOINT_ENV.identity]), DOCKER_FROM_ENVIRONMENT);
   return createIdentityClient({
     baseUrl,
     dispatcher,

@@ -3,9 +3,10 @@
 // it. Pure: the provisioner compares it with Keycloak, the register and the audit read it.
 import type { Association, Member } from "../../stacks/config/schema.ts";
 import type { Hostnames } from "../../stacks/services/blueprint.ts";
+import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
 
-/** The realm every member lives in; the issuer is https://<identity host>/realms/bastide. */
-export const REALM = "bastide";
+/** The realm every member lives in (the identity blueprint's). */
+export const REALM = IDENTITY_REALM;
 
 /** The browser flow Bastide installs in the realm and binds as its browser flow. */
 export const BROWSER_FLOW = "bastide browser";
@@ -131,8 +132,6 @@ export interface DesiredIdentity {
   clients: DesiredClient[];
 }
 
-/** The identity provider's host name: <services.identity.subdomain>.<domain>. */
-export const identityHost = (config: Association) => `${config.services.identity.subdomain}.${config.domain}`;
 
 /** firstName and lastName from the one name the file has: split at the first space, so `name` rejoins them exactly. */
 export function splitName(name: string): { firstName: string; lastName: string } {
@@ -182,7 +181,7 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
   const twoFactorRoles = (["admin", "staff", "volunteer"] as const).filter((role) => identity.twoFactor[role].required);
   return {
     realm: REALM,
-    host: identityHost(config),
+    host: hostnames.identity,
     settings: {
       displayName: config.organisation.name,
       enabled: true,

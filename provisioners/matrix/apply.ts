@@ -114,13 +114,14 @@ async function applyChange(change: MatrixChange, client: MatrixClient): Promise<
     case "bot.unlimit":
       return expectStatus(client.admin("POST", ratelimitPath(change.payload.userId), { ...UNLIMITED }), [200]);
     case "user.create":
-      // 201 created; 200 when a retried create had already taken effect. No password: members set theirs.
+      // 201 created; 200 when a retried create had already taken effect. No password: members
+      // log in through the identity provider (or, without one, set theirs with first-password).
       return expectStatus(client.admin("PUT", adminUserPath(change.payload.userId), { displayname: change.payload.displayName }), [200, 201]);
     case "user.update":
       return expectStatus(client.admin("PUT", adminUserPath(change.payload.userId), { displayname: change.payload.displayName }), [200]);
     case "user.enable":
-      // Synapse requires a password to re-activate; this one is random, never kept, and
-      // the member sets their own through the reset path on the welcome sheet.
+      // The password is random and never kept, so it opens nothing: the member comes back in
+      // through the identity provider (or, without one, sets a password with first-password).
       return expectStatus(
         client.admin("PUT", adminUserPath(change.payload.userId), {
           deactivated: false,

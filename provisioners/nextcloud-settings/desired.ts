@@ -2,8 +2,9 @@
 // in its inputs): the occ commands of nextcloudOccSettings(), which the audit and the
 // register read too, and the files_retention rule on the "temporaire" tag.
 import type { Association } from "../../stacks/config/schema.ts";
+import { hostnames } from "../../stacks/services/hosts.ts";
 import { nextcloudOccSettings, type OccSetting } from "../../stacks/services/nextcloud/blueprint.ts";
-import { identityHost, OIDC_PROVIDER, oidcProviderCommand, USER_OIDC } from "../../stacks/services/nextcloud/oidc.ts";
+import { OIDC_PROVIDER, oidcProviderCommand, USER_OIDC } from "../../stacks/services/nextcloud/oidc.ts";
 
 /** The collaborative tag members put on working documents that may go. */
 export const TEMPORARY_TAG = "temporaire";
@@ -62,7 +63,7 @@ export function describeRule(rule: RetentionRuleSpec): string {
 export function oidcOccSettings(config: Association): OccSetting[] {
   const { app } = USER_OIDC;
   return [
-    { command: ["php", "occ", "app:enable", app], reason: `Members log in through ${identityHost(config)} (the ${app} app, made for ${USER_OIDC.version})` },
+    { command: ["php", "occ", "app:enable", app], reason: `Members log in through ${hostnames(config).identity} (the ${app} app, made for ${USER_OIDC.version})` },
     {
       // Read lazily as a string by user_oidc (lib/Service/SettingsService.php 28, v8.10.1): "0" makes
       // /login redirect to the provider when it is the only one (lib/AppInfo/Application.php 107-131).

@@ -1,6 +1,6 @@
 // The services Bastide knows. Adding a service means adding its folder and one line here.
 import type { Association } from "../config/schema.ts";
-import type { BlueprintContext, Hostnames, Profile, ServiceBlueprint, ServiceModule } from "./blueprint.ts";
+import type { BlueprintContext, Profile, ServiceBlueprint, ServiceModule } from "./blueprint.ts";
 import { proxy } from "./proxy/blueprint.ts";
 import { jitsi } from "./jitsi/blueprint.ts";
 import { nextcloud } from "./nextcloud/blueprint.ts";
@@ -8,17 +8,15 @@ import { matrix } from "./matrix/blueprint.ts";
 import { polls } from "./polls/blueprint.ts";
 import { vpn } from "./vpn/blueprint.ts";
 import { identity } from "./identity/blueprint.ts";
-import { SERVICE_HOSTS, type HostKey } from "./hosts.ts";
+import { hostnames } from "./hosts.ts";
+
+export { hostnames };
 
 export const SERVICE_MODULES: readonly ServiceModule[] = [jitsi, nextcloud, matrix, polls, vpn, identity, proxy];
 
 /** Stands for the server's public IPv4 address where it is only known once the VM exists. */
 export const PUBLIC_ADDRESS = "@@public-address@@";
 
-export function hostnames(config: Association): Hostnames {
-  const label = ({ service, field }: (typeof SERVICE_HOSTS)[HostKey]) => (config.services[service] as Record<typeof field, string>)[field];
-  return Object.fromEntries(Object.entries(SERVICE_HOSTS).map(([key, where]) => [key, `${label(where)}.${config.domain}`])) as Hostnames;
-}
 
 export function publicAddressOf(config: Association): string {
   const host = config.host;

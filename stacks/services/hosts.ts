@@ -5,6 +5,9 @@
 // A shared label is reported at the later entry: the identity provider comes first, so that a
 // file written before it, with a service already on `connexion`, is told so at that service's
 // own line rather than at a default it never wrote.
+import type { Association } from "../config/schema.ts";
+import type { Hostnames } from "./blueprint.ts";
+
 export const SERVICE_HOSTS = {
   identity: { service: "identity", field: "subdomain" },
   meet: { service: "jitsi", field: "subdomain" },
@@ -16,3 +19,8 @@ export const SERVICE_HOSTS = {
 } as const;
 
 export type HostKey = keyof typeof SERVICE_HOSTS;
+
+export function hostnames(config: Association): Hostnames {
+  const label = ({ service, field }: (typeof SERVICE_HOSTS)[HostKey]) => (config.services[service] as Record<typeof field, string>)[field];
+  return Object.fromEntries(Object.entries(SERVICE_HOSTS).map(([key, where]) => [key, `${label(where)}.${config.domain}`])) as Hostnames;
+}

@@ -24,9 +24,13 @@ const FAKE_SECRETS: Record<string, string> = {
   [MATRIX_SECRETS.macaroonSecretKey]: "fakeMacaroonKey0002",
   [MATRIX_SECRETS.formSecret]: "fakeFormSecret0003",
   [MATRIX_SECRETS.databasePassword]: "fakeDatabasePassword0004",
+  [MATRIX_SECRETS.oidcClient]: "fakeOidcClientSecret0005",
 };
 
 const example = exampleAssociation();
+const withoutIdentity = exampleAssociation((input) => {
+  input.services.identity = { enabled: false };
+});
 const federated = exampleAssociation((input) => {
   input.services.matrix.federation = { enabled: true, reason: "Our partner associations chat with us from their own servers." };
 });
@@ -159,6 +163,12 @@ function elementSchema(config: Association) {
       "UIFeature.voip": z.literal(jitsi),
     }),
     jitsi: jitsi ? z.strictObject({ preferred_domain: z.literal(names.meet) }) : z.undefined().optional(),
+    ...(config.services.identity.enabled
+      ? {
+          sso_redirect_options: z.strictObject({ immediate: z.literal(true) }),
+          logout_redirect_url: z.literal(`https://${config.services.identity.subdomain}.${config.domain}/realms/bastide/protocol/openid-connect/logout`),
+        }
+      : {}),
   });
 }
 
@@ -179,6 +189,7 @@ test("homeserver.yaml of the example: closed, unfederated, encrypted, with reten
     macaroonSecretKey: FAKE_SECRETS[MATRIX_SECRETS.macaroonSecretKey]!,
     formSecret: FAKE_SECRETS[MATRIX_SECRETS.formSecret]!,
     databasePassword: FAKE_SECRETS[MATRIX_SECRETS.databasePassword]!,
+    oidcClient: FAKE_SECRETS[MATRIX_SECRETS.oidcClient]!,
   }));
   t.true(text.startsWith("# "), "the file opens with its header comment");
 });
@@ -209,6 +220,51 @@ test("Element's config.json: our homeserver only, no guests, no analytics, the s
   for (const key of ["piwik", "posthog", "sentry", "bug_report_endpoint_url", "default_hs_url", "default_server_name"]) t.false(key in config, key);
   t.is(config.jitsi.preferred_domain, "visio.jardins-canal.localhost");
   t.is(config.brand, "Les Jardins Partagés du Canal");
+});
+
+test("single sign-on: Synapse trusts the association's identity provider for the accounts Bastide made, and sends members back to Element only", (t) => {
+  const document = pyYamlLoad(homeserverText(example)) as any;
+  const names = hostnames(example);
+  t.deepEqual(document.oidc_providers, [
+    {
+      idp_id: "bastide",
+      idp_name: example.organisation.name,
+      issuer: `https://connexion.${example.domain}/realms/bastide`,
+      client_id: "matrix",
+      client_secret: FAKE_SECRETS[MATRIX_SECRETS.oidcClient],
+      client_auth_method: "client_secret_basic",
+      pkce_method: "always",
+      scopes: ["openid", "profile", "email"],
+      allow_existing_users: true,
+      enable_registration: false,
+      backchannel_logout_enabled: true,
+      // PyYAML hands Synapse the Jinja templates untouched (braces are not YAML flow here).
+      user_mapping_provider: { config: { localpart_template: "{{ user.preferred_username }}", display_name_template: "{{ user.name }}", email_template: "{{ user.email }}", confirm_localpart: false } },
+    },
+  ]);
+  t.deepEqual(document.sso, { client_whitelist: [`https://${names.element}/`] });
+  t.false(document.enable_registration);
+  // Password login stays on for the provisioner's bot; members have no Synapse password.
+  t.is(document.password_config, undefined);
+});
+
+test("identity off: no provider in homeserver.yaml, no client secret, and Element keeps its own login form", (t) => {
+  const document = pyYamlLoad(homeserverText(withoutIdentity)) as any;
+  t.is(document.oidc_providers, undefined);
+  t.is(document.sso, undefined);
+  t.false(blueprintOf(withoutIdentity).secrets.some((secret) => secret.name === MATRIX_SECRETS.oidcClient));
+  const { [MATRIX_SECRETS.oidcClient]: _, ...withoutClientSecret } = FAKE_SECRETS;
+  t.notThrows(() => filesOf(withoutIdentity, withoutClientSecret));
+  const element = elementJson(withoutIdentity);
+  t.deepEqual(check(elementSchema(withoutIdentity), element), []);
+  t.false("sso_redirect_options" in element);
+  t.false("logout_redirect_url" in element);
+});
+
+test("identity on without the client secret's value: an error naming the secret", (t) => {
+  const { [MATRIX_SECRETS.oidcClient]: _, ...partial } = FAKE_SECRETS;
+  const error = t.throws(() => filesOf(example, partial));
+  t.regex(error!.message, /oidc-client/);
 });
 
 test("federation on (with a reason): a federation listener, no whitelist, and the server .well-known", (t) => {

@@ -119,7 +119,7 @@ export class LoginBrowser {
       if (answer.stopped) return { outcome: "redirected", url: answer.url, pages };
       const document = parse(answer.body);
       const page = pageName(answer.body, document);
-      if (!page) return { outcome: "refused", page: `http ${answer.status}`, message: document.textContent.trim().slice(0, 500) || `HTTP ${answer.status} from ${answer.url}`, pages };
+      if (!page) return { outcome: "refused", page: `http ${answer.status}`, message: visibleText(document).slice(0, 500) || `HTTP ${answer.status} from ${answer.url}`, pages };
       const repeated = pages.at(-1) === page;
       pages.push(page);
       const error = errorMessage(document);
@@ -276,6 +276,12 @@ function pageName(body: string, document: HTMLElement): string | undefined {
   if (document.querySelector("#kc-error-message")) return "error.ftl";
   if (document.querySelector("#kc-info-message")) return "info.ftl";
   return undefined;
+}
+
+/** What a person reads on a page that is not Keycloak's (e.g. a relying party's error page): text without styles or scripts. */
+function visibleText(document: HTMLElement): string {
+  for (const hidden of document.querySelectorAll("style, script, head title")) hidden.remove();
+  return document.textContent.replace(/\s+/g, " ").trim();
 }
 
 function form(document: HTMLElement, selector: string): HTMLElement {

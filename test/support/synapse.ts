@@ -34,12 +34,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** The virtualenv's python, checked to import Synapse at the pinned version; else a loud error saying how to install it. */
 export function synapsePython(): string {
   const python = process.env.BASTIDE_SYNAPSE_PYTHON ?? join(DEFAULT_VENV, "bin/python");
-  const install = `install it with \`npm run setup:servers\` (python3 -m venv .cache/synapse-venv && .cache/synapse-venv/bin/pip install 'matrix-synapse[postgres]==${SYNAPSE_VERSION}'), or set BASTIDE_SYNAPSE_PYTHON`;
+  const install = `install it with \`npm run setup:servers\` (python3 -m venv .cache/synapse-venv && .cache/synapse-venv/bin/pip install 'matrix-synapse[postgres,oidc]==${SYNAPSE_VERSION}'), or set BASTIDE_SYNAPSE_PYTHON`;
   if (!existsSync(python)) throw new Error(`no Synapse for the tests at ${python}: ${install}`);
   // The distribution's version: synapse.__version__ adds the git branch of the current folder.
-  const probe = spawnSync(python, ["-c", "import importlib.metadata as m, psycopg2; print(m.version('matrix-synapse'))"], { encoding: "utf8", timeout: 60_000, cwd: tmpdir() });
+  // psycopg2 for PostgreSQL; authlib for single sign-on (synapse/handlers/oidc.py imports it), which the image has (it installs synapse[all]).
+  const probe = spawnSync(python, ["-c", "import importlib.metadata as m, psycopg2, authlib; print(m.version('matrix-synapse'))"], { encoding: "utf8", timeout: 60_000, cwd: tmpdir() });
   const version = probe.stdout?.trim();
-  if (probe.status !== 0 || version !== SYNAPSE_VERSION) throw new Error(`${python} has Synapse ${version || "(none, or without psycopg2)"}, not ${SYNAPSE_VERSION}: ${install}`);
+  if (probe.status !== 0 || version !== SYNAPSE_VERSION) throw new Error(`${python} has Synapse ${version || "(none, or without psycopg2 or authlib)"}, not ${SYNAPSE_VERSION} with its postgres and oidc extras: ${install}`);
   return python;
 }
 
@@ -118,9 +119,10 @@ export interface SynapseOptions {
   config?: Association;
   /**
    * Settings changed for the test only, each with its reason at the call site (e.g. login
-   * rate limits that a test logging in many times from one address would hit).
+   * rate limits that a test logging in many times from one address would hit). A function
+   * gets the rendered document and the server's loopback URL (e.g. for public_baseurl).
    */
-  overrides?: Record<string, unknown>;
+  overrides?: Record<string, unknown> | ((rendered: Record<string, any>, url: string) => Record<string, unknown>);
   /**
    * Wait for the new database's background updates to finish. Until they have, some admin
    * calls fail: re-activating an account answers 500 (Synapse 1.163.2 upserts into
@@ -197,7 +199,9 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<RealSy
   const secrets = testSecrets();
   const port = await freePort();
   const database = pg.createDatabase();
-  const homeserver = { ...loopbackHomeserver(homeserverYaml(config, hostnames(config), secrets), { port, database, postgresPort: pg.port, dir }), ...options.overrides };
+  const url = `http://127.0.0.1:${port}`;
+  const loopback = loopbackHomeserver(homeserverYaml(config, hostnames(config), secrets), { port, database, postgresPort: pg.port, dir });
+  const homeserver = { ...loopback, ...(typeof options.overrides === "function" ? options.overrides(loopback, url) : options.overrides) };
   const configFile = join(dir, "homeserver.yaml");
   writeFileSync(configFile, stringify(homeserver, { version: "1.1" }), { mode: 0o600 });
   writeFileSync(homeserver.log_config, LOG_CONFIG(logFile));
@@ -221,7 +225,6 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<RealSy
     exited = code;
     process.removeListener("exit", killOnExit);
   });
-  const url = `http://127.0.0.1:${port}`;
   const log = () => `${printed}\n${existsSync(logFile) ? readFileSync(logFile, "utf8") : ""}`.slice(-6000);
   const stop = async () => {
     if (exited === undefined) {

@@ -5,6 +5,8 @@
 // reachable from the VPN only, like every other admin page.
 import { containerName, type ContainerBlueprint, type MemoryMb, type Profile, type ProxyRoute, type ServiceModule } from "../blueprint.ts";
 import { IMAGES } from "../images.ts";
+import { hostnames } from "../hosts.ts";
+import type { Association } from "../../config/schema.ts";
 import { SMTP_PASSWORD_SECRET } from "../../config/mail.ts";
 import { contract, KEYCLOAK_HEALTH_COMMAND, KEYCLOAK_HTTP_PORT } from "../upstream/keycloak.ts";
 
@@ -47,6 +49,9 @@ export const KEYCLOAK_HEAP = "-XX:MaxRAMPercentage=70 -XX:MinRAMPercentage=70 -X
 export const ADMIN_PATHS = ["/admin", "/admin/*", "/realms/master", "/realms/master/*"];
 
 export const issuerOf = (identityHost: string) => `https://${identityHost}/realms/${IDENTITY_REALM}`;
+
+/** The issuer every relying party trusts: https://<services.identity.subdomain>.<domain>/realms/bastide. */
+export const identityIssuer = (config: Association) => issuerOf(hostnames(config).identity);
 
 export function keycloakEnv(identityHost: string): Record<string, string> {
   return {

@@ -13,6 +13,7 @@ import {
   type ServiceModule,
 } from "../blueprint.ts";
 import { IMAGES } from "../images.ts";
+import { identityIssuer } from "../identity/blueprint.ts";
 import { json, render } from "../../platform/templates.ts";
 
 export const SYNAPSE_PORT = 8008;
@@ -43,6 +44,9 @@ export const MATRIX_SECRETS = {
 } as const;
 
 type SecretValues = Record<Exclude<keyof typeof MATRIX_SECRETS, "oidcClient">, string> & { oidcClient?: string };
+
+/** Synapse's name for the provider: it prefixes "oidc-" (synapse/config/oidc.py, _parse_oidc_config_dict), so clients ask for "oidc-bastide". */
+export const OIDC_IDP_ID = "bastide";
 
 /** Synapse (via PyYAML) reads YAML 1.1: quoting every string keeps `yes`, `0755` or `=` from changing type. */
 const YAML_OPTIONS = { version: "1.1", lineWidth: 0, defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" } as const;
@@ -98,6 +102,54 @@ export function homeserverSettings(config: Association) {
   };
 }
 
+/**
+ * Single sign-on through the association's identity provider (services.identity), read from
+ * Synapse 1.163.2 (synapse/config/oidc.py OIDC_PROVIDER_CONFIG_SCHEMA and
+ * _parse_oidc_config_dict; synapse/handlers/oidc.py):
+ * - pkce_method "always": PKCE S256 on every login, as the client at the provider requires;
+ * - allow_existing_users: the mapped localpart logs into the account Bastide provisioned
+ *   (handlers/oidc.py grandfather_existing_users); enable_registration false: a login for
+ *   anyone not on the member list creates nothing (handlers/sso.py registration_enabled);
+ * - localpart_template: the provider's preferred_username is the member id, the localpart;
+ *   display name and e-mail only fill a new account (Synapse does not update existing
+ *   profiles unless sso.update_profile_information is set), so the provisioner's stay;
+ * - backchannel_logout_enabled: the provider's logout of a member ends their Synapse sessions
+ *   (/_synapse/client/oidc/backchannel_logout, handlers/oidc.py handle_backchannel_logout).
+ * Members get no Synapse password (provisioners/matrix creates accounts without one), so
+ * password login stays on for the provisioner's bot only: password_config.enabled false
+ * would lock the bot out (handlers/auth.py validate_login: "Password login has been disabled.").
+ */
+function singleSignOn(config: Association, hostnames: Hostnames, clientSecret: string) {
+  return {
+    oidc_providers: [
+      {
+        idp_id: OIDC_IDP_ID,
+        idp_name: config.organisation.name,
+        issuer: identityIssuer(config),
+        client_id: "matrix",
+        client_secret: clientSecret,
+        client_auth_method: "client_secret_basic",
+        pkce_method: "always",
+        scopes: ["openid", "profile", "email"],
+        allow_existing_users: true,
+        enable_registration: false,
+        backchannel_logout_enabled: true,
+        user_mapping_provider: {
+          config: {
+            localpart_template: "{{ user.preferred_username }}",
+            display_name_template: "{{ user.name }}",
+            email_template: "{{ user.email }}",
+            confirm_localpart: false,
+          },
+        },
+      },
+    ],
+    // Element is the only client sent back without Synapse's "continue to this site?" page
+    // (synapse/config/sso.py client_whitelist: a prefix of the redirect URL).
+    sso: { client_whitelist: [`https://${hostnames.element}/`] },
+  };
+}
+
 /** The whole homeserver.yaml document, secrets included. */
 export function homeserverConfig(config: Association, hostnames: Hostnames, secrets: SecretValues) {
   const federation = config.services.matrix.federation.enabled;
@@ -135,6 +187,7 @@ export function homeserverConfig(config: Association, hostnames: Hostnames, secr
     macaroon_secret_key: secrets.macaroonSecretKey,
     form_secret: secrets.formSecret,
     ...homeserverSettings(config),
+    ...(config.services.identity.enabled ? singleSignOn(config, hostnames, secrets.oidcClient ?? missing("matrix: no value for the secret \"oidc-client\" (services.identity is enabled)")) : {}),
   };
 }
 
@@ -180,6 +233,23 @@ export function elementConfig(config: Association, hostnames: Hostnames) {
       language: config.organisation.language,
     },
     ...(jitsi ? { jitsi: { preferred_domain: hostnames.meet } } : {}),
+    ...(config.services.identity.enabled ? elementSingleSignOn(config) : {}),
+  };
+}
+
+/**
+ * Element with single sign-on only (element-web docs/config.md and src/IConfigOptions.ts;
+ * the element-web repository is too large to bring here whole, so read from its stored
+ * files): `sso_redirect_options.immediate` sends every signed-out visitor straight to
+ * Synapse's SSO redirect, which with one provider goes on to the identity provider, so
+ * Element's password form is never shown. `logout_redirect_url` ends the session at the
+ * provider too: without it, signing out of Element would bounce back through SSO and
+ * straight in again while the provider's session lives.
+ */
+function elementSingleSignOn(config: Association) {
+  return {
+    sso_redirect_options: { immediate: true },
+    logout_redirect_url: `${identityIssuer(config)}/protocol/openid-connect/logout`,
   };
 }
 
@@ -211,6 +281,7 @@ function secretValues(secrets: Record<string, string>): SecretValues {
     macaroonSecretKey: value(MATRIX_SECRETS.macaroonSecretKey),
     formSecret: value(MATRIX_SECRETS.formSecret),
     databasePassword: value(MATRIX_SECRETS.databasePassword),
+    ...(secrets[MATRIX_SECRETS.oidcClient] !== undefined ? { oidcClient: value(MATRIX_SECRETS.oidcClient) } : {}),
   };
 }
 

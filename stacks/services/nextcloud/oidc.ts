@@ -15,6 +15,7 @@
 //   occ runs as another user than the one that opened the pipe (recorded: "could not be read or is empty").
 import type { Association } from "../../config/schema.ts";
 import type { PhpValue } from "../../platform/php.ts";
+import { identityIssuer } from "../identity/blueprint.ts";
 
 /**
  * The app, pinned. Nextcloud installs app-store apps at their newest release compatible with the
@@ -34,8 +35,6 @@ export const USER_OIDC = {
 export const OIDC_PROVIDER = "bastide";
 /** The client Keycloak knows Nextcloud as (the identity provisioner registers it). */
 export const OIDC_CLIENT_ID = "nextcloud";
-/** Keycloak's realm for members. */
-export const IDENTITY_REALM = "bastide";
 
 /**
  * Where the fingerprint of the client secret is kept: an app setting in user_oidc's namespace, so
@@ -43,14 +42,6 @@ export const IDENTITY_REALM = "bastide";
  */
 export const OIDC_SECRET_FINGERPRINT = { app: USER_OIDC.app, key: "bastide_client_secret_sha256" } as const;
 
-/** Where members log in (services.identity.subdomain). */
-export function identityHost(config: Association): string {
-  return `${config.services.identity.subdomain}.${config.domain}`;
-}
-
-export function identityIssuer(config: Association): string {
-  return `https://${identityHost(config)}/realms/${IDENTITY_REALM}`;
-}
 
 /** Nextcloud's redirect URI, the one the Keycloak client allows (appinfo/routes.php 16: login#code at /code). */
 export const oidcRedirectPath = "/apps/user_oidc/code";
