@@ -9,6 +9,7 @@ import { isPinned } from "../../stacks/services/images.ts";
 import { LOG_ROTATION } from "../../stacks/platform/component.ts";
 import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
+import { identityHost, twoFactorRoles } from "../../stacks/services/identity/register.ts";
 import type { Localized } from "../rgpd/model.ts";
 import { dockerSizeMb } from "../rgpd/register.ts";
 import { formatNumber } from "./text.ts";
@@ -164,6 +165,8 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     detail: { fr: access.map((a) => a.fr).join(" "), en: access.map((a) => a.en).join(" ") },
   });
 
+  for (const measure of identityMeasures(config)) add(measure);
+
   if (nextcloud.enabled)
     add({
       id: "two-factor",
@@ -219,4 +222,64 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     },
   });
   return measures;
+}
+
+/**
+ * The identity provider's measures: one login, a second factor by role (each relaxation quoted
+ * with its reason), the password policy and what it cannot check, the lock-out. Without it,
+ * the register says plainly that each service keeps its own password.
+ */
+export function identityMeasures(config: Association): SecurityMeasure[] {
+  const { identity } = config.services;
+  if (!identity.enabled)
+    return [
+      {
+        id: "single-sign-on",
+        title: { fr: "Un seul compte par membre", en: "One account per member" },
+        status: "not-provided",
+        detail: {
+          fr: "Fournisseur d'identité désactivé (services.identity.enabled: false) : chaque service a son propre mot de passe, et seuls les administrateurs de Nextcloud ont un second facteur.",
+          en: "Identity provider off (services.identity.enabled: false): each service has its own password, and only Nextcloud's admins have a second factor.",
+        },
+      },
+    ];
+  const host = `https://${identityHost(config)}`;
+  const roles = twoFactorRoles(config);
+  const required = roles.filter((r) => r.required);
+  const relaxed = roles.filter((r) => !r.required);
+  return [
+    {
+      id: "single-sign-on",
+      title: { fr: "Un seul compte par membre", en: "One account per member" },
+      status: "in-place",
+      detail: {
+        fr: `Chaque membre a un seul compte, sur ${host} (Keycloak), qui ouvre Nextcloud, Element et Jitsi ; la connexion par mot de passe propre à Nextcloud et à Matrix est fermée aux membres. Le membre choisit lui-même son mot de passe à la première connexion : l'administrateur n'en voit aucun. Au départ d'un membre, son compte est désactivé et toutes ses sessions sont fermées, dans Keycloak et, par déconnexion en arrière-plan (back-channel logout), dans Nextcloud et Matrix. La console d'administration de Keycloak (/admin) n'est joignable que par le VPN.`,
+        en: `Each member has one account, at ${host} (Keycloak), that opens Nextcloud, Element and Jitsi; Nextcloud's and Matrix's own password login is closed to members. The member chooses their own password at first login: the admin sees none. When a member leaves, their account is disabled and all their sessions ended, in Keycloak and, by back-channel logout, in Nextcloud and Matrix. Keycloak's admin console (/admin) is reachable through the VPN only.`,
+      },
+    },
+    {
+      id: "identity-two-factor",
+      title: { fr: "Double authentification des membres", en: "Two-factor login for members" },
+      status: relaxed.length === 0 ? "in-place" : "partial",
+      detail:
+        relaxed.length === 0
+          ? {
+              fr: "Tous les membres, quel que soit leur rôle, se connectent avec un second facteur : une application d'authentification (TOTP) ou une clé d'accès (WebAuthn). Il est demandé dès la première connexion, et la connexion est refusée sans lui.",
+              en: "Every member, whatever their role, logs in with a second factor: an authenticator app (TOTP) or a passkey (WebAuthn). It is asked at first login, and login is refused without it.",
+            }
+          : {
+              fr: `Second facteur (application d'authentification TOTP ou clé d'accès WebAuthn) exigé des ${required.map((r) => r.name.fr).join(" et des ")} ; facultatif, par choix de l'association, pour : ${relaxed.map((r) => `${r.name.fr}, parce que « ${r.reason} » (services.identity.twoFactor.${r.role}.relaxedBecause)`).join(" ; ")}.`,
+              en: `Second factor (TOTP authenticator app or WebAuthn passkey) required of ${required.map((r) => r.name.en).join(" and ")}; optional, by the association's choice, for: ${relaxed.map((r) => `${r.name.en}, because "${r.reason}" (services.identity.twoFactor.${r.role}.relaxedBecause)`).join("; ")}.`,
+            },
+    },
+    {
+      id: "passwords",
+      title: { fr: "Politique de mots de passe et verrouillage", en: "Password policy and lock-out" },
+      status: "in-place",
+      detail: {
+        fr: `Au moins ${identity.passwords.minimumLength} caractères, différent de l'identifiant et de l'adresse e-mail, sans reprendre un mot de passe récent ; mots de passe conservés sous forme d'empreinte Argon2. Keycloak ne peut pas vérifier qu'un mot de passe figure dans une liste de mots de passe divulgués, ni qu'il ne reprend pas le nom du membre ou celui de l'association : le second facteur compense ce risque. Après ${identity.lockoutAfterFailures} échecs de connexion, le compte est verrouillé temporairement (protection contre la force brute).`,
+        en: `At least ${identity.passwords.minimumLength} characters, different from the user name and the e-mail address, not a recent password again; passwords kept as Argon2 hashes. Keycloak cannot check that a password is on a list of breached passwords, nor that it does not reuse the member's or the association's name: the second factor offsets that risk. After ${identity.lockoutAfterFailures} failed logins, the account is locked for a while (brute-force protection).`,
+      },
+    },
+  ];
 }

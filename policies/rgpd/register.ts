@@ -11,6 +11,7 @@ import * as nextcloud from "../../stacks/services/nextcloud/register.ts";
 import * as matrix from "../../stacks/services/matrix/register.ts";
 import * as polls from "../../stacks/services/polls/register.ts";
 import * as vpn from "../../stacks/services/vpn/register.ts";
+import * as identity from "../../stacks/services/identity/register.ts";
 import { dataCategorySchema, RECIPIENTS, type DataCategory, type DataSubject, type ProcessingActivity } from "./model.ts";
 import { fixedRetention } from "./settings.ts";
 
@@ -21,7 +22,7 @@ export interface ServiceRegister {
 }
 
 /** One entry per service name: a new service does not compile until it has its register. */
-export const SERVICE_REGISTERS: Record<ServiceName, ServiceRegister> = { proxy, jitsi, nextcloud, matrix, polls, vpn };
+export const SERVICE_REGISTERS: Record<ServiceName, ServiceRegister> = { proxy, jitsi, nextcloud, matrix, polls, vpn, identity };
 
 /** Docker's `10m`, `512k`, `1g` sizes, in MiB. */
 export function dockerSizeMb(size: string): number {
@@ -38,6 +39,7 @@ const SUBJECTS: Record<ServiceName, DataSubject[]> = {
   matrix: ["members"],
   polls: ["respondents", "members"],
   vpn: ["staff"],
+  identity: ["members"],
 };
 
 /** The logs Docker keeps for a service's containers: every container gets the same rotation. */

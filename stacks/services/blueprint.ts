@@ -4,7 +4,7 @@
 // cannot disagree about what is deployed.
 import type { Association } from "../config/schema.ts";
 
-export type ServiceName = "proxy" | "jitsi" | "nextcloud" | "matrix" | "polls" | "vpn";
+export type ServiceName = "proxy" | "jitsi" | "nextcloud" | "matrix" | "polls" | "vpn" | "identity";
 
 export type Profile = "small" | "standard";
 
