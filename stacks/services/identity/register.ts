@@ -144,8 +144,8 @@ export function register(config: Association): DataCategory[] {
       service: "identity",
       name: { fr: "Journal des connexions", en: "Login events" },
       data: {
-        fr: "type d'événement (connexion, échec, déconnexion, changement de mot de passe ou de second facteur), date et heure, adresse IP complète, service concerné, identifiant du compte et de la session, identifiant saisi lors d'un échec, méthode d'authentification",
-        en: "event type (login, failed login, logout, password or second factor change), date and time, full IP address, service concerned, account and session ids, the user name typed for a failed login, authentication method",
+        fr: "type d'événement (connexion, échec, déconnexion, changement de mot de passe ou de second facteur), date et heure, adresse IP complète, service concerné, identifiant du compte et de la session, identifiant saisi lors d'un échec, méthode d'authentification ; ni navigateur ni appareil (user-agent)",
+        en: "event type (login, failed login, logout, password or second factor change), date and time, full IP address, service concerned, account and session ids, the user name typed for a failed login, authentication method; no browser or device (user agent)",
       },
       purpose: {
         fr: "Sécurité : repérer les tentatives de deviner un mot de passe et l'usage d'un compte volé, et répondre à un membre qui demande qui s'est connecté à son compte.",
