@@ -641,7 +641,8 @@ function caddyLogRetention(r: PolicyResource): string[] {
 const VPN_ONLY_ADMIN: readonly { upstream: string; what: string; paths: readonly string[] }[] = [
   // Keycloak's reverse-proxy guide (keycloak/keycloak docs/guides/server/reverseproxy.adoc, "Exposed
   // path recommendations"): /admin/ is not to be exposed, "an unnecessary attack vector".
-  { upstream: "bastide-identity-", what: "Keycloak's admin console and admin API", paths: ["/admin", "/admin/*"] },
+  // The master realm is where Keycloak's admin logs in: members never use it.
+  { upstream: "bastide-identity-", what: "Keycloak's admin console, admin API and master realm", paths: ["/admin", "/admin/*", "/realms/master", "/realms/master/*"] },
   { upstream: "bastide-nextcloud-app:", what: "Nextcloud's admin pages and provisioning API", paths: ["/settings/admin*", "/settings/users*", "/ocs/v1.php/cloud/*", "/ocs/v2.php/cloud/*"] },
   { upstream: "bastide-matrix-synapse:", what: "Synapse's admin API", paths: ["/_synapse/admin/*"] },
   { upstream: "bastide-polls-app:", what: "Framadate's admin pages", paths: ["/admin", "/admin/*"] },

@@ -244,6 +244,9 @@ export function identityMeasures(config: Association): SecurityMeasure[] {
       },
     ];
   const host = `https://${identityHost(config)}`;
+  const { nextcloud, matrix, jitsi } = config.services;
+  /** The services that open with the one login: Jitsi's token login is not wired to it yet. */
+  const opened = [...(nextcloud.enabled ? ["Nextcloud"] : []), ...(matrix.enabled ? ["Matrix"] : [])];
   const roles = twoFactorRoles(config);
   const required = roles.filter((r) => r.required);
   const relaxed = roles.filter((r) => !r.required);
@@ -253,8 +256,20 @@ export function identityMeasures(config: Association): SecurityMeasure[] {
       title: { fr: "Un seul compte par membre", en: "One account per member" },
       status: "in-place",
       detail: {
-        fr: `Chaque membre a un seul compte, sur ${host} (Keycloak), qui ouvre Nextcloud, Element et Jitsi ; la connexion par mot de passe propre à Nextcloud et à Matrix est fermée aux membres. Le membre choisit lui-même son mot de passe à la première connexion : l'administrateur n'en voit aucun. Au départ d'un membre, son compte est désactivé et toutes ses sessions sont fermées, dans Keycloak et, par déconnexion en arrière-plan (back-channel logout), dans Nextcloud et Matrix. La console d'administration de Keycloak (/admin) n'est joignable que par le VPN.`,
-        en: `Each member has one account, at ${host} (Keycloak), that opens Nextcloud, Element and Jitsi; Nextcloud's and Matrix's own password login is closed to members. The member chooses their own password at first login: the admin sees none. When a member leaves, their account is disabled and all their sessions ended, in Keycloak and, by back-channel logout, in Nextcloud and Matrix. Keycloak's admin console (/admin) is reachable through the VPN only.`,
+        fr: [
+          `Chaque membre a un seul compte, sur ${host} (Keycloak)${opened.length > 0 ? `, qui ouvre ${opened.join(" et ")} ; la connexion par mot de passe propre à ${opened.join(" et à ")} est fermée aux membres` : ""}.`,
+          ...(jitsi.enabled ? ["Jitsi garde ses propres comptes d'animateurs tant que sa connexion par jeton n'est pas reliée au fournisseur d'identité."] : []),
+          "Le membre choisit lui-même son mot de passe à la première connexion : l'administrateur n'en voit aucun.",
+          `Au départ d'un membre, son compte est désactivé et toutes ses sessions sont fermées, dans Keycloak${opened.length > 0 ? ` et, par déconnexion en arrière-plan (back-channel logout), dans ${opened.join(" et ")}` : ""}.`,
+          "La console d'administration de Keycloak (/admin) et le royaume où son administrateur se connecte (/realms/master) ne sont joignables que par le VPN.",
+        ].join(" "),
+        en: [
+          `Each member has one account, at ${host} (Keycloak)${opened.length > 0 ? `, that opens ${opened.join(" and ")}; ${opened.join("'s and ")}'s own password login is closed to members` : ""}.`,
+          ...(jitsi.enabled ? ["Jitsi keeps its own host accounts until its token login is wired to the identity provider."] : []),
+          "The member chooses their own password at first login: the admin sees none.",
+          `When a member leaves, their account is disabled and all their sessions ended, in Keycloak${opened.length > 0 ? ` and, by back-channel logout, in ${opened.join(" and ")}` : ""}.`,
+          "Keycloak's admin console (/admin) and the realm its admin logs in to (/realms/master) are reachable through the VPN only.",
+        ].join(" "),
       },
     },
     {

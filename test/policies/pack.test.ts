@@ -341,7 +341,20 @@ const VARIANTS: Variant[] = [
     unsafe: (rs) =>
       editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => `${c}\nconnexion.jardins-canal.localhost {\n\timport security_headers\n\treverse_proxy bastide-identity-keycloak:8080\n}\n`),
     policy: "vpn-only-admin-pages",
-    message: /lets Keycloak's admin console and admin API \(\/admin \/admin\/\*\) be reached from outside the VPN on connexion\.jardins-canal\.localhost/,
+    message: /lets Keycloak's admin console, admin API and master realm \(\/admin \/admin\/\* \/realms\/master \/realms\/master\/\*\) be reached from outside the VPN on connexion\.jardins-canal\.localhost/,
+  },
+  {
+    title: "Keycloak's master realm left open while the console is VPN-only",
+    base: "example",
+    unsafe: (rs) =>
+      editFile(
+        find(rs, "bastide-proxy-caddy"),
+        "Caddyfile",
+        (c) =>
+          `${c}\nconnexion.jardins-canal.localhost {\n\timport security_headers\n\t@outside_vpn {\n\t\tpath /admin /admin/*\n\t\tnot remote_ip 10.8.0.0/24\n\t}\n\trespond @outside_vpn "Reachable through the association's VPN only" 403\n\treverse_proxy bastide-identity-keycloak:8080\n}\n`,
+      ),
+    policy: "vpn-only-admin-pages",
+    message: /lets Keycloak's admin console, admin API and master realm \(\/realms\/master \/realms\/master\/\*\) be reached from outside the VPN/,
   },
   // 5. recording needs consent
   {
@@ -843,7 +856,7 @@ const SAFE_CHANGES: { title: string; base: StackName; change: (resources: Policy
         find(rs, "bastide-proxy-caddy"),
         "Caddyfile",
         (c) =>
-          `${c}\nconnexion.jardins-canal.localhost {\n\timport security_headers\n\t@outside_vpn {\n\t\tpath /admin /admin/*\n\t\tnot remote_ip 10.8.0.0/24\n\t}\n\trespond @outside_vpn "Reachable through the association's VPN only" 403\n\treverse_proxy bastide-identity-keycloak:8080\n}\n`,
+          `${c}\nconnexion.jardins-canal.localhost {\n\timport security_headers\n\t@outside_vpn {\n\t\tpath /admin /admin/* /realms/master /realms/master/*\n\t\tnot remote_ip 10.8.0.0/24\n\t}\n\trespond @outside_vpn "Reachable through the association's VPN only" 403\n\treverse_proxy bastide-identity-keycloak:8080\n}\n`,
       ),
   },
   {

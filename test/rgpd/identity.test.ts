@@ -89,9 +89,11 @@ const measure = (config: Association, id: string) => securityMeasures(config).fi
 test("security measures: one login, two-factor for every role, the password policy and what it cannot check", (t) => {
   const sso = measure(example, "single-sign-on")!;
   t.is(sso.status, "in-place");
-  t.regex(sso.detail.fr, /https:\/\/connexion\.[^ ]+ \(Keycloak\), qui ouvre Nextcloud, Element et Jitsi/);
+  t.regex(sso.detail.fr, /https:\/\/connexion\.[^ ]+ \(Keycloak\), qui ouvre Nextcloud et Matrix ; la connexion par mot de passe propre à Nextcloud et à Matrix est fermée aux membres\./);
+  t.regex(sso.detail.en, /that opens Nextcloud and Matrix; Nextcloud's and Matrix's own password login is closed to members\./);
   t.regex(sso.detail.en, /back-channel logout/);
-  t.regex(sso.detail.en, /admin console \(\/admin\) is reachable through the VPN only/);
+  t.true(sso.detail.en.includes("Keycloak's admin console (/admin) and the realm its admin logs in to (/realms/master) are reachable through the VPN only."));
+  t.true(sso.detail.en.includes("Jitsi keeps its own host accounts until its token login is wired to the identity provider"));
 
   const twoFactor = measure(example, "identity-two-factor")!;
   t.is(twoFactor.status, "in-place");
@@ -124,6 +126,18 @@ test("security measures: a relaxed role makes two-factor partial, quoting the re
     };
   });
   t.regex(measure(both, "identity-two-factor")!.detail.en, /required of admins; optional, by the association's choice, for: staff members, because .*; volunteers, because/);
+});
+
+test("security measures: the one login names only the services deployed, and Jitsi's own accounts only when Jitsi runs", (t) => {
+  const fewer = exampleAssociation((input) => {
+    input.services.jitsi = { enabled: false };
+    input.services.matrix = { enabled: false };
+  });
+  const detail = measure(fewer, "single-sign-on")!.detail.en;
+  t.regex(detail, /that opens Nextcloud; Nextcloud's own password login is closed to members\./);
+  t.regex(detail, /by back-channel logout, in Nextcloud\./);
+  t.false(detail.includes("Jitsi"));
+  t.false(detail.includes("Matrix"));
 });
 
 test("security measures: with the identity provider off, the register says each service keeps its own password", (t) => {
