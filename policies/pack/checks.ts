@@ -466,10 +466,9 @@ function declaredFederation(resources: readonly PolicyResource[], facts: StackFa
  * identity/settings.ts): this is the same rule again on what the stack declares, which an edited
  * state or a program built around the schema could bypass.
  */
-function twoFactorReasons(resources: readonly PolicyResource[], facts: StackFacts | undefined): string[] {
-  const identityRuns = containers(resources).some((r) => identity(r).service === "identity");
-  if (!facts) return identityRuns ? [`the identity provider's second factor cannot be checked: ${NO_FACTS}`] : [];
-  if (!facts.identity.enabled) return [];
+function twoFactorReasons(_resources: readonly PolicyResource[], facts: StackFacts | undefined): string[] {
+  // Without facts, register-retention already refuses the stack ("cannot be checked").
+  if (!facts || !facts.identity.enabled) return [];
   return facts.identity.twoFactor.flatMap(({ role, required, reason }) => {
     if (required) return [];
     const field = `services.identity.twoFactor.${role}`;
