@@ -22,7 +22,7 @@ import { writeFileSync } from "node:fs";
 import { parse } from "node-html-parser";
 import { startKeycloak } from "../test/support/keycloak.ts";
 import { IDENTITY_REALM } from "../stacks/services/identity/blueprint.ts";
-import { oidcProviderCommand, oidcSystemConfig, OIDC_CLIENT_ID, oidcRedirectPath, USER_OIDC } from "../stacks/services/nextcloud/oidc.ts";
+import { oidcProviderCommand, oidcSystemConfig, OIDC_CLIENT_ID, oidcRedirectPaths, USER_OIDC } from "../stacks/services/nextcloud/oidc.ts";
 import { validateAssociation } from "../stacks/config/load.ts";
 import { parse as parseYaml } from "yaml";
 import { readFileSync } from "node:fs";
@@ -167,7 +167,7 @@ async function main() {
       standardFlowEnabled: true,
       directAccessGrantsEnabled: false,
       implicitFlowEnabled: false,
-      redirectUris: [`${NEXTCLOUD}${oidcRedirectPath}`, `${NEXTCLOUD}/index.php${oidcRedirectPath}`],
+      redirectUris: oidcRedirectPaths.map((path) => `${NEXTCLOUD}${path}`),
       attributes: { "pkce.code.challenge.method": "S256" },
     });
     for (const person of [member, stranger]) {

@@ -10,6 +10,7 @@ import { listAccounts } from "../../provisioners/jitsi/accounts.ts";
 import type { Language } from "../rgpd/model.ts";
 import { declaredState, JITSI_RECORDING_SETTINGS, NEXTCLOUD_SYSTEM_KEYS, type Declared, type DeclaredFile } from "./declared.ts";
 import { containerFor, readContainers, readFileIn, type DockerSource } from "./docker.ts";
+import { readIdentityRealm, type IdentityAuditConnection } from "./identity.ts";
 import { readMatrixProbes, readMatrixState, type MatrixAuditConnection } from "./matrix.ts";
 import { attempt, readError, type AuditReport, type Read, type Unreachable } from "./model.ts";
 import { readNextcloudApi, readNextcloudOcc, type HttpTuning, type NextcloudAuditConnection } from "./nextcloud.ts";
@@ -27,6 +28,7 @@ export interface AuditConnections {
   docker: DockerSource | Unavailable;
   nextcloud?: NextcloudAuditConnection | Unavailable;
   matrix?: MatrixAuditConnection | Unavailable;
+  identity?: IdentityAuditConnection | Unavailable;
   /** Retries and timeouts of the HTTP readers. */
   http?: HttpTuning;
 }
@@ -114,6 +116,12 @@ export async function readObserved(declared: Declared, connections: AuditConnect
       file(vpn.serverConf, wireguardPeers).then((r) => (observed.wireguardPeers = r)),
       file(vpn.corefile, corefileFacts).then((r) => (observed.corefile = r)),
     );
+  }
+
+  if (declared.identity) {
+    const connection = connections.identity;
+    const realm = through(connection, "no connection to Keycloak was given", (c) => readIdentityRealm(c, tuning));
+    reads.push(track("identity", `Keycloak admin API at ${where(connection)}, realm ${declared.identity.realm}`, realm).then((r) => (observed.identityRealm = r)));
   }
 
   await Promise.all(reads);

@@ -2,7 +2,9 @@
 // modules declare (with the platform's hardening), and each setting the register's
 // auditable categories rely on, computed by the same functions that render the
 // services' files. Pure: the rules compare this with what the readers bring back.
-import type { Association } from "../../stacks/config/schema.ts";
+import type { Association, Member } from "../../stacks/config/schema.ts";
+import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
+import { IDENTITY_RETENTION, twoFactorRoles } from "../../stacks/services/identity/register.ts";
 import { containerName, volumeName, type ServiceBlueprint, type ServiceName } from "../../stacks/services/blueprint.ts";
 import { blueprints, hostnames } from "../../stacks/services/catalog.ts";
 import { LOG_ROTATION } from "../../stacks/platform/component.ts";
@@ -124,6 +126,44 @@ export interface Declared {
   };
   polls?: { configs: DeclaredFile[]; purgeDelayDays: number; defaultDurationDays: number; logFile: string };
   vpn?: { serverConf: DeclaredFile; corefile: DeclaredFile; devices: string[]; /** The longest cache the rendered Corefile sets. */ cacheSeconds: number };
+  identity?: DeclaredIdentity;
+}
+
+export interface DeclaredIdentity {
+  realm: string;
+  /** Each role's second factor, as the config sets it, with the reason when it is optional. */
+  twoFactor: { role: Member["role"]; required: boolean; reason?: string }[];
+  /** The members, by Keycloak user name (the id, lower-case), with their role. */
+  members: { username: string; role: Member["role"] }[];
+  /** A member who must have a second factor and has none this many days after the account was made is reported. */
+  enrolmentDays: number;
+  lockoutAfterFailures: number;
+  minimumPasswordLength: number;
+  loginEventsSeconds: number;
+  ssoSessionIdleSeconds: number;
+  ssoSessionMaxSeconds: number;
+}
+
+/**
+ * Days a member has to enrol their second factor after their account is made: a fortnight
+ * covers a hand-over at the next meeting of a small association. Later, the audit reports them.
+ */
+export const ENROLMENT_DAYS = 14;
+
+/** What the identity provisioner sets in the realm, from the config and the register's periods. */
+export function declaredIdentity(config: Association): DeclaredIdentity {
+  const s = config.services.identity;
+  return {
+    realm: IDENTITY_REALM,
+    twoFactor: twoFactorRoles(config).map(({ role, required, reason }) => ({ role, required, ...(reason !== undefined ? { reason } : {}) })),
+    members: config.members.map((m) => ({ username: m.id.toLowerCase(), role: m.role })).sort((a, b) => a.username.localeCompare(b.username)),
+    enrolmentDays: ENROLMENT_DAYS,
+    lockoutAfterFailures: s.lockoutAfterFailures,
+    minimumPasswordLength: s.passwords.minimumLength,
+    loginEventsSeconds: IDENTITY_RETENTION.loginEventsDays * 86_400,
+    ssoSessionIdleSeconds: IDENTITY_RETENTION.ssoSessionIdleMinutes * 60,
+    ssoSessionMaxSeconds: IDENTITY_RETENTION.ssoSessionMaxHours * 3_600,
+  };
 }
 
 function declaredContainers(all: ServiceBlueprint[], config: Association): DeclaredContainer[] {
@@ -254,5 +294,7 @@ export function declaredState(config: Association): Declared {
       cacheSeconds: cacheOf(corefile(names, s.vpn.subnet)),
     };
   }
+
+  if (services.includes("identity")) declared.identity = declaredIdentity(config);
   return declared;
 }

@@ -79,6 +79,46 @@ export interface MatrixStateFacts {
   rooms: Record<string, { roomId: string; retention: Record<string, unknown> | null } | null>;
 }
 
+/** One step of a Keycloak authentication flow, as its executions endpoint lists them (depth-first). */
+export interface FlowStep {
+  level: number;
+  /** REQUIRED, ALTERNATIVE, CONDITIONAL or DISABLED. */
+  requirement: string;
+  /** The authenticator or condition (e.g. auth-otp-form); null for a sub-flow. */
+  providerId: string | null;
+  subflow: boolean;
+  name: string;
+}
+
+export interface IdentityUserFacts {
+  username: string;
+  enabled: boolean;
+  /** Its bastide_role attribute. */
+  role: string | null;
+  /** Milliseconds since the epoch. */
+  createdTimestamp: number | null;
+  requiredActions: string[];
+  /** The kinds of credentials it holds (password, otp, webauthn...), never their values. */
+  credentials: string[];
+}
+
+export interface IdentityRealmFacts {
+  realm: {
+    registrationAllowed: boolean | null;
+    bruteForceProtected: boolean | null;
+    failureFactor: number | null;
+    eventsEnabled: boolean | null;
+    /** Seconds. */
+    eventsExpiration: number | null;
+    passwordPolicy: string | null;
+    ssoSessionIdleTimeout: number | null;
+    ssoSessionMaxLifespan: number | null;
+    browserFlow: string | null;
+  };
+  browserFlow: FlowStep[];
+  users: IdentityUserFacts[];
+}
+
 export interface Observed {
   /** Every container labelled bastide.service. */
   containers: Read<ContainerFacts[]>;
@@ -95,4 +135,5 @@ export interface Observed {
   nextcloudOcc?: Read<NextcloudOccFacts>;
   matrixProbes?: Read<MatrixProbes>;
   matrixState?: Read<MatrixStateFacts>;
+  identityRealm?: Read<IdentityRealmFacts>;
 }

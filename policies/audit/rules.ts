@@ -6,7 +6,8 @@ import type { Localized } from "../rgpd/model.ts";
 import type { ServiceName } from "../../stacks/services/blueprint.ts";
 import type { Declared, DeclaredContainer } from "./declared.ts";
 import type { Check, Read, Status } from "./model.ts";
-import type { ContainerFacts, Observed, ProbeAnswer } from "./observed.ts";
+import type { ContainerFacts, IdentityRealmFacts, IdentityUserFacts, Observed, ProbeAnswer } from "./observed.ts";
+import { ENROLMENT_ACTIONS, flowSecondFactor, SECOND_FACTOR_CREDENTIALS } from "./identity.ts";
 import {
   describeRetentionRule,
   describeTwoFactor,
@@ -76,6 +77,23 @@ export const RULES = {
   "polls.discarded-log": { fr: "Journal propre à Framadate jeté", en: "Framadate's own log discarded" },
   "vpn.peers": { fr: "Appareils autorisés sur le VPN : seulement ceux de la liste", en: "VPN devices: only those listed" },
   "vpn.dns-not-logged": { fr: "Requêtes DNS du VPN non journalisées, cache court", en: "VPN DNS queries not logged, short cache" },
+  "identity.registration": { fr: "Inscription libre fermée (Keycloak)", en: "Self-registration closed (Keycloak)" },
+  "identity.brute-force": {
+    fr: "Protection contre la force brute : verrouillage après le nombre d'échecs configuré",
+    en: "Brute-force protection: lock-out after the configured number of failed logins",
+  },
+  "identity.password-policy": {
+    fr: "Politique de mots de passe : longueur minimale, différent de l'identifiant et de l'e-mail",
+    en: "Password policy: minimum length, not the user name nor the e-mail",
+  },
+  "identity.login-events": { fr: "Journal des connexions activé, avec la durée de conservation du registre", en: "Login events on, kept as long as the register says" },
+  "identity.sessions": { fr: "Durées des sessions : inactivité et maximum", en: "Session lifespans: idle and maximum" },
+  "identity.two-factor-flow": {
+    fr: "Le parcours de connexion exige le second facteur, même d'un membre qui l'a supprimé",
+    en: "The login flow demands the second factor, even of a member who deleted theirs",
+  },
+  "identity.two-factor": { fr: "Second facteur des membres du rôle, comme configuré", en: "The role's members' second factor, as configured" },
+  "identity.accounts": { fr: "Comptes actifs réservés aux membres de la liste", en: "Enabled accounts only for listed members" },
 } as const satisfies Record<string, Localized>;
 
 export type RuleId = keyof typeof RULES;
@@ -506,6 +524,117 @@ function vpnChecks(declared: Declared, observed: Observed): RuleCheck[] {
   return [peers, dns];
 }
 
+// ---------------------------------------------------------------------------------------
+// Identity provider
+
+/** Keycloak's password policy string, e.g. `length(12) and notUsername(undefined)`, as name → argument. */
+export function passwordPolicies(policy: string | null): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const part of (policy ?? "").split(/\s+and\s+/)) {
+    const match = /^\s*([A-Za-z][\w-]*)\s*(?:\((.*)\))?\s*$/.exec(part);
+    if (match) found.set(match[1]!, match[2] ?? "");
+  }
+  return found;
+}
+
+const DAY_MS = 86_400_000;
+const hasSecondFactor = (user: IdentityUserFacts) => user.credentials.some((c) => (SECOND_FACTOR_CREDENTIALS as readonly string[]).includes(c));
+const enrolling = (user: IdentityUserFacts) => user.requiredActions.some((a) => (ENROLMENT_ACTIONS as readonly string[]).includes(a));
+
+function identityChecks(declared: Declared, observed: Observed): RuleCheck[] {
+  const id = declared.identity;
+  if (!id) return [];
+  const read = observed.identityRealm;
+  const realm = `realm ${id.realm}`;
+  const setting = (rule: RuleId, categories: string[], text: string, evaluate: (r: IdentityRealmFacts["realm"]) => { observed: string; pass: boolean }) =>
+    judge(rule, "identity", realm, categories, text, read, (facts) => evaluate(facts.realm));
+
+  const registration = setting("identity.registration", ["identity.accounts"], "registrationAllowed=false", (r) => ({
+    observed: `registrationAllowed=${compact(r.registrationAllowed)}`,
+    pass: r.registrationAllowed === false,
+  }));
+  const bruteForce = setting("identity.brute-force", ["identity.credentials"], `bruteForceProtected=true, failureFactor=${id.lockoutAfterFailures}`, (r) => ({
+    observed: `bruteForceProtected=${compact(r.bruteForceProtected)}, failureFactor=${compact(r.failureFactor)}`,
+    pass: r.bruteForceProtected === true && r.failureFactor === id.lockoutAfterFailures,
+  }));
+  const passwords = setting("identity.password-policy", ["identity.credentials"], `length(${id.minimumPasswordLength}) or longer, notUsername, notEmail`, (r) => {
+    const policies = passwordPolicies(r.passwordPolicy);
+    const length = Number(policies.get("length") ?? NaN);
+    return {
+      observed: r.passwordPolicy ? r.passwordPolicy : "no password policy",
+      pass: length >= id.minimumPasswordLength && policies.has("notUsername") && policies.has("notEmail"),
+    };
+  });
+  const events = setting("identity.login-events", ["identity.login-events"], `eventsEnabled=true, eventsExpiration=${id.loginEventsSeconds} s`, (r) => ({
+    observed: `eventsEnabled=${compact(r.eventsEnabled)}, eventsExpiration=${r.eventsExpiration === null ? NOT_SET : `${r.eventsExpiration} s`}`,
+    pass: r.eventsEnabled === true && r.eventsExpiration === id.loginEventsSeconds,
+  }));
+  const sessions = setting(
+    "identity.sessions",
+    ["identity.sessions"],
+    `ssoSessionIdleTimeout=${id.ssoSessionIdleSeconds} s, ssoSessionMaxLifespan=${id.ssoSessionMaxSeconds} s`,
+    (r) => ({
+      observed: `ssoSessionIdleTimeout=${compact(r.ssoSessionIdleTimeout)} s, ssoSessionMaxLifespan=${compact(r.ssoSessionMaxLifespan)} s`,
+      pass: r.ssoSessionIdleTimeout === id.ssoSessionIdleSeconds && r.ssoSessionMaxLifespan === id.ssoSessionMaxSeconds,
+    }),
+  );
+
+  const required = id.twoFactor.filter((r) => r.required).map((r) => r.role);
+  const flow = judge(
+    "identity.two-factor-flow",
+    "identity",
+    realm,
+    ["identity.credentials"],
+    required.length > 0 ? `second factor asked of ${list(required)} whether or not they configured one (unconditionally or by a role condition)` : "second factor optional for every role",
+    read,
+    (facts) => {
+      const found = flowSecondFactor(facts.browserFlow);
+      const where = `browser flow ${facts.realm.browserFlow ?? NOT_SET}`;
+      const text = {
+        always: `${where}: second factor always asked`,
+        "by-condition": `${where}: second factor asked by condition (${list(found.conditions)})`,
+        "if-configured": `${where}: second factor asked only of members who configured one (${USER_CONFIGURED_TEXT})`,
+        never: `${where}: no second-factor step`,
+      }[found.kind];
+      return { observed: text, pass: required.length === 0 || found.kind === "always" || found.kind === "by-condition" };
+    },
+  );
+
+  const roles = id.twoFactor.map((policy) => {
+    const members = id.members.filter((m) => m.role === policy.role).map((m) => m.username);
+    const declaredText = policy.required
+      ? `required: every enabled ${policy.role} has a second factor, or enrols one within ${id.enrolmentDays} days of the account's creation`
+      : `optional (services.identity.twoFactor.${policy.role}.relaxedBecause: ${policy.reason ?? ""})`;
+    return judge("identity.two-factor", "identity", `role ${policy.role}`, ["identity.credentials"], declaredText, read, (facts) => {
+      const now = Date.parse(read!.readAt);
+      const accounts = facts.users.filter((u) => u.enabled && members.includes(u.username));
+      const enrolled = accounts.filter(hasSecondFactor).map((u) => u.username);
+      if (!policy.required) return { observed: `${enrolled.length} of ${accounts.length} enabled accounts have a second factor`, pass: true };
+      const missing = accounts.filter((u) => !hasSecondFactor(u));
+      const unenforced = missing.filter((u) => !enrolling(u)).map((u) => u.username);
+      const late = missing.filter((u) => enrolling(u) && u.createdTimestamp !== null && now - u.createdTimestamp > id.enrolmentDays * DAY_MS).map((u) => u.username);
+      const pending = missing.filter((u) => enrolling(u) && !late.includes(u.username)).map((u) => u.username);
+      const problems = [
+        ...(unenforced.length > 0 ? [`no second factor and none asked: ${list(unenforced)}`] : []),
+        ...(late.length > 0 ? [`not enrolled after ${id.enrolmentDays} days: ${list(late)}`] : []),
+      ];
+      const summary = `${enrolled.length} of ${accounts.length} enabled accounts have a second factor${pending.length > 0 ? `; enrolling: ${list(pending)}` : ""}`;
+      return { observed: problems.length > 0 ? `${summary}; ${problems.join("; ")}` : summary, pass: problems.length === 0 };
+    });
+  });
+
+  const accounts = judge("identity.accounts", "identity", realm, ["identity.accounts"], `enabled only: ${list(id.members.map((m) => m.username))}`, read, (facts) => {
+    const enabled = facts.users.filter((u) => u.enabled).map((u) => u.username).sort();
+    const listed = new Set(id.members.map((m) => m.username));
+    const extra = enabled.filter((u) => !listed.has(u));
+    return { observed: extra.length > 0 ? `enabled but not in the member list: ${list(extra)}` : `enabled: ${list(enabled)}`, pass: extra.length === 0 };
+  });
+
+  return [registration, bruteForce, passwords, events, sessions, flow, ...roles, accounts];
+}
+
+const USER_CONFIGURED_TEXT = "Keycloak's default \"Condition - user configured\": a member who deletes theirs logs in with a password alone";
+
 /** Every check, in deployment order of the services. */
 export function evaluate(declared: Declared, observed: Observed): RuleCheck[] {
   const all = [
@@ -517,6 +646,7 @@ export function evaluate(declared: Declared, observed: Observed): RuleCheck[] {
     ...matrixChecks(declared, observed),
     ...pollsChecks(declared, observed),
     ...vpnChecks(declared, observed),
+    ...identityChecks(declared, observed),
   ];
   const order = new Map(declared.services.map((s, i) => [s, i]));
   // Stable: within a service, the order above.

@@ -6,7 +6,7 @@ import { runInNewContext } from "node:vm";
 import { parse as parseYaml } from "yaml";
 import { BUILT_IMAGES, IMAGES, isPinned } from "../../stacks/services/images.ts";
 import { HETZNER_LOCATIONS, SCALEWAY_ZONES } from "../../stacks/host/settings.ts";
-import { EU_EEA_COUNTRIES } from "../../stacks/config/fields.ts";
+import { EU_EEA_COUNTRIES, hollowReasonProblem } from "../../stacks/config/fields.ts";
 import { sshExposureProblem } from "../../stacks/config/networks.ts";
 import { NEXTCLOUD_TWO_FACTOR_GROUP } from "../../stacks/services/reserved-names.ts";
 import { retentionSchema } from "../rgpd/model.ts";
@@ -458,6 +458,29 @@ function declaredFederation(resources: readonly PolicyResource[], facts: StackFa
   );
 }
 
+// --- 4b. no role without a second factor unless the file says why -----------------------
+
+/**
+ * The identity provider asks every role for a second factor unless the config relaxes it with a
+ * reason the register quotes; administrators never. The schema refuses the same (stacks/services/
+ * identity/settings.ts): this is the same rule again on what the stack declares, which an edited
+ * state or a program built around the schema could bypass.
+ */
+function twoFactorReasons(_resources: readonly PolicyResource[], facts: StackFacts | undefined): string[] {
+  // Without facts, register-retention already refuses the stack ("cannot be checked").
+  if (!facts || !facts.identity.enabled) return [];
+  return facts.identity.twoFactor.flatMap(({ role, required, reason }) => {
+    if (required) return [];
+    const field = `services.identity.twoFactor.${role}`;
+    if (role === "admin")
+      return [`${field}.required is false: administrators always need a second factor, their password alone would open every member's data; remove required: false`];
+    const hollow = reason === undefined || reason.trim().length < 10 ? "no reason is given" : hollowReasonProblem(reason);
+    return hollow
+      ? [`${field} lets ${role} members log in with a password alone and ${hollow === "no reason is given" ? hollow : `its reason ${hollow}`}: set ${field}.relaxedBecause, the sentence the DPO's register quotes, or keep required: true`]
+      : [];
+  });
+}
+
 // --- 5. no recording without a consent text ---------------------------------------------
 
 interface JitsiRecording {
@@ -615,6 +638,10 @@ function caddyLogRetention(r: PolicyResource): string[] {
  * (`not remote_ip`) and that the site answers with 403 (templates/proxy/Caddyfile.hbs).
  */
 const VPN_ONLY_ADMIN: readonly { upstream: string; what: string; paths: readonly string[] }[] = [
+  // Keycloak's reverse-proxy guide (keycloak/keycloak docs/guides/server/reverseproxy.adoc, "Exposed
+  // path recommendations"): /admin/ is not to be exposed, "an unnecessary attack vector".
+  // The master realm is where Keycloak's admin logs in: members never use it.
+  { upstream: "bastide-identity-", what: "Keycloak's admin console, admin API and master realm", paths: ["/admin", "/admin/*", "/realms/master", "/realms/master/*"] },
   { upstream: "bastide-nextcloud-app:", what: "Nextcloud's admin pages and provisioning API", paths: ["/settings/admin*", "/settings/users*", "/ocs/v1.php/cloud/*", "/ocs/v2.php/cloud/*"] },
   { upstream: "bastide-matrix-synapse:", what: "Synapse's admin API", paths: ["/_synapse/admin/*"] },
   { upstream: "bastide-polls-app:", what: "Framadate's admin pages", paths: ["/admin", "/admin/*"] },
@@ -997,6 +1024,12 @@ export const CHECKS: readonly PolicyCheck[] = [
     name: "federation-has-reason",
     description: "Synapse federates only when the config turns federation on with a reason.",
     check: declaredFederation,
+  },
+  {
+    kind: "stack",
+    name: "two-factor-has-reason",
+    description: "The identity provider asks every role for a second factor, unless the config says why a role may go without; administrators always.",
+    check: twoFactorReasons,
   },
   {
     kind: "resource",

@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { Association } from "../../stacks/config/schema.ts";
 import { hostCountry, type HostSettings } from "../../stacks/host/settings.ts";
 import { dataCategories } from "../rgpd/register.ts";
+import { twoFactorRoles } from "../../stacks/services/identity/register.ts";
 import type { Retention } from "../rgpd/model.ts";
 
 export const BASTIDE_TYPE = "bastide:index:Bastide";
@@ -40,6 +41,8 @@ export interface StackFacts {
   /** What the register says of Nextcloud's public links and admins' login. */
   nextcloud: { requireLinkPassword: boolean; adminTwoFactor: boolean };
   register: RegisteredRetention[];
+  /** What the register says of the identity provider: whether it runs, and each role's second factor with the reason when it is off. */
+  identity: { enabled: boolean; twoFactor: { role: string; required: boolean; reason?: string }[] };
 }
 
 /**
@@ -63,6 +66,10 @@ export function stackFacts(config: Association): StackFacts {
       adminTwoFactor: config.services.nextcloud.adminTwoFactor,
     },
     register: dataCategories(config).map((c) => ({ id: c.id, service: c.service, retention: compact(c.retention) })),
+    identity: {
+      enabled: config.services.identity.enabled,
+      twoFactor: twoFactorRoles(config).map(({ role, required, reason }) => ({ role, required, ...(reason !== undefined ? { reason } : {}) })),
+    },
   };
 }
 
@@ -82,6 +89,10 @@ const factsSchema = z.object({
   accessLog: z.object({ anonymiseAddresses: z.boolean() }),
   nextcloud: z.object({ requireLinkPassword: z.boolean(), adminTwoFactor: z.boolean() }),
   register: z.array(z.object({ id: z.string(), service: z.string(), retention: z.unknown() })),
+  identity: z.object({
+    enabled: z.boolean(),
+    twoFactor: z.array(z.object({ role: z.string(), required: z.boolean(), reason: z.string().optional() })),
+  }),
 });
 
 /**

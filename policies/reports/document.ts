@@ -31,7 +31,7 @@ const categorySchema = z.strictObject({
   dataSubjects: z.array(text).min(1),
   recipients: z.array(text).min(1),
   retention: z.strictObject({
-    kind: z.enum(["days", "account", "rotation", "session"]),
+    kind: z.enum(["days", "account", "rotation", "session", "lifespan"]),
     period: text,
     setting: text,
     configurable: z.boolean(),

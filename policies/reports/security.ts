@@ -9,6 +9,8 @@ import { isPinned } from "../../stacks/services/images.ts";
 import { LOG_ROTATION } from "../../stacks/platform/component.ts";
 import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
+import { twoFactorRoles } from "../../stacks/services/identity/register.ts";
+import { hostnames } from "../../stacks/services/hosts.ts";
 import type { Localized } from "../rgpd/model.ts";
 import { dockerSizeMb } from "../rgpd/register.ts";
 import { formatNumber } from "./text.ts";
@@ -164,6 +166,8 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     detail: { fr: access.map((a) => a.fr).join(" "), en: access.map((a) => a.en).join(" ") },
   });
 
+  for (const measure of identityMeasures(config)) add(measure);
+
   if (nextcloud.enabled)
     add({
       id: "two-factor",
@@ -219,4 +223,79 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     },
   });
   return measures;
+}
+
+/**
+ * The identity provider's measures: one login, a second factor by role (each relaxation quoted
+ * with its reason), the password policy and what it cannot check, the lock-out. Without it,
+ * the register says plainly that each service keeps its own password.
+ */
+export function identityMeasures(config: Association): SecurityMeasure[] {
+  const { identity } = config.services;
+  if (!identity.enabled)
+    return [
+      {
+        id: "single-sign-on",
+        title: { fr: "Un seul compte par membre", en: "One account per member" },
+        status: "not-provided",
+        detail: {
+          fr: "Fournisseur d'identité désactivé (services.identity.enabled: false) : chaque service a son propre mot de passe, et seuls les administrateurs de Nextcloud ont un second facteur.",
+          en: "Identity provider off (services.identity.enabled: false): each service has its own password, and only Nextcloud's admins have a second factor.",
+        },
+      },
+    ];
+  const host = `https://${hostnames(config).identity}`;
+  const { nextcloud, matrix, jitsi } = config.services;
+  /** The services that open with the one login: Jitsi's token login is not wired to it yet. */
+  const opened = [...(nextcloud.enabled ? ["Nextcloud"] : []), ...(matrix.enabled ? ["Matrix"] : [])];
+  const roles = twoFactorRoles(config);
+  const required = roles.filter((r) => r.required);
+  const relaxed = roles.filter((r) => !r.required);
+  return [
+    {
+      id: "single-sign-on",
+      title: { fr: "Un seul compte par membre", en: "One account per member" },
+      status: "in-place",
+      detail: {
+        fr: [
+          `Chaque membre a un seul compte, sur ${host} (Keycloak)${opened.length > 0 ? `, qui ouvre ${opened.join(" et ")} ; la connexion par mot de passe propre à ${opened.join(" et à ")} est fermée aux membres` : ""}.`,
+          ...(jitsi.enabled ? ["Jitsi garde ses propres comptes d'animateurs tant que sa connexion par jeton n'est pas reliée au fournisseur d'identité."] : []),
+          "Le membre choisit lui-même son mot de passe à la première connexion : l'administrateur n'en voit aucun.",
+          `Au départ d'un membre, son compte est désactivé et toutes ses sessions sont fermées, dans Keycloak${opened.length > 0 ? ` et, par déconnexion en arrière-plan (back-channel logout), dans ${opened.join(" et ")}` : ""}.`,
+          "La console d'administration de Keycloak (/admin) et le royaume où son administrateur se connecte (/realms/master) ne sont joignables que par le VPN.",
+        ].join(" "),
+        en: [
+          `Each member has one account, at ${host} (Keycloak)${opened.length > 0 ? `, that opens ${opened.join(" and ")}; ${opened.join("'s and ")}'s own password login is closed to members` : ""}.`,
+          ...(jitsi.enabled ? ["Jitsi keeps its own host accounts until its token login is wired to the identity provider."] : []),
+          "The member chooses their own password at first login: the admin sees none.",
+          `When a member leaves, their account is disabled and all their sessions ended, in Keycloak${opened.length > 0 ? ` and, by back-channel logout, in ${opened.join(" and ")}` : ""}.`,
+          "Keycloak's admin console (/admin) and the realm its admin logs in to (/realms/master) are reachable through the VPN only.",
+        ].join(" "),
+      },
+    },
+    {
+      id: "identity-two-factor",
+      title: { fr: "Double authentification des membres", en: "Two-factor login for members" },
+      status: relaxed.length === 0 ? "in-place" : "partial",
+      detail:
+        relaxed.length === 0
+          ? {
+              fr: "Tous les membres, quel que soit leur rôle, se connectent avec un second facteur : une application d'authentification (TOTP) ou une clé d'accès (WebAuthn). Il est demandé dès la première connexion, et la connexion est refusée sans lui.",
+              en: "Every member, whatever their role, logs in with a second factor: an authenticator app (TOTP) or a passkey (WebAuthn). It is asked at first login, and login is refused without it.",
+            }
+          : {
+              fr: `Second facteur (application d'authentification TOTP ou clé d'accès WebAuthn) exigé des ${required.map((r) => r.name.fr).join(" et des ")} ; facultatif, par choix de l'association, pour : ${relaxed.map((r) => `${r.name.fr}, parce que « ${r.reason} » (services.identity.twoFactor.${r.role}.relaxedBecause)`).join(" ; ")}.`,
+              en: `Second factor (TOTP authenticator app or WebAuthn passkey) required of ${required.map((r) => r.name.en).join(" and ")}; optional, by the association's choice, for: ${relaxed.map((r) => `${r.name.en}, because "${r.reason}" (services.identity.twoFactor.${r.role}.relaxedBecause)`).join("; ")}.`,
+            },
+    },
+    {
+      id: "passwords",
+      title: { fr: "Politique de mots de passe et verrouillage", en: "Password policy and lock-out" },
+      status: "in-place",
+      detail: {
+        fr: `Au moins ${identity.passwords.minimumLength} caractères, différent de l'identifiant et de l'adresse e-mail, sans reprendre un mot de passe récent ; mots de passe conservés sous forme d'empreinte Argon2. Keycloak ne peut pas vérifier qu'un mot de passe figure dans une liste de mots de passe divulgués, ni qu'il ne reprend pas le nom du membre ou celui de l'association : le second facteur compense ce risque. Après ${identity.lockoutAfterFailures} échecs de connexion, le compte est verrouillé temporairement (protection contre la force brute).`,
+        en: `At least ${identity.passwords.minimumLength} characters, different from the user name and the e-mail address, not a recent password again; passwords kept as Argon2 hashes. Keycloak cannot check that a password is on a list of breached passwords, nor that it does not reuse the member's or the association's name: the second factor offsets that risk. After ${identity.lockoutAfterFailures} failed logins, the account is locked for a while (brute-force protection).`,
+      },
+    },
+  ];
 }

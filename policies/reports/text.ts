@@ -62,6 +62,11 @@ export function periodText(period: Period, language: Language): string {
     }
     case "session":
       return say({ fr: "en mémoire seulement, jusqu'à ", en: "in memory only, until " }) + say(period.until);
+    case "lifespan":
+      return say({
+        fr: `jusqu'à la déconnexion, ${formatNumber(period.idleMinutes, "fr")}\u00A0minutes sans activité, ou ${formatNumber(period.maxHours, "fr")}\u00A0heures après la connexion au plus tard`,
+        en: `until logout, ${formatNumber(period.idleMinutes, "en")} minutes without activity, or ${formatNumber(period.maxHours, "en")} hours after login at the latest`,
+      });
   }
 }
 

@@ -63,6 +63,8 @@ export const periodSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("rotation"), maxFileMb: z.number().positive(), files: z.number().int().min(1) }),
   /** Held in memory only, and gone at `until`. */
   z.strictObject({ kind: z.literal("session"), until: localized }),
+  /** A login session: ends after `idleMinutes` without activity, and `maxHours` after login at the latest. */
+  z.strictObject({ kind: z.literal("lifespan"), idleMinutes: z.number().int().min(1), maxHours: z.number().int().min(1) }),
 ]);
 export type Period = z.infer<typeof periodSchema>;
 

@@ -4,6 +4,8 @@
 import type { Association, Member } from "../../stacks/config/schema.ts";
 import type { Hostnames } from "../../stacks/services/blueprint.ts";
 import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
+import { IDENTITY_RETENTION } from "../../stacks/services/identity/register.ts";
+import { OIDC_CLIENT_ID, oidcBackChannelLogoutPath, oidcRedirectPaths } from "../../stacks/services/nextcloud/oidc.ts";
 
 /** The realm every member lives in (the identity blueprint's). */
 export const REALM = IDENTITY_REALM;
@@ -14,24 +16,14 @@ export const BROWSER_FLOW = "bastide browser";
 /** The user attribute that carries the member's role; the browser flow reads it. */
 export const ROLE_ATTRIBUTE = "bastide_role";
 
-/** Nextcloud user_oidc's provider identifier (`occ user_oidc:provider bastide`), part of its back-channel logout URL. */
-export const NEXTCLOUD_OIDC_PROVIDER = "bastide";
 
 /**
- * Login events are kept six months, the shortest of the 6 months to 1 year the CNIL
- * recommends for access logs ("Recommandation relative aux mesures de journalisation",
- * délibération n° 2021-122 du 14 octobre 2021): long enough to investigate a break-in
- * found late, no longer than that purpose needs.
+ * Login events and SSO sessions last as the register states (IDENTITY_RETENTION, with its
+ * reasons). Each service keeps its own session after the login, so the SSO session only
+ * decides when the identity provider asks for the password (and code) again.
  */
-export const LOGIN_EVENTS_DAYS = 180;
-
-/**
- * SSO sessions: Keycloak's own defaults, stated rather than implied (RealmRepresentation
- * ssoSessionIdleTimeout 1800 s, ssoSessionMaxLifespan 36000 s at 26.7.3, read back from a
- * fresh realm of the test server). Each service keeps its own session after the login, so
- * these only decide when the identity provider asks for the password (and code) again.
- */
-export const SSO_SESSION = { idleSeconds: 30 * 60, maxSeconds: 10 * 3600 } as const;
+export const LOGIN_EVENTS_DAYS = IDENTITY_RETENTION.loginEventsDays;
+export const SSO_SESSION = { idleSeconds: IDENTITY_RETENTION.ssoSessionIdleMinutes * 60, maxSeconds: IDENTITY_RETENTION.ssoSessionMaxHours * 3600 } as const;
 
 /** Remembered passwords a new one may not repeat (Keycloak's passwordHistory policy). */
 export const PASSWORD_HISTORY = 5;
@@ -146,13 +138,13 @@ function clientsFor(config: Association, hostnames: Hostnames): DesiredClient[] 
   if (config.services.nextcloud.enabled) {
     const cloud = `https://${hostnames.cloud}`;
     clients.push({
-      clientId: "nextcloud",
+      clientId: OIDC_CLIENT_ID,
       name: "Nextcloud",
       baseUrl: `${cloud}/`,
       // user_oidc's routes (appinfo/routes.php): login#code at /code, login#backChannelLogout at /backchannel-logout/{providerIdentifier}.
-      redirectUris: [`${cloud}/apps/user_oidc/code`],
+      redirectUris: oidcRedirectPaths.map((path) => `${cloud}${path}`),
       postLogoutRedirectUris: [`${cloud}/`],
-      backchannelLogoutUrl: `${cloud}/apps/user_oidc/backchannel-logout/${NEXTCLOUD_OIDC_PROVIDER}`,
+      backchannelLogoutUrl: `${cloud}${oidcBackChannelLogoutPath}`,
     });
   }
   if (config.services.matrix.enabled) {

@@ -11,12 +11,20 @@
 // e-mail nor on this sheet. The member changes the Nextcloud one (personal settings →
 // security) and the Element one (all settings → change password) at first sign-in;
 // Jitsi's cannot be changed by the member, who asks the admin for a new one.
+//
+// With the identity provider (services.identity, the default), the sheet explains the one
+// login instead: one account at the identity host opens Nextcloud and Element; the member
+// chooses their own password and second factor at first login, from one temporary password
+// the admin hands over (or a link Keycloak mails, when a relay is configured). Jitsi keeps its
+// own account until its token login is wired to the identity provider, and the sheet says so.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import type { Association, Member } from "../../stacks/config/schema.ts";
 import { ASSOCIATION_CALENDAR, type DesiredState, isStaff } from "../desired.ts";
 import { tunnelName } from "../vpn/peer-config.ts";
+import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
+import { hostnames } from "../../stacks/services/hosts.ts";
 
 export type SheetLanguage = "fr" | "en";
 
@@ -29,6 +37,17 @@ export interface WelcomeOptions {
   jitsiGuests?: boolean;
   /** Nextcloud enforces a second factor for admins: admins are told to have an authenticator app ready. */
   adminTwoFactor?: boolean;
+  /** The identity provider: members log in once there. Absent or false: each service has its own password. */
+  identity?: IdentityOptions | false;
+}
+
+export interface IdentityOptions {
+  /** e.g. connexion.asso-exemple.fr */
+  host: string;
+  /** Whether each role must enrol a second factor (services.identity.twoFactor.<role>.required). */
+  twoFactor: Record<Member["role"], boolean>;
+  /** A mail relay is configured: Keycloak mails the enrolment link instead of the admin handing a temporary password. */
+  byMail: boolean;
 }
 
 export interface WelcomeSheet {
@@ -41,6 +60,8 @@ export interface WelcomeSheet {
 export interface SheetData {
   organisation: string;
   member: { id: string; name: string; email: string };
+  /** The one login, when the identity provider is deployed; `services` are those it opens. */
+  identity: { url: string; accountUrl: string; username: string; services: string; byMail: boolean; twoFactor: boolean } | false;
   nextcloud:
     | { url: string; loginUrl: string; username: string; twoFactor: boolean; calendars: { name: string; readOnly: boolean }[] }
     | false;
@@ -51,6 +72,7 @@ export interface SheetData {
 }
 
 const WIREGUARD_APPS = "https://www.wireguard.com/install/";
+const SERVICE_SEPARATOR: Record<SheetLanguage, string> = { fr: " et ", en: " and " };
 
 /** Names come from a YAML file: one line each, so they cannot fake lines of the sheet. */
 const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
@@ -69,7 +91,8 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
       url: https(hostnames.cloud),
       loginUrl: `${https(hostnames.cloud)}/login`,
       username: user.id,
-      twoFactor: member.role === "admin" && options.adminTwoFactor === true,
+      // With the identity provider, the second factor is asked there, not by Nextcloud.
+      twoFactor: member.role === "admin" && options.adminTwoFactor === true && !options.identity,
       calendars: desired.nextcloud.calendars
         .filter((c) => user.groups.includes(c.group))
         // The association-wide calendar last, after the member's teams'.
@@ -105,9 +128,21 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
   const tunnel = tunnelName(hostnames);
   const vpn: SheetData["vpn"] = devices.length > 0 ? { tunnel, fileName: `${tunnel}.conf`, devices, apps: WIREGUARD_APPS } : false;
 
+  const identity: SheetData["identity"] = options.identity
+    ? {
+        url: https(options.identity.host),
+        accountUrl: `${https(options.identity.host)}/realms/${IDENTITY_REALM}/account`,
+        username: member.id,
+        services: [nextcloud && "Nextcloud", matrix && "Element"].filter(Boolean).join(SERVICE_SEPARATOR[sheetLanguage(member, desired, options)]),
+        byMail: options.identity.byMail,
+        twoFactor: options.identity.twoFactor[member.role],
+      }
+    : false;
+
   return {
     organisation: oneLine(desired.organisation.name),
     member: { id: member.id, name: oneLine(member.name), email: member.email },
+    identity,
     nextcloud,
     matrix,
     jitsi,
@@ -150,7 +185,15 @@ export const welcomeOptions = (config: Association): Omit<WelcomeOptions, "langu
   polls: config.services.polls.enabled,
   jitsiGuests: config.services.jitsi.guests.allowed,
   adminTwoFactor: config.services.nextcloud.adminTwoFactor,
+  identity: identityOptions(config),
 });
+
+function identityOptions(config: Association): IdentityOptions | false {
+  const { identity } = config.services;
+  if (!identity.enabled) return false;
+  const twoFactor = { admin: identity.twoFactor.admin.required, staff: identity.twoFactor.staff.required, volunteer: identity.twoFactor.volunteer.required };
+  return { host: hostnames(config).identity, twoFactor, byMail: config.mail !== undefined };
+}
 
 /** Every member's sheet, by member id. */
 export function welcomeSheets(config: Association, desired: DesiredState): Record<string, WelcomeSheet> {

@@ -10,10 +10,10 @@ import { containerName } from "../../stacks/services/blueprint.ts";
 import { NEXTCLOUD_ADMIN_USER } from "../../stacks/services/nextcloud/blueprint.ts";
 import { serverConfWithPeers } from "../../provisioners/vpn/server.ts";
 import { dataCategories } from "../../policies/rgpd/register.ts";
-import { declaredState, JITSI_RECORDING_SETTINGS, type Declared } from "../../policies/audit/declared.ts";
+import { declaredIdentity, declaredState, JITSI_RECORDING_SETTINGS, type Declared, type DeclaredIdentity } from "../../policies/audit/declared.ts";
 import { TEMPORARY_TAG } from "../../provisioners/nextcloud-settings/desired.ts";
 import { readError, readValue, auditReportSchema, type Read } from "../../policies/audit/model.ts";
-import type { ContainerFacts, Observed } from "../../policies/audit/observed.ts";
+import type { ContainerFacts, IdentityRealmFacts, Observed } from "../../policies/audit/observed.ts";
 import {
   caddyLogOutputs,
   corefileFacts,
@@ -107,7 +107,39 @@ function faithful(config: Association, declared: Declared = declaredState(config
     observed.wireguardPeers = read(wireguardPeers(file(declared.vpn.serverConf)));
     observed.corefile = read(corefileFacts(file(declared.vpn.corefile)));
   }
+  if (declared.identity) observed.identityRealm = read(realmAsDeclared(declared.identity));
   return observed;
+}
+
+/**
+ * The realm as the identity provisioner leaves it, in the shape Keycloak's admin API gives it
+ * (test/audit/identity-live.test.ts reads the same from the real server): every member enrolled
+ * a day ago, the second factor asked by a role condition.
+ */
+function realmAsDeclared(id: DeclaredIdentity): IdentityRealmFacts {
+  const step = (level: number, requirement: string, providerId: string | null) => ({ level, requirement, providerId, subflow: providerId === null, name: providerId ?? "sub-flow" });
+  return {
+    realm: {
+      registrationAllowed: false,
+      bruteForceProtected: true,
+      failureFactor: id.lockoutAfterFailures,
+      eventsEnabled: true,
+      eventsExpiration: id.loginEventsSeconds,
+      passwordPolicy: `length(${id.minimumPasswordLength}) and notUsername(undefined) and notEmail(undefined) and passwordHistory(3)`,
+      ssoSessionIdleTimeout: id.ssoSessionIdleSeconds,
+      ssoSessionMaxLifespan: id.ssoSessionMaxSeconds,
+      browserFlow: "bastide browser",
+    },
+    browserFlow: [
+      step(0, "ALTERNATIVE", "auth-cookie"),
+      step(0, "ALTERNATIVE", null),
+      step(1, "REQUIRED", "auth-username-password-form"),
+      step(1, "CONDITIONAL", null),
+      step(2, "REQUIRED", "conditional-user-attribute"),
+      step(2, "REQUIRED", "auth-otp-form"),
+    ],
+    users: id.members.map((m) => ({ username: m.username, enabled: true, role: m.role, createdTimestamp: Date.now() - 86_400_000, requiredActions: [], credentials: ["otp", "password"] })),
+  };
 }
 
 const failing = (checks: RuleCheck[]) => checks.filter((c) => c.status !== "pass").map((c) => `${c.rule}${c.subject ? ` [${c.subject}]` : ""}`);
@@ -314,6 +346,36 @@ const DRIFTS: Drift[] = [
     fails: ["vpn.dns-not-logged [bastide-vpn-wireguard:/config/coredns/Corefile]"],
   },
 ];
+
+const IDENTITY_DRIFTS: { what: string; change: (realm: IdentityRealmFacts) => void; fails: string[] }[] = [
+  { what: "self-registration opened", change: (r) => void (r.realm.registrationAllowed = true), fails: ["identity.registration [realm bastide]"] },
+  { what: "brute-force detection off", change: (r) => void (r.realm.bruteForceProtected = false), fails: ["identity.brute-force [realm bastide]"] },
+  { what: "login events kept a year", change: (r) => void (r.realm.eventsExpiration = 365 * 86_400), fails: ["identity.login-events [realm bastide]"] },
+  { what: "sessions kept a day", change: (r) => void (r.realm.ssoSessionMaxLifespan = 86_400), fails: ["identity.sessions [realm bastide]"] },
+  { what: "a shorter password allowed", change: (r) => void (r.realm.passwordPolicy = "length(8) and notUsername(undefined) and notEmail(undefined)"), fails: ["identity.password-policy [realm bastide]"] },
+  {
+    what: "the flow's role condition replaced by Keycloak's 'user configured'",
+    change: (r) => void (r.browserFlow[4]!.providerId = "conditional-user-configured"),
+    fails: ["identity.two-factor-flow [realm bastide]"],
+  },
+  {
+    what: "a staff member's second factor deleted",
+    change: (r) => void (r.users.find((u) => u.role === "staff")!.credentials = ["password"]),
+    fails: ["identity.two-factor [role staff]"],
+  },
+  { what: "a departed member still enabled", change: (r) => void r.users.push({ ...r.users[0]!, username: "ancien.membre" }), fails: ["identity.accounts [realm bastide]"] },
+];
+
+for (const drift of IDENTITY_DRIFTS) {
+  test(`one change, one failing rule: identity, ${drift.what}`, (t) => {
+    // With the identity provider declared, whatever the catalogue holds yet.
+    const declared: Declared = { ...declaredState(example), identity: declaredIdentity(example) };
+    const observed = faithful(example, declared);
+    t.deepEqual(failing(evaluate(declared, observed)), [], "as declared, every rule passes");
+    drift.change(value(observed.identityRealm)!);
+    t.deepEqual(failing(evaluate(declared, observed)), drift.fails);
+  });
+}
 
 for (const drift of DRIFTS) {
   test(`one change, one failing rule: ${drift.what}`, (t) => {

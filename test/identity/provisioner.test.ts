@@ -107,8 +107,8 @@ test.serial("the example association is provisioned whole, and an unchanged re-r
   });
   t.deepEqual((matrix.protocolMappers as { name: string }[]).map((m) => m.name).sort(), ["email", "groups", "name", "preferred_username"]);
   const [nextcloud] = (await admin("GET", `${realm}/clients?clientId=nextcloud`)) as any[];
-  t.deepEqual(nextcloud.redirectUris, ["https://cloud.jardins-canal.localhost/apps/user_oidc/code"]);
-  t.is(nextcloud.attributes["backchannel.logout.url"], "https://cloud.jardins-canal.localhost/apps/user_oidc/backchannel-logout/bastide");
+  t.deepEqual(nextcloud.redirectUris, ["https://cloud.jardins-canal.localhost/apps/user_oidc/code", "https://cloud.jardins-canal.localhost/index.php/apps/user_oidc/code"]);
+  t.is(nextcloud.attributes["backchannel.logout.url"], "https://cloud.jardins-canal.localhost/index.php/apps/user_oidc/backchannel-logout/bastide");
 
   const again = await provision(desired);
   t.deepEqual(kinds(again.planned), []);

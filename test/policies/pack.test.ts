@@ -54,6 +54,7 @@ const CONFIGS = {
         adminTwoFactor: false,
       };
       i.services.proxy = { ...i.services.proxy, accessLog: { anonymiseAddresses: false } };
+      i.services.identity = { twoFactor: { volunteer: { required: false, relaxedBecause: "Garden volunteers often have no phone of their own." } } };
     }),
 } satisfies Record<string, () => Association>;
 
@@ -141,6 +142,14 @@ test("the facts hold no member and no secret, only what the checks need", (t) =>
   t.deepEqual(stacks.example.facts.host, { target: "local" });
   t.deepEqual(stacks.federation.facts.matrix, { federation: true, federationReason: "Partner associations chat with us from their own Matrix servers." });
   t.true(stacks.example.facts.register.some((c) => c.id === "matrix.messages"));
+  t.deepEqual(stacks.relaxed.facts.identity, {
+    enabled: true,
+    twoFactor: [
+      { role: "admin", required: true },
+      { role: "staff", required: true },
+      { role: "volunteer", required: false, reason: "Garden volunteers often have no phone of their own." },
+    ],
+  });
 });
 
 // --- unsafe variants are refused -------------------------------------------------------------
@@ -294,6 +303,58 @@ const VARIANTS: Variant[] = [
     policy: "federation-has-reason",
     message: /federates .* and no reason is declared: .*register \{ policyFacts/,
     also: ["register-retention"],
+  },
+  // 4b. a second factor for every role unless the file says why
+  {
+    title: "volunteers' second factor turned off with no reason in the declared facts",
+    base: "example",
+    unsafe: (_rs, facts) => ({
+      ...facts,
+      identity: { enabled: true, twoFactor: [{ role: "admin", required: true }, { role: "staff", required: true }, { role: "volunteer", required: false }] },
+    }),
+    policy: "two-factor-has-reason",
+    message: /services\.identity\.twoFactor\.volunteer lets volunteer members log in with a password alone and no reason is given: set services\.identity\.twoFactor\.volunteer\.relaxedBecause/,
+  },
+  {
+    title: "staff's second factor turned off with a hollow reason",
+    base: "relaxed",
+    unsafe: (_rs, facts) => ({
+      ...facts,
+      identity: { enabled: true, twoFactor: [{ role: "admin", required: true }, { role: "staff", required: false, reason: "todo todo todo todo" }, { role: "volunteer", required: true }] },
+    }),
+    policy: "two-factor-has-reason",
+    message: /services\.identity\.twoFactor\.staff lets staff members log in with a password alone and its reason "todo todo todo todo" does not say why/,
+  },
+  {
+    title: "administrators' second factor turned off, even with a reason",
+    base: "example",
+    unsafe: (_rs, facts) => ({
+      ...facts,
+      identity: { enabled: true, twoFactor: [{ role: "admin", required: false, reason: "Our admin travels a lot and loses phones." }, { role: "staff", required: true }, { role: "volunteer", required: true }] },
+    }),
+    policy: "two-factor-has-reason",
+    message: /services\.identity\.twoFactor\.admin\.required is false: administrators always need a second factor.*remove required: false/,
+  },
+  {
+    title: "Keycloak's admin console served to the Internet",
+    base: "example",
+    unsafe: (rs) =>
+      editFile(find(rs, "bastide-proxy-caddy"), "Caddyfile", (c) => `${c}\nconnexion.jardins-canal.localhost {\n\timport security_headers\n\treverse_proxy bastide-identity-keycloak:8080\n}\n`),
+    policy: "vpn-only-admin-pages",
+    message: /lets Keycloak's admin console, admin API and master realm \(\/admin \/admin\/\* \/realms\/master \/realms\/master\/\*\) be reached from outside the VPN on connexion\.jardins-canal\.localhost/,
+  },
+  {
+    title: "Keycloak's master realm left open while the console is VPN-only",
+    base: "example",
+    unsafe: (rs) =>
+      editFile(
+        find(rs, "bastide-proxy-caddy"),
+        "Caddyfile",
+        (c) =>
+          `${c}\nconnexion.jardins-canal.localhost {\n\timport security_headers\n\t@outside_vpn {\n\t\tpath /admin /admin/*\n\t\tnot remote_ip 10.8.0.0/24\n\t}\n\trespond @outside_vpn "Reachable through the association's VPN only" 403\n\treverse_proxy bastide-identity-keycloak:8080\n}\n`,
+      ),
+    policy: "vpn-only-admin-pages",
+    message: /lets Keycloak's admin console, admin API and master realm \(\/realms\/master \/realms\/master\/\*\) be reached from outside the VPN/,
   },
   // 5. recording needs consent
   {
@@ -786,6 +847,17 @@ const SAFE_CHANGES: { title: string; base: StackName; change: (resources: Policy
     title: "SSH from a few admin networks, written as networks (a /24 and an IPv6 /48)",
     base: "hetzner",
     change: (rs) => void (find(rs, "hetzner-firewall").props.rules as object[]).push({ direction: "in", protocol: "tcp", port: "22", sourceIps: ["203.0.113.0/24", "2001:db8:1::/48"] }),
+  },
+  {
+    title: "Keycloak's admin console behind the VPN-only matcher",
+    base: "example",
+    change: (rs) =>
+      editFile(
+        find(rs, "bastide-proxy-caddy"),
+        "Caddyfile",
+        (c) =>
+          `${c}\nconnexion.jardins-canal.localhost {\n\timport security_headers\n\t@outside_vpn {\n\t\tpath /admin /admin/* /realms/master /realms/master/*\n\t\tnot remote_ip 10.8.0.0/24\n\t}\n\trespond @outside_vpn "Reachable through the association's VPN only" 403\n\treverse_proxy bastide-identity-keycloak:8080\n}\n`,
+      ),
   },
   {
     title: "recording on, with the consent text and the consent question (config edit)",

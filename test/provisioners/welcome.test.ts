@@ -1,4 +1,4 @@
-// The welcome sheets: French by default, English for members who read English; each lists
+// The welcome sheets without the identity provider: French by default, English for members who read English; each lists
 // only the services deployed, the member's user names, how to get a first password, their
 // calendars, rooms and devices, and never a secret. Hostile names are escaped, as a real
 // browser (Chromium) proves by loading the page.
@@ -12,6 +12,16 @@ import { peerKeyPair } from "../../provisioners/vpn/keys.ts";
 import type { Association, Member } from "../../stacks/config/schema.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { requireProgram, run, scratch } from "../support/programs.ts";
+
+/**
+ * Today's sheet, each service with its own first password: the identity provider off. The
+ * one-login sheet (the default) is tested at the end of this file.
+ */
+const withoutIdentity = (edit?: (input: Record<string, any>) => void): Association =>
+  exampleAssociation((input) => {
+    input.services.identity = { enabled: false };
+    edit?.(input);
+  });
 
 const URLS = {
   nextcloud: "https://cloud.jardins-canal.localhost",
@@ -27,7 +37,7 @@ const member = (config: Association, id: string): Member => {
 };
 
 function sheetOf(id: string, edit?: (input: Record<string, any>) => void, options?: WelcomeOptions) {
-  const config = exampleAssociation(edit);
+  const config = withoutIdentity(edit);
   const desired = desiredState(config);
   return welcomeSheet(member(config, id), desired, options ?? welcomeOptions(config));
 }
@@ -71,7 +81,7 @@ test("a volunteer's sheet, in French: addresses, user names, first passwords, ca
     t.false(body.includes("lea.moreau@meet.jitsi"));
     t.false(body.includes("VPN"));
   }
-  t.deepEqual(sheetData(member(exampleAssociation(), "lea.moreau"), desiredState(exampleAssociation()), welcomeOptions(exampleAssociation())).nextcloud, {
+  t.deepEqual(sheetData(member(withoutIdentity(), "lea.moreau"), desiredState(withoutIdentity()), welcomeOptions(withoutIdentity())).nextcloud, {
     url: URLS.nextcloud,
     loginUrl: `${URLS.nextcloud}/login`,
     username: "lea.moreau",
@@ -106,7 +116,7 @@ test("a member whose language is English gets the English sheet", (t) => {
 
 test("a staff member's sheet lists the Jitsi account and the VPN devices, handed over separately", (t) => {
   const sheet = sheetOf("karim.benali");
-  const data = sheetData(member(exampleAssociation(), "karim.benali"), desiredState(exampleAssociation()), welcomeOptions(exampleAssociation()));
+  const data = sheetData(member(withoutIdentity(), "karim.benali"), desiredState(withoutIdentity()), welcomeOptions(withoutIdentity()));
   t.deepEqual(data.jitsi, { url: URLS.jitsi, account: { username: "karim.benali", jid: "karim.benali@meet.jitsi" } });
   t.deepEqual(data.vpn, { tunnel: "jardins-canal", fileName: "jardins-canal.conf", devices: ["laptop", "phone"], apps: "https://www.wireguard.com/install/" });
   t.deepEqual(data.matrix && data.matrix.rooms, [
@@ -148,7 +158,7 @@ test("the language: the member's, else the association's, unless the caller pick
   t.is(sheetOf("tom.martin", englishAssociation).language, "en");
   t.is(sheetOf("tom.martin", undefined, { language: "fr" }).language, "fr");
   t.true(sheetOf("tom.martin", undefined, { language: "fr" }).text.startsWith("Bienvenue, Tom Martin"));
-  const all = welcomeSheets(exampleAssociation(), desiredState(exampleAssociation()));
+  const all = welcomeSheets(withoutIdentity(), desiredState(withoutIdentity()));
   t.deepEqual(Object.fromEntries(Object.entries(all).map(([id, s]) => [id, s.language])), {
     "claire.dubois": "fr",
     "karim.benali": "fr",
@@ -168,7 +178,7 @@ test("only the services deployed are listed, in every combination", (t) => {
     };
     for (const id of ["karim.benali", "lea.moreau"]) {
       for (const language of ["fr", "en"] as const) {
-        const config = exampleAssociation(edit);
+        const config = withoutIdentity(edit);
         const sheet = welcomeSheet(member(config, id), desiredState(config), { ...welcomeOptions(config), language });
         for (const body of both(sheet)) {
           const label = `${id} ${language} ${JSON.stringify(on)}`;
@@ -192,7 +202,7 @@ test("without guests in Jitsi, members without an account are not sent there; st
   for (const body of both(sheetOf("lea.moreau", noGuests))) t.false(body.includes(URLS.jitsi));
   for (const body of both(sheetOf("karim.benali", noGuests))) t.true(body.includes(URLS.jitsi));
   // Unknown guest setting (the desired state alone): not listed rather than wrongly promised.
-  const config = exampleAssociation();
+  const config = withoutIdentity();
   t.false(welcomeSheet(member(config, "lea.moreau"), desiredState(config)).text.includes(URLS.jitsi));
 });
 
@@ -205,7 +215,7 @@ test("without the VPN, no device section", (t) => {
 });
 
 test("a member missing from the desired state is an error naming them", (t) => {
-  const config = exampleAssociation();
+  const config = withoutIdentity();
   const desired = desiredState(config);
   const stranger: Member = { ...member(config, "lea.moreau"), id: "inconnu.e" };
   t.throws(() => welcomeSheet(stranger, desired, welcomeOptions(config)), { message: /member inconnu\.e has no Nextcloud account/ });
@@ -214,7 +224,7 @@ test("a member missing from the desired state is an error naming them", (t) => {
 // --- no secrets ---------------------------------------------------------------------------
 
 test("no password, key or seed ever appears on a sheet", (t) => {
-  const config = exampleAssociation();
+  const config = withoutIdentity();
   const desired = desiredState(config);
   const seeds = (desired.vpn?.peers ?? []).map((p) => `fakePeerSeed-${p.id}`);
   const privateKeys = seeds.map((s) => peerKeyPair(s).privateKey);
@@ -241,7 +251,7 @@ const HOSTILE = {
 };
 
 function hostileConfig(): Association {
-  return exampleAssociation((input) => {
+  return withoutIdentity((input) => {
     input.organisation.name = HOSTILE.organisation;
     input.members[1].name = HOSTILE.member;
     input.teams[0].name = HOSTILE.team;
@@ -297,7 +307,7 @@ test("the browser check is not vacuous: the same page rendered without escaping 
 test("a name cannot fake lines on the plain-text sheet", (t) => {
   // The config now refuses line breaks in names (test/config/text-and-addresses.test.ts);
   // set past validation, so that the sheet is shown to hold on its own.
-  const config = exampleAssociation();
+  const config = withoutIdentity();
   config.members[2]!.name = "Léa\nMot de passe : 1234";
   config.teams[1]!.name = "Potager\n- Faux agenda";
   const desired: DesiredState = desiredState(config);
@@ -305,4 +315,130 @@ test("a name cannot fake lines on the plain-text sheet", (t) => {
   t.true(text.startsWith("Bienvenue, Léa Mot de passe : 1234\n"));
   t.false(text.includes("\n- Faux agenda"));
   t.true(text.includes("- Potager - Faux agenda\n"));
+});
+
+// --- the one login (the identity provider, on by default) ----------------------------------
+
+const IDENTITY_URL = "https://connexion.jardins-canal.localhost";
+const ACCOUNT_URL = `${IDENTITY_URL}/realms/bastide/account`;
+
+function oneLoginSheet(id: string, edit?: (input: Record<string, any>) => void, language?: "fr" | "en") {
+  const config = exampleAssociation(edit);
+  return welcomeSheet(member(config, id), desiredState(config), { ...welcomeOptions(config), ...(language ? { language } : {}) });
+}
+
+test("one login: the sheet names the identity host, the services it opens, one temporary password and the second factor", (t) => {
+  const sheet = oneLoginSheet("lea.moreau");
+  const data = sheetData(member(exampleAssociation(), "lea.moreau"), desiredState(exampleAssociation()), welcomeOptions(exampleAssociation()));
+  t.deepEqual(data.identity, { url: IDENTITY_URL, accountUrl: ACCOUNT_URL, username: "lea.moreau", services: "Nextcloud et Element", byMail: false, twoFactor: true });
+  for (const body of both(sheet)) {
+    t.regex(body, /Votre compte \(une seule connexion pour tout\)/);
+    t.true(body.includes(IDENTITY_URL));
+    t.regex(body, /Identifiant : (<code>)?lea\.moreau(<\/code>)?/);
+    t.true(body.includes("Ce compte unique ouvre Nextcloud et Element : quand ils vous demandent de vous connecter, choisissez la connexion de l'association"));
+    // One temporary password for the member, not one per service.
+    t.true(body.includes(`vous remet un seul mot de passe provisoire, ${HANDED_FR}`));
+    t.is(body.split(HANDED_FR).length - 1, 1, "one hand-over in all");
+    t.false(body.includes("mot de passe provisoire pour Nextcloud"));
+    t.false(body.includes("mot de passe provisoire pour Element"));
+    t.true(body.includes("vous choisissez alors votre propre mot de passe, que personne d'autre ne voit"));
+    // The second factor: required for volunteers by default, an app or a passkey.
+    t.regex(body, /Second facteur \(obligatoire\)/);
+    t.true(body.includes("application d'authentification, par exemple FreeOTP ou Aegis (gratuites)"));
+    t.true(body.includes("clé d'accès (passkey)"));
+    t.true(body.includes("Téléphone perdu ou changé ? Demandez à l'administrateur ou l'administratrice de réinitialiser votre second facteur"));
+    t.true(body.includes(ACCOUNT_URL));
+    // Each service sends the member to the one login.
+    t.true(body.includes(`${URLS.nextcloud}/login`));
+    t.regex(body, /avec votre compte \(voir (VOTRE COMPTE|« Votre compte ») plus haut\) : votre compte Matrix existe déjà/);
+  }
+});
+
+test("one login, in English", (t) => {
+  for (const body of both(oneLoginSheet("tom.martin"))) {
+    t.true(body.includes("This one account opens Nextcloud and Element: when they ask you to sign in, choose the association's login"));
+    t.true(body.includes(`the administrator gives you one temporary password, ${HANDED_EN}`));
+    t.is(body.split(HANDED_EN).length - 1, 1);
+    t.regex(body, /Second factor \(required\)/);
+    t.true(body.includes("Lost or changed your phone? Ask the administrator, who resets your second factor"));
+    t.false(body.includes("temporary password for Nextcloud"));
+    t.false(body.includes("temporary password for Element"));
+  }
+});
+
+test("one login: staff keep Jitsi's own account, and the sheet says it is apart from the one login", (t) => {
+  for (const body of both(oneLoginSheet("karim.benali"))) {
+    t.true(body.includes("avec ce compte Jitsi : il garde son propre mot de passe, distinct de votre connexion unique"));
+    t.true(body.includes(`mot de passe provisoire pour Jitsi, ${HANDED_FR}`));
+    t.is(body.split(HANDED_FR).length - 1, 2, "the one login and Jitsi");
+  }
+  for (const body of both(oneLoginSheet("karim.benali", undefined, "en")))
+    t.true(body.includes("with this Jitsi account: it keeps its own password, apart from your one login"));
+});
+
+test("one login: a role that may skip the second factor is advised to add one; the others still must", (t) => {
+  const relaxVolunteers = (input: Record<string, any>) => {
+    input.services.identity = { twoFactor: { volunteer: { required: false, relaxedBecause: "Les bénévoles du jardin n'ont souvent pas de téléphone." } } };
+  };
+  for (const body of both(oneLoginSheet("lea.moreau", relaxVolunteers))) {
+    t.regex(body, /Second facteur \(recommandé\)/);
+    t.false(body.includes("Second facteur (obligatoire)"));
+    t.regex(body, /Sécurité du compte → Connexion/);
+  }
+  for (const body of both(oneLoginSheet("karim.benali", relaxVolunteers))) t.regex(body, /Second facteur \(obligatoire\)/);
+  for (const body of both(oneLoginSheet("lea.moreau", relaxVolunteers, "en"))) t.regex(body, /Second factor \(recommended\):(<\/strong>)? add one on your account page/);
+});
+
+test("one login: with a mail relay, the member gets the link by e-mail and no password is handed over", (t) => {
+  const withMail = (input: Record<string, any>) => {
+    input.mail = { host: "smtp.jardins-canal.localhost", from: "noreply@jardins-canal.localhost", username: "noreply" };
+  };
+  for (const body of both(oneLoginSheet("lea.moreau", withMail))) {
+    t.true(body.includes(`vous recevez un e-mail de ${IDENTITY_URL} avec un lien pour choisir vous-même votre mot de passe`));
+    t.false(body.includes(HANDED_FR));
+    t.false(body.includes("mot de passe provisoire"));
+  }
+});
+
+test("one login: admins are not sent to Nextcloud's own second factor, the identity provider asks for it", (t) => {
+  for (const body of both(oneLoginSheet("claire.dubois"))) {
+    t.false(body.includes("Nextcloud vous demande, à la première connexion"));
+    t.regex(body, /Second facteur \(obligatoire\)/);
+  }
+});
+
+test("one login: only the services deployed are said to open with it", (t) => {
+  const data = (edit: (input: Record<string, any>) => void) => {
+    const config = exampleAssociation(edit);
+    return sheetData(member(config, "lea.moreau"), desiredState(config), welcomeOptions(config)).identity;
+  };
+  t.like(data((i) => (i.services.nextcloud = { enabled: false })), { services: "Element" });
+  t.like(data((i) => (i.services.matrix = { enabled: false })), { services: "Nextcloud" });
+  const neither = oneLoginSheet("lea.moreau", (i) => {
+    i.services.nextcloud = { enabled: false };
+    i.services.matrix = { enabled: false };
+  });
+  for (const body of both(neither)) {
+    t.false(body.includes("Ce compte unique ouvre"));
+    t.true(body.includes(IDENTITY_URL));
+  }
+});
+
+test("one login: the identity provider off gives today's sheet, a password per service", (t) => {
+  const config = withoutIdentity();
+  t.is(sheetData(member(config, "lea.moreau"), desiredState(config), welcomeOptions(config)).identity, false);
+  for (const body of both(welcomeSheet(member(config, "lea.moreau"), desiredState(config), welcomeOptions(config)))) {
+    t.false(body.includes(IDENTITY_URL));
+    t.true(body.includes("mot de passe provisoire pour Nextcloud"));
+  }
+});
+
+test("one login: Chromium shows the section as written, with working links and nothing secret", (t) => {
+  const config = exampleAssociation();
+  const sheet = welcomeSheet(member(config, "tom.martin"), desiredState(config), welcomeOptions(config));
+  const dom = browserDom(sheet.html);
+  t.true(dom.includes("<h2>Your account: one login</h2>"));
+  t.true(dom.includes(`<a href="${IDENTITY_URL}">${IDENTITY_URL}</a>`));
+  t.true(dom.includes(`<a href="${ACCOUNT_URL}">${ACCOUNT_URL}</a>`));
+  t.notRegex(JSON.stringify(sheetData(member(config, "tom.martin"), desiredState(config), welcomeOptions(config))), /password|secret|key"/i);
 });

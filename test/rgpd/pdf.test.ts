@@ -53,6 +53,9 @@ test("npm run report writes the French register as JSON, HTML and a PDF Chromium
   t.true(text.includes("Claire Dubois"), "the DPO is named");
   t.true(text.includes("Les Jardins Partagés du Canal"));
   t.true(text.includes("Bastide ne fait aucune sauvegarde"));
+  // The identity provider's measures, as Chromium printed them.
+  t.true(text.includes("Chaque membre a un seul compte, sur https://connexion."));
+  t.true(text.includes("Keycloak ne peut pas vérifier qu’un mot de passe figure dans une liste de mots de passe divulgués"));
 });
 
 test("--lang en prints the English record, with the host's provider", (t) => {
@@ -79,6 +82,9 @@ test("--lang en prints the English record, with the host's provider", (t) => {
   t.true(text.includes("Hetzner Online GmbH"));
   t.true(text.includes("Finland"), "hel1 is in Finland");
   t.false(text.includes("Jitsi"), "a service turned off is not in the record");
+  // Titles sit in a narrow column, interleaved in the PDF's text; the details read whole.
+  t.true(text.includes("Each member has one account, at https://connexion.asso-exemple.fr (Keycloak)"));
+  t.true(text.includes("Every member, whatever their role, logs in with a second factor"));
   t.true(text.includes("Claire Dubois"));
 });
 

@@ -45,6 +45,12 @@ export const OIDC_SECRET_FINGERPRINT = { app: USER_OIDC.app, key: "bastide_clien
 
 /** Nextcloud's redirect URI, the one the Keycloak client allows (appinfo/routes.php 16: login#code at /code). */
 export const oidcRedirectPath = "/apps/user_oidc/code";
+/**
+ * Both forms of it: Nextcloud writes /index.php/... into links unless its front controller is
+ * active (the apache image's pretty URLs, lib/private/URLGenerator.php), and Keycloak matches
+ * redirect URIs exactly. The recorded login (oidc-login.json) sent the /index.php form.
+ */
+export const oidcRedirectPaths = [oidcRedirectPath, `/index.php${oidcRedirectPath}`];
 /** Keycloak's back-channel logout URL for the client (appinfo/routes.php 18: login#backChannelLogout, POST). */
 export const oidcBackChannelLogoutPath = `/index.php/apps/user_oidc/backchannel-logout/${OIDC_PROVIDER}`;
 
