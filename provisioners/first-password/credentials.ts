@@ -11,13 +11,10 @@ import { pulumiStackOutput as readStackOutput } from "../runtime/stack-outputs.t
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
 import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
+import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS } from "../../stacks/services/identity/blueprint.ts";
 
-/**
- * Keycloak's bootstrap administrator: its user name and the name of its generated password in
- * `serviceSecrets`, as the identity blueprint (idsvc branch) names them: IDENTITY_ADMIN_USER and
- * IDENTITY_SECRETS.admin of stacks/services/identity/blueprint.ts. Import those once merged.
- */
-export const IDENTITY_ADMIN = { username: "_bastide", secret: "admin-password" } as const;
+/** Keycloak's bootstrap administrator: its user name and the name of its generated password in `serviceSecrets`. */
+export const IDENTITY_ADMIN = { username: IDENTITY_ADMIN_USER, secret: IDENTITY_SECRETS.admin } as const;
 
 export const CREDENTIAL_ENV = {
   identityPassword: "BASTIDE_IDENTITY_ADMIN_PASSWORD",

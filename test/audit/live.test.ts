@@ -27,6 +27,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
+import { parseDocument } from "yaml";
 import { loadAssociation } from "../../stacks/config/load.ts";
 import { blueprints, PUBLIC_ADDRESS } from "../../stacks/services/catalog.ts";
 import { containerName, type ContainerBlueprint } from "../../stacks/services/blueprint.ts";
@@ -55,7 +56,14 @@ import { prosodyTestImage, testProsodyConfig } from "../support/prosody.ts";
 import { requireProgram, run } from "../support/programs.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CONFIG_FILE = join(ROOT, "examples/association.yaml");
+/**
+ * The example with the identity provider off: this world has no Keycloak, and the identity
+ * rules are audited against the real one in identity-live.test.ts. Everything else as written.
+ */
+const CONFIG_FILE = join(mkdtempSync(join(tmpdir(), "bastide-audit-config-")), "association.yaml");
+const exampleDocument = parseDocument(readFileSync(join(ROOT, "examples/association.yaml"), "utf8"));
+exampleDocument.setIn(["services", "identity", "enabled"], false);
+writeFileSync(CONFIG_FILE, String(exampleDocument));
 const config = loadAssociation(CONFIG_FILE);
 const TEST_LABEL = "bastide.audit-test";
 /** Names of their own: other tests' containers (e.g. the Jitsi provisioner's) never collide. */
@@ -498,7 +506,7 @@ main(process.argv.slice(2), process.env, console, { declared: (d) => ({ ...d, co
   const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", launcher, "examples/association.yaml", "--out", out, "--no-pulumi"],
+      ["--import", "tsx", launcher, CONFIG_FILE, "--out", out, "--no-pulumi"],
       { cwd: ROOT, encoding: "utf8", timeout: 90_000, env: { ...cliEnv(w), AUDIT_TEST_IMAGES: JSON.stringify(w.images) } as NodeJS.ProcessEnv },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== "number") reject(error);

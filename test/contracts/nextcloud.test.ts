@@ -30,6 +30,7 @@ const SERVED_ONLY = {
   "occ-memory-warning": "occ commands only",
   "two-factor-enforcement": "the fake does not refuse logins for enforced 2FA (occ state it cannot see)",
   "app-password": "the fake does not model app passwords",
+  "oidc-login": "a member's login through the real Keycloak: see test/identity/nextcloud-login.test.ts",
   "user-oidc": "user_oidc's occ commands and the login page: see test/provisioners/nextcloud-recorded.test.ts and nextcloud-settings.test.ts",
 };
 

@@ -30,6 +30,7 @@ import { XMPP, SECRETS as JITSI_SECRETS } from "../../stacks/services/jitsi/blue
 import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
 import { SECRETS as POLLS_SECRETS } from "../../stacks/services/polls/blueprint.ts";
+import { IDENTITY_SECRETS } from "../../stacks/services/identity/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
 import { SERVER_KEY_SECRET } from "../../stacks/services/vpn/blueprint.ts";
 import { FakeServer, type FakeResponse } from "../fakes/fake-server.ts";
@@ -55,6 +56,10 @@ const READABLE = /^[a-hjkmnp-z2-9]{5}(-[a-hjkmnp-z2-9]{5}){3}$/;
  * (stacks/index.ts: each deployed service's generated secrets by name), with fake values.
  */
 const STACK_OUTPUT_SAMPLE = `{
+  "identity": {
+    "admin-password": "fakeKeycloakAdmin",
+    "db-password": "fakeKeycloakDb"
+  },
   "jitsi": {
     "jicofo-auth-password": "fakeJicofo",
     "jvb-auth-password": "fakeJvb"
@@ -63,6 +68,7 @@ const STACK_OUTPUT_SAMPLE = `{
     "db-password": "fakeMatrixDb",
     "form-secret": "fakeFormSecret",
     "macaroon-secret-key": "fakeMacaroon",
+    "oidc-client": "fakeMatrixOidcClient",
     "registration-shared-secret": "${SHARED_SECRET}"
   },
   "nextcloud": {
@@ -243,6 +249,7 @@ test("credentials: the sample has the stack's shape: each service's secrets by t
   t.deepEqual(keys("vpn"), [SERVER_KEY_SECRET]);
   t.deepEqual(keys("jitsi"), Object.values(JITSI_SECRETS).sort());
   t.deepEqual(keys("polls"), Object.values(POLLS_SECRETS).sort());
+  t.deepEqual(keys("identity"), Object.values(IDENTITY_SECRETS).sort());
   // identity: Keycloak's bootstrap administrator, IDENTITY_SECRETS.admin of the identity blueprint.
   t.deepEqual(STACK_OUTPUT_PATHS, { identityPassword: ["identity", "admin-password"], nextcloudPassword: ["nextcloud", "admin-password"], matrixSharedSecret: ["matrix", "registration-shared-secret"], provisioningToken: ["proxy", "provisioning-token"] });
 });
@@ -256,7 +263,7 @@ test("credentials: from `pulumi stack output` when the environment holds none", 
     provisioningToken: TOKEN,
   });
   t.is(calls, 1);
-  t.deepEqual(credentialsFromStackOutput(STACK_OUTPUT_SAMPLE), { nextcloudPassword: NEXTCLOUD_PASSWORD, matrixSharedSecret: SHARED_SECRET, provisioningToken: TOKEN });
+  t.deepEqual(credentialsFromStackOutput(STACK_OUTPUT_SAMPLE), { identityPassword: "fakeKeycloakAdmin", nextcloudPassword: NEXTCLOUD_PASSWORD, matrixSharedSecret: SHARED_SECRET, provisioningToken: TOKEN });
   // Only what the member's services need: Nextcloud's provisioning API is VPN-only at the proxy
   // too (stacks/services/nextcloud/blueprint.ts ADMIN_PATHS), so its run carries the token.
   t.deepEqual(loadCredentials({ nextcloud: true, matrix: false }, { env: {}, stackOutput: () => STACK_OUTPUT_SAMPLE }), {

@@ -11,8 +11,8 @@ export const activity: ProcessingActivity = {
   service: "identity",
   name: { fr: "Authentification des membres (Keycloak)", en: "Members' authentication (Keycloak)" },
   purpose: {
-    fr: "Donner à chaque membre un seul compte, protégé par un second facteur, qui ouvre Nextcloud, Element et Jitsi.",
-    en: "Give each member one account, protected by a second factor, that opens Nextcloud, Element and Jitsi.",
+    fr: "Donner à chaque membre un seul compte, protégé par un second facteur, qui ouvre le stockage de fichiers et la messagerie de l'association (Nextcloud, Element).",
+    en: "Give each member one account, protected by a second factor, that opens the association's file storage and chat (Nextcloud, Element).",
   },
 };
 
