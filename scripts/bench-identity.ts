@@ -27,7 +27,7 @@ function association(members: number, teams: number) {
   const input: AssociationInput = {
     organisation: { name: "Banc d'essai", country: "FR", contact: "contact@bench.localhost", dpo: { name: "DPO", email: "dpo@bench.localhost" } },
     domain: "bench.localhost",
-    host: { target: "local", size: { cpus: 4, memoryGb: 8 } },
+    host: { target: "local", size: { cpus: 4, memoryGb: 16 } },
     teams: Array.from({ length: teams }, (_, i) => ({ id: `team-${i}`, name: `Équipe ${i}` })),
     members: Array.from({ length: members }, (_, i) => ({
       id: `member.${String(i).padStart(4, "0")}`,

@@ -45,7 +45,7 @@ function association(members: number, teams: number, prefix = ""): { config: Ass
   const input: AssociationInput = {
     organisation: { name: "Banc d'essai", country: "FR", contact: "contact@bench.localhost", dpo: { name: "DPO", email: "dpo@bench.localhost" } },
     domain: "bench.localhost",
-    host: { target: "local", size: { cpus: 4, memoryGb: 8 } },
+    host: { target: "local", size: { cpus: 4, memoryGb: 16 } },
     members: memberList as AssociationInput["members"],
     teams: teamList,
   };

@@ -159,9 +159,18 @@ const INVALID: Invalid[] = [
       i.host = hetznerHost({ serverType: "cx22" });
     },
     path: "profile",
-    fix: "needs 4 vCPU / 16 GB, but the host has 2 vCPU / 4 GB; choose profile small or a larger host",
+    fix: "needs 4 vCPU / 16 GB, but the host has 2 vCPU / 4 GB; choose a host of at least 4 vCPU / 16 GB",
   },
-  { name: "small profile on a too small machine", edit: (i) => (i.host.size = { cpus: 1, memoryGb: 2 }), path: "profile", fix: "choose profile small or a larger host" },
+  { name: "small profile on a too small machine", edit: (i) => (i.host.size = { cpus: 1, memoryGb: 2 }), path: "profile", fix: "choose a host of at least 2 vCPU / 12 GB" },
+  {
+    name: "profile standard on a host that holds small",
+    edit: (i) => {
+      i.profile = "standard";
+      i.host.size = { cpus: 2, memoryGb: 12 };
+    },
+    path: "profile",
+    fix: "needs 4 vCPU / 16 GB, but the host has 2 vCPU / 12 GB; choose profile small or a larger host",
+  },
   { name: "host size of zero", edit: (i) => (i.host.size.cpus = 0), path: "host.size.cpus", fix: "must be at least 1" },
   // Members and teams
   { name: "member id in upper case", edit: (i) => (i.members[1].id = "Karim.Benali"), path: "members[1].id", fix: "lower-case letters, digits, dot, hyphen or underscore" },

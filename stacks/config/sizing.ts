@@ -19,12 +19,13 @@ export function sizingProblems(config: Association): { path: string; message: st
   const profile = PROFILES[config.profile];
   const size = hostSize(config.host);
   const problems: { path: string; message: string }[] = [];
-  if (size.cpus < profile.minimum.cpus || size.memoryGb < profile.minimum.memoryGb) {
+  const fits = ({ minimum }: (typeof PROFILES)[keyof typeof PROFILES]) => size.cpus >= minimum.cpus && size.memoryGb >= minimum.memoryGb;
+  if (!fits(profile)) {
+    // Profile small is only a way out when the host can hold it.
+    const fix = config.profile !== "small" && fits(PROFILES.small) ? "choose profile small or a larger host" : `choose a host of at least ${profile.minimum.cpus} vCPU / ${profile.minimum.memoryGb} GB`;
     problems.push({
       path: "profile",
-      message:
-        `profile ${config.profile} needs ${profile.minimum.cpus} vCPU / ${profile.minimum.memoryGb} GB, ` +
-        `but the host has ${size.cpus} vCPU / ${size.memoryGb} GB; choose profile small or a larger host`,
+      message: `profile ${config.profile} needs ${profile.minimum.cpus} vCPU / ${profile.minimum.memoryGb} GB, but the host has ${size.cpus} vCPU / ${size.memoryGb} GB; ${fix}`,
     });
   }
   const total = memoryUse(config).reduce((sum, c) => sum + c.memoryMb, 0);
