@@ -5,6 +5,7 @@ import { IMAGES, isPinned } from "../stacks/services/images.ts";
 import { LOG_ROTATION } from "../stacks/platform/component.ts";
 import { PROVISIONING_TOKEN } from "../stacks/services/proxy/blueprint.ts";
 import { exampleAssociation } from "./support/association.ts";
+import { hostnames } from "../stacks/services/catalog.ts";
 import { deployUnderMocks, ofType, CONTAINER, VOLUME, type Registered } from "./support/program.ts";
 
 const example = exampleAssociation();
@@ -133,6 +134,19 @@ test.serial("database containers are on internal networks only", (t) => {
   }
   const internal = ofType(resources, "docker:index/network:Network").filter((n) => n.inputs.internal);
   t.true(internal.length >= 3);
+});
+
+test.serial("on the edge network every public name is the proxy's, so Synapse and Nextcloud reach the identity provider through Caddy", (t) => {
+  const edge = "bastide-edge";
+  const onEdge = (name: string) => containers().find((c) => c.inputs.name === name)!.inputs.networksAdvanced.find((n: any) => n.name === edge);
+  const hosts = hostnames(exampleAssociation());
+  t.deepEqual(onEdge("bastide-proxy-caddy").aliases, [hosts.element, hosts.identity, hosts.matrix, hosts.meet, hosts.cloud, hosts.polls].sort());
+  // The relying parties that fetch https://connexion.<domain>/realms/bastide/... sit on that network.
+  for (const name of ["bastide-matrix-synapse", "bastide-nextcloud-app"]) t.truthy(onEdge(name), `${name} is not on the edge network`);
+  for (const container of containers().filter((c) => c.inputs.name !== "bastide-proxy-caddy")) {
+    const aliases = container.inputs.networksAdvanced.flatMap((n: any) => n.aliases ?? []);
+    t.deepEqual(aliases.filter((alias: string) => Object.values(hosts).includes(alias)), [], `${container.inputs.name} claims a public name`);
+  }
 });
 
 test.serial("provisioning runs per service after its containers and the proxy, with credentials kept secret", (t) => {

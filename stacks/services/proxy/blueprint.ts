@@ -65,6 +65,12 @@ export const proxy: ServiceModule = {
         files: ["/etc/caddy/Caddyfile"],
         networks: ["edge"],
         edgeAddress: EDGE_ADDRESSES.proxy,
+        // Every public name resolves to the proxy inside the edge network too, as the VPN's
+        // resolver does for peers: a service that calls another by its public name (Synapse
+        // and Nextcloud asking the identity provider for its discovery document, keys and
+        // tokens) reaches it through Caddy directly, not through the host's public address,
+        // which a server behind NAT or a firewall may not route back to itself.
+        aliases: [...new Set(routes.map((route) => route.host))].sort(),
         healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HEALTH_PORT}/`], intervalSeconds: 30, retries: 3 },
       },
     ],
