@@ -280,12 +280,12 @@ export function identityMeasures(config: Association): SecurityMeasure[] {
       detail:
         relaxed.length === 0
           ? {
-              fr: "Tous les membres, quel que soit leur rôle, se connectent avec un second facteur : une application d'authentification (TOTP) ou une clé d'accès (WebAuthn). Il est demandé dès la première connexion, et la connexion est refusée sans lui.",
-              en: "Every member, whatever their role, logs in with a second factor: an authenticator app (TOTP) or a passkey (WebAuthn). It is asked at first login, and login is refused without it.",
+              fr: "Tous les membres, quel que soit leur rôle, se connectent avec un second facteur : une application d'authentification (TOTP) ; Keycloak n'accepte pas encore ici une clé d'accès (WebAuthn) à la place. Il est demandé dès la première connexion, et la connexion est refusée sans lui.",
+              en: "Every member, whatever their role, logs in with a second factor: an authenticator app (TOTP); a passkey (WebAuthn) is not yet accepted in its place. It is asked at first login, and login is refused without it.",
             }
           : {
-              fr: `Second facteur (application d'authentification TOTP ou clé d'accès WebAuthn) exigé des ${required.map((r) => r.name.fr).join(" et des ")} ; facultatif, par choix de l'association, pour : ${relaxed.map((r) => `${r.name.fr}, parce que « ${r.reason} » (services.identity.twoFactor.${r.role}.relaxedBecause)`).join(" ; ")}.`,
-              en: `Second factor (TOTP authenticator app or WebAuthn passkey) required of ${required.map((r) => r.name.en).join(" and ")}; optional, by the association's choice, for: ${relaxed.map((r) => `${r.name.en}, because "${r.reason}" (services.identity.twoFactor.${r.role}.relaxedBecause)`).join("; ")}.`,
+              fr: `Second facteur (application d'authentification TOTP) exigé des ${required.map((r) => r.name.fr).join(" et des ")} ; facultatif, par choix de l'association, pour : ${relaxed.map((r) => `${r.name.fr}, parce que « ${r.reason} » (services.identity.twoFactor.${r.role}.relaxedBecause)`).join(" ; ")}.`,
+              en: `Second factor (TOTP authenticator app) required of ${required.map((r) => r.name.en).join(" and ")}; optional, by the association's choice, for: ${relaxed.map((r) => `${r.name.en}, because "${r.reason}" (services.identity.twoFactor.${r.role}.relaxedBecause)`).join("; ")}.`,
             },
     },
     {
