@@ -23,6 +23,7 @@ import {
   configHookScript,
   nextcloud,
   nextcloudOccSettings,
+  calendarSharesPerHour,
   nextcloudSystemConfig,
   redisConf,
 } from "../../stacks/services/nextcloud/blueprint.ts";
@@ -465,6 +466,8 @@ test("occ settings for the example: sharing policy, quota, cron mode and admin 2
     "php occ config:app:set core shareapi_default_expire_date --value=yes",
     "php occ config:app:set core shareapi_enforce_expire_date --value=yes",
     "php occ config:app:set core shareapi_expire_after_n_days --value=30",
+    // 3 team calendars and the association's: two runs of 4 shares, and upstream's 20.
+    "php occ config:app:set dav rateLimitShareAddressbookOrCalendar --value=28",
     "php occ app:enable twofactor_totp",
     "php occ twofactorauth:enforce --on --group _admins-2fa",
   ]);
@@ -472,6 +475,17 @@ test("occ settings for the example: sharing policy, quota, cron mode and admin 2
   // The value is one argument: exec runs it without a shell, so "5 GB" needs no quoting.
   const quota = nextcloudOccSettings(example)[1]!.command;
   t.is(quota.at(-1), "--value=5 GB");
+});
+
+test("the hourly limit on calendar shares grows with the calendars Bastide shares, and never falls below Nextcloud's 20", (t) => {
+  // The example's 3 team calendars and the association's, plus `n` teams with a calendar and one without.
+  const withTeams = (n: number) =>
+    calendarSharesPerHour(
+      exampleAssociation((i) => i.teams.push(...Array.from({ length: n }, (_, k) => ({ id: `equipe-${k}`, name: `Équipe ${k}`, calendar: true })), { id: "sans-agenda", name: "Sans agenda", calendar: false })),
+    );
+  t.is(withTeams(0), 28);
+  t.is(withTeams(27), 82, "31 calendars: 62 shares for two runs, upstream's 20 on top");
+  t.true(withTeams(27) >= 20 + 31, "a first run of 31 calendars stays under the limit, with upstream's 20 left for members' own shares");
 });
 
 test("occ settings follow the config: relaxed passwords, expiry days, quota, 2FA off", (t) => {

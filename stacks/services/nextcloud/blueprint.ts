@@ -242,6 +242,21 @@ const appSetting = (app: string, key: string, value: string | number) => occ("co
 const yesNo = (on: boolean) => (on ? "yes" : "no");
 
 /** The occ commands that enforce the settings config.php cannot hold. Each is idempotent. */
+/**
+ * Calendar shares one account may request in an hour. Nextcloud 34 allows 20, then answers
+ * 429 "Too many addressbook or calendar share requests" (nextcloud/server v34.0.1,
+ * apps/dav/lib/DAV/Security/RateLimiting.php: app config dav
+ * rateLimitShareAddressbookOrCalendar, default 20, per rateLimitPeriodShareAddressbookOrCalendar,
+ * default 3600 s). Bastide's service account shares every calendar it makes once, so an
+ * association with more than 20 calendars could never finish its first run (seen on a real
+ * Nextcloud 34.0.1: the third provisioning of 6 calendars within the hour got 429 on its share).
+ * Room for two runs that share every calendar, and upstream's 20 on top for the members' own shares.
+ */
+export function calendarSharesPerHour(config: Association): number {
+  const calendars = config.teams.filter((team) => team.calendar).length + 1;
+  return 2 * calendars + 20;
+}
+
 export function nextcloudOccSettings(config: Association): OccSetting[] {
   const s = config.services.nextcloud;
   const links = s.shareLinks;
@@ -272,6 +287,10 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
     {
       command: appSetting("core", "shareapi_expire_after_n_days", days),
       reason: `A public share link expires at most ${days} days after it is created`,
+    },
+    {
+      command: appSetting("dav", "rateLimitShareAddressbookOrCalendar", calendarSharesPerHour(config)),
+      reason: `Bastide's account may share the association's calendars (${calendarSharesPerHour(config) - 20} share requests for two runs) within Nextcloud's hourly limit on calendar shares, 20 more than that for each member`,
     },
     ...(s.adminTwoFactor
       ? [
