@@ -5,20 +5,10 @@ import { ROLES } from "../../stacks/config/schema.ts";
 import { BROWSER_FLOW, ROLE_ATTRIBUTE, type DesiredClient, type DesiredIdentity, type DesiredIdentityUser } from "./desired.ts";
 import { browserFlowSteps } from "./flow.ts";
 import { PHASES, type ClientRepresentation, type FlowStep, type IdentityChange, type LiveIdentity, type LiveIdentityUser, type ProtocolMapperRepresentation, type UserProfileConfig, type UserRepresentation } from "./model.ts";
+import { sameContent } from "../runtime/same-content.ts";
 
-/** Same JSON whatever the key order, and lists compared as sets. */
-function same(a: unknown, b: unknown): boolean {
-  const canonical = (v: unknown): string =>
-    Array.isArray(v)
-      ? `[${v.map(canonical).sort().join(",")}]`
-      : v && typeof v === "object"
-        ? `{${Object.keys(v)
-            .sort()
-            .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-            .join(",")}}`
-        : JSON.stringify(v);
-  return canonical(a) === canonical(b);
-}
+/** Keycloak gives lists back in an order of its own: compared as sets. */
+const same = (a: unknown, b: unknown) => sameContent(a, b, { unorderedLists: true });
 
 /**
  * The user profile Bastide needs on top of Keycloak's default (declarative user profile,

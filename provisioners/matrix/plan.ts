@@ -11,25 +11,13 @@ import type { DesiredState } from "../desired.ts";
 import { matrixUserId } from "../desired.ts";
 import { ProvisionError } from "../model.ts";
 import { ENCRYPTION_ALGORITHM, INVITE_LEVEL, PHASES, UNLIMITED, type LiveMatrix, type LiveMatrixUser, type LiveRoom, type MatrixChange, type RoomKind } from "./model.ts";
+import { sameContent } from "../runtime/same-content.ts";
 
 type DesiredMatrix = NonNullable<DesiredState["matrix"]>;
 
 const localpartOf = (userId: string) => userId.slice(1, userId.indexOf(":"));
 const fullAlias = (local: string, serverName: string) => `#${local}:${serverName}`;
 
-/** Same JSON whatever the key order. */
-export function sameContent(a: unknown, b: unknown): boolean {
-  const canonical = (v: unknown): string =>
-    Array.isArray(v)
-      ? `[${v.map(canonical).join(",")}]`
-      : v && typeof v === "object"
-        ? `{${Object.keys(v)
-            .sort()
-            .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-            .join(",")}}`
-        : JSON.stringify(v);
-  return canonical(a) === canonical(b);
-}
 
 const isErased = (user: LiveMatrixUser) => user.deactivated && user.erased;
 

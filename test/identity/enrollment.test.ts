@@ -3,13 +3,11 @@
 // requires it), Keycloak's execute-actions e-mail when the file has a mail relay, and
 // `npm run first-password` doing either for many members at once.
 import test from "ava";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
 import { enrollMembers, formatEnrollment, temporaryPassword } from "../../provisioners/identity/enroll.ts";
@@ -20,10 +18,8 @@ import { ENDPOINT_ENV } from "../../provisioners/first-password/connect.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { exampleAssociation, exampleInput } from "../support/association.ts";
 import { startKeycloak, type RealKeycloak } from "../support/keycloak.ts";
-import { requireProgram } from "../support/programs.ts";
+import { runCommand } from "../support/cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = join(ROOT, "provisioners/first-password/cli.ts");
 const SECRETS = { nextcloud: "nextcloud-client-secret-for-tests", matrix: "matrix-client-secret-for-tests" };
 const NO_DEPARTURES = { disable: [], erase: [], enable: [] };
 
@@ -109,28 +105,8 @@ async function mailSink(): Promise<{ port: number; messages: { to: string[]; dat
 }
 
 /** The command as the admin runs it, on a pseudo-terminal when `tty`. */
-function firstPassword(args: string[], { tty, env }: { tty: boolean; env: Record<string, string> }): Promise<{ status: number | null; stdout: string; output: string }> {
-  const command = [process.execPath, "--import", "tsx", CLI, ...args];
-  const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
-  const [program, argv] = tty ? [requireProgram("script", "bsdutils"), ["-qec", command.map(quote).join(" "), "/dev/null"]] : [command[0]!, command.slice(1)];
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BASTIDE_")));
-  const child = spawn(program, argv, { cwd: ROOT, env: { ...base, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`first-password did not finish within 90 s:\n${stdout}${stderr}`));
-    }, 90_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, output: `${stdout}${stderr}` });
-    });
-  });
-}
+const firstPassword = (args: string[], options: { tty: boolean; env: Record<string, string> }) =>
+  runCommand("provisioners/first-password/cli.ts", args, { ...options, timeoutMs: 90_000 });
 
 /** The command acts as Bastide's administrator of Keycloak (IDENTITY_ADMIN): made here in the master realm, as the image's bootstrap makes it. */
 const cliAdminPassword = randomBytes(18).toString("base64url");

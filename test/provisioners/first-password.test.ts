@@ -6,7 +6,6 @@
 // and passes everything else through, so the password it sets is checked by the fake's
 // own login. The command itself runs under a pseudo-terminal (script), as an admin runs it.
 import test from "ava";
-import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,11 +36,10 @@ import { FakeServer, type FakeResponse } from "../fakes/fake-server.ts";
 import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
 import { createFakeSynapse, type FakeSynapse } from "../fakes/synapse.ts";
 import { exampleAssociation, exampleInput } from "../support/association.ts";
-import { requireProgram } from "../support/programs.ts";
+import { runCommand } from "../support/cli.ts";
 import { signIn, startLocalProsody, type LocalProsody } from "../support/prosody.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = join(ROOT, "provisioners/first-password/cli.ts");
 const example = exampleAssociation();
 const desired = desiredState(example);
 const SERVER_NAME = desired.matrix!.serverName;
@@ -467,37 +465,8 @@ test("when one service refuses, the passwords set elsewhere are still shown, wit
 
 // --- the command, as the admin runs it -----------------------------------------------------------
 
-const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
-
-interface CliRun {
-  status: number | null;
-  stdout: string;
-  output: string;
-}
-
-/** `npm run first-password -- ...`'s program, on a pseudo-terminal when `tty`. Asynchronous: the fakes answer from this process. */
-function firstPasswordCli(args: string[], { tty, env }: { tty: boolean; env: Record<string, string> }): Promise<CliRun> {
-  const command = [process.execPath, "--import", "tsx", CLI, ...args];
-  const [program, argv] = tty ? [requireProgram("script", "bsdutils"), ["-qec", command.map(shellQuote).join(" "), "/dev/null"]] : [command[0]!, command.slice(1)];
-  // The admin's environment, minus any Bastide setting of the machine running the tests.
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BASTIDE_")));
-  const child = spawn(program, argv, { cwd: ROOT, env: { ...base, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`first-password did not finish within 60 s:\n${stdout}${stderr}`));
-    }, 60_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, output: `${stdout}${stderr}` });
-    });
-  });
-}
+/** `npm run first-password -- ...`'s program, on a pseudo-terminal when `tty`. */
+const firstPasswordCli = (args: string[], options: { tty: boolean; env: Record<string, string> }) => runCommand("provisioners/first-password/cli.ts", args, options);
 
 /** The passwords as shown, by service title. */
 function shownPasswords(output: string): Record<string, string> {

@@ -2,10 +2,8 @@
 // tests start: Debian's Prosody on this machine (prosodyctl as the prosody user), and the same
 // Prosody in a container of a real Docker engine, driven through dockerode exec.
 import test from "ava";
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
 import { EMPTY_LEDGER, reconcileDepartures, type Ledger } from "../../provisioners/departures.ts";
 import { converge, ProvisionError } from "../../provisioners/model.ts";
@@ -36,11 +34,9 @@ import { XMPP } from "../../stacks/services/jitsi/blueprint.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { startDockerEngine, type DockerEngine } from "../support/docker.ts";
-import { requireProgram } from "../support/programs.ts";
+import { runCommand } from "../support/cli.ts";
 import { prosodyTestImage, signIn, startLocalProsody, startProsodyContainer, type LocalProsody, type ProsodyContainer } from "../support/prosody.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const PASSWORD_CLI = join(ROOT, "provisioners/jitsi/password-cli.ts");
 const DOMAIN = XMPP.domain;
 const STAFF = ["claire.dubois", "karim.benali"];
 const example = exampleAssociation();
@@ -126,21 +122,14 @@ test("passwords: new accounts get 256 random bits; handed-over ones are readable
 });
 
 /** Runs `npm run jitsi-password -- ...`'s program, on a pseudo-terminal when `tty`. */
-function passwordCli(args: string[], { tty, env = {} }: { tty: boolean; env?: Record<string, string> }) {
-  const command = [process.execPath, "--import", "tsx", PASSWORD_CLI, ...args];
-  const [program, argv] = tty ? [requireProgram("script", "bsdutils"), ["-qec", command.map(shellQuote).join(" "), "/dev/null"]] : [command[0]!, command.slice(1)];
-  const result = spawnSync(program, argv, { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, ...env } });
-  return { status: result.status, stdout: result.stdout, output: `${result.stdout}${result.stderr}` };
-}
+const passwordCli = (args: string[], options: { tty: boolean; env?: Record<string, string> }) => runCommand("provisioners/jitsi/password-cli.ts", args, options);
 
-const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
-
-test("the password command shows a password on a terminal only", (t) => {
-  const piped = passwordCli(["claire.dubois"], { tty: false });
+test("the password command shows a password on a terminal only", async (t) => {
+  const piped = await passwordCli(["claire.dubois"], { tty: false });
   t.is(piped.status, 2);
   t.is(piped.stdout, "");
   t.regex(piped.output, /on a terminal only/);
-  t.is(passwordCli([], { tty: false }).status, 2);
+  t.is((await passwordCli([], { tty: false })).status, 2);
 });
 
 test("handover is for staff only, and says why", (t) => {
@@ -317,7 +306,7 @@ test.serial("Docker: the same provisioning through dockerode exec, in a containe
     t.is(counter.reads("jitsi"), 1);
 
     // The admin's command, on a terminal (script(1) gives it one): the password it shows signs in.
-    const shown = passwordCli(["claire.dubois"], { tty: true, env: { DOCKER_HOST: `unix://${engine.socketPath}` } });
+    const shown = await passwordCli(["claire.dubois"], { tty: true, env: { DOCKER_HOST: `unix://${engine.socketPath}` } });
     t.is(shown.status, 0, shown.output);
     const password = shown.output.match(/^\s+([a-z2-9]{5}(?:-[a-z2-9]{5}){3})\s*$/m)?.[1];
     t.truthy(password, shown.output);
