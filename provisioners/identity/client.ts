@@ -10,7 +10,7 @@
 // counted under SESSION_SERVICE: they change nothing the provisioner manages.
 import type { Dispatcher } from "undici";
 import { HttpClient, HttpError, type CallCounter, type HttpResponse, type RequestOptions, type RetryPolicy } from "../runtime/http.ts";
-import { REALM } from "./desired.ts";
+import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
 
 export interface IdentityClientOptions {
   /** Keycloak's base URL, e.g. https://connexion.example.org or http://127.0.0.1:8080. */
@@ -69,7 +69,7 @@ export class IdentityClient {
   private token: Promise<{ value: string; until: number }> | undefined;
 
   constructor(options: IdentityClientOptions) {
-    this.realm = options.realm ?? REALM;
+    this.realm = options.realm ?? IDENTITY_REALM;
     this.admin = options.admin;
     this.secrets = options.clientSecrets ?? {};
     this.smtp = options.smtpPassword;

@@ -5,10 +5,8 @@ import type { Association, Member } from "../../stacks/config/schema.ts";
 import type { Hostnames } from "../../stacks/services/blueprint.ts";
 import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
 import { IDENTITY_RETENTION } from "../../stacks/services/identity/register.ts";
+import { MATRIX_OIDC } from "../../stacks/services/matrix/blueprint.ts";
 import { OIDC_CLIENT_ID, oidcBackChannelLogoutPath, oidcRedirectPaths } from "../../stacks/services/nextcloud/oidc.ts";
-
-/** The realm every member lives in (the identity blueprint's). */
-export const REALM = IDENTITY_REALM;
 
 /** The browser flow Bastide installs in the realm and binds as its browser flow. */
 export const BROWSER_FLOW = "bastide browser";
@@ -16,14 +14,6 @@ export const BROWSER_FLOW = "bastide browser";
 /** The user attribute that carries the member's role; the browser flow reads it. */
 export const ROLE_ATTRIBUTE = "bastide_role";
 
-
-/**
- * Login events and SSO sessions last as the register states (IDENTITY_RETENTION, with its
- * reasons). Each service keeps its own session after the login, so the SSO session only
- * decides when the identity provider asks for the password (and code) again.
- */
-export const LOGIN_EVENTS_DAYS = IDENTITY_RETENTION.loginEventsDays;
-export const SSO_SESSION = { idleSeconds: IDENTITY_RETENTION.ssoSessionIdleMinutes * 60, maxSeconds: IDENTITY_RETENTION.ssoSessionMaxHours * 3600 } as const;
 
 /** Remembered passwords a new one may not repeat (Keycloak's passwordHistory policy). */
 export const PASSWORD_HISTORY = 5;
@@ -150,13 +140,12 @@ function clientsFor(config: Association, hostnames: Hostnames): DesiredClient[] 
   if (config.services.matrix.enabled) {
     const matrix = `https://${hostnames.matrix}`;
     clients.push({
-      clientId: "matrix",
+      clientId: MATRIX_OIDC.clientId,
       name: "Matrix (Element)",
       baseUrl: `https://${hostnames.element}/`,
-      // Synapse's OIDC callback and back-channel logout resources (synapse/rest/synapse/client/oidc/__init__.py).
-      redirectUris: [`${matrix}/_synapse/client/oidc/callback`],
+      redirectUris: [`${matrix}${MATRIX_OIDC.callbackPath}`],
       postLogoutRedirectUris: [`https://${hostnames.element}/`],
-      backchannelLogoutUrl: `${matrix}/_synapse/client/oidc/backchannel_logout`,
+      backchannelLogoutUrl: `${matrix}${MATRIX_OIDC.backChannelLogoutPath}`,
     });
   }
   return clients;
@@ -172,7 +161,7 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
   const mail = config.mail;
   const twoFactorRoles = (["admin", "staff", "volunteer"] as const).filter((role) => identity.twoFactor[role].required);
   return {
-    realm: REALM,
+    realm: IDENTITY_REALM,
     host: hostnames.identity,
     settings: {
       displayName: config.organisation.name,
@@ -188,9 +177,12 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
       ...BRUTE_FORCE_WAITS,
       ...OTP_POLICY,
       eventsEnabled: true,
-      eventsExpiration: LOGIN_EVENTS_DAYS * 86_400,
-      ssoSessionIdleTimeout: SSO_SESSION.idleSeconds,
-      ssoSessionMaxLifespan: SSO_SESSION.maxSeconds,
+      // As the register states them (IDENTITY_RETENTION, with its reasons). Each service keeps
+      // its own session after the login: the SSO session only decides when Keycloak asks for
+      // the password (and code) again.
+      eventsExpiration: IDENTITY_RETENTION.loginEventsDays * 86_400,
+      ssoSessionIdleTimeout: IDENTITY_RETENTION.ssoSessionIdleMinutes * 60,
+      ssoSessionMaxLifespan: IDENTITY_RETENTION.ssoSessionMaxHours * 3600,
       internationalizationEnabled: true,
       supportedLocales: ["en", "fr"],
       defaultLocale: language,

@@ -21,4 +21,4 @@ export { PHASES, type IdentityChange, type IdentityChangeKind, type LiveIdentity
 export { planIdentity, bastideProfile, clientRepresentation, CLIENT_MAPPERS } from "./plan.ts";
 export { readIdentity } from "./read.ts";
 export { applyIdentityChange } from "./apply.ts";
-export { desiredIdentity, REALM, BROWSER_FLOW, ROLE_ATTRIBUTE, LOGIN_EVENTS_DAYS, SSO_SESSION, PASSWORD_HISTORY, passwordPolicy, type DesiredIdentity, type DesiredIdentityUser } from "./desired.ts";
+export { desiredIdentity, BROWSER_FLOW, ROLE_ATTRIBUTE, PASSWORD_HISTORY, passwordPolicy, type DesiredIdentity, type DesiredIdentityUser } from "./desired.ts";

@@ -18,13 +18,14 @@ import { desiredState, matrixUserId } from "../../provisioners/desired.ts";
 import { createMatrixClient, matrixProvisioner } from "../../provisioners/matrix/index.ts";
 import { converge } from "../../provisioners/model.ts";
 import { hostnames } from "../../stacks/services/catalog.ts";
-import { OIDC_IDP_ID } from "../../stacks/services/matrix/blueprint.ts";
+import { MATRIX_OIDC, OIDC_IDP_ID } from "../../stacks/services/matrix/blueprint.ts";
+import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { startKeycloak, type RealKeycloak } from "../support/keycloak.ts";
 import { LoginBrowser, type LoginMember } from "../support/keycloak-login.ts";
 import { startSynapse, stopPostgres, type RealSynapse } from "../support/synapse.ts";
 
-const REALM = "bastide";
+const REALM = IDENTITY_REALM;
 const config = exampleAssociation();
 const ELEMENT = `https://${hostnames(config).element}/`;
 
@@ -66,13 +67,13 @@ async function servers() {
   await signIn(keycloak);
   await admin.realms.create({ realm: REALM, enabled: true });
   await admin.clients.create({
-    clientId: "matrix",
+    clientId: MATRIX_OIDC.clientId,
     secret: provider.client_secret,
     publicClient: false,
     standardFlowEnabled: true,
     implicitFlowEnabled: false,
     directAccessGrantsEnabled: false,
-    redirectUris: [`${synapse.url}/_synapse/client/oidc/callback`],
+    redirectUris: [`${synapse.url}${MATRIX_OIDC.callbackPath}`],
     attributes: { "pkce.code.challenge.method": "S256" },
   });
   const bot = createMatrixClient({ baseUrl: synapse.url, registrationSharedSecret: synapse.registrationSharedSecret, serverName: synapse.serverName });

@@ -6,7 +6,8 @@
 import test from "ava";
 import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
 import { createIdentityClient, identityProvisioner, type IdentityChange } from "../../provisioners/identity/index.ts";
-import { BROWSER_FLOW, LOGIN_EVENTS_DAYS, ROLE_ATTRIBUTE } from "../../provisioners/identity/desired.ts";
+import { BROWSER_FLOW, ROLE_ATTRIBUTE } from "../../provisioners/identity/desired.ts";
+import { IDENTITY_RETENTION } from "../../stacks/services/identity/register.ts";
 import { converge } from "../../provisioners/model.ts";
 import { run } from "../../provisioners/run.ts";
 import { CallCounter } from "../../provisioners/runtime/http.ts";
@@ -85,7 +86,7 @@ test.serial("the example association is provisioned whole, and an unchanged re-r
   t.false(settings.registrationAllowed);
   t.false(settings.resetPasswordAllowed, "the example has no mail relay");
   t.true(settings.eventsEnabled);
-  t.is(settings.eventsExpiration, LOGIN_EVENTS_DAYS * 86_400);
+  t.is(settings.eventsExpiration, IDENTITY_RETENTION.loginEventsDays * 86_400);
   t.is(settings.browserFlow, BROWSER_FLOW);
   t.deepEqual([settings.otpPolicyType, settings.otpPolicyAlgorithm, settings.otpPolicyDigits, settings.otpPolicyPeriod], ["totp", "HmacSHA1", 6, 30]);
   t.deepEqual([...settings.supportedLocales].sort(), ["en", "fr"]);

@@ -45,6 +45,17 @@ export const MATRIX_SECRETS = {
 
 type SecretValues = Record<Exclude<keyof typeof MATRIX_SECRETS, "oidcClient">, string> & { oidcClient?: string };
 
+/**
+ * Synapse as a client of the identity provider: its client id there, and the resources
+ * Keycloak calls back (synapse/rest/synapse/client/oidc/__init__.py: the OIDC callback and
+ * back-channel logout), which the identity provisioner registers with the client.
+ */
+export const MATRIX_OIDC = {
+  clientId: "matrix",
+  callbackPath: "/_synapse/client/oidc/callback",
+  backChannelLogoutPath: "/_synapse/client/oidc/backchannel_logout",
+} as const;
+
 /** Synapse's name for the provider: it prefixes "oidc-" (synapse/config/oidc.py, _parse_oidc_config_dict), so clients ask for "oidc-bastide". */
 export const OIDC_IDP_ID = "bastide";
 
@@ -126,7 +137,7 @@ function singleSignOn(config: Association, hostnames: Hostnames, clientSecret: s
         idp_id: OIDC_IDP_ID,
         idp_name: config.organisation.name,
         issuer: identityIssuer(config),
-        client_id: "matrix",
+        client_id: MATRIX_OIDC.clientId,
         client_secret: clientSecret,
         client_auth_method: "client_secret_basic",
         pkce_method: "always",
