@@ -24,6 +24,17 @@ export interface OccLive {
   oidcSecretCurrent: boolean;
 }
 
+/** What occ reports on an instance where none of these is set; a new object each time (reads fill it in). */
+export const nothingSet = (): OccLive => ({
+  appConfig: {},
+  backgroundMode: null,
+  enabledApps: [],
+  groups: {},
+  twoFactor: { enforced: false, groups: [], excluded: [] },
+  oidcProviders: {},
+  oidcSecretCurrent: false,
+});
+
 export const appConfigKey = (app: string, key: string) => `${app}/${key}`;
 
 export interface OccPayload {

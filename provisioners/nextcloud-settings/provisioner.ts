@@ -24,7 +24,7 @@ import {
   type OccRunner,
   type OccTarget,
 } from "./occ.ts";
-import { appConfigKey, planOccSettings, planRetention, type OccChange, type OccLive, type RetentionChange, type RetentionLive } from "./plan.ts";
+import { appConfigKey, nothingSet, planOccSettings, planRetention, type OccChange, type OccLive, type RetentionChange, type RetentionLive } from "./plan.ts";
 import { createRule, createTag, deleteRule, listRules, listTags } from "./retention.ts";
 
 export interface NextcloudSettingsClient {
@@ -68,15 +68,7 @@ const read = (client: NextcloudSettingsClient, ...args: string[]) => runOcc(clie
 /** Reads back exactly what the desired commands set, each piece once. */
 export async function readOccSettings(client: NextcloudSettingsClient, desired: NextcloudSettingsDesired): Promise<OccLive> {
   const targets: OccTarget[] = desired.occ.map((s) => occTarget(s.command));
-  const live: OccLive = {
-    appConfig: {},
-    backgroundMode: null,
-    enabledApps: [],
-    groups: {},
-    twoFactor: { enforced: false, groups: [], excluded: [] },
-    oidcProviders: {},
-    oidcSecretCurrent: false,
-  };
+  const live = nothingSet();
   const reads: (() => Promise<void>)[] = [];
   const keys = new Map<string, { app: string; key: string }>();
   for (const t of targets) if (t.kind === "app-config") keys.set(appConfigKey(t.app, t.key), t);

@@ -40,7 +40,7 @@ import {
 import { oidcOccSettings } from "../../provisioners/nextcloud-settings/desired.ts";
 import { oidcProviderCommand } from "../../stacks/services/nextcloud/oidc.ts";
 import { parseOidcProvider, type OidcProviderState } from "../../provisioners/nextcloud-settings/occ.ts";
-import { sameOidcProvider } from "../../provisioners/nextcloud-settings/plan.ts";
+import { nothingSet, sameOidcProvider } from "../../provisioners/nextcloud-settings/plan.ts";
 import { secretFingerprint } from "../../provisioners/nextcloud-settings/provisioner.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_OCC, NEXTCLOUD_TWO_FACTOR_GROUP, nextcloudOccSettings } from "../../stacks/services/nextcloud/blueprint.ts";
@@ -61,22 +61,12 @@ const noSleep = async () => {};
 
 const subjects = (changes: { subject: string }[]) => changes.map((c) => c.subject);
 
-/** What occ reports on an instance where nothing is set (a new object each time: plans' inputs get edited). */
-const nothingLive = (): OccLive => ({
-  appConfig: {},
-  backgroundMode: null,
-  enabledApps: [],
-  groups: {},
-  twoFactor: { enforced: false, groups: [], excluded: [] },
-  oidcProviders: {},
-  oidcSecretCurrent: false,
-});
 /** The client secret Nextcloud's stack generates (NEXTCLOUD_SECRETS.oidcClient), here a test value. */
 const OIDC_SECRET = "fake-oidc-client-secret-0123456789";
 
 /** What occ reports once every desired command has been applied. */
 function liveMatching(settings: NextcloudSettingsDesired): OccLive {
-  const live: OccLive = { ...nothingLive(), oidcSecretCurrent: true };
+  const live: OccLive = { ...nothingSet(), oidcSecretCurrent: true };
   for (const s of settings.occ) {
     const target = occTarget(s.command);
     if (target.kind === "app-config") live.appConfig[`${target.app}/${target.key}`] = target.value;
@@ -232,7 +222,7 @@ test("plan: the provider is set when missing, when a setting drifted, or when it
 // The plan (pure)
 
 test("plan on a fresh Nextcloud: every command once, groups before members before enforcement", (t) => {
-  const fresh: OccLive = { ...nothingLive(), enabledApps: ["dav", "files"], groups: { admin: [NEXTCLOUD_ADMIN_USER] } };
+  const fresh: OccLive = { ...nothingSet(), enabledApps: ["dav", "files"], groups: { admin: [NEXTCLOUD_ADMIN_USER] } };
   const changes = planOccSettings(desired.occ, fresh);
   t.deepEqual(
     changes.map((c) => c.payload.command),
@@ -760,7 +750,7 @@ test.serial("Docker: 'already exists' for a group is success; an occ failure nam
   try {
     // "Already exists" from occ (exit 1, recorded from Nextcloud 34 in occ-memory-warning.json): the group is there.
     const client: NextcloudSettingsClient = { occ: box.occ, nextcloud: createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password: PASSWORD, sleep: noSleep }) };
-    const racing = planOccSettings([{ command: ["php", "occ", "group:add", "admin"], reason: "a group another run made" }], nothingLive());
+    const racing = planOccSettings([{ command: ["php", "occ", "group:add", "admin"], reason: "a group another run made" }], nothingSet());
     const groupAdd = racing.find((c) => c.kind === "occ.group")!;
     await t.notThrowsAsync(() => applyOccSetting(groupAdd, client));
 

@@ -252,10 +252,12 @@ const yesNo = (on: boolean) => (on ? "yes" : "no");
  * Nextcloud 34.0.1: the third provisioning of 6 calendars within the hour got 429 on its share).
  * Room for two runs that share every calendar, and upstream's 20 on top for the members' own shares.
  */
-export function calendarSharesPerHour(config: Association): number {
-  const calendars = config.teams.filter((team) => team.calendar).length + 1;
-  return 2 * calendars + 20;
-}
+const UPSTREAM_SHARES_PER_HOUR = 20;
+
+/** Bastide's own share requests in two runs: every team calendar and the association's, twice. */
+const bastideSharesPerHour = (config: Association) => 2 * (config.teams.filter((team) => team.calendar).length + 1);
+
+export const calendarSharesPerHour = (config: Association) => bastideSharesPerHour(config) + UPSTREAM_SHARES_PER_HOUR;
 
 export function nextcloudOccSettings(config: Association): OccSetting[] {
   const s = config.services.nextcloud;
@@ -290,7 +292,7 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
     },
     {
       command: appSetting("dav", "rateLimitShareAddressbookOrCalendar", calendarSharesPerHour(config)),
-      reason: `Bastide's account may share the association's calendars (${calendarSharesPerHour(config) - 20} share requests for two runs) within Nextcloud's hourly limit on calendar shares, 20 more than that for each member`,
+      reason: `Bastide's account may share the association's calendars (${bastideSharesPerHour(config)} share requests for two runs) within Nextcloud's hourly limit on calendar shares, ${UPSTREAM_SHARES_PER_HOUR} more than that for each member`,
     },
     ...(s.adminTwoFactor
       ? [
