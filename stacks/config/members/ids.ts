@@ -22,7 +22,7 @@ const APOSTROPHES = /['’‘ʼʻʿʾ`´]/gu;
  * Beethoven", "Éloïse d'Arçon") they are not part of the name a person is sorted and called by,
  * so the id leaves them out; written with a capital ("Jean De Smet", "Le Goff") they are kept.
  */
-const PARTICLES = new Set(["d", "de", "du", "des", "del", "della", "der", "den", "di", "da", "das", "do", "dos", "la", "le", "les", "van", "von", "zu", "ten", "ter", "af", "av", "y", "e", "al", "el", "bin", "ibn"]);
+const PARTICLES = new Set(["d", "de", "du", "des", "del", "dell", "della", "der", "den", "di", "da", "das", "do", "dos", "la", "le", "les", "van", "von", "zu", "ten", "ter", "af", "av", "y", "e", "al", "el", "bin", "ibn"]);
 
 /** ASCII lower case, apostrophes dropped (O'Brien → obrien), every other run of non-alphanumerics one hyphen. */
 export function foldWord(text: string): string {
