@@ -82,7 +82,8 @@ export function decodeUtf8(bytes: Uint8Array, source: string): string {
 }
 
 const CSV_FIXES: Partial<Record<string, string>> = {
-  CSV_QUOTE_NOT_CLOSED: "a cell opens a quote (\") that is never closed; close it or remove it",
+  // csv-parse reports the line it reached, the file's end: the quote is on a line above.
+  CSV_QUOTE_NOT_CLOSED: "the sheet ends inside a quoted cell: a quote (\") on this line or one above is never closed; close it or remove it",
   CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: "this line has more cells than the header has columns: a cell holds the delimiter without quotes around it; quote that cell or remove the extra delimiter",
   CSV_INVALID_CLOSING_QUOTE: "text follows a closing quote in the same cell; put the whole cell between quotes, with any quote inside it doubled (\"\")",
   INVALID_OPENING_QUOTE: "a quote (\") appears inside a cell that does not start with one; put the whole cell between quotes, with the quote doubled (\"\")",
