@@ -1,0 +1,112 @@
+// `npm run members` as the admin runs it: --help, a 40-member sheet of a French association
+// into a copy of the example with one command, the question about leavers, a dry run.
+import test from "ava";
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadAssociation } from "../../stacks/config/load.ts";
+import { identifier } from "../../stacks/config/fields.ts";
+import { runCommand } from "../support/cli.ts";
+import { EXAMPLE_FILE } from "../support/association.ts";
+
+const CLI = "stacks/config/members/cli.ts";
+const SHEET_40 = new URL("../fixtures/members/association-40.csv", import.meta.url).pathname;
+
+function scratchCopy(): string {
+  const file = join(mkdtempSync(join(tmpdir(), "bastide-members-")), "association.yaml");
+  copyFileSync(EXAMPLE_FILE, file);
+  return file;
+}
+
+test("--help prints the usage of import and export", async (t) => {
+  const run = await runCommand(CLI, ["--help"], { tty: false });
+  t.is(run.status, 0);
+  t.regex(run.stdout, /npm run members -- import <members\.csv> <association\.yaml>/);
+  t.regex(run.stdout, /npm run members -- export <association\.yaml>/);
+});
+
+test("a command without its files says what is missing, with the usage", async (t) => {
+  const run = await runCommand(CLI, ["import", "members.csv"], { tty: false });
+  t.is(run.status, 2);
+  t.regex(run.output, /give the association file \(\.yaml\) to read and write\n\nusage:/);
+});
+
+test("a 40-member sheet of a French association becomes a valid association file with one command and no hand-written id", async (t) => {
+  const file = scratchCopy();
+  const started = performance.now();
+  const run = await runCommand(CLI, ["import", SHEET_40, file], { tty: false });
+  const seconds = (performance.now() - started) / 1000;
+  t.is(run.status, 0, run.output);
+  t.log(`import of 40 members: ${seconds.toFixed(2)} s (the whole command, Node start included)`);
+  const config = loadAssociation(file);
+  t.is(config.members.length, 40);
+  t.true(config.members.every((m) => identifier.safeParse(m.id).success));
+  t.is(new Set(config.members.map((m) => m.id)).size, 40);
+  const byEmail = (email: string) => config.members.find((m) => m.email === email);
+  // The example's members are matched by e-mail and keep their ids and devices.
+  t.is(byEmail("claire.dubois@jardins-canal.localhost")?.id, "claire.dubois");
+  t.deepEqual(byEmail("karim.benali@jardins-canal.localhost")?.devices, [{ name: "laptop" }, { name: "phone" }]);
+  // Names as written, ids folded; clashing names and reserved names get a suffix.
+  t.is(byEmail("anh.nguyen@jardins-canal.localhost")?.name, "Thị Ánh Nguyễn");
+  t.is(byEmail("marie.dupont.2@jardins-canal.localhost")?.id, "marie.dupont-2");
+  t.is(byEmail("recorder@jardins-canal.localhost")?.id, "recorder-2");
+  t.is(byEmail("émilie.faure@jardins-canal.localhost")?.id, "mathilde.faure");
+  t.deepEqual(config.teams.map((team) => team.id), ["bureau", "potager", "evenements", "communication-reseaux", "atelier-velo", "cuisine-partagee", "association-2"]);
+  t.regex(run.stdout, /36 member\(s\) arrive/);
+  t.regex(run.stdout, /Columns left out of the association file: Téléphone\./);
+  t.is(statSync(file).mode & 0o777, statSync(EXAMPLE_FILE).mode & 0o777);
+});
+
+test("members missing from the sheet: without a terminal nothing is written until a flag says what to do", async (t) => {
+  const file = scratchCopy();
+  const sheet = join(file, "../members.csv");
+  writeFileSync(sheet, "Nom;E-mail;Rôle\nClaire Dubois;claire.dubois@jardins-canal.localhost;admin\n");
+  const refused = await runCommand(CLI, ["import", sheet, file], { tty: false });
+  t.is(refused.status, 1);
+  t.regex(refused.output, /3 member\(s\) are not in the sheet: they would leave/);
+  t.regex(refused.output, /Run again with --remove-missing to remove them \(they leave\), or --keep-missing to keep them/);
+  t.is(readFileSync(file, "utf8"), readFileSync(EXAMPLE_FILE, "utf8"));
+
+  const dry = await runCommand(CLI, ["import", sheet, file, "--remove-missing", "--dry-run"], { tty: false });
+  t.is(dry.status, 0, dry.output);
+  t.regex(dry.output, /Dry run: the result is valid \(1 members, 3 teams\)/);
+  t.is(readFileSync(file, "utf8"), readFileSync(EXAMPLE_FILE, "utf8"));
+
+  const removed = await runCommand(CLI, ["import", sheet, file, "--remove-missing"], { tty: false });
+  t.is(removed.status, 0, removed.output);
+  t.deepEqual(loadAssociation(file).members.map((m) => m.id), ["claire.dubois"]);
+});
+
+test("on a terminal it asks before members leave; answering no keeps them", async (t) => {
+  const file = scratchCopy();
+  const sheet = join(file, "../members.csv");
+  writeFileSync(sheet, "Nom;E-mail;Rôle\nClaire Dubois;claire.dubois@jardins-canal.localhost;admin\nNouveau Venu;nv@asso.fr;\n");
+  const run = await runCommand(CLI, ["import", sheet, file], { tty: true, input: "n\n" });
+  t.regex(run.output, /Remove these 3 member\(s\) from the file\? \[y\/N\]/);
+  t.is(run.status, 0, run.output);
+  t.deepEqual(loadAssociation(file).members.map((m) => m.id), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin", "nouveau.venu"]);
+
+  const other = scratchCopy();
+  const yes = await runCommand(CLI, ["import", sheet, other], { tty: true, input: "oui\n" });
+  t.is(yes.status, 0, yes.output);
+  t.deepEqual(loadAssociation(other).members.map((m) => m.id), ["claire.dubois", "nouveau.venu"]);
+});
+
+test("a sheet it cannot read is refused with its line and column, and the file is untouched", async (t) => {
+  const file = scratchCopy();
+  const sheet = join(file, "../members.csv");
+  writeFileSync(sheet, "Nom;E-mail;Rôle\nClaire Dubois;claire.dubois@jardins-canal.localhost;présidente\n");
+  const run = await runCommand(CLI, ["import", sheet, file], { tty: false });
+  t.is(run.status, 1);
+  t.regex(run.output, /members\.csv cannot be imported; nothing was created or changed:\n  - column "Rôle" \(line 2\): "présidente" is not a role/);
+  t.is(readFileSync(file, "utf8"), readFileSync(EXAMPLE_FILE, "utf8"));
+});
+
+test("export writes the same columns back, 0600, with the BOM Excel needs", async (t) => {
+  const file = scratchCopy();
+  const target = join(file, "../export.csv");
+  const run = await runCommand(CLI, ["export", file, target], { tty: false });
+  t.is(run.status, 0, run.output);
+  t.is(statSync(target).mode & 0o777, 0o600);
+  t.is(readFileSync(target, "utf8").split("\r\n")[1], "claire.dubois;Claire Dubois;claire.dubois@jardins-canal.localhost;admin;Bureau;1;");
+});
