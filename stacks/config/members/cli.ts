@@ -1,4 +1,4 @@
-// `npm run members -- import <sheet.csv> <association.yaml> [--dry-run] [--remove-missing | --keep-missing]`
+// `npm run members -- import <sheet.csv|.xlsx> <association.yaml> [--dry-run] [--remove-missing | --keep-missing]`
 // `npm run members -- export <association.yaml> [members.csv]`
 //
 // The edge of the member import: reads the sheet and the association file, shows what would
@@ -14,14 +14,15 @@ import { loadAssociation } from "../load.ts";
 import { applyImport, associationDocument, validatedText } from "./document.ts";
 import { exportCsv } from "./export.ts";
 import { importOptions, planImport } from "./merge.ts";
-import { decodeUtf8, readCsv, sheetError, type Sheet } from "./sheet.ts";
+import { decodeUtf8, readCsv, readXlsx, sheetError, type Sheet } from "./sheet.ts";
 import { formatPlan, hasChanges } from "./summary.ts";
 
 export const USAGE = `usage:
-  npm run members -- import <members.csv> <association.yaml> [--dry-run] [--remove-missing | --keep-missing]
+  npm run members -- import <members.csv|.xlsx> <association.yaml> [--dry-run] [--remove-missing | --keep-missing]
   npm run members -- export <association.yaml> [members.csv]
 
-import   reads a member list (CSV with , or ; or tabs, UTF-8 with or without BOM) with the columns
+import   reads a member list (CSV with , or ; or tabs, UTF-8 with or without BOM, or the first
+         sheet of an .xlsx workbook; .ods: save it as .xlsx or CSV first) with the columns
          Nom (or Prénom and Nom), E-mail, Rôle, Équipes, Appareils, Langue, Identifiant (English
          headers too: Name, E-mail, Role, Teams, Devices, Language, Id; other columns are left out),
          and writes the members: and teams: of the association file, keeping its comments.
@@ -36,10 +37,10 @@ class UsageError extends Error {}
 /** A member list is a few kilobytes; past this it is not one. */
 const MAX_SHEET_BYTES = 5 * 1024 * 1024;
 
-function readSheet(file: string): Sheet {
+async function readSheet(file: string): Promise<Sheet> {
   const kind = extname(file).toLowerCase();
-  if ([".ods", ".xlsx", ".xls", ".numbers"].includes(kind))
-    throw sheetError(file, [{ path: "", message: `is a ${kind.slice(1)} workbook: save the sheet as CSV (LibreOffice: File > Save a copy > "Text CSV", character set UTF-8; Excel: "CSV UTF-8") and import the .csv` }]);
+  if ([".ods", ".xls", ".numbers"].includes(kind))
+    throw sheetError(file, [{ path: "", message: `is an ${kind} workbook, which Bastide cannot read: save the sheet as .xlsx, or as CSV (LibreOffice: File > Save a copy > "Text CSV", character set UTF-8; Excel: "CSV UTF-8")` }]);
   let size: number;
   try {
     size = statSync(file).size;
@@ -47,7 +48,8 @@ function readSheet(file: string): Sheet {
     throw sheetError(file, [{ path: "", message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): check the path` }]);
   }
   if (size > MAX_SHEET_BYTES) throw sheetError(file, [{ path: "", message: `is ${size} bytes; a member list is far smaller (at most ${MAX_SHEET_BYTES}): check that this is the right file` }]);
-  return readCsv(decodeUtf8(readFileSync(file), file), file);
+  const bytes = readFileSync(file);
+  return kind === ".xlsx" ? readXlsx(bytes, file) : readCsv(decodeUtf8(bytes, file), file);
 }
 
 async function confirmLeaving(count: number): Promise<boolean> {
@@ -70,7 +72,7 @@ interface ImportArguments {
 
 async function runImport(args: ImportArguments, out: (text: string) => void): Promise<number> {
   const config = loadAssociation(args.file);
-  const sheet = readSheet(args.sheet);
+  const sheet = await readSheet(args.sheet);
   const plan = planImport(sheet, config, importOptions(config.organisation.language));
   out(formatPlan(plan, config.departures.graceDays));
   if (!hasChanges(plan)) {

@@ -4,7 +4,9 @@
 //
 // CSV is read by csv-parse (adaltas/node-csv): `,`, `;` or tab, UTF-8 with or without its
 // byte-order mark, CRLF, LF or CR line ends, quoted cells with the delimiter or line breaks.
+// An .xlsx workbook's first sheet is read by read-excel-file (catamphetamine/read-excel-file).
 import { parse as parseCsv, CsvError } from "csv-parse/sync";
+import { readSheet as readXlsxSheet } from "read-excel-file/node";
 import { ConfigError, type ConfigProblem } from "../load.ts";
 import { shown } from "../fields.ts";
 import { foldWord } from "./ids.ts";
@@ -157,4 +159,22 @@ export function sheetOf(records: { line: number; cells: string[] }[], source: st
     // A line of empty cells (;;;;) is a spacer, not a member.
     .filter((row) => Object.values(row.cells).some((cell) => cell !== ""));
   return { source, headers, ignored, rows };
+}
+
+/** A cell of a workbook as the text a CSV would hold: numbers as written, dates as YYYY-MM-DD. */
+function cellText(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (value instanceof Date) return value.toISOString().slice(0, 10);
+  return String(value);
+}
+
+/** Rows of known fields from the first sheet of an .xlsx workbook; a sheet's row number is its line. */
+export async function readXlsx(bytes: Buffer, source: string): Promise<Sheet> {
+  let rows: unknown[][];
+  try {
+    rows = await readXlsxSheet(bytes);
+  } catch (error) {
+    throw sheetError(source, [{ path: "", message: `cannot be read as an .xlsx workbook (${(error as Error).message}); open it in a spreadsheet and save it again as .xlsx or as CSV UTF-8` }]);
+  }
+  return sheetOf(rows.map((cells, i) => ({ line: i + 1, cells: cells.map(cellText) })), source);
 }
