@@ -110,6 +110,16 @@ test("an exported sheet imports back with no change", (t) => {
   t.deepEqual([plan.arriving, plan.changing, plan.leaving, plan.newTeams].map((l) => l.length), [0, 0, 0, 0]);
 });
 
+test("a name a spreadsheet would run as a formula is exported as text and imported back as written", (t) => {
+  const { text } = importInto(EXAMPLE, [HEADER, ...ROWS, `"=HYPERLINK(""http://x"")";@Jo;jo@asso.fr;;;`].join("\n"));
+  const config = parseAssociation(text, "written");
+  t.is(config.members.at(-1)!.name, `@Jo =HYPERLINK("http://x")`);
+  const csv = exportCsv(config, { bom: false });
+  t.true(csv.includes(`;"'@Jo =HYPERLINK(""http://x"")";`), csv);
+  const again = planImport(readCsv(csv, "x.csv"), config, FR);
+  t.deepEqual([again.arriving, again.changing, again.leaving].map((l) => l.length), [0, 0, 0]);
+});
+
 test("cells that cannot be read are refused with their line and column, before anything is written", (t) => {
   const csv = [
     "Nom;E-mail;Statut;Équipes;VPN",

@@ -10,6 +10,13 @@ const HEADERS = {
   en: ["Id", "Name", "E-mail", "Role", "Teams", "Devices", "Language"],
 } as const;
 
+/**
+ * A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection"):
+ * a member's name must not become one on the admin's machine. The leading apostrophe makes it
+ * text in Excel and LibreOffice; the import takes it off (sheet.ts `FORMULA_GUARD`).
+ */
+export const guardFormula = (cell: string) => (/^[=+\-@]/.test(cell) ? `'${cell}` : cell);
+
 export function exportCsv(config: Association, options: { bom: boolean }): string {
   const language = config.organisation.language;
   const teamName = new Map(config.teams.map((t) => [t.id, t.name]));
@@ -23,5 +30,5 @@ export function exportCsv(config: Association, options: { bom: boolean }): strin
     String(m.devices.length),
     m.language ?? "",
   ]);
-  return stringify([[...HEADERS[language]], ...rows], { delimiter: language === "fr" ? ";" : ",", bom: options.bom, record_delimiter: "windows" });
+  return stringify([[...HEADERS[language]], ...rows.map((row) => row.map(guardFormula))], { delimiter: language === "fr" ? ";" : ",", bom: options.bom, record_delimiter: "windows" });
 }

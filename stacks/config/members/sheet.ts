@@ -142,6 +142,9 @@ export function readCsv(text: string, source: string): Sheet {
   return sheetOf(csvRecords(text.replace(/^\uFEFF/, ""), source), source);
 }
 
+/** The apostrophe export.ts `guardFormula` puts before a cell a spreadsheet would run as a formula. */
+const FORMULA_GUARD = /^'(?=[=+\-@])/;
+
 /** Rows of known fields from a grid of cells (the first record is the header). */
 export function sheetOf(records: { line: number; cells: string[] }[], source: string): Sheet {
   const [header, ...body] = records;
@@ -152,7 +155,7 @@ export function sheetOf(records: { line: number; cells: string[] }[], source: st
       const known: SheetRow["cells"] = {};
       cells.forEach((cell, i) => {
         const field = fieldOf[i];
-        if (field) known[field] = cell.trim();
+        if (field) known[field] = cell.trim().replace(FORMULA_GUARD, "");
       });
       return { line, cells: known };
     })
