@@ -49,8 +49,8 @@ test("a 40-member sheet of a French association becomes a valid association file
   t.is(byEmail("recorder@jardins-canal.localhost")?.id, "recorder-2");
   t.is(byEmail("émilie.faure@jardins-canal.localhost")?.id, "mathilde.faure");
   t.deepEqual(config.teams.map((team) => team.id), ["bureau", "potager", "evenements", "communication-reseaux", "atelier-velo", "cuisine-partagee", "association-2"]);
-  t.regex(run.stdout, /36 member\(s\) arrive/);
-  t.regex(run.stdout, /Columns left out of the association file: Téléphone\./);
+  t.regex(run.stdout, /36 membre\(s\) arrivent/);
+  t.regex(run.stdout, /Colonnes laissées hors du fichier de l'association : Téléphone\./);
   t.is(statSync(file).mode & 0o777, statSync(EXAMPLE_FILE).mode & 0o777);
 });
 
@@ -60,13 +60,13 @@ test("members missing from the sheet: without a terminal nothing is written unti
   writeFileSync(sheet, "Nom;E-mail;Rôle\nClaire Dubois;claire.dubois@jardins-canal.localhost;admin\n");
   const refused = await runCommand(CLI, ["import", sheet, file], { tty: false });
   t.is(refused.status, 1);
-  t.regex(refused.output, /3 member\(s\) are not in the sheet: they would leave/);
-  t.regex(refused.output, /Run again with --remove-missing to remove them \(they leave\), or --keep-missing to keep them/);
+  t.regex(refused.output, /3 membre\(s\) absents de la liste : ils partiraient/);
+  t.regex(refused.output, /Relancez avec --remove-missing pour les retirer \(ils partent\), ou --keep-missing pour les garder/);
   t.is(readFileSync(file, "utf8"), readFileSync(EXAMPLE_FILE, "utf8"));
 
   const dry = await runCommand(CLI, ["import", sheet, file, "--remove-missing", "--dry-run"], { tty: false });
   t.is(dry.status, 0, dry.output);
-  t.regex(dry.output, /Dry run: the result is valid \(1 members, 3 teams\)/);
+  t.regex(dry.output, /Essai à blanc : le résultat est valide \(1 membres, 3 équipes\)/);
   t.is(readFileSync(file, "utf8"), readFileSync(EXAMPLE_FILE, "utf8"));
 
   const removed = await runCommand(CLI, ["import", sheet, file, "--remove-missing"], { tty: false });
@@ -74,12 +74,24 @@ test("members missing from the sheet: without a terminal nothing is written unti
   t.deepEqual(loadAssociation(file).members.map((m) => m.id), ["claire.dubois"]);
 });
 
+test("an English association gets the summary in English", async (t) => {
+  const file = scratchCopy();
+  writeFileSync(file, readFileSync(file, "utf8").replace("  language: fr\n", "  language: en\n"));
+  const sheet = join(file, "../members.csv");
+  writeFileSync(sheet, "Name,E-mail,Role,Teams\nClaire Dubois,claire.dubois@jardins-canal.localhost,admin,\"Bureau, Garden tools\"\n");
+  const run = await runCommand(CLI, ["import", sheet, file, "--keep-missing"], { tty: false });
+  t.is(run.status, 0, run.output);
+  t.regex(run.stdout, /1 member\(s\) change:\n  claire\.dubois \(line 2\): teams bureau → bureau, garden-tools; devices laptop → none\n/);
+  t.regex(run.stdout, /1 new team\(s\), each with a calendar and a chat room:\n  garden-tools  Garden tools\n/);
+  t.regex(run.stdout, /Written: /);
+});
+
 test("on a terminal it asks before members leave; answering no keeps them", async (t) => {
   const file = scratchCopy();
   const sheet = join(file, "../members.csv");
   writeFileSync(sheet, "Nom;E-mail;Rôle\nClaire Dubois;claire.dubois@jardins-canal.localhost;admin\nNouveau Venu;nv@asso.fr;\n");
   const run = await runCommand(CLI, ["import", sheet, file], { tty: true, input: "n\n" });
-  t.regex(run.output, /Remove these 3 member\(s\) from the file\? \[y\/N\]/);
+  t.regex(run.output, /Retirer ces 3 membre\(s\) du fichier \? \[o\/N\]/);
   t.is(run.status, 0, run.output);
   t.deepEqual(loadAssociation(file).members.map((m) => m.id), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin", "nouveau.venu"]);
 

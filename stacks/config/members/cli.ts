@@ -15,7 +15,7 @@ import { applyImport, associationDocument, validatedText } from "./document.ts";
 import { exportCsv } from "./export.ts";
 import { importOptions, planImport } from "./merge.ts";
 import { decodeUtf8, readCsv, readXlsx, sheetError, type Sheet } from "./sheet.ts";
-import { formatPlan, hasChanges } from "./summary.ts";
+import { formatPlan, hasChanges, inLanguage } from "./summary.ts";
 
 export const USAGE = `usage:
   npm run members -- import <members.csv|.xlsx> <association.yaml> [--dry-run] [--remove-missing | --keep-missing]
@@ -52,10 +52,10 @@ async function readSheet(file: string): Promise<Sheet> {
   return kind === ".xlsx" ? readXlsx(bytes, file) : readCsv(decodeUtf8(bytes, file), file);
 }
 
-async function confirmLeaving(count: number): Promise<boolean> {
+async function confirmLeaving(question: string): Promise<boolean> {
   const prompt = createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const answer = await prompt.question(`Remove these ${count} member(s) from the file? [y/N] `);
+    const answer = await prompt.question(question);
     return /^(y|yes|o|oui)$/i.test(answer.trim());
   } finally {
     prompt.close();
@@ -73,31 +73,48 @@ interface ImportArguments {
 async function runImport(args: ImportArguments, out: (text: string) => void): Promise<number> {
   const config = loadAssociation(args.file);
   const sheet = await readSheet(args.sheet);
-  const plan = planImport(sheet, config, importOptions(config.organisation.language));
-  out(formatPlan(plan, config.departures.graceDays));
+  const language = config.organisation.language;
+  const say = inLanguage(language);
+  const plan = planImport(sheet, config, importOptions(language));
+  out(formatPlan(plan, config.departures.graceDays, language));
   if (!hasChanges(plan)) {
-    out(`${args.file} already says what ${args.sheet} says; nothing to write.\n`);
+    out(say(`${args.file} dit déjà ce que dit ${args.sheet} : rien à écrire.\n`, `${args.file} already says what ${args.sheet} says; nothing to write.\n`));
     return 0;
   }
   let removeLeaving = args.removeMissing;
   if (plan.leaving.length > 0 && !args.removeMissing && !args.keepMissing) {
     if (!process.stdin.isTTY) {
-      out(`Nothing was written: ${plan.leaving.length} member(s) of ${args.file} are not in the sheet. Run again with --remove-missing to remove them (they leave), or --keep-missing to keep them.\n`);
+      out(
+        say(
+          `Rien n'a été écrit : ${plan.leaving.length} membre(s) de ${args.file} ne sont pas dans la liste. Relancez avec --remove-missing pour les retirer (ils partent), ou --keep-missing pour les garder.\n`,
+          `Nothing was written: ${plan.leaving.length} member(s) of ${args.file} are not in the sheet. Run again with --remove-missing to remove them (they leave), or --keep-missing to keep them.\n`,
+        ),
+      );
       return 1;
     }
-    removeLeaving = await confirmLeaving(plan.leaving.length);
-    if (!removeLeaving) out("They stay in the file.\n");
+    removeLeaving = await confirmLeaving(say(`Retirer ces ${plan.leaving.length} membre(s) du fichier ? [o/N] `, `Remove these ${plan.leaving.length} member(s) from the file? [y/N] `));
+    if (!removeLeaving) out(say("Ils restent dans le fichier.\n", "They stay in the file.\n"));
   }
   const original = readFileSync(args.file, "utf8");
   const doc = associationDocument(original);
   applyImport(doc, plan, removeLeaving);
   const { text, config: written } = validatedText(original, doc, plan, sheet, args.file);
   if (args.dryRun) {
-    out(`Dry run: the result is valid (${written.members.length} members, ${written.teams.length} teams); ${args.file} was not changed.\n`);
+    out(
+      say(
+        `Essai à blanc : le résultat est valide (${written.members.length} membres, ${written.teams.length} équipes) ; ${args.file} n'a pas été modifié.\n`,
+        `Dry run: the result is valid (${written.members.length} members, ${written.teams.length} teams); ${args.file} was not changed.\n`,
+      ),
+    );
     return 0;
   }
   writeAtomically(args.file, Buffer.from(text, "utf8"), statSync(args.file).mode & 0o777);
-  out(`Written: ${args.file} (${written.members.length} members, ${written.teams.length} teams). Check it with npm run plan -- ${args.file}\n`);
+  out(
+    say(
+      `Écrit : ${args.file} (${written.members.length} membres, ${written.teams.length} équipes). Vérifiez-le avec npm run plan -- ${args.file}\n`,
+      `Written: ${args.file} (${written.members.length} members, ${written.teams.length} teams). Check it with npm run plan -- ${args.file}\n`,
+    ),
+  );
   return 0;
 }
 
@@ -109,7 +126,7 @@ function runExport(file: string, target: string | undefined, out: (text: string)
   }
   // The byte-order mark tells Excel the file is UTF-8; the list holds personal data: 0600.
   writeAtomically(target, Buffer.from(exportCsv(config, { bom: true }), "utf8"), 0o600);
-  out(`Written: ${target} (${config.members.length} members)\n`);
+  out(inLanguage(config.organisation.language)(`Écrit : ${target} (${config.members.length} membres)\n`, `Written: ${target} (${config.members.length} members)\n`));
   return 0;
 }
 
