@@ -1,12 +1,17 @@
 // The ids the import folds, taken by the real services: Bastide's Matrix provisioner creates
 // the 40 members of the French fixture and a room per team on a real Synapse (the pinned
 // release, Bastide's homeserver.yaml), and Debian's Prosody creates an account for each id,
-// as the Jitsi provisioner does (prosodyctl adduser).
+// as the Jitsi provisioner does (prosodyctl adduser). Nextcloud, which no registry here
+// carries, is the fake that holds logins to the rules of Nextcloud 34.0.1's user manager and
+// replays the project's recordings (test/fakes/nextcloud.ts).
 import test from "ava";
 import { readFileSync } from "node:fs";
 import { desiredState, matrixUserId } from "../../provisioners/desired.ts";
 import { createAccount, listAccounts, unusablePassword } from "../../provisioners/jitsi/accounts.ts";
 import { createMatrixClient, matrixProvisioner } from "../../provisioners/matrix/index.ts";
+import { createNextcloudClient, nextcloudProvisioner } from "../../provisioners/nextcloud/index.ts";
+import { NEXTCLOUD_ADMIN_USER } from "../../stacks/services/reserved-names.ts";
+import { createFakeNextcloud } from "../fakes/nextcloud.ts";
 import { converge } from "../../provisioners/model.ts";
 import { parseAssociation } from "../../stacks/config/load.ts";
 import { applyImport, associationDocument, validatedText } from "../../stacks/config/members/document.ts";
@@ -70,5 +75,23 @@ test("a real Prosody takes every imported member id as an account", async (t) =>
     t.deepEqual(await listAccounts(client, domain), config.members.map((m) => m.id).sort());
   } finally {
     await server.stop();
+  }
+});
+
+test("the recorded Nextcloud rules take every imported member id as a login and every team id as a group", async (t) => {
+  const config = imported();
+  const desired = { ...desiredState(config), departures: { disable: [], erase: [], enable: [] } };
+  const password = unusablePassword();
+  const nc = await createFakeNextcloud({ users: { [NEXTCLOUD_ADMIN_USER]: password }, admins: [NEXTCLOUD_ADMIN_USER] });
+  try {
+    const client = createNextcloudClient({ baseUrl: nc.url, user: NEXTCLOUD_ADMIN_USER, password });
+    const result = await converge(nextcloudProvisioner, desired, client, { concurrency: 3 });
+    t.deepEqual(result.failed.map((f) => `${f.change.subject}: ${f.error.message}`), []);
+    const users = new Map(nc.users().map((u) => [u.id, u]));
+    for (const member of config.members) t.is(users.get(member.id)?.displayName, member.name, member.id);
+    const groups = new Set(nc.groups().map((g) => g.id));
+    for (const team of config.teams) t.true(groups.has(team.id), team.id);
+  } finally {
+    await nc.stop();
   }
 });
