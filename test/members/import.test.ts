@@ -91,7 +91,7 @@ test("a re-import with changes keeps every id, even when the order and the names
   t.deepEqual(plan.arriving.map((m) => m.id), ["marie.dupont-3"]);
   t.deepEqual(
     plan.changing.map(({ member, changes }) => `${member.id}: ${changes.map((c) => `${c.field} ${c.from} → ${c.to}`).join("; ")}`),
-    ["marie.dupont: name Marie Dupont → Marie-Anne Dupont", "claire.dubois: teams bureau → bureau, atelier-velo; devices laptop → none"],
+    ["marie.dupont: name Marie Dupont → Marie-Anne Dupont", "claire.dubois: teams bureau → bureau, atelier-velo; devices laptop → —"],
   );
   t.deepEqual(plan.newTeams.map((team) => team.id), ["atelier-velo"]);
 });
@@ -100,6 +100,14 @@ test("a member no longer listed keeps their place unless leavers are removed; th
   const { text } = importInto(EXAMPLE, [HEADER, "Moreau;Léa;lea.new@asso.fr;admin;;"].join("\n"), false);
   const config = parseAssociation(text, "kept");
   t.deepEqual(config.members.map((m) => m.id), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin", "lea.moreau-2"]);
+});
+
+test("an id written in the sheet is kept, and no id folded from a name takes it first", (t) => {
+  const csv = ["Nom;E-mail;Identifiant", "Marie Dupont;marie1@asso.fr;", "Autre Personne;autre@asso.fr;marie.dupont"].join("\n");
+  const { text } = importInto(EXAMPLE, csv, false);
+  const config = parseAssociation(text, "ids");
+  t.is(config.members.find((m) => m.email === "autre@asso.fr")?.id, "marie.dupont");
+  t.is(config.members.find((m) => m.email === "marie1@asso.fr")?.id, "marie.dupont-2");
 });
 
 test("an exported sheet imports back with no change", (t) => {

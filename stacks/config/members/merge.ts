@@ -140,7 +140,9 @@ function duplicateProblems(rows: SheetRow[], header: Sheet["headers"]): ConfigPr
   return problems;
 }
 
-const listed = (values: readonly string[]) => (values.length ? values.join(", ") : "none");
+/** A list as the summary shows it; an empty one (or an unset language) as a dash, in either language. */
+const NOTHING = "—";
+const listed = (values: readonly string[]) => (values.length ? values.join(", ") : NOTHING);
 
 function changesOf(before: Member, after: ImportedMember): FieldChange[] {
   const changes: FieldChange[] = [];
@@ -152,7 +154,7 @@ function changesOf(before: Member, after: ImportedMember): FieldChange[] {
   compare("role", before.role, after.role);
   compare("teams", listed(before.teams), listed(after.teams));
   compare("devices", listed(before.devices.map((d) => d.name)), listed(after.devices));
-  compare("language", before.language ?? "the association's", after.language ?? "the association's");
+  compare("language", before.language ?? NOTHING, after.language ?? NOTHING);
   return changes;
 }
 
@@ -174,6 +176,10 @@ export function planImport(sheet: Sheet, config: Association, options: ImportOpt
     return first < i ? [cellProblem(rows[i]!.line, headers.id, `is ${member!.id} of the file, as line ${rows[first]!.line} is (one by id, the other by e-mail): one line per member; fix the id or the e-mail`)] : [];
   });
   if (twice.length > 0) throw sheetError(sheet.source, twice);
+  // Ids written in the sheet for new members come before any folded from a name.
+  rows.forEach((row, i) => {
+    if (row.cells.id && !matched[i]) memberIds.take(row.cells.id);
+  });
 
   const teamIds = IdPool.forTeams();
   config.teams.forEach((t) => teamIds.take(t.id));
@@ -199,7 +205,7 @@ export function planImport(sheet: Sheet, config: Association, options: ImportOpt
     const before = matched[i];
     const person = cells.name !== undefined ? splitFullName(cells.name) : { given: cells.givenName ?? "", surname: cells.surname ?? "" };
     const name = cells.name ?? [cells.givenName, cells.surname].filter(Boolean).join(" ");
-    const id = before?.id ?? (cells.id && !memberIds.has(cells.id) ? (memberIds.take(cells.id), cells.id) : memberIds.claim(memberIdBase(person, cells.email!, options.memberFallback)));
+    const id = before?.id ?? (cells.id || memberIds.claim(memberIdBase(person, cells.email!, options.memberFallback)));
     const role = headers.role !== undefined ? (cells.role ? parseRole(cells.role)! : "volunteer") : (before?.role ?? "volunteer");
     const teams = headers.teams !== undefined ? [...new Set(teamNames(cells.teams ?? "").map(teamId))] : (before?.teams ?? []);
     const existingDevices = before?.devices.map((d) => d.name) ?? [];
