@@ -6,7 +6,7 @@
 // `services:` comes back indented under it, where uncommenting it would change its meaning).
 // The result is then held to the config's own validation (load.ts), and a problem in a
 // member it made is named by that member's sheet line and column.
-import { Document as YamlDocument, isMap, isScalar, isSeq, parseDocument, YAMLMap as YamlMap, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from "yaml";
+import { Document, isMap, isScalar, isSeq, parseDocument, YAMLMap, type Node, type Pair, type YAMLSeq } from "yaml";
 import { ConfigError, parseAssociation, type ConfigProblem } from "../load.ts";
 import type { Association } from "../schema.ts";
 import type { ImportedMember, ImportPlan } from "./merge.ts";
@@ -99,8 +99,8 @@ function renderPair(pair: Pair<Node, Node>): string {
   pair.key.commentBefore = null;
   pair.key.spaceBefore = false;
   pair.value!.comment = null;
-  const alone = new YamlDocument();
-  const map = new YamlMap();
+  const alone = new Document();
+  const map = new YAMLMap();
   map.items.push(pair);
   alone.contents = map;
   return alone.toString(RENDERING);
