@@ -29,6 +29,9 @@ test("a command without its files says what is missing, with the usage", async (
   const run = await runCommand(CLI, ["import", "members.csv"], { tty: false });
   t.is(run.status, 2);
   t.regex(run.output, /give the association file \(\.yaml\) to read and write\n\nusage:/);
+  const unknown = await runCommand(CLI, ["import", "members.csv", "a.yaml", "--remove-everyone"], { tty: false });
+  t.is(unknown.status, 2);
+  t.regex(unknown.output, /Unknown option '--remove-everyone'[^\n]*\n\nusage:/);
 });
 
 test("a 40-member sheet of a French association becomes a valid association file with one command and no hand-written id", async (t) => {

@@ -167,9 +167,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error) => {
-      if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
-      else console.error(failure(error));
-      process.exit(error instanceof UsageError || (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? 2 : 1);
+      // parseArgs's own refusals (an unknown option, a value given to a flag) are usage errors too.
+      const usage = error instanceof UsageError || /^ERR_PARSE_ARGS_/.test(String((error as { code?: unknown }).code));
+      console.error(usage ? `${(error as Error).message}\n\n${USAGE}` : failure(error));
+      process.exit(usage ? 2 : 1);
     },
   );
 }
