@@ -195,7 +195,7 @@ function ensureFolders(root: string, relative: string): void {
 }
 
 /** Written whole under a temporary name with its final mode, then renamed over the old one. */
-function writeAtomically(path: string, content: Buffer, mode: number): void {
+export function writeAtomically(path: string, content: Buffer, mode: number): void {
   const temporary = join(dirname(path), `.${randomBytes(6).toString("hex")}.tmp`);
   // "wx": never opens an existing file or follows a link planted under that name.
   const fd = openSync(temporary, "wx", mode);

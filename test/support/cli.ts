@@ -22,12 +22,13 @@ const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
  * environment is this process's, minus any BASTIDE_ setting of the machine running the
  * tests, plus `env`.
  */
-export function runCommand(script: string, args: string[], { tty, env = {}, timeoutMs = 60_000 }: { tty: boolean; env?: Record<string, string>; timeoutMs?: number }): Promise<CommandRun> {
+export function runCommand(script: string, args: string[], { tty, env = {}, timeoutMs = 60_000, input = "" }: { tty: boolean; env?: Record<string, string>; timeoutMs?: number; input?: string }): Promise<CommandRun> {
   const command = [process.execPath, "--import", "tsx", fileURLToPath(new URL(script, `file://${ROOT}`)), ...args];
   const [program, argv] = tty ? [requireProgram("script", "bsdutils"), ["-qec", command.map(shellQuote).join(" "), "/dev/null"]] : [command[0]!, command.slice(1)];
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BASTIDE_")));
   const child = spawn(program, argv, { cwd: ROOT, env: { ...base, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin.end();
+  // What the admin types: on a terminal, script(1) passes it to the command's pseudo-terminal.
+  child.stdin.end(input);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
