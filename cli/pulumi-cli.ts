@@ -97,7 +97,8 @@ export function downloadPulumiCli(missing: MissingCli, env: Env = process.env): 
       process.stderr.write(chunk);
       tail = `${tail}${chunk.toString("utf8")}`.slice(-2000);
     });
-    const failed = (why: string) => resolve({ failed: why.trim().split("\n").filter(Boolean).slice(-3).join(" ") || "no message" });
+    // The launcher's own announcement is not a reason.
+    const failed = (why: string) => resolve({ failed: why.trim().split("\n").filter((line) => line && !line.startsWith("Downloading pulumi")).slice(-3).join(" ") || "no message" });
     child.on("error", (error) => failed(error.message));
     child.on("close", (code) => {
       const cli = join(missing.installRoot, "bin", "pulumi");
@@ -131,6 +132,20 @@ export async function ensurePulumiCli(language: Language, env: Env = process.env
   if (isFound(cli)) return cli;
   console.error(stackMessages.downloading(cli)[language]);
   const downloaded = await downloadPulumiCli(cli, env);
-  if ("failed" in downloaded) throw new Error(`${stackMessages.downloadFailed(cli, downloaded.failed)[language]}\n${NOTHING_CHANGED[language]}`);
+  if ("failed" in downloaded) {
+    const reason = /fetch failed/.test(downloaded.failed) ? `${downloaded.failed}: ${await unreachableBecause(cli.installScript)}` : downloaded.failed;
+    throw new Error(`${stackMessages.downloadFailed(cli, reason)[language]}\n${NOTHING_CHANGED[language]}`);
+  }
   return downloaded;
+}
+
+/** Why Node's fetch could not reach `url`: the launcher only says `fetch failed`, its cause is what helps (no DNS, no route, a proxy). */
+async function unreachableBecause(url: string): Promise<string> {
+  try {
+    const response = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(10_000) });
+    return `${url} answers ${response.status} now`;
+  } catch (error) {
+    const cause = (error as { cause?: { message?: string } }).cause;
+    return `${url}: ${cause?.message ?? (error as Error).message}`;
+  }
 }

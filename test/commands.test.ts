@@ -158,6 +158,23 @@ test("without a Pulumi CLI a command says what to run to get one, and from where
   }
 });
 
+test("when the launcher must download the CLI, it is said first from where, and a failed download says what to do, not just `fetch failed`", async (t) => {
+  const dir = scratch();
+  try {
+    // A version that does not exist: no download can succeed, with or without the Internet.
+    const env = { ...ENGLISH, BASTIDE_STATE_DIR: join(dir, "state"), PATH: pathWithLauncherOnly(dir), PULUMI_HOME: join(dir, "pulumi-home"), PULUMI_VERSION: "0.0.0" };
+    const run = await command("pulumi", ["version"], env, false, 120_000);
+    t.is(run.status, 1, run.output);
+    const announced = run.output.indexOf(
+      `The Pulumi CLI is not on your PATH nor in ${join(dir, "pulumi-home", "versions", "0.0.0")}: downloading Pulumi 0.0.0 there, with Pulumi's install script https://get.pulumi.com/install.sh, from https://github.com/pulumi/pulumi/releases/download/v0.0.0/`,
+    );
+    const failed = run.output.search(/Pulumi 0\.0\.0 could not be downloaded \(.+\)\. Either let this machine reach get\.pulumi\.com and github\.com .* or install the Pulumi CLI yourself \(https:\/\/www\.pulumi\.com\/docs\/iac\/download-install\/\) and put it on your PATH\.\nNothing was created or changed\./);
+    t.true(announced >= 0 && failed > announced, run.output);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("the CLI is the admin's own on the PATH, else the npm launcher's download, else what the launcher would fetch", (t) => {
   const dir = scratch();
   try {
