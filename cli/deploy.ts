@@ -56,6 +56,10 @@ const messages = {
     en: `${file} needs the secret ${key}, which the stack does not have. Set it, then run npm run deploy again:\n  npm run pulumi -- config set --secret --stack ${stack} ${key} '<value>'`,
     fr: `${file} demande le secret ${key}, que la pile n'a pas. Donnez-le, puis relancez npm run deploy :\n  npm run pulumi -- config set --secret --stack ${stack} ${key} '<valeur>'`,
   }),
+  passphraseCreated: (s: AdminStack): Localized => ({
+    en: `The passphrase that encrypts the stack's secrets is in ${s.passphraseFile} (readable by you only; Pulumi reads it from there, it is never shown). Keep a copy somewhere safe: without it the stack's secrets cannot be read.`,
+    fr: `La phrase secrète qui chiffre les secrets de la pile est dans ${s.passphraseFile} (lisible par vous seul ; Pulumi la lit là, elle n'est jamais affichée). Gardez-en une copie en lieu sûr : sans elle, les secrets de la pile sont illisibles.`,
+  }),
   pulumiFailed: (step: string): Localized => ({
     en: `pulumi ${step} failed (its message is above).`,
     fr: `pulumi ${step} a échoué (son message est ci-dessus).`,
@@ -107,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
   const cli = await ensurePulumiCli(language);
 
   const stack = adminStack({ stack: values.stack });
-  prepareState(stack);
+  if (prepareState(stack) === "passphrase created") console.error(messages.passphraseCreated(stack)[language]);
   const steps: string[][] = [
     ["stack", "select", "--create", stack.stack],
     ["config", "set", "--stack", stack.stack, `${CONFIG_NAMESPACE}:config`, file],

@@ -44,11 +44,12 @@ export function adminStack(options: { stack?: string | undefined; env?: Env } = 
  * Creates the state folder and, the first time, the passphrase (deploy only: the other
  * commands read a stack that must already exist). The passphrase is written, never shown.
  */
-export function prepareState(stack: AdminStack): void {
+export function prepareState(stack: AdminStack): "passphrase created" | "passphrase kept" {
   mkdirSync(stack.backendDir, { recursive: true });
   chmodSync(stack.stateDir, 0o700);
-  if (existsSync(stack.passphraseFile) && statSync(stack.passphraseFile).size > 0) return;
+  if (existsSync(stack.passphraseFile) && statSync(stack.passphraseFile).size > 0) return "passphrase kept";
   writeFileSync(stack.passphraseFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  return "passphrase created";
 }
 
 /**

@@ -234,6 +234,7 @@ test("deploy, with an engine that answers: the passphrase made once and never sh
     t.is(statSync(join(state, "passphrase")).mode & 0o777, 0o600);
     t.is(statSync(state).mode & 0o777, 0o700);
     t.false(first.output.includes(passphrase), "the passphrase is never printed");
+    t.true(first.output.includes(`The passphrase that encrypts the stack's secrets is in ${join(state, "passphrase")} (readable by you only; Pulumi reads it from there, it is never shown).`), first.output);
     const root = process.cwd();
     t.deepEqual(
       pulumi.calls(),
@@ -244,8 +245,10 @@ test("deploy, with an engine that answers: the passphrase made once and never sh
       ].map((args) => ({ cwd: root, args, backend: `file://${state}/pulumi`, passphraseFile: join(state, "passphrase"), passphrase: null })),
     );
     // Again: the same passphrase (a new one would lock the stack's secrets away).
-    t.is((await command("deploy", [file], env)).status, 0);
+    const again = await command("deploy", [file], env);
+    t.is(again.status, 0, again.output);
     t.is(readFileSync(join(state, "passphrase"), "utf8"), passphrase);
+    t.notRegex(again.output, /The passphrase that encrypts/, "said once, when it is made");
 
     // A relay login needs its password in the stack's secrets: without it, no pulumi up.
     const relay = associationFile(dir, "fr", (input) => (input.mail = { host: "smtp.asso-exemple.fr", from: "ne-pas-repondre@asso-exemple.fr", username: "ne-pas-repondre@asso-exemple.fr" }));
