@@ -43,7 +43,10 @@ const USAGE: Localized = {
   ].join("\n"),
 };
 
-const NOT_ON_A_TERMINAL = "first-password shows the passwords on a terminal only; run it in one (not through a pipe or a redirection). Nothing was changed.";
+const NOT_ON_A_TERMINAL: Localized = {
+  en: "first-password shows the passwords on a terminal only; run it in one (not through a pipe or a redirection). Nothing was changed.",
+  fr: "first-password n'affiche les mots de passe que sur un terminal ; lancez-le dans un terminal (pas à travers un tube ni une redirection). Rien n'a été modifié.",
+};
 
 function servicesOf(only: string | undefined): PasswordService[] | undefined {
   if (only === undefined) return undefined;
@@ -82,7 +85,7 @@ async function enroll(config: Association, args: Arguments): Promise<number> {
   const chosen = args.all ? users : users.filter((u) => args.members.some((id) => id.toLowerCase() === u.username));
   const byMail = config.mail !== undefined;
   if (!byMail && !process.stdout.isTTY) {
-    console.error(NOT_ON_A_TERMINAL);
+    console.error(NOT_ON_A_TERMINAL[languageOf(config)]);
     return 2;
   }
   const credentials = loadCredentials({ nextcloud: false, matrix: false, identity: true }, credentialSources(args.stack, languageOf(config)));
@@ -97,7 +100,7 @@ async function perService(config: Association, args: Arguments): Promise<number>
   if (args.all || args.members.length !== 1) throw new UsageError("without the identity provider, one member at a time");
   // Shown once, to a person: never into a file, a pipe or a CI log. Checked before anything changes.
   if (!process.stdout.isTTY) {
-    console.error(NOT_ON_A_TERMINAL);
+    console.error(NOT_ON_A_TERMINAL[languageOf(config)]);
     return 2;
   }
   const accounts = memberAccounts(config, desiredState(config), args.members[0]!, args.only);
