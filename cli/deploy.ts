@@ -17,7 +17,7 @@ import { dockerTargetFor } from "../provisioners/connections.ts";
 import { dockerFor } from "../provisioners/runtime/docker.ts";
 import { answerHelp, languageOf, localeLanguage, requireAssociationFile, usageLine, UsageError, type Localized } from "./command.ts";
 import { NOTHING_CHANGED } from "./messages.ts";
-import { ensurePulumiCli, runPulumi, type FoundCli } from "./pulumi-cli.ts";
+import { ensurePulumiCli, PROJECT_DIR, runPulumi, type FoundCli } from "./pulumi-cli.ts";
 import { adminStack, prepareState, pulumiEnvironment, type AdminStack, type Env } from "./stack.ts";
 
 const USAGE: Localized = {
@@ -67,7 +67,7 @@ const messages = {
 };
 
 /** The engine the stack deploys to, as the admin would write it, and how to reach it; none for a server still to create. */
-export function deployEngine(config: Association, env: Env): { address: string; docker: Docker; local: boolean } | undefined {
+function deployEngine(config: Association, env: Env): { address: string; docker: Docker; local: boolean } | undefined {
   const host = config.host;
   // The Pulumi Docker provider reads DOCKER_HOST as dockerode does.
   if (host.target === "local") return { address: env.DOCKER_HOST || "unix:///var/run/docker.sock", docker: new Docker(), local: true };
@@ -76,7 +76,7 @@ export function deployEngine(config: Association, env: Env): { address: string; 
 }
 
 /** undefined when the engine answers its ping within the time; otherwise why not. */
-export async function engineProblem(docker: Docker, timeoutMs = 10_000): Promise<string | undefined> {
+async function engineProblem(docker: Docker, timeoutMs = 10_000): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${timeoutMs / 1000} s`), timeoutMs)));
   const ping = docker.ping().then(
@@ -92,7 +92,7 @@ export async function engineProblem(docker: Docker, timeoutMs = 10_000): Promise
 
 /** Whether the stack's config has the key (`pulumi config get`; the value is read and dropped). */
 function hasConfig(cli: FoundCli, stack: AdminStack, key: string): boolean {
-  return spawnSync(cli.path, ["config", "get", "--stack", stack.stack, key], { env: pulumiEnvironment(stack), stdio: "ignore" }).status === 0;
+  return spawnSync(cli.path, ["config", "get", "--stack", stack.stack, key], { cwd: PROJECT_DIR, env: pulumiEnvironment(stack), stdio: "ignore" }).status === 0;
 }
 
 async function main(argv: string[]): Promise<number> {
