@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   answerHelp(argv.slice(0, 1), USAGE);
   const language = localeLanguage();
   const stack = adminStack();
-  if (!WITHOUT_STACK.has(argv[0]!) && !argv.includes("--stack") && stackMissing(stack)) {
+  if (!WITHOUT_STACK.has(argv[0]!) && stackMissing(stack)) {
     console.error(stackMessages.noPassphrase(stack)[language]);
     return 2;
   }
@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   return runPulumi(cli, stack, argv);
 }
 
-/** Before the first deploy there is no passphrase, and Pulumi would ask for one. */
+/** Before the first deploy there is no passphrase (every stack of this backend uses the one file), and Pulumi would fail to read it. */
 const stackMissing = (stack: ReturnType<typeof adminStack>) => !existsSync(stack.passphraseFile);
 
 main(process.argv.slice(2)).then(
