@@ -29,7 +29,8 @@ const COMMANDS: Record<string, string> = (() => {
 const ENGLISH = { LANG: "C.UTF-8", LC_ALL: "", LC_MESSAGES: "" };
 const FRENCH = { LANG: "fr_FR.UTF-8", LC_ALL: "", LC_MESSAGES: "" };
 
-const command = (name: string, args: string[], env: Record<string, string>, tty = false, timeoutMs = 60_000): Promise<CommandRun> =>
+// Generous: each run loads TypeScript through tsx, on a machine the tests share.
+const command = (name: string, args: string[], env: Record<string, string>, tty = false, timeoutMs = 180_000): Promise<CommandRun> =>
   runCommand(COMMANDS[name]!, args, { tty, env, timeoutMs });
 
 function scratch(): string {
@@ -163,7 +164,7 @@ test("when the launcher must download the CLI, it is said first from where, and 
   try {
     // A version that does not exist: no download can succeed, with or without the Internet.
     const env = { ...ENGLISH, BASTIDE_STATE_DIR: join(dir, "state"), PATH: pathWithLauncherOnly(dir), PULUMI_HOME: join(dir, "pulumi-home"), PULUMI_VERSION: "0.0.0" };
-    const run = await command("pulumi", ["version"], env, false, 120_000);
+    const run = await command("pulumi", ["version"], env);
     t.is(run.status, 1, run.output);
     const announced = run.output.indexOf(
       `The Pulumi CLI is not on your PATH nor in ${join(dir, "pulumi-home", "versions", "0.0.0")}: downloading Pulumi 0.0.0 there, with Pulumi's install script https://get.pulumi.com/install.sh, from https://github.com/pulumi/pulumi/releases/download/v0.0.0/`,
@@ -303,7 +304,7 @@ test("Node's warning about node:sqlite, which @pulumi/pulumi's closure serializa
   // The real thing: the offline plan serializes the dynamic provider.
   const dir = scratch();
   try {
-    const plan = await command("plan", [associationFile(dir, "en"), "--out", join(dir, "plan")], ENGLISH, false, 180_000);
+    const plan = await command("plan", [associationFile(dir, "en"), "--out", join(dir, "plan")], ENGLISH);
     t.is(plan.status, 0, plan.output);
     t.notRegex(plan.output, /ExperimentalWarning/);
   } finally {
