@@ -1,6 +1,8 @@
 // The Pulumi program. The config is validated before anything is registered:
 // a bad file stops here with every problem listed, and nothing changes.
 import * as pulumi from "@pulumi/pulumi";
+import { RunError } from "@pulumi/pulumi/errors.js";
+import { silenceSqliteWarning } from "../cli/command.ts";
 import { loadAssociation } from "./config/load.ts";
 import { suppliedSecrets } from "./config/supplied.ts";
 import { Bastide } from "./bastide.ts";
@@ -10,8 +12,12 @@ import { hostnames } from "./services/catalog.ts";
 import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS, issuerOf } from "./services/identity/blueprint.ts";
 import { DEPLOYED_NEXTCLOUD_OUTPUT, nextcloudUpgradeProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
 
+silenceSqliteWarning();
 const settings = new pulumi.Config("bastide");
-const config = loadAssociation(settings.get("config") ?? "association.yaml");
+// No file is guessed: a stack deployed by `npm run deploy -- FILE` has it.
+const file = settings.get("config");
+if (!file) throw new RunError("this stack has no association file (bastide:config); nothing was created or changed. Give it with npm run deploy -- path/to/association.yaml, or npm run pulumi -- config set bastide:config path/to/association.yaml");
+const config = loadAssociation(file);
 // Read before anything is registered: a missing password stops the run here, with Pulumi's
 // own message naming the key and the `pulumi config set --secret` command.
 const provided: Record<string, pulumi.Output<string>> = {};

@@ -1,7 +1,7 @@
 // `npm run plan`, `npm run report` and the program as command-line entries: a bad file
 // stops them with the message alone (no stack trace), the plan renders a file whose
 // mail relay needs a password (a placeholder stands for it, and the plan says which
-// `pulumi config set --secret` command to run), and no value computed from a secret
+// `npm run pulumi -- config set --secret` command to run), and no value computed from a secret
 // (the VPN server's private key) appears in a rendered file.
 import test from "ava";
 import { spawnSync } from "node:child_process";
@@ -31,7 +31,7 @@ test.serial("the plan of a file with a relay login renders, the password a place
   t.truthy(app, "the Nextcloud container is planned");
   t.true((app.inputs.envs as string[]).includes(`SMTP_PASSWORD=${secretPlaceholder(SMTP_PASSWORD_SECRET)}`));
   t.true(app.secretInputs.includes("envs"), "still a Pulumi secret");
-  t.regex(suppliedSecretsNote(config), /pulumi config set --secret bastide:smtpPassword '<value>'/);
+  t.regex(suppliedSecretsNote(config), /npm run pulumi -- config set --secret bastide:smtpPassword '<value>'/);
   t.is(suppliedSecretsNote(exampleAssociation()), "", "the example needs none");
 });
 

@@ -1,4 +1,4 @@
-// `npm run audit -- [config.yaml] [--lang fr|en] [--out out/audit] [--stack NAME] [--no-pulumi]`:
+// `npm run audit -- <config.yaml> [--lang fr|en] [--out out/audit] [--stack NAME] [--no-pulumi]`:
 // reads every checkable setting back from the running services and prints, per rule,
 // the declared and observed values, PASS/FAIL and when it was read; writes the same as
 // audit.json and audit.html for the DPO.
@@ -9,6 +9,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { asksForHelp, languageOf, localeLanguage, requireAssociationFile, usageLine, UsageError, type Localized } from "../../cli/command.ts";
 import { ConfigError, loadAssociation } from "../../stacks/config/load.ts";
 import { LANGUAGES, type Language } from "../rgpd/model.ts";
 import { runAudit } from "./audit.ts";
@@ -38,6 +39,24 @@ function language(value: string | undefined): Language | undefined {
   throw new Error(`--lang ${value}: must be ${LANGUAGES.join(" or ")}`);
 }
 
+const USAGE: Localized = {
+  en: `usage: npm run audit -- <path/to/association.yaml> [--lang fr|en] [--out out/audit] [--stack NAME] [--no-pulumi]
+
+Reads every checkable setting back from the running services and prints, per rule, the declared
+and observed values and PASS or FAIL; writes audit.json and audit.html under out/audit/. Exit
+code 0: all passed, 1: a check failed, 2: a service could not be read. Credentials come from the
+environment (BASTIDE_NEXTCLOUD_PASSWORD, BASTIDE_MATRIX_SHARED_SECRET, ...) or, for what is
+missing, from the stack (npm run deploy's, "local" unless --stack names another; --no-pulumi: never).`,
+  fr: `usage : npm run audit -- <chemin/vers/association.yaml> [--lang fr|en] [--out out/audit] [--stack NOM] [--no-pulumi]
+
+Relit chaque réglage vérifiable dans les services en marche et affiche, par règle, la valeur
+déclarée, la valeur observée et PASS ou FAIL ; écrit audit.json et audit.html dans out/audit/.
+Code de sortie 0 : tout est conforme, 1 : une vérification a échoué, 2 : un service n'a pas pu
+être lu. Les accès viennent de l'environnement (BASTIDE_NEXTCLOUD_PASSWORD,
+BASTIDE_MATRIX_SHARED_SECRET, ...) ou, pour ce qui manque, de la pile (celle de npm run deploy,
+« local » sauf --stack ; --no-pulumi : jamais).`,
+};
+
 export interface Console {
   log(text: string): void;
   error(text: string): void;
@@ -53,6 +72,10 @@ export interface Hooks {
 
 /** Runs the audit as the command line asks; returns the exit code. */
 export async function main(argv: string[], env: Env = process.env, out: Console = console, hooks: Hooks = {}): Promise<0 | 1 | 2> {
+  if (asksForHelp(argv)) {
+    out.log(USAGE[localeLanguage(env)]);
+    return 0;
+  }
   let file: string;
   let values: { lang?: string; out?: string; stack?: string; "no-pulumi"?: boolean };
   try {
@@ -67,9 +90,10 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
       },
     });
     values = parsed.values;
-    file = parsed.positionals[0] ?? "examples/association.yaml";
+    if (parsed.positionals.length > 1) throw new UsageError(`one association file, not ${parsed.positionals.join(" and ")}`);
+    file = requireAssociationFile(parsed.positionals[0], "audit", env);
   } catch (error) {
-    out.error((error as Error).message);
+    out.error(`${(error as Error).message}\n${usageLine(USAGE[localeLanguage(env)])}`);
     return 2;
   }
   try {
@@ -78,7 +102,7 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
     let outputs: StackOutputs = {};
     let pulumiProblem: string | undefined;
     if (missingCredentials(config, env).length > 0 && !values["no-pulumi"]) {
-      const read = pulumiStackOutputs({ stack: values.stack });
+      const read = pulumiStackOutputs({ stack: values.stack, env, language: languageOf(config) });
       if ("problem" in read) pulumiProblem = read.problem;
       else outputs = read;
     }

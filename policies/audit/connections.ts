@@ -10,7 +10,8 @@
 //   BASTIDE_MATRIX_URL            BASTIDE_MATRIX_SHARED_SECRET
 //   BASTIDE_PROVISIONING_TOKEN    BASTIDE_PUBLIC_ADDRESS (cloud targets: the server's address)
 //   BASTIDE_AUDIT_LABELS          label=value,...: only containers that also carry these labels
-import { pulumiStackOutput } from "../../provisioners/runtime/stack-outputs.ts";
+import { pulumiStackOutput, type StackOutputOptions } from "../../provisioners/runtime/stack-outputs.ts";
+import { CREDENTIAL_ENV } from "../../provisioners/first-password/credentials.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { hostnames } from "../../stacks/services/catalog.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
@@ -24,10 +25,10 @@ export const ENV = {
   dockerHost: "DOCKER_HOST",
   nextcloudUrl: "BASTIDE_NEXTCLOUD_URL",
   nextcloudUser: "BASTIDE_NEXTCLOUD_USER",
-  nextcloudPassword: "BASTIDE_NEXTCLOUD_PASSWORD",
+  nextcloudPassword: CREDENTIAL_ENV.nextcloudPassword,
   matrixUrl: "BASTIDE_MATRIX_URL",
-  matrixSecret: "BASTIDE_MATRIX_SHARED_SECRET",
-  provisioningToken: "BASTIDE_PROVISIONING_TOKEN",
+  matrixSecret: CREDENTIAL_ENV.matrixSharedSecret,
+  provisioningToken: CREDENTIAL_ENV.provisioningToken,
   publicAddress: "BASTIDE_PUBLIC_ADDRESS",
   labels: "BASTIDE_AUDIT_LABELS",
 } as const;
@@ -142,7 +143,7 @@ export async function openConnections(plan: ConnectionPlan): Promise<AuditConnec
 }
 
 /** The stack's outputs through the Pulumi CLI, in memory; the reason when that is not possible. */
-export function pulumiStackOutputs(options: { stack?: string; cwd?: string; program?: string } = {}): StackOutputs | { problem: string } {
+export function pulumiStackOutputs(options: Omit<StackOutputOptions, "output" | "timeoutMs"> = {}): StackOutputs | { problem: string } {
   let text: string | undefined;
   try {
     text = pulumiStackOutput({ ...options, timeoutMs: 60_000 });

@@ -1,4 +1,4 @@
-// `npm run erase-member -- <member id> [config.yaml] --confirm`: erases one member from
+// `npm run erase-member -- <member id> <config.yaml> --confirm`: erases one member from
 // every service, through the provisioners' own erase paths, and writes the record of it
 // to out/dsr/<member>-<time>-erasure/. Without --confirm it only shows what it would do.
 //
@@ -6,18 +6,33 @@
 // accounts again): remove them first, or pass --force. Other options: --out DIR,
 // --stack NAME, --outputs -, --name/--email (to find them in the polls). BASTIDE_NEXTCLOUD_URL
 // and BASTIDE_MATRIX_URL, when set, reach those services at another address (an SSH tunnel).
+import { answerHelp, languageOf, type Localized } from "../../cli/command.ts";
 import { loadAssociation } from "../../stacks/config/load.ts";
 import { allSecrets, commonArgs, parse, productionTargets, runMain, stackOutputs } from "./cli.ts";
 import { eraseMember, refuseListedMember } from "./request.ts";
 
-const USAGE = "usage: npm run erase-member -- <member id> [path/to/association.yaml] --confirm [--force] [--out out/dsr] [--stack NAME] [--outputs -] [--name NAME] [--email ADDRESS]";
+const USAGE: Localized = {
+  en: `usage: npm run erase-member -- <member id> <path/to/association.yaml> --confirm [--force] [--out out/dsr] [--stack NAME] [--outputs -] [--name NAME] [--email ADDRESS]
+
+Erases one member from every service and writes the record of it under out/dsr/. Without
+--confirm it only shows what it would do. A member still in the file is refused unless --force.
+The credentials come from the stack (npm run deploy's, "local" unless --stack names another),
+or from standard input with --outputs -.`,
+  fr: `usage : npm run erase-member -- <id de membre> <chemin/vers/association.yaml> --confirm [--force] [--out out/dsr] [--stack NOM] [--outputs -] [--name NOM] [--email ADRESSE]
+
+Efface un membre de tous les services et en écrit le relevé dans out/dsr/. Sans --confirm, montre
+seulement ce qui serait fait. Un membre encore dans le fichier est refusé, sauf avec --force.
+Les accès viennent de la pile (celle de npm run deploy, « local » sauf --stack), ou de l'entrée
+standard avec --outputs -.`,
+};
 
 async function main(): Promise<number> {
+  answerHelp(process.argv.slice(2), USAGE);
   const { values, positionals } = parse(process.argv.slice(2), {
     confirm: { type: "boolean", default: false },
     force: { type: "boolean", default: false },
   });
-  const args = commonArgs(values, positionals, USAGE);
+  const args = commonArgs(values, positionals, USAGE, "erase-member");
   const config = loadAssociation(args.configFile);
   const confirm = values.confirm === true;
   // Before any connection: a refusal needs neither the stack's credentials nor the server.
@@ -25,7 +40,7 @@ async function main(): Promise<number> {
   if (values.force === true && config.members.some((m) => m.id === args.member)) {
     console.error(`WARNING: ${args.member} is still in ${args.configFile}: the next \`pulumi up\` will create new, empty accounts for them unless you remove them from it.`);
   }
-  const outputs = await stackOutputs(args);
+  const outputs = await stackOutputs(args, languageOf(config));
   const { targets, close } = await productionTargets(config, outputs);
   try {
     const result = await eraseMember({ config, member: args.member, targets, out: args.out, secrets: allSecrets(outputs), hints: args.hints, confirm, force: values.force === true });

@@ -6,6 +6,7 @@
 // Pulumi elsewhere. They stay in memory: never on a command line, in a file or a record.
 import { pulumiStackOutput } from "../../provisioners/runtime/stack-outputs.ts";
 import { parseArgs } from "node:util";
+import { localeLanguage, requireAssociationFile, usageLine, UsageError, type Language, type Localized } from "../../cli/command.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import { hostnames } from "../../stacks/services/catalog.ts";
@@ -42,9 +43,10 @@ export interface CommonArgs {
 
 const MEMBER_ID = /^[a-z0-9][a-z0-9._-]*$/;
 
-export function commonArgs(values: Record<string, unknown>, positionals: string[], usage: string): CommonArgs {
-  const [member, configFile = "examples/association.yaml", ...rest] = positionals;
-  if (!member || !MEMBER_ID.test(member) || rest.length > 0) throw new UsageError(usage);
+export function commonArgs(values: Record<string, unknown>, positionals: string[], usage: Localized, command: string): CommonArgs {
+  const [member, file, ...rest] = positionals;
+  if (!member || !MEMBER_ID.test(member) || rest.length > 0) throw new UsageError(usageLine(usage[localeLanguage()]));
+  const configFile = requireAssociationFile(file, command);
   const hints = { ...(values.name ? { name: String(values.name) } : {}), ...(values.email ? { email: String(values.email) } : {}) };
   return {
     member,
@@ -54,13 +56,6 @@ export function commonArgs(values: Record<string, unknown>, positionals: string[
     ...(values.outputs ? { outputs: String(values.outputs) } : {}),
     hints,
   };
-}
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
 }
 
 export function parse(
@@ -99,15 +94,15 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function fromPulumi(stack: string | undefined): string {
-  const text = pulumiStackOutput(stack ? { stack } : {});
+function fromPulumi(stack: string | undefined, language: Language): string {
+  const text = pulumiStackOutput({ language, ...(stack ? { stack } : {}) });
   if (text === undefined) throw new Error("the Pulumi CLI is not installed here: pipe `pulumi stack output --json --show-secrets` in with --outputs -");
   return text;
 }
 
 /** The stack's outputs, secrets shown: from the Pulumi CLI, or standard input. */
-export async function stackOutputs(args: Pick<CommonArgs, "stack" | "outputs">): Promise<StackOutputs> {
-  const text = args.outputs === "-" ? await readStdin() : fromPulumi(args.stack);
+export async function stackOutputs(args: Pick<CommonArgs, "stack" | "outputs">, language: Language): Promise<StackOutputs> {
+  const text = args.outputs === "-" ? await readStdin() : fromPulumi(args.stack, language);
   let outputs: StackOutputs;
   try {
     outputs = JSON.parse(text) as StackOutputs;

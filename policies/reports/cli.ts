@@ -1,9 +1,10 @@
-// `npm run report -- [config.yaml] [--lang fr|en] [--out out/report] [--no-pdf]`: the
+// `npm run report -- <config.yaml> [--lang fr|en] [--out out/report] [--no-pdf]`: the
 // DPO's documents from the config alone, offline (no Pulumi CLI, no Docker):
 // register.json, register.html and register.pdf.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { answerHelp, localeLanguage, requireAssociationFile, usageLine, UsageError, type Localized } from "../../cli/command.ts";
 import { loadAssociation } from "../../stacks/config/load.ts";
 import { failure } from "../../stacks/offline/failure.ts";
 import { LANGUAGES, type Language } from "../rgpd/model.ts";
@@ -47,7 +48,21 @@ function language(value: string | undefined): Language | undefined {
   throw new Error(`--lang ${value}: must be ${LANGUAGES.join(" or ")}`);
 }
 
+const USAGE: Localized = {
+  en: `usage: npm run report -- <path/to/association.yaml> [--lang fr|en] [--out out/report] [--no-pdf]
+
+Writes the DPO's documents from the file alone, offline: the register of processing activities,
+the retention schedule, where the data lives and the security measures, as register.json,
+register.html and register.pdf under out/report/ (in the association's language unless --lang).`,
+  fr: `usage : npm run report -- <chemin/vers/association.yaml> [--lang fr|en] [--out out/report] [--no-pdf]
+
+Écrit les documents du DPO à partir du seul fichier, hors ligne : le registre des traitements,
+les durées de conservation, où sont les données et les mesures de sécurité, en register.json,
+register.html et register.pdf dans out/report/ (dans la langue de l'association, sauf --lang).`,
+};
+
 function main(): void {
+  answerHelp(process.argv.slice(2), USAGE);
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -57,7 +72,7 @@ function main(): void {
     },
   });
   const files = writeReport({
-    file: positionals[0] ?? "examples/association.yaml",
+    file: requireAssociationFile(positionals[0], "report"),
     language: language(values.lang),
     out: values.out!,
     pdf: !values["no-pdf"],
@@ -70,6 +85,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     main();
   } catch (error) {
     console.error(failure(error));
-    process.exit(1);
+    if (error instanceof UsageError) console.error(usageLine(USAGE[localeLanguage()]));
+    process.exit(error instanceof UsageError ? 2 : 1);
   }
 }

@@ -4,10 +4,11 @@
 // only). The stack generated them; they come from, in this order:
 // 1. environment variables, when set: for a machine without the Pulumi CLI or the stack's
 //    state (a second admin's laptop), and for tests;
-// 2. `pulumi stack output --show-secrets --json serviceSecrets`, run in the project folder:
-//    the stack exports every service's generated secrets by name (stacks/index.ts).
+// 2. `pulumi stack output --show-secrets --json serviceSecrets`, run in the project folder on
+//    the admin's stack (cli/stack.ts): the stack exports every service's generated secrets by
+//    name (stacks/index.ts).
 // They are held in memory only: never printed, logged or written.
-import { pulumiStackOutput as readStackOutput } from "../runtime/stack-outputs.ts";
+import { pulumiStackOutput as readStackOutput, type StackOutputOptions } from "../runtime/stack-outputs.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SECRETS } from "../../stacks/services/nextcloud/blueprint.ts";
 import { MATRIX_SECRETS } from "../../stacks/services/matrix/blueprint.ts";
 import { PROVISIONING_TOKEN } from "../../stacks/services/proxy/blueprint.ts";
@@ -16,13 +17,33 @@ import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS } from "../../stacks/services/ide
 /** Keycloak's bootstrap administrator: its user name and the name of its generated password in `serviceSecrets`. */
 export const IDENTITY_ADMIN = { username: IDENTITY_ADMIN_USER, secret: IDENTITY_SECRETS.admin } as const;
 
+type Key = keyof typeof CREDENTIAL_ENV;
+
 export const CREDENTIAL_ENV = {
   identityPassword: "BASTIDE_IDENTITY_ADMIN_PASSWORD",
-  nextcloudPassword: "BASTIDE_NEXTCLOUD_ADMIN_PASSWORD",
+  /** The name the audit and the README have always used (with BASTIDE_NEXTCLOUD_URL and _USER). */
+  nextcloudPassword: "BASTIDE_NEXTCLOUD_PASSWORD",
   matrixSharedSecret: "BASTIDE_MATRIX_SHARED_SECRET",
   /** The same name the proxy reads it from. */
   provisioningToken: PROVISIONING_TOKEN.env,
 } as const;
+
+/**
+ * Former names, still read for one release with a line saying the new one: first-password
+ * read the Nextcloud password from BASTIDE_NEXTCLOUD_ADMIN_PASSWORD until 0.1.0, while the
+ * audit read BASTIDE_NEXTCLOUD_PASSWORD. Remove after the next release.
+ */
+export const FORMER_CREDENTIAL_ENV: Partial<Record<Key, string>> = { nextcloudPassword: "BASTIDE_NEXTCLOUD_ADMIN_PASSWORD" };
+
+/** A credential from the environment, under its name or, with a deprecation line, its former one. */
+export function credentialFromEnv(env: CredentialSources["env"], key: Key, warn: (line: string) => void = console.error): string | undefined {
+  const value = env[CREDENTIAL_ENV[key]];
+  if (value) return value;
+  const former = FORMER_CREDENTIAL_ENV[key];
+  if (!former || !env[former]) return undefined;
+  warn(`${former} is now called ${CREDENTIAL_ENV[key]}; the old name is read until the next release.`);
+  return env[former];
+}
 
 /** Where each credential sits in the stack output `serviceSecrets`: service, then secret name. */
 export const STACK_OUTPUT_PATHS = {
@@ -31,8 +52,6 @@ export const STACK_OUTPUT_PATHS = {
   matrixSharedSecret: ["matrix", MATRIX_SECRETS.registrationSharedSecret],
   provisioningToken: ["proxy", PROVISIONING_TOKEN.secret],
 } as const;
-
-type Key = keyof typeof CREDENTIAL_ENV;
 
 export interface Credentials {
   identity?: { username: string; password: string };
@@ -87,7 +106,7 @@ export function loadCredentials(needs: CredentialNeeds, sources: CredentialSourc
   ];
   const values: Partial<Record<Key, string>> = {};
   for (const key of wanted) {
-    const value = sources.env[CREDENTIAL_ENV[key]];
+    const value = credentialFromEnv(sources.env, key);
     if (value) values[key] = value;
   }
   // The token is optional (the VPN opens the admin API too): on its own it never calls Pulumi.
@@ -110,7 +129,7 @@ export function loadCredentials(needs: CredentialNeeds, sources: CredentialSourc
   if (missing.length > 0) {
     const names = missing.map((key) => `${CREDENTIAL_ENV[key]} (serviceSecrets.${STACK_OUTPUT_PATHS[key].join(".")})`);
     throw new Error(
-      `missing credentials: ${names.join(", ")}. Run this where \`pulumi stack output --show-secrets serviceSecrets\` works (the project folder, the stack selected)` +
+      `missing credentials: ${names.join(", ")}. Run this where the stack's outputs can be read (the project folder, after npm run deploy; --stack NAME for another stack than local)` +
         `${pulumiProblem ? `; here ${pulumiProblem}` : ""}, or set the environment variable(s).`,
     );
   }
@@ -122,6 +141,8 @@ export function loadCredentials(needs: CredentialNeeds, sources: CredentialSourc
   };
 }
 
-/** `serviceSecrets` through the Pulumi CLI (the selected stack unless `stack` is given); undefined without the CLI. */
-export const pulumiStackOutput = (options: { cwd: string; stack?: string; pulumi?: string; timeoutMs?: number }): string | undefined =>
-  readStackOutput({ cwd: options.cwd, output: "serviceSecrets", ...(options.stack ? { stack: options.stack } : {}), ...(options.pulumi ? { program: options.pulumi } : {}), ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
+/** `serviceSecrets` through the Pulumi CLI, on the admin's stack (cli/stack.ts; `local` unless `stack` is given). */
+export const pulumiStackOutput = (options: Omit<StackOutputOptions, "output" | "program"> & { cwd: string; pulumi?: string }): string | undefined => {
+  const { pulumi, ...rest } = options;
+  return readStackOutput({ ...rest, output: "serviceSecrets", ...(pulumi ? { program: pulumi } : {}) });
+};

@@ -1,27 +1,50 @@
 // The one way Bastide's own commands (first-password, audit, export/erase) read the
-// stack's outputs: `pulumi stack output --show-secrets --json`, kept in memory only.
+// stack's outputs: `pulumi stack output --show-secrets --json` on the admin's stack
+// (cli/stack.ts: its backend, stack name and passphrase), kept in memory only.
 import { spawnSync } from "node:child_process";
+import type { Language } from "../../cli/command.ts";
+import { stackMessages } from "../../cli/messages.ts";
+import { findPulumiCli, isFound } from "../../cli/pulumi-cli.ts";
+import { adminStack, missingStack, pulumiEnvironment, type Env } from "../../cli/stack.ts";
 
 export interface StackOutputOptions {
   /** The project folder; the current one when absent. */
   cwd?: string;
-  /** The stack; Pulumi's selected one when absent. */
+  /** The stack; `local` (cli/stack.ts) when absent. */
   stack?: string;
   /** One output (e.g. `serviceSecrets`); all of them when absent. */
   output?: string;
-  /** The Pulumi CLI to run; `pulumi` on the PATH when absent (tests pass a stand-in). */
+  /** The Pulumi CLI to run; the one findPulumiCli finds when absent (tests pass a stand-in). */
   program?: string;
   timeoutMs?: number;
+  /** The environment: where the state is (BASTIDE_STATE_DIR), the PATH. */
+  env?: Env;
+  /** The language of the messages that say what is missing. */
+  language?: Language;
 }
 
 /**
- * The JSON text Pulumi prints, or undefined when the CLI is not installed. Throws with
- * Pulumi's own error text (from stderr): stdout holds the secrets and is never shown.
+ * The JSON text Pulumi prints, or undefined when the `program` given does not exist. Throws,
+ * saying what to do, when there is no stack or no CLI, and with Pulumi's own error text
+ * (from stderr) when it fails: stdout holds the secrets and is never shown.
  */
 export function pulumiStackOutput(options: StackOutputOptions = {}): string | undefined {
-  const args = ["stack", "output", "--show-secrets", "--json", ...(options.output ? [options.output] : []), ...(options.stack ? ["--stack", options.stack] : [])];
-  const result = spawnSync(options.program ?? "pulumi", args, {
+  const env = options.env ?? process.env;
+  const language = options.language ?? "en";
+  const stack = adminStack({ stack: options.stack, env });
+  const missing = missingStack(stack);
+  if (missing === "no-passphrase") throw new Error(stackMessages.noPassphrase(stack)[language]);
+  if (missing === "no-stack") throw new Error(stackMessages.noStack(stack)[language]);
+  let program = options.program;
+  if (program === undefined) {
+    const cli = findPulumiCli(env);
+    if (!isFound(cli)) throw new Error(stackMessages.noCli(cli)[language]);
+    program = cli.path;
+  }
+  const args = ["stack", "output", "--show-secrets", "--json", ...(options.output ? [options.output] : []), "--stack", stack.stack];
+  const result = spawnSync(program, args, {
     cwd: options.cwd,
+    env: pulumiEnvironment(stack, env),
     encoding: "utf8",
     timeout: options.timeoutMs ?? 120_000,
     maxBuffer: 16 * 1024 * 1024,
@@ -30,7 +53,6 @@ export function pulumiStackOutput(options: StackOutputOptions = {}): string | un
   if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") return undefined;
   if (result.error) throw new Error(`pulumi stack output: ${result.error.message}`);
   if (result.status !== 0) {
-    // The last lines say why (the first may be npm's wrapper fetching the CLI).
     const reason = result.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" ").slice(0, 300);
     throw new Error(`pulumi stack output failed (exit ${result.status}): ${reason || "no message"}`);
   }

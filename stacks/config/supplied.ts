@@ -26,6 +26,6 @@ export function suppliedSecrets(config: Association): SuppliedSecret[] {
   return names.map((name) => {
     const configKey = CONFIG_KEYS[name];
     if (!configKey) throw new Error(`a service asks for the secret "${name}", which has no config key in stacks/config/supplied.ts`);
-    return { name, configKey, command: `pulumi config set --secret ${CONFIG_NAMESPACE}:${configKey} '<value>'` };
+    return { name, configKey, command: `npm run pulumi -- config set --secret ${CONFIG_NAMESPACE}:${configKey} '<value>'` };
   });
 }

@@ -1,4 +1,4 @@
-// `npm run plan [config.yaml] [--out DIR]`: what `pulumi up` would create, with no
+// `npm run plan -- <config.yaml> [--out DIR]`: what `pulumi up` would create, with no
 // Pulumi CLI, no Docker and no cloud account. Prints every resource and writes every
 // rendered config file for review. Generated secrets, the secrets the admin supplies
 // (such as the mail relay's password) and every value computed from a secret (such as
@@ -8,6 +8,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { answerHelp, requireAssociationFile, silenceSqliteWarning, usageLine, UsageError, localeLanguage, type Localized } from "../../cli/command.ts";
 import { loadAssociation } from "../config/load.ts";
 import { PROFILES, type Association } from "../config/schema.ts";
 import { memoryUse } from "../config/sizing.ts";
@@ -144,12 +145,25 @@ export function memorySummary(config: Association): string {
   return `memory limits: ${used} MiB of ${PROFILES[config.profile].containerBudgetMb} MiB allowed by profile ${config.profile}`;
 }
 
+const USAGE: Localized = {
+  en: `usage: npm run plan -- <path/to/association.yaml> [--out out/plan]
+
+What pulumi up would create, with no Pulumi CLI, no Docker and no cloud account: every resource,
+and every generated file written under out/plan/ for review (secrets as <secret:name>).`,
+  fr: `usage : npm run plan -- <chemin/vers/association.yaml> [--out out/plan]
+
+Ce que pulumi up créerait, sans la commande Pulumi, sans Docker ni compte cloud : chaque
+ressource, et chaque fichier généré écrit dans out/plan/ pour relecture (secrets en <secret:nom>).`,
+};
+
 async function main(): Promise<void> {
+  answerHelp(process.argv.slice(2), USAGE);
+  silenceSqliteWarning();
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: { out: { type: "string", default: "out/plan" }, "secret-keys": { type: "boolean", default: false } },
   });
-  const file = positionals[0] ?? "examples/association.yaml";
+  const file = requireAssociationFile(positionals[0], "plan");
   const config = loadAssociation(file);
   if (values["secret-keys"]) {
     for (const s of suppliedSecrets(config)) console.log(`${CONFIG_NAMESPACE}:${s.configKey}`);
@@ -170,6 +184,7 @@ async function main(): Promise<void> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
     console.error(failure(error));
-    process.exit(1);
+    if (error instanceof UsageError) console.error(usageLine(USAGE[localeLanguage()]));
+    process.exit(error instanceof UsageError ? 2 : 1);
   });
 }

@@ -15,6 +15,7 @@ import { desiredState, MATRIX_BOT, matrixUserId } from "../../provisioners/desir
 import { ProvisionError } from "../../provisioners/model.ts";
 import {
   CREDENTIAL_ENV,
+  credentialFromEnv,
   credentialsFromStackOutput,
   loadCredentials,
   pulumiStackOutput,
@@ -36,7 +37,7 @@ import { FakeServer, type FakeResponse } from "../fakes/fake-server.ts";
 import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
 import { createFakeSynapse, type FakeSynapse } from "../fakes/synapse.ts";
 import { exampleAssociation, exampleInput } from "../support/association.ts";
-import { runCommand } from "../support/cli.ts";
+import { deployedStackState, runCommand } from "../support/cli.ts";
 import { signIn, startLocalProsody, type LocalProsody } from "../support/prosody.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -293,7 +294,7 @@ test("credentials: the environment first; Pulumi is not run when it holds what i
 
 test("credentials: without Pulumi and without the variables, the error names both ways; a secret is never quoted", (t) => {
   const missing = t.throws(() => loadCredentials(NEEDS_BOTH, { env: {}, stackOutput: () => undefined }));
-  t.regex(missing.message, /BASTIDE_NEXTCLOUD_ADMIN_PASSWORD \(serviceSecrets\.nextcloud\.admin-password\), BASTIDE_MATRIX_SHARED_SECRET/);
+  t.regex(missing.message, /BASTIDE_NEXTCLOUD_PASSWORD \(serviceSecrets\.nextcloud\.admin-password\), BASTIDE_MATRIX_SHARED_SECRET/);
   t.regex(missing.message, /the Pulumi CLI is not installed/);
   const failing = t.throws(() =>
     loadCredentials(NEEDS_BOTH, {
@@ -316,27 +317,43 @@ function fakePulumi(dir: string, behaviour: { stdout?: string; exit?: number; st
   writeFileSync(payload, behaviour.stdout ?? "");
   writeFileSync(
     program,
-    `#!/bin/sh\nprintf '%s\\n' "$PWD" "$@" > "${join(dir, "args")}"\ncat "${payload}"\n${behaviour.stderr ? `echo '${behaviour.stderr}' >&2\n` : ""}exit ${behaviour.exit ?? 0}\n`,
+    `#!/bin/sh\nprintf '%s\\n' "$PWD" "$@" > "${join(dir, "args")}"\nprintf '%s\\n' "$PULUMI_BACKEND_URL" "$PULUMI_CONFIG_PASSPHRASE_FILE" "\${PULUMI_CONFIG_PASSPHRASE-passphrase variable unset}" > "${join(dir, "pulumi-env")}"\ncat "${payload}"\n${behaviour.stderr ? `echo '${behaviour.stderr}' >&2\n` : ""}exit ${behaviour.exit ?? 0}\n`,
   );
   chmodSync(program, 0o755);
   return program;
 }
 
-test("credentials: the Pulumi command asked, in the project folder, for the selected or named stack", (t) => {
+test("credentials: the Pulumi command asked, in the project folder, for the admin's stack (local) or the one named, with its backend and passphrase file", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "bastide-pulumi-"));
   try {
+    const env = { ...deployedStackState(dir, "local"), PATH: process.env.PATH };
+    deployedStackState(dir, "prod");
     const pulumi = fakePulumi(dir, { stdout: STACK_OUTPUT_SAMPLE });
-    t.is(pulumiStackOutput({ cwd: ROOT, pulumi }), STACK_OUTPUT_SAMPLE);
-    t.deepEqual(readFileSync(join(dir, "args"), "utf8").trim().split("\n"), [ROOT.replace(/\/$/, ""), "stack", "output", "--show-secrets", "--json", "serviceSecrets"]);
-    pulumiStackOutput({ cwd: ROOT, pulumi, stack: "association/prod" });
-    t.deepEqual(readFileSync(join(dir, "args"), "utf8").trim().split("\n").slice(-2), ["--stack", "association/prod"]);
+    t.is(pulumiStackOutput({ cwd: ROOT, pulumi, env }), STACK_OUTPUT_SAMPLE);
+    t.deepEqual(readFileSync(join(dir, "args"), "utf8").trim().split("\n"), [ROOT.replace(/\/$/, ""), "stack", "output", "--show-secrets", "--json", "serviceSecrets", "--stack", "local"]);
+    t.deepEqual(readFileSync(join(dir, "pulumi-env"), "utf8").trim().split("\n"), [`file://${env.BASTIDE_STATE_DIR}/pulumi`, `${env.BASTIDE_STATE_DIR}/passphrase`, "passphrase variable unset"]);
+    pulumiStackOutput({ cwd: ROOT, pulumi, stack: "prod", env: { ...env, PULUMI_CONFIG_PASSPHRASE: "another" } });
+    t.deepEqual(readFileSync(join(dir, "args"), "utf8").trim().split("\n").slice(-2), ["--stack", "prod"]);
+    t.is(readFileSync(join(dir, "pulumi-env"), "utf8").trim().split("\n")[2], "passphrase variable unset");
 
-    t.is(pulumiStackOutput({ cwd: ROOT, pulumi: join(dir, "not-installed") }), undefined);
+    t.is(pulumiStackOutput({ cwd: ROOT, pulumi: join(dir, "not-installed"), env }), undefined);
     const failing = fakePulumi(dir, { exit: 255, stderr: "error: no stack named dev found" });
-    t.throws(() => pulumiStackOutput({ cwd: ROOT, pulumi: failing }), { message: "pulumi stack output failed (exit 255): error: no stack named dev found" });
+    t.throws(() => pulumiStackOutput({ cwd: ROOT, pulumi: failing, env }), { message: "pulumi stack output failed (exit 255): error: no stack named dev found" });
+    // A stack never deployed here: said before Pulumi runs, with what to do.
+    t.throws(() => pulumiStackOutput({ cwd: ROOT, pulumi, stack: "dev", env }), { message: /The stack "dev" has no state in .*bastide-state\/pulumi\. Deploy it first with npm run deploy -- path\/to\/association\.yaml/ });
+    t.throws(() => pulumiStackOutput({ cwd: ROOT, pulumi, env: { BASTIDE_STATE_DIR: join(dir, "nothing") }, language: "fr" }), { message: /^Aucune pile Bastide sur cette machine : .*nothing\/passphrase n'existe pas/ });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("credentials: the Nextcloud password's former variable is still read, with a line giving its new name", (t) => {
+  const lines: string[] = [];
+  t.is(credentialFromEnv({ BASTIDE_NEXTCLOUD_ADMIN_PASSWORD: "old-name" }, "nextcloudPassword", (line) => lines.push(line)), "old-name");
+  t.deepEqual(lines, ["BASTIDE_NEXTCLOUD_ADMIN_PASSWORD is now called BASTIDE_NEXTCLOUD_PASSWORD; the old name is read until the next release."]);
+  t.is(credentialFromEnv({ BASTIDE_NEXTCLOUD_PASSWORD: "new", BASTIDE_NEXTCLOUD_ADMIN_PASSWORD: "old-name" }, "nextcloudPassword", (line) => lines.push(line)), "new");
+  t.is(lines.length, 1);
+  t.is(credentialFromEnv({}, "nextcloudPassword", (line) => lines.push(line)), undefined);
 });
 
 // --- which accounts ---------------------------------------------------------------------------
@@ -493,6 +510,7 @@ function cliEnvironment(services: Services, dir: string, credentials: "env" | "p
     PATH: `${dir}:${process.env.PATH}`,
     BASTIDE_NEXTCLOUD_URL: services.nc.url,
     BASTIDE_MATRIX_URL: services.matrix.url,
+    ...deployedStackState(dir, "dev"),
     ...(credentials === "env" ? { [CREDENTIAL_ENV.nextcloudPassword]: NEXTCLOUD_PASSWORD, [CREDENTIAL_ENV.matrixSharedSecret]: SHARED_SECRET } : {}),
   };
 }
@@ -504,7 +522,8 @@ test("the command shows the passwords on a terminal only: piped, it refuses and 
     const piped = await firstPasswordCli(["lea.moreau", perServiceConfig(dir)], { tty: false, env: cliEnvironment(services, dir, "env") });
     t.is(piped.status, 2);
     t.is(piped.stdout, "");
-    t.regex(piped.output, /on a terminal only.*Nothing was changed/);
+    // The example association speaks French.
+    t.regex(piped.output, /n'affiche les mots de passe que sur un terminal.*Rien n'a été modifié/);
     t.deepEqual(services.nc.server.log, []);
     t.deepEqual(services.matrix.server.log, []);
     t.is(services.nc.user("lea.moreau")!.passwordSets, 0);

@@ -124,11 +124,12 @@ test("passwords: new accounts get 256 random bits; handed-over ones are readable
 /** Runs `npm run jitsi-password -- ...`'s program, on a pseudo-terminal when `tty`. */
 const passwordCli = (args: string[], options: { tty: boolean; env?: Record<string, string> }) => runCommand("provisioners/jitsi/password-cli.ts", args, options);
 
-test("the password command shows a password on a terminal only", async (t) => {
-  const piped = await passwordCli(["claire.dubois"], { tty: false });
+test("the password command shows a password on a terminal only, in the association's language", async (t) => {
+  const piped = await passwordCli(["claire.dubois", "examples/association.yaml"], { tty: false });
   t.is(piped.status, 2);
   t.is(piped.stdout, "");
-  t.regex(piped.output, /on a terminal only/);
+  // The example association speaks French (organisation.language: fr).
+  t.regex(piped.output, /n'affiche le mot de passe que sur un terminal/);
   t.is((await passwordCli([], { tty: false })).status, 2);
 });
 

@@ -3,7 +3,10 @@
 // that a command that shows secrets on a terminal only is tested both ways. Asynchronous:
 // fakes served from the test's own process keep answering while it runs.
 import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CONFIG_NAMESPACE } from "../../stacks/config/supplied.ts";
 import { requireProgram } from "./programs.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -43,4 +46,17 @@ export function runCommand(script: string, args: string[], { tty, env = {}, time
       resolve({ status, stdout, output: `${stdout}${stderr}` });
     });
   });
+}
+
+/**
+ * A state folder as `npm run deploy` leaves it (cli/stack.ts): a passphrase and the file
+ * backend's record of `stack`, in Pulumi's layout. Returns the environment that points the
+ * commands at it. Nothing in it is real state: a stand-in CLI reads it, never Pulumi.
+ */
+export function deployedStackState(dir: string, stack = "local"): { BASTIDE_STATE_DIR: string } {
+  const state = join(dir, "bastide-state");
+  mkdirSync(join(state, "pulumi", ".pulumi", "stacks", CONFIG_NAMESPACE), { recursive: true, mode: 0o700 });
+  writeFileSync(join(state, "passphrase"), "test-passphrase", { mode: 0o600 });
+  writeFileSync(join(state, "pulumi", ".pulumi", "stacks", CONFIG_NAMESPACE, `${stack}.json`), "{}");
+  return { BASTIDE_STATE_DIR: state };
 }
