@@ -12,14 +12,15 @@ import { writeAtomically } from "../../../provisioners/handover/provisioner.ts";
 import { failure } from "../../offline/failure.ts";
 import { loadAssociation } from "../load.ts";
 import { applyImport, associationDocument, validatedText } from "./document.ts";
+import { localeLanguage, UsageError, type Localized } from "../../../cli/command.ts";
 import { exportCsv } from "./export.ts";
 import { importOptions, planImport } from "./merge.ts";
 import { decodeUtf8, readCsv, readXlsx, sheetError, type Sheet } from "./sheet.ts";
 import { formatPlan, hasChanges, inLanguage } from "./summary.ts";
 
-export const USAGE = `usage:
-  npm run members -- import <members.csv|.xlsx> <association.yaml> [--dry-run] [--remove-missing | --keep-missing]
-  npm run members -- export <association.yaml> [members.csv]
+export const USAGE: Localized = {
+  en: `usage: npm run members -- import <members.csv|.xlsx> <association.yaml> [--dry-run] [--remove-missing | --keep-missing]
+       npm run members -- export <association.yaml> [members.csv]
 
 import   reads a member list (CSV with , or ; or tabs, UTF-8 with or without BOM, or the first
          sheet of an .xlsx workbook; .ods: save it as .xlsx or CSV first) with the columns
@@ -30,9 +31,21 @@ import   reads a member list (CSV with , or ; or tabs, UTF-8 with or without BOM
          It shows what changes before writing. Members of the file missing from the sheet would
          leave: it asks, or, when not run on a terminal, needs --remove-missing or --keep-missing.
          --dry-run shows the changes and checks the result, and writes nothing.
-export   writes the file's members as the same columns (to the CSV file given, or to the terminal).`;
+export   writes the file's members as the same columns (to the CSV file given, or to the terminal).`,
+  fr: `usage : npm run members -- import <membres.csv|.xlsx> <association.yaml> [--dry-run] [--remove-missing | --keep-missing]
+        npm run members -- export <association.yaml> [membres.csv]
 
-class UsageError extends Error {}
+import   lit une liste de membres (CSV séparé par , ; ou des tabulations, en UTF-8 avec ou sans BOM,
+         ou la première feuille d'un classeur .xlsx ; un .ods : l'enregistrer d'abord en .xlsx ou en CSV)
+         avec les colonnes Nom (ou Prénom et Nom), E-mail, Rôle, Équipes, Appareils, Langue,
+         Identifiant (les en-têtes anglais aussi ; les autres colonnes sont laissées de côté), et écrit
+         les members: et teams: du fichier d'association en gardant ses commentaires.
+         Les identifiants sont faits à partir des noms ; un membre déjà dans le fichier garde le sien.
+         Il montre les changements avant d'écrire. Les membres du fichier absents de la feuille
+         partiraient : il le demande, ou, hors d'un terminal, il faut --remove-missing ou --keep-missing.
+         --dry-run montre les changements et vérifie le résultat, sans rien écrire.
+export   écrit les membres du fichier dans les mêmes colonnes (dans le fichier CSV indiqué, ou à l'écran).`,
+};
 
 /** A member list is a few kilobytes; past this it is not one. */
 const MAX_SHEET_BYTES = 5 * 1024 * 1024;
@@ -144,7 +157,7 @@ export async function main(argv: string[], out: (text: string) => void = (t) => 
     },
   });
   if (values.help) {
-    out(`${USAGE}\n`);
+    out(`${USAGE[localeLanguage()]}\n`);
     return 0;
   }
   const [command, ...rest] = positionals;
@@ -169,7 +182,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     (error) => {
       // parseArgs's own refusals (an unknown option, a value given to a flag) are usage errors too.
       const usage = error instanceof UsageError || /^ERR_PARSE_ARGS_/.test(String((error as { code?: unknown }).code));
-      console.error(usage ? `${(error as Error).message}\n\n${USAGE}` : failure(error));
+      console.error(usage ? `${(error as Error).message}\n\n${USAGE[localeLanguage()]}` : failure(error));
       process.exit(usage ? 2 : 1);
     },
   );
