@@ -155,10 +155,9 @@ async function applyChange(change: MatrixChange, client: MatrixClient): Promise<
     }
     case "room.power":
       return putState(client, await existingRoom(client, change.payload.alias), "m.room.power_levels", change.payload.content);
-    case "room.invite": {
+    case "room.join": {
       const roomId = await existingRoom(client, change.payload.alias);
-      await (await client.sdk()).invite(roomId, change.payload.userId);
-      return;
+      return expectStatus(client.admin("POST", `/_synapse/admin/v1/join/${encodeURIComponent(roomId)}`, { user_id: change.payload.userId }), [200]);
     }
     case "room.kick": {
       const roomId = await existingRoom(client, change.payload.alias);
