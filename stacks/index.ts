@@ -9,7 +9,9 @@ import { IMAGES } from "./services/images.ts";
 import { hostnames } from "./services/catalog.ts";
 import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS, issuerOf } from "./services/identity/blueprint.ts";
 import { DEPLOYED_NEXTCLOUD_OUTPUT, nextcloudUpgradeProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
+import { planSummary, rosterOf, type RosterEntry } from "./summary.ts";
 
+const ROSTER_OUTPUT = "roster";
 const settings = new pulumi.Config("bastide");
 const config = loadAssociation(settings.get("config") ?? "association.yaml");
 // Read before anything is registered: a missing password stops the run here, with Pulumi's
@@ -22,8 +24,16 @@ const lastRun = new pulumi.StackReference("bastide-last-run", { name: `${pulumi.
 const deployedNextcloud = (await lastRun.getOutputDetails(DEPLOYED_NEXTCLOUD_OUTPUT)).value as string | undefined;
 const upgradeProblem = config.services.nextcloud.enabled ? nextcloudUpgradeProblem(deployedNextcloud, IMAGES.nextcloud) : undefined;
 if (upgradeProblem) throw new UpgradeRefused(upgradeProblem);
+// `pulumi preview` starts with the plan in plain words, compared with the members the last
+// `pulumi up` deployed (the stack's own `roster` output).
+if (pulumi.runtime.isDryRun()) {
+  const deployedRoster = (await lastRun.getOutputDetails(ROSTER_OUTPUT)).value as RosterEntry[] | undefined;
+  pulumi.log.info(`\n${planSummary(config, deployedRoster && { roster: deployedRoster })}`);
+}
 const stack = new Bastide("bastide", { config, provided });
 
+/** Who this run deploys (ids, names, teams), for the next preview's summary to compare with. */
+export const roster = rosterOf(config);
 export const urls = stack.urls;
 export const publicAddress = stack.publicAddress;
 /** Welcome sheets and VPN profiles for the admin to hand over, on this machine. */
