@@ -223,6 +223,13 @@ async function main(): Promise<void> {
       await ex("admin room details", "GET", `/_synapse/admin/v1/rooms/${room("team")}`, { auth: "admin" });
       await ex("admin deletes a room, purged", "DELETE", `/_synapse/admin/v1/rooms/${room("secret")}`, { auth: "admin", body: { purge: true, block: false } });
       await ex("admin room details of the deleted room", "GET", `/_synapse/admin/v1/rooms/${room("secret")}`, { auth: "admin" });
+      // The admin join (synapse/rest/admin/rooms.py JoinRoomAliasServlet) puts members in their rooms.
+      const adminJoin = (target: string) => `/_synapse/admin/v1/join/${target}`;
+      await ex("admin joins dave to the space (invite-only: invited by the admin, then joined)", "POST", adminJoin(room("space")), { auth: "admin", body: { user_id: dave } });
+      await ex("admin joins dave again (already joined)", "POST", adminJoin(room("space")), { auth: "admin", body: { user_id: dave } });
+      await ex("admin joins a user that does not exist", "POST", adminJoin(room("space")), { auth: "admin", body: { user_id: `@ghost:${S}` } });
+      await ex("admin join without user_id", "POST", adminJoin(room("space")), { auth: "admin", body: {} });
+      await ex("admin join by a user who is not a server admin", "POST", adminJoin(room("space")), { auth: "dave", body: { user_id: dave } });
     }),
     scenario("errors", "Error shapes: unknown endpoint, malformed JSON, missing/bad token, wrong method.", async () => {
       await ex("unknown endpoint", "GET", "/_matrix/client/v3/nonexistent", { auth: "admin" });

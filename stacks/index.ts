@@ -11,8 +11,10 @@ import { IMAGES } from "./services/images.ts";
 import { hostnames } from "./services/catalog.ts";
 import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS, issuerOf } from "./services/identity/blueprint.ts";
 import { DEPLOYED_NEXTCLOUD_OUTPUT, nextcloudUpgradeProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
+import { planSummary, rosterOf, type RosterEntry } from "./summary.ts";
 
 silenceSqliteWarning();
+const ROSTER_OUTPUT = "roster";
 const settings = new pulumi.Config("bastide");
 // No file is guessed: a stack deployed by `npm run deploy -- FILE` has it.
 const file = settings.get("config");
@@ -28,8 +30,16 @@ const lastRun = new pulumi.StackReference("bastide-last-run", { name: `${pulumi.
 const deployedNextcloud = (await lastRun.getOutputDetails(DEPLOYED_NEXTCLOUD_OUTPUT)).value as string | undefined;
 const upgradeProblem = config.services.nextcloud.enabled ? nextcloudUpgradeProblem(deployedNextcloud, IMAGES.nextcloud) : undefined;
 if (upgradeProblem) throw new UpgradeRefused(upgradeProblem);
+// `pulumi preview` starts with the plan in plain words, compared with the members the last
+// `pulumi up` deployed (the stack's own `roster` output).
+if (pulumi.runtime.isDryRun()) {
+  const deployedRoster = (await lastRun.getOutputDetails(ROSTER_OUTPUT)).value as RosterEntry[] | undefined;
+  pulumi.log.info(`\n${planSummary(config, deployedRoster && { roster: deployedRoster })}`);
+}
 const stack = new Bastide("bastide", { config, provided });
 
+/** Who this run deploys (ids, names, teams), for the next preview's summary to compare with. */
+export const roster = rosterOf(config);
 export const urls = stack.urls;
 export const publicAddress = stack.publicAddress;
 /** Welcome sheets and VPN profiles for the admin to hand over, on this machine. */

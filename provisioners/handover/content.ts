@@ -55,7 +55,7 @@ const listOf = (peers: HandoverVpn["peers"]): ServerPeer[] => (Array.isArray(pee
  */
 export async function handoverContent(config: Association, vpn?: HandoverVpn): Promise<HandoverDesired> {
   const desired = desiredState(config);
-  const sheets = welcomeSheets(config, desired);
+  const sheets = await welcomeSheets(config, desired);
   const members: HandoverDesired["members"] = {};
   const file = (content: string | Buffer): DesiredFile => ({ content: typeof content === "string" ? Buffer.from(content, "utf8") : content, mode: FILE_MODE });
   for (const member of config.members) {

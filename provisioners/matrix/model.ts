@@ -5,7 +5,7 @@ import type { Change } from "../model.ts";
 /** Megolm, the only algorithm Element offers for rooms. */
 export const ENCRYPTION_ALGORITHM = "m.megolm.v1.aes-sha2";
 
-/** Order of the plan's phases: a room exists before it is linked or anyone is invited. */
+/** Order of the plan's phases: a room exists before it is linked or anyone is put in it. */
 export const PHASES = { bot: 0, users: 1, rooms: 2, roomState: 3, invites: 4 } as const;
 
 /** Where the bot's rate-limit override lives (synapse/rest/admin/users.py RateLimitRestServlet). */
@@ -91,7 +91,13 @@ export type MatrixChange =
   | Change<"space.parent", { space: string; room: string }>
   /** Only the bot may invite: m.room.power_levels with INVITE_LEVEL, the rest as it is. */
   | Change<"room.power", { alias: string; content: Record<string, unknown> }>
-  | Change<"room.invite", { alias: string; userId: string }>
+  /**
+   * Puts the member in the room, as if they had accepted an invitation: Synapse's admin join
+   * (POST /_synapse/admin/v1/join/{roomIdOrAlias}, synapse/rest/admin/rooms.py
+   * JoinRoomAliasServlet, 1.163.2) invites them as the bot when the room is not public, then
+   * joins them, both with ratelimit=False. A pending invitation is completed the same way.
+   */
+  | Change<"room.join", { alias: string; userId: string }>
   /** Out of a room the member's teams no longer include (a pending invite is revoked the same way). */
   | Change<"room.kick", { alias: string; userId: string }>;
 

@@ -38,7 +38,7 @@ function refuseErased(localpart: string, userId: string): ProvisionError {
 
 function planUsers(matrix: DesiredMatrix, departures: DesiredState["departures"], live: LiveMatrix): { changes: MatrixChange[]; active: Set<string> } {
   const changes: MatrixChange[] = [];
-  /** Accounts that will be usable after this run: only those get invites. */
+  /** Accounts that will be usable after this run: only those are put in rooms. */
   const active = new Set<string>();
   const comingBack = new Set(departures.enable);
   for (const user of matrix.users) {
@@ -115,10 +115,12 @@ function planRoom(target: Target, live: LiveRoom | null, retention: { max_lifeti
   }
   for (const userId of target.members) {
     const membership = live?.members[userId];
-    // Joined and invited need nothing; a ban is a moderator's decision and stands.
-    if (!active.has(userId) || membership === "join" || membership === "invite" || membership === "ban") continue;
+    // Members land in their rooms without an invitation to find and accept: a pending one
+    // (left by an earlier release, or a join cut short) is completed. A ban is a
+    // moderator's decision and stands.
+    if (!active.has(userId) || membership === "join" || membership === "ban") continue;
     const member = localpartOf(userId);
-    changes.push({ service: "matrix", kind: "room.invite", subject: `${member} → ${alias}`, member, phase: PHASES.invites, lane: alias, payload: { alias, userId } });
+    changes.push({ service: "matrix", kind: "room.join", subject: `${member} → ${alias}`, member, phase: PHASES.invites, lane: alias, payload: { alias, userId } });
   }
   // Only the config says who is in: anyone else joined or invited is taken out.
   const wanted = new Set(target.members);

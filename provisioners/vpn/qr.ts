@@ -13,10 +13,13 @@ export interface PeerQrCode {
   terminal: string;
 }
 
+/** A code as an SVG element, for a page (the welcome sheets' addresses as well). */
+export const qrSvg = (text: string): Promise<string> => QRCode.toString(text, { ...OPTIONS, type: "svg", margin: 4 });
+
 export async function peerQrCode(profile: string): Promise<PeerQrCode> {
   const [png, svg, terminal] = await Promise.all([
     QRCode.toBuffer(profile, { ...OPTIONS, type: "png", scale: 6, margin: 4 }),
-    QRCode.toString(profile, { ...OPTIONS, type: "svg", margin: 4 }),
+    qrSvg(profile),
     QRCode.toString(profile, { ...OPTIONS, type: "terminal", small: true }),
   ]);
   return { png, svg, terminal };

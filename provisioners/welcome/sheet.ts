@@ -25,6 +25,9 @@ import { ASSOCIATION_CALENDAR, type DesiredState, isStaff } from "../desired.ts"
 import { tunnelName } from "../vpn/peer-config.ts";
 import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
 import { hostnames } from "../../stacks/services/hosts.ts";
+import { qrSvg } from "../vpn/qr.ts";
+import { appLinks, calendarAddresses, type AppLink } from "./apps.ts";
+import { sheetContacts, type SheetContacts } from "./contacts.ts";
 
 export type SheetLanguage = "fr" | "en";
 
@@ -39,6 +42,8 @@ export interface WelcomeOptions {
   adminTwoFactor?: boolean;
   /** The identity provider: members log in once there. Absent or false: each service has its own password. */
   identity?: IdentityOptions | false;
+  /** Who to ask and the privacy notice (from the association file); absent: not on the sheet. */
+  contacts?: SheetContacts;
 }
 
 export interface IdentityOptions {
@@ -54,24 +59,36 @@ export interface WelcomeSheet {
   language: SheetLanguage;
   html: string;
   text: string;
+  /** The page's content without its head: what the admin's booklet of every sheet is made of. */
+  body: string;
 }
 
 /** What the templates get: every value computed, every key present (they are strict). */
 export interface SheetData {
   organisation: string;
   member: { id: string; name: string; email: string };
+  contacts: { admins: { name: string; email: string }[]; association: string; dpo: { name: string; email: string }; privacyNotice: string | false } | false;
   /** The one login, when the identity provider is deployed; `services` are those it opens. */
   identity: { url: string; accountUrl: string; username: string; services: string; byMail: boolean; twoFactor: boolean } | false;
   nextcloud:
-    | { url: string; loginUrl: string; username: string; twoFactor: boolean; calendars: { name: string; readOnly: boolean }[] }
+    | {
+        url: string;
+        loginUrl: string;
+        username: string;
+        twoFactor: boolean;
+        calendars: { name: string; readOnly: boolean }[];
+        apps: AppLink[];
+        /** What a calendar app is given. `oneLogin`: the account opens through the identity provider, which a calendar app cannot use, so it takes an app password (Nextcloud's own). */
+        calendarSync: { base: string; principal: string; davx5: AppLink[]; oneLogin: boolean };
+      }
     | false;
-  matrix: { url: string; userId: string; space: string; rooms: { name: string; alias: string }[] } | false;
-  jitsi: { url: string; account: { username: string; jid: string } | false } | false;
+  /** `homeserver`: what the mobile apps ask for (Element web already knows it). */
+  matrix: { url: string; homeserver: string; userId: string; space: string; rooms: { name: string; alias: string }[]; apps: AppLink[] } | false;
+  jitsi: { url: string; account: { username: string; jid: string } | false; apps: AppLink[] } | false;
   polls: { url: string } | false;
-  vpn: { tunnel: string; fileName: string; devices: string[]; apps: string } | false;
+  /** `admin`: the member runs the services, whose admin pages only open through the VPN. */
+  vpn: { tunnel: string; fileName: string; devices: string[]; apps: AppLink[]; admin: boolean } | false;
 }
-
-const WIREGUARD_APPS = "https://www.wireguard.com/install/";
 const SERVICE_SEPARATOR: Record<SheetLanguage, string> = { fr: " et ", en: " and " };
 
 /** Names come from a YAML file: one line each, so they cannot fake lines of the sheet. */
@@ -81,6 +98,7 @@ const roomAlias = (alias: string, serverName: string) => `#${alias}:${serverName
 
 export function sheetData(member: Member, desired: DesiredState, options: WelcomeOptions = {}): SheetData {
   const { hostnames } = desired;
+  const language = sheetLanguage(member, desired, options);
   const missing = (service: string) => new Error(`welcome sheet: member ${member.id} has no ${service} account in the desired state`);
 
   let nextcloud: SheetData["nextcloud"] = false;
@@ -98,6 +116,8 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
         // The association-wide calendar last, after the member's teams'.
         .sort((a, b) => Number(a.uri === ASSOCIATION_CALENDAR) - Number(b.uri === ASSOCIATION_CALENDAR))
         .map((c) => ({ name: oneLine(c.displayName), readOnly: c.access === "read" })),
+      apps: appLinks("nextcloud", language),
+      calendarSync: { ...calendarAddresses(hostnames.cloud, user.id), davx5: appLinks("davx5", language), oneLogin: Boolean(options.identity) },
     };
   }
 
@@ -108,11 +128,13 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
     if (!user) throw missing("Matrix");
     matrix = {
       url: https(hostnames.element),
+      homeserver: https(hostnames.matrix),
       userId: user.id,
       space: roomAlias(desired.matrix.space.alias, serverName),
       rooms: desired.matrix.rooms
         .filter((r) => r.members.includes(user.id))
         .map((r) => ({ name: oneLine(r.name), alias: roomAlias(r.alias, serverName) })),
+      apps: appLinks("element", language),
     };
   }
 
@@ -120,28 +142,39 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
   if (desired.jitsi) {
     const account = desired.jitsi.accounts.find((a) => a.member === member.id);
     if (isStaff(member) && !account) throw missing("Jitsi");
-    if (account) jitsi = { url: https(hostnames.meet), account: { username: account.username, jid: `${account.username}@${desired.jitsi.domain}` } };
-    else if (options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false };
+    const apps = appLinks("jitsi", language);
+    if (account) jitsi = { url: https(hostnames.meet), account: { username: account.username, jid: `${account.username}@${desired.jitsi.domain}` }, apps };
+    else if (options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false, apps };
   }
 
   const devices = (desired.vpn?.peers ?? []).filter((p) => p.member === member.id).map((p) => p.device);
   const tunnel = tunnelName(hostnames);
-  const vpn: SheetData["vpn"] = devices.length > 0 ? { tunnel, fileName: `${tunnel}.conf`, devices, apps: WIREGUARD_APPS } : false;
+  const vpn: SheetData["vpn"] =
+    devices.length > 0 ? { tunnel, fileName: `${tunnel}.conf`, devices, apps: appLinks("wireguard", language), admin: member.role === "admin" } : false;
 
   const identity: SheetData["identity"] = options.identity
     ? {
         url: https(options.identity.host),
         accountUrl: `${https(options.identity.host)}/realms/${IDENTITY_REALM}/account`,
         username: member.id,
-        services: [nextcloud && "Nextcloud", matrix && "Element"].filter(Boolean).join(SERVICE_SEPARATOR[sheetLanguage(member, desired, options)]),
+        services: [nextcloud && "Nextcloud", matrix && "Element"].filter(Boolean).join(SERVICE_SEPARATOR[language]),
         byMail: options.identity.byMail,
         twoFactor: options.identity.twoFactor[member.role],
       }
     : false;
 
+  const { contacts } = options;
   return {
     organisation: oneLine(desired.organisation.name),
     member: { id: member.id, name: oneLine(member.name), email: member.email },
+    contacts: contacts
+      ? {
+          admins: contacts.admins.map((a) => ({ name: oneLine(a.name), email: a.email })),
+          association: contacts.association,
+          dpo: { name: oneLine(contacts.dpo.name), email: contacts.dpo.email },
+          privacyNotice: contacts.privacyNotice && contacts.privacyNotice[language],
+        }
+      : false,
     identity,
     nextcloud,
     matrix,
@@ -160,8 +193,8 @@ const handlebars = Handlebars.create();
 handlebars.registerPartial("style", readFileSync(`${TEMPLATES}style.hbs`, "utf8"));
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
 
-function template(language: SheetLanguage, format: "html" | "text"): HandlebarsTemplateDelegate {
-  const name = `sheet.${language}.${format}`;
+function template(language: SheetLanguage, format: "html" | "text" | "body" | "booklet"): HandlebarsTemplateDelegate {
+  const name = { html: `sheet.${language}.html`, text: `sheet.${language}.text`, body: `body.${language}.html`, booklet: `booklet.${language}.html` }[format];
   let found = compiled.get(name);
   if (!found) {
     found = handlebars.compile(readFileSync(`${TEMPLATES}${name}.hbs`, "utf8"), { strict: true, noEscape: format === "text" });
@@ -174,10 +207,28 @@ export function sheetLanguage(member: Pick<Member, "language">, desired: Pick<De
   return options.language ?? member.language ?? desired.organisation.language;
 }
 
-export function welcomeSheet(member: Member, desired: DesiredState, options: WelcomeOptions = {}): WelcomeSheet {
+/**
+ * QR codes a phone's camera reads, so nobody types a long address: each service's address
+ * and the calendar address. SVG, drawn by the same helper as the VPN profiles' codes.
+ */
+async function qrCodes(data: SheetData): Promise<Record<string, string>> {
+  const addresses: Record<string, string | undefined> = {
+    identity: data.identity ? data.identity.url : undefined,
+    nextcloud: data.nextcloud ? data.nextcloud.url : undefined,
+    calendar: data.nextcloud ? data.nextcloud.calendarSync.base : undefined,
+    element: data.matrix ? data.matrix.url : undefined,
+    jitsi: data.jitsi ? data.jitsi.url : undefined,
+    polls: data.polls ? data.polls.url : undefined,
+  };
+  const entries = await Promise.all(Object.entries(addresses).map(async ([key, url]) => [key, url ? await qrSvg(url) : ""] as const));
+  return Object.fromEntries(entries);
+}
+
+export async function welcomeSheet(member: Member, desired: DesiredState, options: WelcomeOptions = {}): Promise<WelcomeSheet> {
   const language = sheetLanguage(member, desired, options);
   const data = sheetData(member, desired, options);
-  return { language, html: template(language, "html")(data), text: template(language, "text")(data) };
+  const body = template(language, "body")({ ...data, qr: await qrCodes(data) });
+  return { language, body, html: template(language, "html")({ ...data, body }), text: template(language, "text")(data) };
 }
 
 /** The services' switches the desired state does not carry, read from the config. */
@@ -186,6 +237,7 @@ export const welcomeOptions = (config: Association): Omit<WelcomeOptions, "langu
   jitsiGuests: config.services.jitsi.guests.allowed,
   adminTwoFactor: config.services.nextcloud.adminTwoFactor,
   identity: identityOptions(config),
+  contacts: sheetContacts(config),
 });
 
 function identityOptions(config: Association): IdentityOptions | false {
@@ -196,7 +248,20 @@ function identityOptions(config: Association): IdentityOptions | false {
 }
 
 /** Every member's sheet, by member id. */
-export function welcomeSheets(config: Association, desired: DesiredState): Record<string, WelcomeSheet> {
+export async function welcomeSheets(config: Association, desired: DesiredState): Promise<Record<string, WelcomeSheet>> {
   const options = welcomeOptions(config);
-  return Object.fromEntries(config.members.map((m) => [m.id, welcomeSheet(m, desired, options)]));
+  return Object.fromEntries(await Promise.all(config.members.map(async (m) => [m.id, await welcomeSheet(m, desired, options)] as const)));
+}
+
+/**
+ * Every sheet in one page, one member per printed page, for the admin to print at once; in
+ * the association's language around the sheets, each sheet in its member's.
+ */
+export function welcomeBooklet(config: Association, sheets: Record<string, WelcomeSheet>): string {
+  const ordered = config.members.map((m) => {
+    const sheet = sheets[m.id];
+    if (!sheet) throw new Error(`welcome booklet: no sheet for member ${m.id}`);
+    return { language: sheet.language, body: sheet.body };
+  });
+  return template(config.organisation.language, "booklet")({ organisation: oneLine(config.organisation.name), sheets: ordered });
 }

@@ -3,6 +3,9 @@
 // rendered config file for review. Generated secrets, the secrets the admin supplies
 // (such as the mail relay's password) and every value computed from a secret (such as
 // the VPN server's private key) appear as <secret:name>, never as values.
+// It starts with a summary in plain words (stacks/summary.ts); `--since <old config.yaml>`
+// adds who arrives, who leaves and who changes team since that file. Every line fits an
+// 80-column terminal.
 // `npm run plan [config.yaml] --secret-keys` prints only the config keys of the secrets
 // the admin must set before `pulumi up` (one per line), for `npm run deploy`.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +16,8 @@ import { loadAssociation } from "../config/load.ts";
 import { PROFILES, type Association } from "../config/schema.ts";
 import { memoryUse } from "../config/sizing.ts";
 import { CONFIG_NAMESPACE, suppliedSecrets } from "../config/supplied.ts";
+import { planSummary, rosterOf, TERMINAL_WIDTH, wrapText } from "../summary.ts";
+import wrapAnsi from "wrap-ansi";
 import { failure } from "./failure.ts";
 import { CONTAINER, deployUnderMocks, secretPlaceholder, type Registered } from "./mocks.ts";
 
@@ -47,11 +52,30 @@ export function planRows(resources: Registered[]): PlanRow[] {
     }));
 }
 
-export function formatTable(rows: PlanRow[]): string {
-  const headers: PlanRow = { type: "TYPE", name: "NAME", image: "IMAGE", ports: "PORTS", notes: "NOTES" };
-  const keys = Object.keys(headers) as (keyof PlanRow)[];
-  const width = Object.fromEntries(keys.map((k) => [k, Math.max(...[headers, ...rows].map((r) => r[k].length))]));
-  return [headers, ...rows].map((r) => keys.map((k) => r[k].padEnd(width[k]!)).join("  ").trimEnd()).join("\n");
+// An image pinned by digest is longer than a terminal line: the digest shows as Docker shows
+// image ids, its first 12 hex digits (stacks/services/images.ts and the rendered files hold it whole).
+const shortDigest = (image: string) => image.replace(/@sha256:([0-9a-f]{12})[0-9a-f]{52}\b/, "@sha256:$1…");
+
+/**
+ * One resource per line (type, name); below it, indented, its image, then its ports and
+ * notes; every line within `width` columns.
+ */
+export function formatTable(rows: PlanRow[], width = TERMINAL_WIDTH): string {
+  const typeWidth = Math.max(...rows.map((r) => r.type.length), "TYPE".length);
+  const fit = (text: string, first: string, rest: string) =>
+    wrapAnsi(text, width - rest.length, { hard: true, trim: true })
+      .split("\n")
+      .map((line, i) => (i === 0 ? first : rest) + line);
+  const under = " ".repeat(typeWidth + 2);
+  const detail = "    ";
+  const lines = [`${"TYPE".padEnd(typeWidth)}  NAME`];
+  for (const r of rows) {
+    lines.push(...fit(r.name, `${r.type.padEnd(typeWidth)}  `, under));
+    if (r.image) lines.push(...fit(shortDigest(r.image), detail, detail));
+    const more = [r.ports && `ports ${r.ports}`, r.notes].filter(Boolean).join("; ");
+    if (more) lines.push(...fit(more, detail, detail));
+  }
+  return lines.join("\n");
 }
 
 /** Writes each container's uploaded files under `out/<container>/<path in container>`. */
@@ -161,7 +185,7 @@ async function main(): Promise<void> {
   silenceSqliteWarning();
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { out: { type: "string", default: "out/plan" }, "secret-keys": { type: "boolean", default: false } },
+    options: { out: { type: "string", default: "out/plan" }, since: { type: "string" }, "secret-keys": { type: "boolean", default: false } },
   });
   const file = requireAssociationFile(positionals[0], "plan");
   const config = loadAssociation(file);
@@ -169,14 +193,16 @@ async function main(): Promise<void> {
     for (const s of suppliedSecrets(config)) console.log(`${CONFIG_NAMESPACE}:${s.configKey}`);
     return;
   }
+  const previous = values.since ? { roster: rosterOf(loadAssociation(values.since)), source: values.since } : undefined;
   const resources = await offlinePlan(config);
   const out = resolve(values.out!);
   rmSync(out, { recursive: true, force: true });
   const files = writeRenderedFiles(resources, out);
-  console.log(`Plan for ${config.organisation.name} (${file}), host target ${config.host.target}\n`);
+  console.log(`${planSummary(config, previous)}\n`);
+  console.log(`${wrapText(`Plan for ${config.organisation.name} (${file}), host target ${config.host.target}`)}\n`);
   console.log(formatTable(planRows(resources)));
-  console.log(`\n${resources.length} resources; ${memorySummary(config)}`);
-  console.log(`${files.length} rendered files written under ${out}`);
+  console.log(`\n${wrapText(`${resources.length} resources; ${memorySummary(config)}`)}`);
+  console.log(wrapText(`${files.length} rendered files written under ${out}`));
   const note = suppliedSecretsNote(config);
   if (note) console.log(`\n${note}`);
 }

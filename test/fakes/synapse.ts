@@ -81,6 +81,7 @@ export const UNRECORDED_ENDPOINTS = [
   "POST /_synapse/admin/v1/register with device_id / inhibit_login — RegisterRestServlet._create_registration_details",
   "POST /login with device_id, and for a deactivated account (403 M_USER_DEACTIVATED) — synapse/handlers/auth.py",
   "GET /_synapse/admin/v2/users with user_id / name filters — synapse/rest/admin/users.py UsersRestServletV2",
+  "POST /_synapse/admin/v1/join/{roomIdOrAlias} into a public room, a banned user, an unknown room — synapse/rest/admin/rooms.py JoinRoomAliasServlet (recorded: the join, an already joined member, an unknown user, a missing user_id, a non-admin)",
 ] as const;
 
 const JSON_TYPE = { "Content-Type": "application/json" };
@@ -370,6 +371,7 @@ export class FakeSynapse {
       if (method === "PUT") return this.putUser(request, b!);
     }
     if (version === "v1" && a === "deactivate" && rest.length === 2 && method === "POST") return this.deactivate(request, b!);
+    if (version === "v1" && a === "join" && rest.length === 2 && method === "POST") return this.adminJoin(request, b!);
     if (version === "v1" && a === "users" && c === "override_ratelimit" && rest.length === 3) {
       if (method === "GET" || method === "POST" || method === "DELETE") return this.overrideRatelimit(request, b!);
     }
@@ -1027,6 +1029,31 @@ export class FakeSynapse {
     if (this.userLevel(room, requester.userId) < this.namedLevel(room, "invite", 0)) throw forbidden("You don't have permission to invite users");
     this.sendEvent(room, requester.userId, "m.room.member", target, this.memberContent(target, "invite"));
     return ok({});
+  }
+
+  private adminJoin(request: FakeRequest, roomIdOrAlias: string): FakeResponse {
+    const admin = this.admin(request);
+    const body = this.body(request);
+    if (!("user_id" in body)) throw badRequest("Missing params: ['user_id']", "M_MISSING_PARAM");
+    const target = String(body.user_id);
+    if (parseUserId(target).domain !== this.serverName) throw badRequest("This endpoint can only be used with local users");
+    if (!this.users.get(target)) throw notFound("User not found");
+    const roomId = isRoomAlias(roomIdOrAlias) ? this.aliases.get(roomIdOrAlias)?.roomId : roomIdOrAlias;
+    const room = roomId ? this.rooms.get(roomId) : undefined;
+    if (!room) throw notFound(`Room ${roomIdOrAlias} not found`);
+    const membership = this.membership(room.id, target);
+    const joinRule = room.state.get(stateKeyOf("m.room.join_rules", ""))?.content.join_rule ?? "invite";
+    // Not public: the admin invites first, with an invite's own checks (recorded: a member
+    // already joined is refused, "… is already in the room.").
+    if (joinRule !== "public") {
+      if (membership === "ban") throw forbidden("Cannot invite user who was banned", "M_BAD_STATE");
+      if (this.membership(room.id, admin.userId) !== "join") throw forbidden(`${admin.userId} not in room ${room.id}.`);
+      if (membership === "join") throw forbidden(`${target} is already in the room.`);
+      if (this.userLevel(room, admin.userId) < this.namedLevel(room, "invite", 0)) throw forbidden("You don't have permission to invite users");
+      this.sendEvent(room, admin.userId, "m.room.member", target, this.memberContent(target, "invite"));
+    } else if (membership === "ban") throw forbidden("You are banned from this room");
+    if (membership !== "join") this.sendEvent(room, target, "m.room.member", target, this.memberContent(target, "join"));
+    return ok({ room_id: room.id });
   }
 
   private join(request: FakeRequest, roomIdOrAlias: string): FakeResponse {

@@ -189,7 +189,7 @@ test.serial("a first run writes every file with its mode, whatever the umask; th
     for (const folder of [root, join(base, "home", ".bastide"), join(base, "home", ".bastide", "handover")]) t.is(lstatSync(folder).mode & 0o777, 0o700, folder);
 
     // The sheets are the welcome sheets, byte for byte.
-    const sheets = welcomeSheets(example, desiredState(example));
+    const sheets = await welcomeSheets(example, desiredState(example));
     for (const [member, sheet] of Object.entries(sheets)) {
       t.is(readFileSync(join(root, member, "welcome.html"), "utf8"), sheet.html);
       t.is(readFileSync(join(root, member, "welcome.txt"), "utf8"), sheet.text);

@@ -121,10 +121,16 @@ test.serial("a first run converges on the real Synapse with Bastide's homeserver
     t.is((await content(roomId, "m.room.encryption")).algorithm, "m.megolm.v1.aes-sha2");
     // The private_chat preset alone would give invite 0 (synapse/handlers/room.py, _presets_dict).
     t.is((await content(roomId, "m.room.power_levels")).invite, INVITE_LEVEL, `${room.alias}: only the bot invites`);
-    for (const id of room.members) t.is(await membership(roomId, id), "invite", `${id} invited to ${room.alias}`);
+    for (const id of room.members) t.is(await membership(roomId, id), "join", `${id} in ${room.alias}, with no invitation to accept`);
     t.deepEqual(await content(spaceId, "m.space.child", roomId).then((c) => c?.via), [synapse.serverName]);
   }
   t.is((await content(spaceId, "m.room.power_levels")).invite, INVITE_LEVEL);
+  for (const id of m.space.members) t.is(await membership(spaceId, id), "join", `${id} in the association's space`);
+  // As the member sees it: the space and their team rooms are in their list from the first login.
+  const lea = m.users.find((u) => u.localpart === "t1-lea.moreau")!;
+  const theirs = (await synapse.call(await signIn(lea.localpart), "GET", "/_matrix/client/v3/joined_rooms")).json.joined_rooms as string[];
+  const expected = [spaceId, ...(await Promise.all(m.rooms.filter((r) => r.members.includes(lea.id)).map((r) => roomIdOf(r.alias))))];
+  t.deepEqual([...theirs].sort(), expected.sort());
 
   const again = await provision(desired);
   t.deepEqual(kinds(again.planned), []);
@@ -163,14 +169,25 @@ test.serial("item 5: power to invite given back to members (a room made before) 
   t.is(again.counter.writes("matrix"), 0);
 });
 
+/** Leaves `userId` with a pending invitation to `roomId`, as the invitations of earlier releases were. */
+async function pendingInvitation(roomId: string, userId: string): Promise<void> {
+  const bot = botClient();
+  try {
+    const sdk = await bot.sdk();
+    await sdk.kick(roomId, userId, "test: back to an invitation");
+    await sdk.invite(roomId, userId);
+  } finally {
+    await bot.close();
+  }
+}
+
 test.serial("item 4: a member taken out of a team leaves its room, joined or only invited; the re-run is silent", async (t) => {
   const team = scoped("t4");
   const before = desiredOf(team());
   t.deepEqual((await provision(before)).failed, []);
   const potager = await roomIdOf("t4-potager");
-  const tom = await signIn("t4-tom.martin");
-  await joinRoom(tom, potager);
   t.is(await membership(potager, user("t4-tom.martin")), "join");
+  await pendingInvitation(potager, user("t4-lea.moreau"));
   t.is(await membership(potager, user("t4-lea.moreau")), "invite");
 
   // Tom keeps evenements only; Léa leaves potager for evenements.
@@ -184,15 +201,31 @@ test.serial("item 4: a member taken out of a team leaves its room, joined or onl
   const moved = await provision(after);
   t.deepEqual(moved.failed, []);
   t.deepEqual(kinds(moved.applied), [
-    `room.invite t4-lea.moreau → ${alias("t4-evenements")}`,
+    `room.join t4-lea.moreau → ${alias("t4-evenements")}`,
     `room.kick t4-lea.moreau out of ${alias("t4-potager")}`,
     `room.kick t4-tom.martin out of ${alias("t4-potager")}`,
   ]);
   t.is(await membership(potager, user("t4-tom.martin")), "leave");
   t.is(await membership(potager, user("t4-lea.moreau")), "leave", "a pending invite is revoked");
-  t.is(await membership(await roomIdOf("t4-evenements"), user("t4-tom.martin")), "invite", "still in the team he kept");
+  t.is(await membership(await roomIdOf("t4-evenements"), user("t4-tom.martin")), "join", "still in the team he kept");
+  t.is(await membership(await roomIdOf("t4-evenements"), user("t4-lea.moreau")), "join", "in her new team's room at once");
 
   const again = await provision(after);
+  t.deepEqual(kinds(again.planned), []);
+  t.is(again.counter.writes("matrix"), 0);
+});
+
+test.serial("a pending invitation (left by an earlier release) is completed: the admin join on an invited member; the re-run is silent", async (t) => {
+  const desired = desiredOf(scoped("tj")());
+  t.deepEqual((await provision(desired)).failed, []);
+  const potager = await roomIdOf("tj-potager");
+  await pendingInvitation(potager, user("tj-tom.martin"));
+  t.is(await membership(potager, user("tj-tom.martin")), "invite");
+  const completed = await provision(desired);
+  t.deepEqual(completed.failed.map((f) => f.error.message), []);
+  t.deepEqual(kinds(completed.applied), [`room.join tj-tom.martin → ${alias("tj-potager")}`]);
+  t.is(await membership(potager, user("tj-tom.martin")), "join");
+  const again = await provision(desired);
   t.deepEqual(kinds(again.planned), []);
   t.is(again.counter.writes("matrix"), 0);
 });
@@ -274,7 +307,7 @@ test.serial("item 3: the audit, a data-subject export and first-password between
   );
   t.deepEqual(second.state, kept);
 
-  // A new member: every invite goes through on the kept session.
+  // A new member: every join goes through on the kept session.
   const grown = desiredOf(
     scoped("t3")((input) => {
       input.members.push({ id: "nina.roux", name: "Nina Roux", email: "nina.roux@jardins-canal.localhost", role: "volunteer", teams: ["bureau", "potager"] });
@@ -283,7 +316,7 @@ test.serial("item 3: the audit, a data-subject export and first-password between
   const third = await runMatrix({ service: "matrix", desired: grown, connection, concurrency: 4, previousState: kept, counter: new CallCounter() });
   t.deepEqual(third.failed.map((f) => f.error.message), []);
   t.deepEqual(
-    third.applied.filter((c) => c.kind === "room.invite").map((c) => c.subject).sort(),
+    third.applied.filter((c) => c.kind === "room.join").map((c) => c.subject).sort(),
     [`t3-nina.roux → ${alias("association")}`, `t3-nina.roux → ${alias("t3-bureau")}`, `t3-nina.roux → ${alias("t3-potager")}`],
   );
   t.deepEqual(third.state, kept, "still the same session");
@@ -296,7 +329,6 @@ test.serial("item 2: the export has the member's messages and the bytes of their
   const member = "t2-karim.benali";
   const token = await signIn(member);
   const evenements = await roomIdOf("t2-evenements");
-  await joinRoom(token, evenements);
   const sent = await synapse.call(token, "PUT", `/_matrix/client/v3/rooms/${enc(evenements)}/send/m.room.message/t2-1`, { msgtype: "m.text", body: "Rendez-vous samedi au potager" });
   t.is(sent.status, 200);
   const bytes = randomBytes(3000);
@@ -322,7 +354,10 @@ test.serial("item 2: the export has the member's messages and the bytes of their
     t.deepEqual(messages.events.map((e: { type: string }) => e.type), ["m.room.member", "m.room.message"]);
     t.true(messages.events.every((e: { sender: string }) => e.sender === user(member)));
     t.is(messages.events[1].content.body, "Rendez-vous samedi au potager");
-    t.is(step("messages")?.count, 2);
+    // Every event they sent: their join in the space and in each of their team rooms (made by
+    // the provisioner on their behalf), and the message.
+    const teams = config.members.find((m) => m.id === member)!.teams.length;
+    t.is(step("messages")?.count, 1 + teams + 1);
     t.is(step("media")?.outcome, "done", JSON.stringify(step("media")));
     t.deepEqual(readFileSync(join(folder!, `matrix/media/${mediaId}`)), bytes, "the media's bytes, exactly");
     // Only Matrix is reached here; its part is whole.

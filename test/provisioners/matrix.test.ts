@@ -36,7 +36,7 @@ function convergedLive(desired: DesiredState): LiveMatrix {
   const m = desired.matrix!;
   const spaceId = `!space:${m.serverName}`;
   const roomId = (a: string) => `!${a}:${m.serverName}`;
-  const members = (ids: string[]) => Object.fromEntries(ids.map((id, i) => [id, i % 2 ? "join" : "invite"]));
+  const members = (ids: string[]) => Object.fromEntries(ids.map((id) => [id, "join"]));
   return {
     users: Object.fromEntries(m.users.map((u) => [u.id, { id: u.id, displayName: u.displayName, deactivated: false, erased: false }])),
     rooms: {
@@ -83,7 +83,7 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-test("plan: an empty server gets the accounts, the space, the rooms, their links and invites, phase by phase", (t) => {
+test("plan: an empty server gets the accounts, the space, the rooms, their links and the members put in them, phase by phase", (t) => {
   const changes = planMatrix(deepFreeze(BASE), deepFreeze(emptyLive()));
   const of = (kind: string) => changes.filter((c) => c.kind === kind);
   t.deepEqual(of("user.create").map((c) => c.member), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin"]);
@@ -102,12 +102,12 @@ test("plan: an empty server gets the accounts, the space, the rooms, their links
   t.true(PHASES.bot < PHASES.invites);
   t.is(of("space.child").length, 3);
   t.is(of("space.parent").length, 3);
-  const invites = of("room.invite").map((c) => c.subject);
+  const invites = of("room.join").map((c) => c.subject);
   t.is(invites.length, 4 + 2 + 2 + 2, "everyone in the space, team members in their rooms");
   t.true(invites.includes(`lea.moreau → ${alias("potager")}`));
   t.false(invites.includes(`lea.moreau → ${alias("bureau")}`));
-  t.true(of("room.invite").every((c) => c.phase === PHASES.invites && c.member !== undefined));
-  t.true(of("user.create").every((c) => c.phase < PHASES.rooms), "accounts exist before they are invited");
+  t.true(of("room.join").every((c) => c.phase === PHASES.invites && c.member !== undefined));
+  t.true(of("user.create").every((c) => c.phase < PHASES.rooms), "accounts exist before they are put in rooms");
   t.deepEqual(of("room.retention"), [], "retention comes with the room (initial_state)");
   t.deepEqual(planMatrix(BASE, emptyLive()), changes, "the same inputs, the same plan");
 });
@@ -115,7 +115,7 @@ test("plan: an empty server gets the accounts, the space, the rooms, their links
 test("plan: every write into a room has that room as its lane, so writes into one room go one after another; accounts have none", (t) => {
   const changes = planMatrix(BASE, emptyLive());
   const laneOf = (kind: string) => changes.filter((c) => c.kind === kind).map((c) => [c.lane, c.payload]);
-  const invites = changes.filter((c) => c.kind === "room.invite") as Extract<MatrixChange, { kind: "room.invite" }>[];
+  const invites = changes.filter((c) => c.kind === "room.join") as Extract<MatrixChange, { kind: "room.join" }>[];
   t.true(invites.length > 0);
   for (const invite of invites) t.is(invite.lane, invite.payload.alias, invite.subject);
   t.is(new Set(invites.filter((c) => c.payload.alias === alias("association")).map((c) => c.lane)).size, 1, "the space's invites share one lane");
@@ -153,8 +153,8 @@ test("plan: only what differs", (t) => {
   live.rooms.bureau!.parents = [];
   t.deepEqual(kinds(planMatrix(BASE, live)).sort(), [
     `room.encryption room ${alias("potager")}`,
-    `room.invite karim.benali → ${alias("evenements")}`,
-    `room.invite tom.martin → ${alias("potager")}`,
+    `room.join karim.benali → ${alias("evenements")}`,
+    `room.join tom.martin → ${alias("potager")}`,
     `room.name room ${alias("evenements")}`,
     `room.retention room ${alias("bureau")}`,
     `room.retention room ${alias("potager")}`,
@@ -162,6 +162,12 @@ test("plan: only what differs", (t) => {
     `space.parent ${alias("association")} as parent of ${alias("bureau")}`,
     "user.update user lea.moreau",
   ]);
+});
+
+test("plan: a member left with a pending invitation (an earlier release, a join cut short) is put in the room", (t) => {
+  const live = convergedLive(BASE);
+  live.rooms.potager!.members[user("lea.moreau")] = "invite";
+  t.deepEqual(kinds(planMatrix(BASE, live)), [`room.join lea.moreau → ${alias("potager")}`]);
 });
 
 test("plan: departures disable, erase and enable accounts, once", (t) => {
@@ -173,9 +179,9 @@ test("plan: departures disable, erase and enable accounts, once", (t) => {
   for (const room of ["association", "potager", "evenements"]) live.rooms[room]!.members[user("tom.martin")] = "leave";
   const desired = { ...BASE, departures: { disable: ["zoe", "yann", "nobody"], erase: ["yann", "xavier", "nobody"], enable: ["tom.martin"] } };
   t.deepEqual(kinds(planMatrix(desired, live)).sort(), [
-    `room.invite tom.martin → ${alias("association")}`,
-    `room.invite tom.martin → ${alias("evenements")}`,
-    `room.invite tom.martin → ${alias("potager")}`,
+    `room.join tom.martin → ${alias("association")}`,
+    `room.join tom.martin → ${alias("evenements")}`,
+    `room.join tom.martin → ${alias("potager")}`,
     "user.disable user zoe",
     "user.enable user tom.martin",
     "user.erase user yann",
@@ -284,7 +290,7 @@ function assertConverged(t: ExecutionContext, fake: FakeSynapse, desired: Desire
   t.truthy(spaceId, "the space exists");
   t.is(fake.stateContent(spaceId, "m.room.create")?.type, "m.space");
   t.deepEqual(fake.stateContent(spaceId, "m.room.retention"), { max_lifetime: m.retentionMs });
-  for (const id of m.space.members) t.true(["invite", "join"].includes(fake.membership(spaceId, id)!), `${id} in the space`);
+  for (const id of m.space.members) t.is(fake.membership(spaceId, id), "join", `${id} in the space, no invitation to accept`);
   for (const r of m.rooms) {
     const roomId = fake.roomIdFor(alias(r.alias))!;
     t.truthy(roomId, r.alias);
@@ -294,8 +300,9 @@ function assertConverged(t: ExecutionContext, fake: FakeSynapse, desired: Desire
     t.is(fake.stateContent(roomId, "m.room.join_rules")?.join_rule, "invite");
     t.deepEqual(fake.stateContent(spaceId, "m.space.child", roomId)?.via, [SERVER]);
     t.deepEqual(fake.stateContent(roomId, "m.space.parent", spaceId)?.via, [SERVER]);
-    const invited = [...fake.members(roomId, "invite"), ...fake.members(roomId, "join")].filter((id) => id !== user(MATRIX_BOT)).sort();
-    t.deepEqual(invited, [...r.members].sort(), `members of ${r.alias}`);
+    t.deepEqual(fake.members(roomId, "invite"), [], `nobody left with an invitation to accept in ${r.alias}`);
+    const joined = fake.members(roomId, "join").filter((id) => id !== user(MATRIX_BOT)).sort();
+    t.deepEqual(joined, [...r.members].sort(), `members of ${r.alias}`);
   }
   t.is(fake.rooms.size, 1 + m.rooms.length, "one room per alias, no duplicates");
 }
@@ -390,13 +397,13 @@ test("a departing member is disabled, later erased; a member who comes back is r
 
   const back = await provision(fake, desiredFor(undefined, { enable: ["tom.martin"] }));
   t.deepEqual(kinds(back.applied).sort(), [
-    `room.invite tom.martin → ${alias("association")}`,
-    `room.invite tom.martin → ${alias("evenements")}`,
-    `room.invite tom.martin → ${alias("potager")}`,
+    `room.join tom.martin → ${alias("association")}`,
+    `room.join tom.martin → ${alias("evenements")}`,
+    `room.join tom.martin → ${alias("potager")}`,
     "user.enable user tom.martin",
   ]);
   t.false(fake.user(tom)!.deactivated);
-  t.is(fake.membership(potager, tom), "invite");
+  t.is(fake.membership(potager, tom), "join");
   t.deepEqual((await provision(fake, desiredFor(undefined, { enable: ["tom.martin"] }))).planned, [], "enabling twice does nothing");
 
   await provision(fake, desiredFor(withoutTom, { disable: ["tom.martin"] }));
@@ -412,12 +419,12 @@ test("a departing member is disabled, later erased; a member who comes back is r
 const jsonAnswer = (status: number, body: unknown) => ({ status, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
 const isCreateRoom = (r: FakeRequest) => r.method === "POST" && r.path === "/_matrix/client/v3/createRoom";
 const isUserPut = (r: FakeRequest) => r.method === "PUT" && r.path.startsWith("/_synapse/admin/v2/users/");
-const isInvite = (r: FakeRequest) => r.method === "POST" && r.path.endsWith("/invite");
+const isAdminJoin = (r: FakeRequest) => r.method === "POST" && r.path.startsWith("/_synapse/admin/v1/join/");
 
 test("503s, 429s with retry_after_ms and dropped connections are retried until the run converges", async (t) => {
   const fake = await startFake(t);
   fake.server.inject({ match: isCreateRoom, times: 2, response: jsonAnswer(503, { errcode: "M_UNKNOWN", error: "Service unavailable" }) });
-  fake.server.inject({ match: isInvite, times: 3, response: jsonAnswer(429, { errcode: "M_LIMIT_EXCEEDED", error: "Too Many Requests", retry_after_ms: 1234 }) });
+  fake.server.inject({ match: isAdminJoin, times: 3, response: jsonAnswer(429, { errcode: "M_LIMIT_EXCEEDED", error: "Too Many Requests", retry_after_ms: 1234 }) });
   fake.server.inject({ match: isUserPut, times: 2, response: "drop" });
   fake.server.inject({ match: (r) => r.path.includes("/members"), times: 1, response: "drop" });
   const sleeps: number[] = [];
@@ -439,7 +446,7 @@ test("writes whose answer was lost after they took effect are not made twice", a
   fake.loseAnswers((r) => r.method === "POST" && r.path === "/_synapse/admin/v1/register", 1);
   fake.loseAnswers(isCreateRoom, 2);
   fake.loseAnswers(isUserPut, 2);
-  fake.loseAnswers(isInvite, 2);
+  fake.loseAnswers(isAdminJoin, 2);
   fake.loseAnswers((r) => r.method === "PUT" && r.path.includes("/state/m.space.child/"), 1);
   const result = await provision(fake, BASE);
   t.deepEqual(result.failed, []);
@@ -448,11 +455,11 @@ test("writes whose answer was lost after they took effect are not made twice", a
   t.true(fake.server.log.some((l) => l.status === 400 && l.path === "/_matrix/client/v3/createRoom"), "the retried createRoom met M_ROOM_IN_USE");
 });
 
-test("a refused invite fails as a ProvisionError naming the member; the rest is applied", async (t) => {
+test("a refused join fails as a ProvisionError naming the member; the rest is applied", async (t) => {
   const fake = await startFake(t);
   const lea = user("lea.moreau");
   fake.server.inject({
-    match: (r) => isInvite(r) && r.body.includes(lea),
+    match: (r) => isAdminJoin(r) && r.body.includes(lea),
     times: 100,
     response: jsonAnswer(403, { errcode: "M_FORBIDDEN", error: `${lea} is banned from the room` }),
   });
@@ -464,7 +471,7 @@ test("a refused invite fails as a ProvisionError naming the member; the rest is 
     t.is(error.member, "lea.moreau");
     t.regex(error.message, /^matrix \(member lea\.moreau\): lea\.moreau → #(association|potager):.*: M_FORBIDDEN: .* is banned from the room$/);
   }
-  t.is(result.applied.filter((c) => c.kind === "room.invite").length, 10 - 2);
+  t.is(result.applied.filter((c) => c.kind === "room.join").length, 10 - 2);
 });
 
 test("a run killed half-way, run again, converges with no duplicate room", async (t) => {

@@ -9,6 +9,7 @@ import Handlebars from "handlebars";
 import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
 import { sheetData, welcomeOptions, welcomeSheet, welcomeSheets, type WelcomeOptions } from "../../provisioners/welcome/sheet.ts";
 import { peerKeyPair } from "../../provisioners/vpn/keys.ts";
+import { privacyNoticeAddress } from "../../provisioners/welcome/contacts.ts";
 import type { Association, Member } from "../../stacks/config/schema.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { requireProgram, run, scratch } from "../support/programs.ts";
@@ -36,7 +37,7 @@ const member = (config: Association, id: string): Member => {
   return found;
 };
 
-function sheetOf(id: string, edit?: (input: Record<string, any>) => void, options?: WelcomeOptions) {
+async function sheetOf(id: string, edit?: (input: Record<string, any>) => void, options?: WelcomeOptions) {
   const config = withoutIdentity(edit);
   const desired = desiredState(config);
   return welcomeSheet(member(config, id), desired, options ?? welcomeOptions(config));
@@ -51,8 +52,8 @@ const both = (sheet: { html: string; text: string }) => [sheet.html, sheet.text]
 
 // --- content ------------------------------------------------------------------------------
 
-test("a volunteer's sheet, in French: addresses, user names, first passwords, calendars, rooms; no account for Jitsi, no VPN", (t) => {
-  const sheet = sheetOf("lea.moreau");
+test("a volunteer's sheet, in French: addresses, user names, first passwords, calendars, rooms; no account for Jitsi, no VPN", async (t) => {
+  const sheet = await sheetOf("lea.moreau");
   t.is(sheet.language, "fr");
   for (const body of both(sheet)) {
     t.true(body.includes("Bienvenue, Léa Moreau"));
@@ -81,7 +82,8 @@ test("a volunteer's sheet, in French: addresses, user names, first passwords, ca
     t.false(body.includes("lea.moreau@meet.jitsi"));
     t.false(body.includes("VPN"));
   }
-  t.deepEqual(sheetData(member(withoutIdentity(), "lea.moreau"), desiredState(withoutIdentity()), welcomeOptions(withoutIdentity())).nextcloud, {
+  const { apps, ...nextcloud } = sheetData(member(withoutIdentity(), "lea.moreau"), desiredState(withoutIdentity()), welcomeOptions(withoutIdentity())).nextcloud || {};
+  t.deepEqual(nextcloud, {
     url: URLS.nextcloud,
     loginUrl: `${URLS.nextcloud}/login`,
     username: "lea.moreau",
@@ -90,11 +92,22 @@ test("a volunteer's sheet, in French: addresses, user names, first passwords, ca
       { name: "Équipe potager", readOnly: false },
       { name: "Les Jardins Partagés du Canal", readOnly: true },
     ],
+    // Nextcloud 34's CalDAV root and principal (remote.php, apps/dav/lib/RootCollection.php).
+    calendarSync: {
+      base: `${URLS.nextcloud}/remote.php/dav`,
+      principal: `${URLS.nextcloud}/remote.php/dav/principals/users/lea.moreau/`,
+      davx5: [
+        { platform: "Android (Google Play)", url: "https://play.google.com/store/apps/details?id=at.bitfire.davdroid" },
+        { platform: "Android (F-Droid)", url: "https://f-droid.org/packages/at.bitfire.davdroid/" },
+      ],
+      oneLogin: false,
+    },
   });
+  t.deepEqual(apps?.map((a) => a.platform), ["Android (Google Play)", "Android (F-Droid)", "iPhone, iPad (App Store)", "Ordinateur (Windows, macOS, Linux)"]);
 });
 
-test("a member whose language is English gets the English sheet", (t) => {
-  const sheet = sheetOf("tom.martin");
+test("a member whose language is English gets the English sheet", async (t) => {
+  const sheet = await sheetOf("tom.martin");
   t.is(sheet.language, "en");
   t.regex(sheet.html, /^<!DOCTYPE html>\n<html lang="en">/);
   for (const body of both(sheet)) {
@@ -114,11 +127,19 @@ test("a member whose language is English gets the English sheet", (t) => {
   }
 });
 
-test("a staff member's sheet lists the Jitsi account and the VPN devices, handed over separately", (t) => {
-  const sheet = sheetOf("karim.benali");
+test("a staff member's sheet lists the Jitsi account and the VPN devices, handed over separately", async (t) => {
+  const sheet = await sheetOf("karim.benali");
   const data = sheetData(member(withoutIdentity(), "karim.benali"), desiredState(withoutIdentity()), welcomeOptions(withoutIdentity()));
-  t.deepEqual(data.jitsi, { url: URLS.jitsi, account: { username: "karim.benali", jid: "karim.benali@meet.jitsi" } });
-  t.deepEqual(data.vpn, { tunnel: "jardins-canal", fileName: "jardins-canal.conf", devices: ["laptop", "phone"], apps: "https://www.wireguard.com/install/" });
+  const { apps: jitsiApps, ...jitsi } = data.jitsi || {};
+  t.deepEqual(jitsi, { url: URLS.jitsi, account: { username: "karim.benali", jid: "karim.benali@meet.jitsi" } });
+  t.deepEqual(jitsiApps?.map((a) => a.platform), ["Android (Google Play)", "Android (F-Droid)", "iPhone, iPad (App Store)"], "on a computer, the browser");
+  t.deepEqual(data.vpn, {
+    tunnel: "jardins-canal",
+    fileName: "jardins-canal.conf",
+    devices: ["laptop", "phone"],
+    apps: [{ platform: "Téléphone et ordinateur", url: "https://www.wireguard.com/install/" }],
+    admin: false,
+  });
   t.deepEqual(data.matrix && data.matrix.rooms, [
     { name: "Bureau", alias: "#bureau:matrix.jardins-canal.localhost" },
     { name: "Événements", alias: "#evenements:matrix.jardins-canal.localhost" },
@@ -139,26 +160,26 @@ test("a staff member's sheet lists the Jitsi account and the VPN devices, handed
   }
 });
 
-test("admins are told about Nextcloud's second factor when it is enforced, others never", (t) => {
-  const enforced = sheetOf("claire.dubois");
+test("admins are told about Nextcloud's second factor when it is enforced, others never", async (t) => {
+  const enforced = await sheetOf("claire.dubois");
   for (const body of both(enforced)) t.true(body.includes("application d'authentification (TOTP)"));
-  const relaxed = sheetOf("claire.dubois", (input) => {
+  const relaxed = await sheetOf("claire.dubois", (input) => {
     input.services.nextcloud = { adminTwoFactor: false };
   });
   for (const body of both(relaxed)) t.false(body.includes("TOTP"));
-  for (const body of both(sheetOf("karim.benali"))) t.false(body.includes("TOTP"));
+  for (const body of both(await sheetOf("karim.benali"))) t.false(body.includes("TOTP"));
 });
 
-test("the language: the member's, else the association's, unless the caller picks one", (t) => {
+test("the language: the member's, else the association's, unless the caller picks one", async (t) => {
   const englishAssociation = (input: Record<string, any>) => {
     input.organisation.language = "en";
   };
-  t.is(sheetOf("lea.moreau", englishAssociation).language, "en");
-  t.true(sheetOf("lea.moreau", englishAssociation).text.startsWith("Welcome, Léa Moreau"));
-  t.is(sheetOf("tom.martin", englishAssociation).language, "en");
-  t.is(sheetOf("tom.martin", undefined, { language: "fr" }).language, "fr");
-  t.true(sheetOf("tom.martin", undefined, { language: "fr" }).text.startsWith("Bienvenue, Tom Martin"));
-  const all = welcomeSheets(withoutIdentity(), desiredState(withoutIdentity()));
+  t.is((await sheetOf("lea.moreau", englishAssociation)).language, "en");
+  t.true((await sheetOf("lea.moreau", englishAssociation)).text.startsWith("Welcome, Léa Moreau"));
+  t.is((await sheetOf("tom.martin", englishAssociation)).language, "en");
+  t.is((await sheetOf("tom.martin", undefined, { language: "fr" })).language, "fr");
+  t.true((await sheetOf("tom.martin", undefined, { language: "fr" })).text.startsWith("Bienvenue, Tom Martin"));
+  const all = await welcomeSheets(withoutIdentity(), desiredState(withoutIdentity()));
   t.deepEqual(Object.fromEntries(Object.entries(all).map(([id, s]) => [id, s.language])), {
     "claire.dubois": "fr",
     "karim.benali": "fr",
@@ -167,7 +188,7 @@ test("the language: the member's, else the association's, unless the caller pick
   });
 });
 
-test("only the services deployed are listed, in every combination", (t) => {
+test("only the services deployed are listed, in every combination", async (t) => {
   for (let mask = 0; mask < 16; mask++) {
     const on = { nextcloud: !!(mask & 1), matrix: !!(mask & 2), jitsi: !!(mask & 4), polls: !!(mask & 8) };
     const edit = (input: Record<string, any>) => {
@@ -179,7 +200,7 @@ test("only the services deployed are listed, in every combination", (t) => {
     for (const id of ["karim.benali", "lea.moreau"]) {
       for (const language of ["fr", "en"] as const) {
         const config = withoutIdentity(edit);
-        const sheet = welcomeSheet(member(config, id), desiredState(config), { ...welcomeOptions(config), language });
+        const sheet = await welcomeSheet(member(config, id), desiredState(config), { ...welcomeOptions(config), language });
         for (const body of both(sheet)) {
           const label = `${id} ${language} ${JSON.stringify(on)}`;
           t.is(body.includes(URLS.nextcloud), on.nextcloud, `${label}: Nextcloud`);
@@ -195,40 +216,40 @@ test("only the services deployed are listed, in every combination", (t) => {
   }
 });
 
-test("without guests in Jitsi, members without an account are not sent there; staff still are", (t) => {
+test("without guests in Jitsi, members without an account are not sent there; staff still are", async (t) => {
   const noGuests = (input: Record<string, any>) => {
     input.services.jitsi = { guests: { allowed: false } };
   };
-  for (const body of both(sheetOf("lea.moreau", noGuests))) t.false(body.includes(URLS.jitsi));
-  for (const body of both(sheetOf("karim.benali", noGuests))) t.true(body.includes(URLS.jitsi));
+  for (const body of both(await sheetOf("lea.moreau", noGuests))) t.false(body.includes(URLS.jitsi));
+  for (const body of both(await sheetOf("karim.benali", noGuests))) t.true(body.includes(URLS.jitsi));
   // Unknown guest setting (the desired state alone): not listed rather than wrongly promised.
   const config = withoutIdentity();
-  t.false(welcomeSheet(member(config, "lea.moreau"), desiredState(config)).text.includes(URLS.jitsi));
+  t.false((await welcomeSheet(member(config, "lea.moreau"), desiredState(config))).text.includes(URLS.jitsi));
 });
 
-test("without the VPN, no device section", (t) => {
-  const sheet = sheetOf("karim.benali", (input) => {
+test("without the VPN, no device section", async (t) => {
+  const sheet = await sheetOf("karim.benali", (input) => {
     input.services.vpn = { enabled: false };
     for (const m of input.members) delete m.devices;
   });
   for (const body of both(sheet)) t.false(body.includes("WireGuard"));
 });
 
-test("a member missing from the desired state is an error naming them", (t) => {
+test("a member missing from the desired state is an error naming them", async (t) => {
   const config = withoutIdentity();
   const desired = desiredState(config);
   const stranger: Member = { ...member(config, "lea.moreau"), id: "inconnu.e" };
-  t.throws(() => welcomeSheet(stranger, desired, welcomeOptions(config)), { message: /member inconnu\.e has no Nextcloud account/ });
+  await t.throwsAsync(() => welcomeSheet(stranger, desired, welcomeOptions(config)), { message: /member inconnu\.e has no Nextcloud account/ });
 });
 
 // --- no secrets ---------------------------------------------------------------------------
 
-test("no password, key or seed ever appears on a sheet", (t) => {
+test("no password, key or seed ever appears on a sheet", async (t) => {
   const config = withoutIdentity();
   const desired = desiredState(config);
   const seeds = (desired.vpn?.peers ?? []).map((p) => `fakePeerSeed-${p.id}`);
   const privateKeys = seeds.map((s) => peerKeyPair(s).privateKey);
-  for (const [id, sheet] of Object.entries(welcomeSheets(config, desired))) {
+  for (const [id, sheet] of Object.entries(await welcomeSheets(config, desired))) {
     for (const body of both(sheet)) {
       for (const secret of [...seeds, ...privateKeys]) t.false(body.includes(secret), id);
       t.notRegex(body, /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/, `${id}: nothing shaped like a WireGuard key`);
@@ -276,17 +297,22 @@ function browserDom(html: string): string {
 
 const escapeHtml = (text: string) => Handlebars.escapeExpression(text);
 
-test("hostile names are shown as text: the browser builds no element from them and runs nothing", (t) => {
+test("hostile names are shown as text: the browser builds no element from them and runs nothing", async (t) => {
   const config = hostileConfig();
   const desired = desiredState(config);
-  const sheet = welcomeSheet(member(config, "karim.benali"), desired, welcomeOptions(config));
+  const sheet = await welcomeSheet(member(config, "karim.benali"), desired, welcomeOptions(config));
   for (const raw of [HOSTILE.organisation, HOSTILE.member, HOSTILE.team]) {
     t.false(sheet.html.includes(raw));
     t.true(sheet.html.includes(escapeHtml(raw)), raw);
   }
   const dom = browserDom(sheet.html);
   t.false(dom.includes('data-pwned="1"'), "no injected script or handler ran");
-  t.notRegex(dom, /<(script|img|b|svg)\b/i, "no element came from a name");
+  // The QR codes of the addresses are the only drawings, each alone in its cell, made from
+  // addresses (never from a name); everything else must hold no element a name could make.
+  const codes = dom.match(/<td class="qr">\s*<svg[\s\S]*?<\/svg>\s*<\/td>/g) ?? [];
+  t.is(codes.length, 5, "Nextcloud, Element, Jitsi, polls and the calendar address, and nothing else drawn");
+  const withoutCodes = codes.reduce((page, code) => page.replace(code, '<td class="qr"></td>'), dom);
+  t.notRegex(withoutCodes, /<(script|img|b|svg)\b/i, "no element came from a name");
   t.true(dom.includes(`<title>Bienvenue, Zoé &lt;img src=x onerror="${PWNED}"&gt; O'Hara – Les "Amis" &amp; &lt;b&gt;Cie&lt;/b&gt;`));
   t.regex(dom, /<h1>Bienvenue, Zoé &lt;img src=x onerror=.*&gt; O'Hara<\/h1>/);
   // The plain-text sheet is not HTML: names stay as written.
@@ -294,24 +320,26 @@ test("hostile names are shown as text: the browser builds no element from them a
   t.true(sheet.text.includes(HOSTILE.team));
 });
 
-test("the browser check is not vacuous: the same page rendered without escaping runs the injected code", (t) => {
+test("the browser check is not vacuous: the same page rendered without escaping runs the injected code", async (t) => {
   const config = hostileConfig();
   const data = sheetData(member(config, "karim.benali"), desiredState(config), welcomeOptions(config));
   const templates = new URL("../../templates/welcome/", import.meta.url);
   const unsafe = Handlebars.create();
   unsafe.registerPartial("style", readFileSync(new URL("style.hbs", templates), "utf8"));
-  const html = unsafe.compile(readFileSync(new URL("sheet.fr.html.hbs", templates), "utf8"), { noEscape: true })(data);
+  const noCodes = { identity: "", nextcloud: "", calendar: "", element: "", jitsi: "", polls: "" };
+  const body = unsafe.compile(readFileSync(new URL("body.fr.html.hbs", templates), "utf8"), { noEscape: true })({ ...data, qr: noCodes });
+  const html = unsafe.compile(readFileSync(new URL("sheet.fr.html.hbs", templates), "utf8"), { noEscape: true })({ ...data, body });
   t.true(browserDom(html).includes('data-pwned="1"'));
 });
 
-test("a name cannot fake lines on the plain-text sheet", (t) => {
+test("a name cannot fake lines on the plain-text sheet", async (t) => {
   // The config now refuses line breaks in names (test/config/text-and-addresses.test.ts);
   // set past validation, so that the sheet is shown to hold on its own.
   const config = withoutIdentity();
   config.members[2]!.name = "Léa\nMot de passe : 1234";
   config.teams[1]!.name = "Potager\n- Faux agenda";
   const desired: DesiredState = desiredState(config);
-  const text = welcomeSheet(member(config, "lea.moreau"), desired, welcomeOptions(config)).text;
+  const text = (await welcomeSheet(member(config, "lea.moreau"), desired, welcomeOptions(config))).text;
   t.true(text.startsWith("Bienvenue, Léa Mot de passe : 1234\n"));
   t.false(text.includes("\n- Faux agenda"));
   t.true(text.includes("- Potager - Faux agenda\n"));
@@ -322,13 +350,13 @@ test("a name cannot fake lines on the plain-text sheet", (t) => {
 const IDENTITY_URL = "https://connexion.jardins-canal.localhost";
 const ACCOUNT_URL = `${IDENTITY_URL}/realms/bastide/account`;
 
-function oneLoginSheet(id: string, edit?: (input: Record<string, any>) => void, language?: "fr" | "en") {
+async function oneLoginSheet(id: string, edit?: (input: Record<string, any>) => void, language?: "fr" | "en") {
   const config = exampleAssociation(edit);
   return welcomeSheet(member(config, id), desiredState(config), { ...welcomeOptions(config), ...(language ? { language } : {}) });
 }
 
-test("one login: the sheet names the identity host, the services it opens, one temporary password and the second factor", (t) => {
-  const sheet = oneLoginSheet("lea.moreau");
+test("one login: the sheet names the identity host, the services it opens, one temporary password and the second factor", async (t) => {
+  const sheet = await oneLoginSheet("lea.moreau");
   const data = sheetData(member(exampleAssociation(), "lea.moreau"), desiredState(exampleAssociation()), welcomeOptions(exampleAssociation()));
   t.deepEqual(data.identity, { url: IDENTITY_URL, accountUrl: ACCOUNT_URL, username: "lea.moreau", services: "Nextcloud et Element", byMail: false, twoFactor: true });
   for (const body of both(sheet)) {
@@ -354,8 +382,8 @@ test("one login: the sheet names the identity host, the services it opens, one t
   }
 });
 
-test("one login, in English", (t) => {
-  for (const body of both(oneLoginSheet("tom.martin"))) {
+test("one login, in English", async (t) => {
+  for (const body of both(await oneLoginSheet("tom.martin"))) {
     t.true(body.includes("This one account opens Nextcloud and Element: when they ask you to sign in, choose the association's login"));
     t.true(body.includes(`the administrator gives you one temporary password, ${HANDED_EN}`));
     t.is(body.split(HANDED_EN).length - 1, 1);
@@ -366,55 +394,55 @@ test("one login, in English", (t) => {
   }
 });
 
-test("one login: staff keep Jitsi's own account, and the sheet says it is apart from the one login", (t) => {
-  for (const body of both(oneLoginSheet("karim.benali"))) {
+test("one login: staff keep Jitsi's own account, and the sheet says it is apart from the one login", async (t) => {
+  for (const body of both(await oneLoginSheet("karim.benali"))) {
     t.true(body.includes("avec ce compte Jitsi : il garde son propre mot de passe, distinct de votre connexion unique"));
     t.true(body.includes(`mot de passe provisoire pour Jitsi, ${HANDED_FR}`));
     t.is(body.split(HANDED_FR).length - 1, 2, "the one login and Jitsi");
   }
-  for (const body of both(oneLoginSheet("karim.benali", undefined, "en")))
+  for (const body of both(await oneLoginSheet("karim.benali", undefined, "en")))
     t.true(body.includes("with this Jitsi account: it keeps its own password, apart from your one login"));
 });
 
-test("one login: a role that may skip the second factor is advised to add one; the others still must", (t) => {
+test("one login: a role that may skip the second factor is advised to add one; the others still must", async (t) => {
   const relaxVolunteers = (input: Record<string, any>) => {
     input.services.identity = { twoFactor: { volunteer: { required: false, relaxedBecause: "Les bénévoles du jardin n'ont souvent pas de téléphone." } } };
   };
-  for (const body of both(oneLoginSheet("lea.moreau", relaxVolunteers))) {
+  for (const body of both(await oneLoginSheet("lea.moreau", relaxVolunteers))) {
     t.regex(body, /Second facteur \(recommandé\)/);
     t.false(body.includes("Second facteur (obligatoire)"));
     t.regex(body, /Sécurité du compte → Connexion/);
   }
-  for (const body of both(oneLoginSheet("karim.benali", relaxVolunteers))) t.regex(body, /Second facteur \(obligatoire\)/);
-  for (const body of both(oneLoginSheet("lea.moreau", relaxVolunteers, "en"))) t.regex(body, /Second factor \(recommended\):(<\/strong>)? add one on your account page/);
+  for (const body of both(await oneLoginSheet("karim.benali", relaxVolunteers))) t.regex(body, /Second facteur \(obligatoire\)/);
+  for (const body of both(await oneLoginSheet("lea.moreau", relaxVolunteers, "en"))) t.regex(body, /Second factor \(recommended\):(<\/strong>)? add one on your account page/);
 });
 
-test("one login: with a mail relay, the member gets the link by e-mail and no password is handed over", (t) => {
+test("one login: with a mail relay, the member gets the link by e-mail and no password is handed over", async (t) => {
   const withMail = (input: Record<string, any>) => {
     input.mail = { host: "smtp.jardins-canal.localhost", from: "noreply@jardins-canal.localhost", username: "noreply" };
   };
-  for (const body of both(oneLoginSheet("lea.moreau", withMail))) {
+  for (const body of both(await oneLoginSheet("lea.moreau", withMail))) {
     t.true(body.includes(`vous recevez un e-mail de ${IDENTITY_URL} avec un lien pour choisir vous-même votre mot de passe`));
     t.false(body.includes(HANDED_FR));
     t.false(body.includes("mot de passe provisoire"));
   }
 });
 
-test("one login: admins are not sent to Nextcloud's own second factor, the identity provider asks for it", (t) => {
-  for (const body of both(oneLoginSheet("claire.dubois"))) {
+test("one login: admins are not sent to Nextcloud's own second factor, the identity provider asks for it", async (t) => {
+  for (const body of both(await oneLoginSheet("claire.dubois"))) {
     t.false(body.includes("Nextcloud vous demande, à la première connexion"));
     t.regex(body, /Second facteur \(obligatoire\)/);
   }
 });
 
-test("one login: only the services deployed are said to open with it", (t) => {
+test("one login: only the services deployed are said to open with it", async (t) => {
   const data = (edit: (input: Record<string, any>) => void) => {
     const config = exampleAssociation(edit);
     return sheetData(member(config, "lea.moreau"), desiredState(config), welcomeOptions(config)).identity;
   };
   t.like(data((i) => (i.services.nextcloud = { enabled: false })), { services: "Element" });
   t.like(data((i) => (i.services.matrix = { enabled: false })), { services: "Nextcloud" });
-  const neither = oneLoginSheet("lea.moreau", (i) => {
+  const neither = await oneLoginSheet("lea.moreau", (i) => {
     i.services.nextcloud = { enabled: false };
     i.services.matrix = { enabled: false };
   });
@@ -424,21 +452,81 @@ test("one login: only the services deployed are said to open with it", (t) => {
   }
 });
 
-test("one login: the identity provider off gives today's sheet, a password per service", (t) => {
+test("one login: the identity provider off gives today's sheet, a password per service", async (t) => {
   const config = withoutIdentity();
   t.is(sheetData(member(config, "lea.moreau"), desiredState(config), welcomeOptions(config)).identity, false);
-  for (const body of both(welcomeSheet(member(config, "lea.moreau"), desiredState(config), welcomeOptions(config)))) {
+  for (const body of both(await welcomeSheet(member(config, "lea.moreau"), desiredState(config), welcomeOptions(config)))) {
     t.false(body.includes(IDENTITY_URL));
     t.true(body.includes("mot de passe provisoire pour Nextcloud"));
   }
 });
 
-test("one login: Chromium shows the section as written, with working links and nothing secret", (t) => {
+test("one login: Chromium shows the section as written, with working links and nothing secret", async (t) => {
   const config = exampleAssociation();
-  const sheet = welcomeSheet(member(config, "tom.martin"), desiredState(config), welcomeOptions(config));
+  const sheet = await welcomeSheet(member(config, "tom.martin"), desiredState(config), welcomeOptions(config));
   const dom = browserDom(sheet.html);
   t.true(dom.includes("<h2>Your account: one login</h2>"));
   t.true(dom.includes(`<a href="${IDENTITY_URL}">${IDENTITY_URL}</a>`));
   t.true(dom.includes(`<a href="${ACCOUNT_URL}">${ACCOUNT_URL}</a>`));
   t.notRegex(JSON.stringify(sheetData(member(config, "tom.martin"), desiredState(config), welcomeOptions(config))), /password|secret|key"/i);
+});
+
+// --- who to ask, apps, calendars, VPN -------------------------------------------------------
+
+test("who to ask: the admins by name and e-mail, the association, the DPO, and the privacy notice; only with the file's contacts", async (t) => {
+  for (const body of both(await sheetOf("lea.moreau"))) {
+    t.true(body.includes("Claire Dubois"));
+    t.true(body.includes("claire.dubois@jardins-canal.localhost"), "the admin's e-mail, from the member list");
+    t.true(body.includes("contact@jardins-canal.localhost"));
+    t.true(body.includes("dpo@jardins-canal.localhost"));
+    t.true(body.includes("https://cloud.jardins-canal.localhost/confidentialite-membres.html"));
+  }
+  for (const body of both(await sheetOf("tom.martin"))) t.true(body.includes("https://cloud.jardins-canal.localhost/privacy-members.html"), "in the member's language");
+  const config = withoutIdentity();
+  for (const body of both(await welcomeSheet(member(config, "lea.moreau"), desiredState(config)))) t.false(body.includes("dpo@jardins-canal.localhost"), "no contacts given, none shown");
+});
+
+test("the privacy notice is on the first web service deployed, and absent when none is", (t) => {
+  t.is(privacyNoticeAddress(exampleAssociation(), "fr"), "https://cloud.jardins-canal.localhost/confidentialite-membres.html");
+  const noCloud = exampleAssociation((input) => {
+    input.services.nextcloud = { enabled: false };
+  });
+  t.is(privacyNoticeAddress(noCloud, "en"), "https://chat.jardins-canal.localhost/privacy-members.html");
+  const none = withoutIdentity((input) => {
+    for (const service of ["nextcloud", "matrix", "jitsi", "polls"]) input.services[service] = { enabled: false };
+  });
+  t.is(privacyNoticeAddress(none, "fr"), undefined);
+  t.is(welcomeOptions(none).contacts?.privacyNotice, false);
+});
+
+test("the calendar address, the apps, and rooms already joined are on the sheet, in both languages", async (t) => {
+  const fr = await sheetOf("lea.moreau");
+  const en = await sheetOf("tom.martin");
+  for (const [sheet, id] of [[fr, "lea.moreau"], [en, "tom.martin"]] as const) {
+    // Handlebars escapes "=" in the page (&#x3D;), which the browser reads back as "=".
+    for (const [body, shown] of [[sheet.html, escapeHtml], [sheet.text, (x: string) => x]] as const) {
+      t.true(body.includes(`${URLS.nextcloud}/remote.php/dav/principals/users/${id}/`));
+      t.true(body.includes("https://f-droid.org/packages/at.bitfire.davdroid/"));
+      t.true(body.includes(shown("https://play.google.com/store/apps/details?id=im.vector.app")));
+      t.true(body.includes("https://matrix.jardins-canal.localhost"), "the server the Element apps ask for");
+    }
+  }
+  t.true(fr.text.includes("Vous êtes déjà dans l'espace de l'association et dans les salons de vos équipes"));
+  t.true(en.text.includes("You are already in the association's space and in your team rooms"));
+  t.regex(fr.html, /<td class="qr"><svg /, "a QR code a phone can read");
+  t.false(fr.text.includes("<svg"), "no drawing in the plain text");
+});
+
+test("with the one login, calendar apps are told to use a Nextcloud app password", async (t) => {
+  for (const body of both(await oneLoginSheet("lea.moreau"))) t.true(body.includes("pas celui de votre compte, mais un mot de passe d'application"));
+  for (const body of both(await sheetOf("lea.moreau"))) t.true(body.includes("de préférence un mot de passe d'application"));
+});
+
+test("the VPN says what it is for: admins need it for the admin pages, staff only for an admin task", async (t) => {
+  const admin = await sheetOf("claire.dubois");
+  const staff = await sheetOf("karim.benali");
+  for (const body of [...both(admin), ...both(staff)]) t.true(body.includes("Vous n'en avez pas besoin pour vos fichiers, vos agendas, la discussion, les visioconférences ni les sondages"));
+  for (const body of both(admin)) t.true(body.includes("dont vous avez besoin pour administrer les services"));
+  for (const body of both(staff)) t.true(body.includes("si l'association vous confie une tâche d'administration"));
+  for (const body of both(await sheetOf("lea.moreau"))) t.false(body.includes("VPN"), "a volunteer has no device, no VPN section");
 });

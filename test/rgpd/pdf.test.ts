@@ -8,25 +8,13 @@ import { stringify } from "yaml";
 import { registerDocumentSchema } from "../../policies/reports/document.ts";
 import { chromiumArguments, findChromium } from "../../policies/reports/pdf.ts";
 import { exampleInput } from "../support/association.ts";
+import { pdfPages, pdfText } from "../support/pdf.ts";
 import { requireProgram, run, scratch } from "../support/programs.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 function report(args: string[]) {
   return run(process.execPath, ["--import", "tsx", "policies/reports/cli.ts", ...args], { cwd: ROOT });
-}
-
-function pdfPages(file: string): number {
-  const info = run(requireProgram("pdfinfo", "poppler-utils"), [file]);
-  if (info.status !== 0) throw new Error(`pdfinfo failed: ${info.stderr}`);
-  return Number(/^Pages:\s+(\d+)/m.exec(info.stdout)?.[1]);
-}
-
-/** The PDF's text with every run of spaces (no-break ones included) made one space. */
-function pdfText(file: string): string {
-  const text = run(requireProgram("pdftotext", "poppler-utils"), ["-enc", "UTF-8", file, "-"]);
-  if (text.status !== 0) throw new Error(`pdftotext failed: ${text.stderr}`);
-  return text.stdout.replace(/\s+/g, " ");
 }
 
 test.before(() => {
