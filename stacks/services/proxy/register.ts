@@ -38,7 +38,7 @@ export function accessLogRolling(retentionDays: number): { rollKeep: number; rol
 }
 
 export function register(config: Association): DataCategory[] {
-  const { anonymiseAddresses } = config.services.proxy.accessLog;
+  const { anonymiseAddresses, retentionReason } = config.services.proxy.accessLog;
   const retention = configSetting(config, "services.proxy.accessLog.retentionDays");
   const rolling = accessLogRolling(retention.value);
   const address = anonymiseAddresses
@@ -75,8 +75,14 @@ export function register(config: Association): DataCategory[] {
         retention,
         { fr: "après l'écriture de la ligne", en: "after the line is written" },
         {
-          fr: `Caddy renouvelle le fichier chaque heure (et à 10 Mio) et n'en garde que ${rolling.rollKeep} : aucune ligne n'a plus de ${rolling.oldestLineHours} heures.`,
-          en: `Caddy rolls the file every hour (and at 10 MiB) and keeps only ${rolling.rollKeep} of them: no line is older than ${rolling.oldestLineHours} hours.`,
+          fr:
+            `Caddy renouvelle le fichier chaque heure (et à 10 Mio) et n'en garde que ${rolling.rollKeep} : aucune ligne n'a plus de ${rolling.oldestLineHours} heures. ` +
+            `La CNIL recommande de garder les journaux de sécurité de six mois à un an (délibération n° 2021-122 du 14 octobre 2021).` +
+            (retentionReason ? ` L'association les garde ${retention.value} jours pour la raison suivante : ${retentionReason}` : ""),
+          en:
+            `Caddy rolls the file every hour (and at 10 MiB) and keeps only ${rolling.rollKeep} of them: no line is older than ${rolling.oldestLineHours} hours. ` +
+            `The CNIL recommends keeping security logs six months to a year (deliberation no. 2021-122 of 14 October 2021).` +
+            (retentionReason ? ` The association keeps them ${retention.value} days for this reason: ${retentionReason}` : ""),
         },
       ),
       enforcedBy: {
