@@ -1,43 +1,78 @@
-// `npm run report -- [config.yaml] [--lang fr|en] [--out out/report] [--no-pdf]`: the
-// DPO's documents from the config alone, offline (no Pulumi CLI, no Docker):
-// register.json, register.html and register.pdf.
+// `npm run report -- [config.yaml] [--lang fr|en] [--out out/report] [--no-pdf] [--history FILE]`:
+// the DPO's documents from the config alone, offline (no Pulumi CLI, no Docker), in French
+// and English side by side (one folder per language; --lang keeps one): the register as
+// register.json, register.html and register.pdf, and its companion documents (notices,
+// DPIA screening, breach and request procedures, processors) as HTML and PDF.
+//
+// The sheets' references and dates are kept in the history file beside the association
+// file (policies/rgpd/history.ts), which the admin commits with it.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadAssociation } from "../../stacks/config/load.ts";
 import { failure } from "../../stacks/offline/failure.ts";
 import { LANGUAGES, type Language } from "../rgpd/model.ts";
-import { registerDocument } from "./document.ts";
-import { renderHtml } from "./html.ts";
+import { historyFileFor, readHistory, writeHistory } from "../rgpd/history.ts";
+import { registerDocument, registerHistory } from "./document.ts";
+import { companionDocuments, companionFile } from "./companions.ts";
+import { renderCompanionHtml, renderHtml } from "./html.ts";
 import { printPdf } from "./pdf.ts";
 
-export interface ReportFiles {
+export interface LanguageFiles {
   json: string;
   html: string;
   pdf?: string;
+  companions: { id: string; html: string; pdf?: string }[];
+}
+
+export interface ReportFiles {
+  history: string;
+  languages: Partial<Record<Language, LanguageFiles>>;
 }
 
 export interface ReportOptions {
   file: string;
+  /** One language only; both by default. */
   language?: Language;
   out: string;
   pdf: boolean;
   generatedAt?: Date;
+  /** The history file; beside `file` by default. */
+  history?: string;
+}
+
+function writeHtml(htmlFile: string, html: string, pdf: boolean): string | undefined {
+  mkdirSync(dirname(htmlFile), { recursive: true });
+  writeFileSync(htmlFile, html);
+  if (!pdf) return undefined;
+  const pdfFile = htmlFile.replace(/\.html$/, ".pdf");
+  printPdf(htmlFile, pdfFile);
+  return pdfFile;
 }
 
 export function writeReport(options: ReportOptions): ReportFiles {
   const config = loadAssociation(options.file);
-  const language = options.language ?? config.organisation.language;
-  const document = registerDocument(config, { language, generatedAt: options.generatedAt ?? new Date(), source: options.file });
+  const generatedAt = options.generatedAt ?? new Date();
+  const historyFile = resolve(options.history ?? historyFileFor(options.file));
+  // Read (and refused if damaged) before anything is written.
+  const history = registerHistory(config, readHistory(historyFile), generatedAt);
   const out = resolve(options.out);
-  mkdirSync(out, { recursive: true });
-  const files: ReportFiles = { json: join(out, "register.json"), html: join(out, "register.html") };
-  writeFileSync(files.json, `${JSON.stringify(document, null, 2)}\n`);
-  writeFileSync(files.html, renderHtml(document));
-  if (options.pdf) {
-    files.pdf = join(out, "register.pdf");
-    printPdf(files.html, files.pdf);
+  const files: ReportFiles = { history: historyFile, languages: {} };
+  for (const language of options.language ? [options.language] : LANGUAGES) {
+    const document = registerDocument(config, { language, generatedAt, source: options.file, history });
+    const folder = join(out, language);
+    mkdirSync(folder, { recursive: true });
+    const json = join(folder, "register.json");
+    writeFileSync(json, `${JSON.stringify(document, null, 2)}\n`);
+    const html = join(folder, "register.html");
+    const pdf = writeHtml(html, renderHtml(document), options.pdf);
+    const companions = companionDocuments(config, document).map((companion) => {
+      const file = join(out, companionFile(companion.id, language));
+      return { id: companion.id, html: file, pdf: writeHtml(file, renderCompanionHtml(companion), options.pdf) };
+    });
+    files.languages[language] = { json, html, pdf, companions };
   }
+  writeHistory(historyFile, history);
   return files;
 }
 
@@ -54,6 +89,7 @@ function main(): void {
       lang: { type: "string" },
       out: { type: "string", default: "out/report" },
       "no-pdf": { type: "boolean", default: false },
+      history: { type: "string" },
     },
   });
   const files = writeReport({
@@ -61,8 +97,11 @@ function main(): void {
     language: language(values.lang),
     out: values.out!,
     pdf: !values["no-pdf"],
+    history: values.history,
   });
-  for (const file of Object.values(files)) console.log(`written: ${file}`);
+  for (const written of Object.values(files.languages))
+    for (const file of [written.json, written.html, written.pdf, ...written.companions.flatMap((c) => [c.html, c.pdf])]) if (file) console.log(`written: ${file}`);
+  console.log(`written: ${files.history} (the sheets' references and dates: commit it with the association file)`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

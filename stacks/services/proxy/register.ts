@@ -1,6 +1,6 @@
 // The proxy's entry in the register of processing: its access logs.
 import type { Association } from "../../config/schema.ts";
-import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { RECIPIENTS, type DataCategory, type ProcessingActivity, NO_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { configSetting, daysRetention } from "../../../policies/rgpd/settings.ts";
 
 export const activity: ProcessingActivity = {
@@ -10,6 +10,7 @@ export const activity: ProcessingActivity = {
     fr: "Chiffrer les connexions (HTTPS), les acheminer vers chaque service et en garder une trace courte pour la sécurité.",
     en: "Encrypt connections (HTTPS), route them to each service and keep a short record of them for security.",
   },
+  sensitiveData: { possible: false, statement: NO_SENSITIVE_DATA },
 };
 
 /** Caddy rolls the access log at this size (templates/proxy/Caddyfile.hbs). */
