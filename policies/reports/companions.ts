@@ -135,7 +135,9 @@ function notice(config: Association, register: RegisterDocument, audience: Notic
   const found = categoriesFor(config, audience.subjects.filter((s) => s !== "visitors"));
   if (found.length === 0) return undefined;
   const all = categoriesFor(config, audience.subjects);
-  const outside = recipients(config).filter((r) => r.outsideEu);
+  const reached = recipients(config);
+  const outside = reached.filter((r) => r.outsideEu);
+  const processors = reached.filter((r) => r.kind === "processor");
   return {
     id: audience.id,
     ...header(register),
@@ -161,10 +163,15 @@ function notice(config: Association, register: RegisterDocument, audience: Notic
       }),
       section(say({ fr: "Qui les voit", en: "Who sees them" }), {
         paragraphs: [
-          say({
-            fr: "Les administrateurs de l'association, pour faire fonctionner les outils, et l'hébergeur du serveur, sous-traitant de l'association. Les données ne sont ni vendues ni utilisées à d'autres fins.",
-            en: "The association's administrators, to run the tools, and the server's hosting provider, the association's processor. The data are neither sold nor used for anything else.",
-          }),
+          processors.length > 0
+            ? say({
+                fr: `Les administrateurs de l'association, pour faire fonctionner les outils, et ses sous-traitants : ${processors.map((r) => r.name.fr).join(", ")}. Les données ne sont ni vendues ni utilisées à d'autres fins.`,
+                en: `The association's administrators, to run the tools, and its processors: ${processors.map((r) => r.name.en).join(", ")}. The data are neither sold nor used for anything else.`,
+              })
+            : say({
+                fr: "Les administrateurs de l'association, pour faire fonctionner les outils. Les données ne sont ni vendues ni utilisées à d'autres fins.",
+                en: "The association's administrators, to run the tools. The data are neither sold nor used for anything else.",
+              }),
           ...(outside.length > 0
             ? [
                 say({

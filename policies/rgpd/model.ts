@@ -126,6 +126,19 @@ export interface ProcessingActivity {
   sensitiveData: SensitiveData;
 }
 
+/** The same contract as ProcessingActivity, checked at run time: a new service cannot slip past it. */
+export const processingActivitySchema = z.strictObject({
+  service: z.enum(SERVICE_NAMES),
+  name: localized,
+  purpose: localized,
+  sensitiveData: z
+    .strictObject({ possible: z.boolean(), statement: localized, measures: localized.optional() })
+    .refine((s) => !s.possible || s.measures !== undefined, {
+      error: "a processing that may hold sensitive data needs its measures (GDPR art. 9, the CNIL's « données sensibles » column)",
+      path: ["measures"],
+    }),
+});
+
 /** Art. 9 data a processing holds only if members put it there: the same words for every such service. */
 export const MAY_REVEAL_SENSITIVE_DATA: Localized = {
   fr: "L'association ne demande aucune donnée sensible, mais ce que les personnes y déposent ou y disent peut en révéler (santé, opinions politiques, convictions religieuses ou philosophiques, appartenance syndicale, vie sexuelle). Pour une association à but non lucratif, l'article 9.2 d) du RGPD permet ce traitement pour ses membres, sans communication à l'extérieur sans leur consentement.",
