@@ -16,7 +16,7 @@ import { historyFileFor, readHistory, writeHistory } from "../rgpd/history.ts";
 import { registerDocument, registerHistory } from "./document.ts";
 import { companionDocuments, companionFile } from "./companions.ts";
 import { renderCompanionHtml, renderHtml } from "./html.ts";
-import { printPdf } from "./pdf.ts";
+import { printPdfs, type PrintJob } from "./pdf.ts";
 
 export interface LanguageFiles {
   json: string;
@@ -41,16 +41,17 @@ export interface ReportOptions {
   history?: string;
 }
 
-function writeHtml(htmlFile: string, html: string, pdf: boolean): string | undefined {
+/** Writes the HTML, and queues its PDF when PDFs are asked for. */
+function writeHtml(htmlFile: string, html: string, prints: PrintJob[] | undefined): string | undefined {
   mkdirSync(dirname(htmlFile), { recursive: true });
   writeFileSync(htmlFile, html);
-  if (!pdf) return undefined;
-  const pdfFile = htmlFile.replace(/\.html$/, ".pdf");
-  printPdf(htmlFile, pdfFile);
-  return pdfFile;
+  if (!prints) return undefined;
+  const pdf = htmlFile.replace(/\.html$/, ".pdf");
+  prints.push({ html: htmlFile, pdf });
+  return pdf;
 }
 
-export function writeReport(options: ReportOptions): ReportFiles {
+export async function writeReport(options: ReportOptions): Promise<ReportFiles> {
   const config = loadAssociation(options.file);
   const generatedAt = options.generatedAt ?? new Date();
   const historyFile = resolve(options.history ?? historyFileFor(options.file));
@@ -58,6 +59,7 @@ export function writeReport(options: ReportOptions): ReportFiles {
   const history = registerHistory(config, readHistory(historyFile), generatedAt);
   const out = resolve(options.out);
   const files: ReportFiles = { history: historyFile, languages: {} };
+  const prints: PrintJob[] | undefined = options.pdf ? [] : undefined;
   for (const language of options.language ? [options.language] : LANGUAGES) {
     const document = registerDocument(config, { language, generatedAt, source: options.file, history });
     const folder = join(out, language);
@@ -65,13 +67,14 @@ export function writeReport(options: ReportOptions): ReportFiles {
     const json = join(folder, "register.json");
     writeFileSync(json, `${JSON.stringify(document, null, 2)}\n`);
     const html = join(folder, "register.html");
-    const pdf = writeHtml(html, renderHtml(document), options.pdf);
+    const pdf = writeHtml(html, renderHtml(document), prints);
     const companions = companionDocuments(config, document).map((companion) => {
       const file = join(out, companionFile(companion.id, language));
-      return { id: companion.id, html: file, pdf: writeHtml(file, renderCompanionHtml(companion), options.pdf) };
+      return { id: companion.id, html: file, pdf: writeHtml(file, renderCompanionHtml(companion), prints) };
     });
     files.languages[language] = { json, html, pdf, companions };
   }
+  if (prints) await printPdfs(prints);
   writeHistory(historyFile, history);
   return files;
 }
@@ -82,7 +85,7 @@ function language(value: string | undefined): Language | undefined {
   throw new Error(`--lang ${value}: must be ${LANGUAGES.join(" or ")}`);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -92,7 +95,7 @@ function main(): void {
       history: { type: "string" },
     },
   });
-  const files = writeReport({
+  const files = await writeReport({
     file: positionals[0] ?? "examples/association.yaml",
     language: language(values.lang),
     out: values.out!,
@@ -105,10 +108,8 @@ function main(): void {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  try {
-    main();
-  } catch (error) {
+  main().catch((error: unknown) => {
     console.error(failure(error));
     process.exit(1);
-  }
+  });
 }

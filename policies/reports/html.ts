@@ -25,8 +25,13 @@ function template(name: keyof typeof TEMPLATES): HandlebarsTemplateDelegate {
 
 const style = () => readFileSync(STYLE, "utf8");
 
-/** A config setting named in prose, such as `services.proxy.acmeCa` or `services.vpn.enabled: false`. */
-const SETTING = /\b(?:organisation|services|members|departures|host|mail)(?:\.[A-Za-z0-9_[\]]+)+(?::\s*(?:true|false|\d+|[a-z]+\b))?/g;
+/**
+ * What prose names that is not prose: a config setting (`services.proxy.acmeCa`,
+ * `services.vpn.enabled: false`), a program's constant or capability (`LOG_FILE → /dev/null`,
+ * `NET_ADMIN`), a URL path (`/admin`).
+ */
+const SETTING =
+  /\b(?:organisation|services|members|departures|host|mail)(?:\.[A-Za-z0-9_[\]]+)+(?::\s*(?:true|false|\d+|[a-z]+\b))?|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b(?: → \S+[^\s).,;])?|(?<=[\s(])\/[\w./*-]*[\w*]/g;
 
 export interface Segment {
   text: string;

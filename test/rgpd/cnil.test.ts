@@ -146,27 +146,27 @@ test("references and dates: stable across runs and languages; a changed processi
   t.is(new Set(references).size, references.length);
 });
 
-test("the history file: written beside the association file, read back, and a damaged one refused before anything is written", (t) => {
+test("the history file: written beside the association file, read back, and a damaged one refused before anything is written", async (t) => {
   const dir = scratch({ "association.yaml": stringify(exampleInput()) });
   const file = join(dir, "association.yaml");
   const out = join(dir, "report");
-  const files = writeReport({ file, out, pdf: false, generatedAt: DAY_ONE });
+  const files = await writeReport({ file, out, pdf: false, generatedAt: DAY_ONE });
   t.is(files.history, join(dir, "association.register-history.json"));
   const written = readHistory(files.history);
   t.is(written.processings.jitsi!.created, "2026-03-15");
-  writeReport({ file, out, pdf: false, generatedAt: DAY_TWO });
+  await writeReport({ file, out, pdf: false, generatedAt: DAY_TWO });
   t.deepEqual(readHistory(files.history), written, "a run with nothing changed leaves the file as it was");
 
   writeFileSync(files.history, '{"format": "bastide-register-history/1", "processings": {"jitsi": {"reference": "X"}}}');
   const other = join(dir, "other");
-  t.throws(() => writeReport({ file, out: other, pdf: false, generatedAt: DAY_TWO }), { message: /association\.register-history\.json is not a register history Bastide wrote:\n {2}- processings\.jitsi\.reference: must look like T-01/ });
+  await t.throwsAsync(() => writeReport({ file, out: other, pdf: false, generatedAt: DAY_TWO }), { message: /association\.register-history\.json is not a register history Bastide wrote:\n {2}- processings\.jitsi\.reference: must look like T-01/ });
   t.false(existsSync(other));
 });
 
-test("French and English side by side: both folders, the register and every companion document in each", (t) => {
+test("French and English side by side: both folders, the register and every companion document in each", async (t) => {
   const dir = scratch({ "association.yaml": stringify(exampleInput()) });
   const out = join(dir, "report");
-  const files = writeReport({ file: join(dir, "association.yaml"), out, pdf: false, generatedAt: DAY_ONE });
+  const files = await writeReport({ file: join(dir, "association.yaml"), out, pdf: false, generatedAt: DAY_ONE });
   for (const language of LANGUAGES) {
     const written = files.languages[language]!;
     t.is(written.html, join(out, language, "register.html"));
@@ -178,7 +178,7 @@ test("French and English side by side: both folders, the register and every comp
   }
   t.regex(readFileSync(join(out, "fr", "notice-members.html"), "utf8"), /Vos données dans les outils de l’association/);
   t.regex(readFileSync(join(out, "en", "notice-members.html"), "utf8"), /Your data in the association&#x27;s tools/);
-  const englishOnly = writeReport({ file: join(dir, "association.yaml"), out: join(dir, "en-only"), language: "en", pdf: false, generatedAt: DAY_ONE });
+  const englishOnly = await writeReport({ file: join(dir, "association.yaml"), out: join(dir, "en-only"), language: "en", pdf: false, generatedAt: DAY_ONE });
   t.deepEqual(Object.keys(englishOnly.languages), ["en"]);
 });
 

@@ -144,7 +144,7 @@ export function register(config: Association): DataCategory[] {
       service: "identity",
       name: { fr: "Journal des connexions", en: "Login events" },
       data: {
-        fr: "type d'événement (connexion, échec, déconnexion, changement de mot de passe ou de second facteur), date et heure, adresse IP complète, service concerné, identifiant du compte et de la session, identifiant saisi lors d'un échec, méthode d'authentification ; ni navigateur ni appareil (user-agent)",
+        fr: "type d'événement (connexion, échec, déconnexion, changement de mot de passe ou de second facteur), date et heure, adresse IP complète, service concerné, identifiant du compte et de la session, identifiant saisi lors d'un échec, méthode d'authentification ; ni navigateur ni appareil",
         en: "event type (login, failed login, logout, password or second factor change), date and time, full IP address, service concerned, account and session ids, the user name typed for a failed login, authentication method; no browser or device (user agent)",
       },
       purpose: {

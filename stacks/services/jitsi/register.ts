@@ -110,7 +110,7 @@ export function register(config: Association): DataCategory[] {
       ),
       enforcedBy: {
         how: {
-          fr: `Les comptes sont dans le dossier de données de Prosody (${PROSODY_DATA_PATH}, volume « accounts ») ; l'étape de provisionnement supprime le compte XMPP.`,
+          fr: `Les comptes sont dans le dossier de données de Prosody, sur le volume des comptes ; l'étape de provisionnement supprime le compte XMPP.`,
           en: `The accounts are in Prosody's data folder (${PROSODY_DATA_PATH}, "accounts" volume); the provisioning step removes the XMPP account.`,
         },
         mechanism: `prosodyctl shell user delete <member>@${XMPP.domain} (provisioning)`,

@@ -158,7 +158,7 @@ export function register(config: Association): DataCategory[] {
       id: "matrix.connections",
       service: "matrix",
       name: { fr: "Historique de connexion", en: "Connection records" },
-      data: { fr: "adresse IP, navigateur ou application (user-agent) et date de dernière connexion de chaque appareil", en: "IP address, browser or app (user agent) and last-seen time of each device" },
+      data: { fr: "adresse IP, navigateur ou application utilisés et date de dernière connexion de chaque appareil", en: "IP address, browser or app (user agent) and last-seen time of each device" },
       purpose: { fr: "Sécurité des comptes : chacun voit où son compte est connecté.", en: "Account security: each member sees where their account is signed in." },
       legalBasis: {
         article: "f",

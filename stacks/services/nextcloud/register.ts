@@ -113,7 +113,7 @@ export function register(config: Association): DataCategory[] {
       }),
       enforcedBy: {
         how: {
-          fr: "Règle de conservation de l'application Nextcloud « Retention » sur l'étiquette « temporaire », posée par le provisionnement.",
+          fr: "Règle de l'application de conservation des fichiers de Nextcloud sur l'étiquette « temporaire », posée par le provisionnement.",
           en: "A retention rule of Nextcloud's Retention app on the \"temporaire\" tag, set by provisioning.",
         },
         mechanism: "Nextcloud files_retention app: rule on the collaborative tag \"temporaire\" (services.nextcloud.temporaryTagDays)",

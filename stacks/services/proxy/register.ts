@@ -51,7 +51,7 @@ export function register(config: Association): DataCategory[] {
       service: "proxy",
       name: { fr: "Journaux d'accès HTTP", en: "HTTP access logs" },
       data: {
-        fr: `${address.fr}, date et heure, site et chemin demandés (ils peuvent contenir l'identifiant d'un lien de partage ou d'un sondage), navigateur (user-agent), code et durée de la réponse ; ni cookies ni en-têtes d'authentification`,
+        fr: `${address.fr}, date et heure, site et chemin demandés (ils peuvent contenir l'identifiant d'un lien de partage ou d'un sondage), navigateur utilisé, code et durée de la réponse ; ni cookies ni en-têtes d'authentification`,
         en: `${address.en}, date and time, site and path requested (which may hold the identifier of a share link or a poll), browser (user agent), response code and duration; no cookies or authentication headers`,
       },
       purpose: {
