@@ -36,6 +36,13 @@ export function chromiumArguments(profile: string, htmlFile: string, pdfFile: st
   ];
 }
 
+/** The error to give when Chromium left no PDF, in its own last words; undefined when the PDF is there. */
+function missingPdf(pdfFile: string, chromium: string, status: number | null, stderr: string): Error | undefined {
+  if (existsSync(pdfFile) && statSync(pdfFile).size > 0) return undefined;
+  const said = stderr.trim().split("\n").slice(-5).join("\n");
+  return new Error(`Chromium (${chromium}) wrote no PDF of ${pdfFile} (exit ${status}):\n${said}`);
+}
+
 /** Writes `pdfFile` from `htmlFile`; throws with Chromium's own words if no PDF comes out. */
 export function printPdf(htmlFile: string, pdfFile: string, options: PrintOptions = {}): void {
   const chromium = options.chromium ?? findChromium();
@@ -49,10 +56,8 @@ export function printPdf(htmlFile: string, pdfFile: string, options: PrintOption
       env: { ...process.env, HOME: profile },
     });
     if (result.error) throw new Error(`Chromium (${chromium}) could not run: ${result.error.message}`);
-    if (!existsSync(pdfFile) || statSync(pdfFile).size === 0) {
-      const said = `${result.stderr ?? ""}`.trim().split("\n").slice(-5).join("\n");
-      throw new Error(`Chromium (${chromium}) wrote no PDF (exit ${result.status}):\n${said}`);
-    }
+    const missing = missingPdf(pdfFile, chromium, result.status, `${result.stderr ?? ""}`);
+    if (missing) throw missing;
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }
@@ -75,10 +80,9 @@ function printOne(job: PrintJob, chromium: string, timeoutMs: number): Promise<v
     child.on("error", (error) => fail(new Error(`Chromium (${chromium}) could not run: ${error.message}`)));
     child.on("close", (status) => {
       clearTimeout(timer);
-      if (!existsSync(job.pdf) || statSync(job.pdf).size === 0) {
-        const said = stderr.trim().split("\n").slice(-5).join("\n");
-        fail(new Error(`Chromium (${chromium}) wrote no PDF of ${job.html} (exit ${status}):\n${said}`));
-      } else done();
+      const missing = missingPdf(job.pdf, chromium, status, stderr);
+      if (missing) fail(missing);
+      else done();
     });
   }).finally(() => rmSync(profile, { recursive: true, force: true }));
 }
