@@ -346,7 +346,7 @@ export function registerDocument(config: Association, options: DocumentOptions):
       countryName: countryName(config.organisation.country, language),
       domain: config.domain,
     },
-    legalRepresentative: say({ fr: `${config.organisation.president}, président ou présidente de l'association`, en: `${config.organisation.president}, the association's president` }),
+    legalRepresentative: say({ fr: `${config.organisation.president}, à la présidence de l'association`, en: `${config.organisation.president}, the association's president` }),
     jointControllers: say(NO_JOINT_CONTROLLER),
     euRepresentative: say({
       fr: `Sans objet : l'association est établie ${inCountry(config.organisation.country, "fr")}, dans l'Union européenne (article 27 du RGPD).`,

@@ -66,7 +66,7 @@ test("the French register has every field of GDPR article 30(1) and matches its 
   t.like(doc.controller, { name: "Les Jardins Partagés du Canal", contact: "contact@jardins-canal.localhost", address: "12 quai de Jemmapes, 75010 Paris", countryName: "France" });
   t.like(doc.dpo, { name: "Claire Dubois", email: "dpo@jardins-canal.localhost" });
   t.regex(doc.dpo.conflict!, /aussi administrateur des services \(compte claire\.dubois\).*article 38\.6 du RGPD.*le bureau revoit ses choix/);
-  t.is(doc.legalRepresentative, "Martine Lefèvre, président ou présidente de l’association");
+  t.is(doc.legalRepresentative, "Martine Lefèvre, à la présidence de l’association");
   // (b)-(f), per activity
   for (const activity of doc.activities) {
     t.true(activity.mainPurpose.length > 0 && activity.dataSubjects.length > 0 && activity.recipients.internal.length > 0, activity.service);
