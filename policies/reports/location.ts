@@ -9,6 +9,7 @@ import { DNS_UPSTREAM } from "../../stacks/services/vpn/blueprint.ts";
 import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
 import { volumeName, type ServiceName } from "../../stacks/services/blueprint.ts";
 import type { Localized } from "../rgpd/model.ts";
+import { countryName } from "./text.ts";
 
 export interface Hosting {
   target: Association["host"]["target"];
@@ -121,7 +122,8 @@ export function recipients(config: Association): Recipient[] {
       name: same(host.provider.en),
       kind: "processor",
       role: { fr: "hébergement du serveur et de ses disques", en: "hosts the server and its disks" },
-      country: { fr: host.country ?? "", en: host.country ?? "" },
+      // The host's country is known for a rented server: its name, not its code, for the DPO.
+      country: { fr: host.country ? countryName(host.country, "fr") : "", en: host.country ? countryName(host.country, "en") : "" },
       data: { fr: "toutes les données de ce registre, stockées sur ses disques", en: "all the data in this record, stored on its disks" },
       when: always,
       outsideEu: false,
