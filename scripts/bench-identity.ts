@@ -25,7 +25,7 @@ const TEAMS = Number(values.teams);
 
 function association(members: number, teams: number) {
   const input: AssociationInput = {
-    organisation: { name: "Banc d'essai", country: "FR", contact: "contact@bench.localhost", dpo: { name: "DPO", email: "dpo@bench.localhost" } },
+    organisation: { name: "Banc d'essai", country: "FR", contact: "contact@bench.localhost", president: "Présidence du banc", dpo: { name: "DPO", email: "dpo@bench.localhost" } },
     domain: "bench.localhost",
     host: { target: "local", size: { cpus: 4, memoryGb: 16 } },
     teams: Array.from({ length: teams }, (_, i) => ({ id: `team-${i}`, name: `Équipe ${i}` })),

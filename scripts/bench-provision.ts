@@ -43,7 +43,7 @@ function association(members: number, teams: number, prefix = ""): { config: Ass
     teams: [`${prefix}team-${i % teams}`, ...(i % 3 === 0 ? [`${prefix}team-${(i + 7) % teams}`] : [])].filter((t, j, all) => all.indexOf(t) === j),
   }));
   const input: AssociationInput = {
-    organisation: { name: "Banc d'essai", country: "FR", contact: "contact@bench.localhost", dpo: { name: "DPO", email: "dpo@bench.localhost" } },
+    organisation: { name: "Banc d'essai", country: "FR", contact: "contact@bench.localhost", president: "Présidence du banc", dpo: { name: "DPO", email: "dpo@bench.localhost" } },
     domain: "bench.localhost",
     host: { target: "local", size: { cpus: 4, memoryGb: 16 } },
     members: memberList as AssociationInput["members"],

@@ -221,7 +221,12 @@ const INVALID: Invalid[] = [
   { name: "media retention not whole days", edit: (i) => (i.services.matrix.retention.mediaDays = 30.5), path: "services.matrix.retention.mediaDays", fix: "must be a whole number of days" },
   { name: "trash retention of 0 days", edit: (i) => service(i, "nextcloud", { trashbinDays: 0 }), path: "services.nextcloud.trashbinDays", fix: "must be at least 1 days" },
   { name: "poll purge delay as words", edit: (i) => service(i, "polls", { purgeDelayDays: "sixty" }), path: "services.polls.purgeDelayDays", fix: "must be a number of days (answers are kept after a poll ends)" },
-  { name: "access logs kept too long", edit: (i) => service(i, "proxy", { accessLog: { retentionDays: 365 } }), path: "services.proxy.accessLog.retentionDays", fix: "must be at most 90 days" },
+  { name: "access logs kept past the CNIL's year", edit: (i) => service(i, "proxy", { accessLog: { retentionDays: 366, retentionReason: "délai pour détecter une intrusion découverte tardivement" } }), path: "services.proxy.accessLog.retentionDays", fix: "must be at most 365 days" },
+  { name: "access logs kept six months without a reason", edit: (i) => service(i, "proxy", { accessLog: { retentionDays: 180 } }), path: "services.proxy.accessLog.retentionReason", fix: "need a reason: add services.proxy.accessLog.retentionReason" },
+  { name: "hollow reason for long access logs", edit: (i) => service(i, "proxy", { accessLog: { retentionDays: 180, retentionReason: "TODO TODO TODO TODO" } }), path: "services.proxy.accessLog.retentionReason", fix: "does not say why" },
+  { name: "missing president", edit: (i) => delete i.organisation.president, path: "organisation.president", fix: "is required" },
+  { name: "DPO who is an admin, not acknowledged", edit: (i) => delete i.organisation.dpo.alsoAdminAcknowledged, path: "organisation.dpo.alsoAdminAcknowledged", fix: "conflict of interest (GDPR art. 38(6))" },
+  { name: "DPO admin by e-mail, not acknowledged", edit: (i) => { delete i.organisation.dpo.alsoAdminAcknowledged; i.organisation.dpo.name = "Délégué externe"; i.organisation.dpo.email = "Claire.Dubois@jardins-canal.localhost"; }, path: "organisation.dpo.alsoAdminAcknowledged", fix: "is also the admin member claire.dubois" },
   { name: "unknown ACME CA", edit: (i) => service(i, "proxy", { acmeCa: "prod" }), path: "services.proxy.acmeCa", fix: "must be production or staging" },
 ];
 

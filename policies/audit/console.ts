@@ -24,7 +24,9 @@ export function consoleTable(report: AuditReport): string {
     cell("result", WIDTHS.status),
     "read at",
   ].join(" ");
-  const rows = report.checks.map((c) =>
+  // Failures first, then what could not be read, then what passed.
+  const order = { fail: 0, unread: 1, pass: 2 } as const;
+  const rows = [...report.checks].sort((a, b) => order[a.status] - order[b.status]).map((c) =>
     [
       cell(c.subject ? `${c.rule} [${c.subject}]` : c.rule, WIDTHS.rule),
       cell(c.service, WIDTHS.service),

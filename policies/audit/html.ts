@@ -17,6 +17,12 @@ function template(): HandlebarsTemplateDelegate {
   return compiled;
 }
 
+const STATUS_ORDER = { fail: 0, unread: 1, pass: 2 } as const;
+
+/** The place of a service's worst check, so that a service with a failure comes first. */
+const worst = (report: AuditReport, service: string) =>
+  Math.min(...report.checks.filter((c) => c.service === service).map((c) => STATUS_ORDER[c.status]));
+
 /** What the template reads: the report, its labels, and the groupings it may not compute. */
 export function auditView(report: AuditReport) {
   const labels = AUDIT_LABELS[report.language];
@@ -28,12 +34,19 @@ export function auditView(report: AuditReport) {
     hasUnreachable: report.unreachable.length > 0,
     unreachable: report.unreachable.map((u) => ({ ...u, serviceText: u.service ?? labels.host })),
     categories: report.categories.map((c) => ({ ...c, statusText: labels.statuses[c.status], rulesText: c.rules.join(", ") })),
-    services: services.map((service) => ({
-      service,
-      checks: report.checks
-        .filter((c) => c.service === service)
-        .map((c) => ({ ...c, subjectText: c.subject ?? "", statusText: labels.statuses[c.status], readAtText: formatTime(c.readAt, report.language) })),
-    })),
+    brief: { pass: labels.briefPass, fail: labels.briefFail, incomplete: labels.briefIncomplete }[report.result],
+    failures: report.checks.filter((c) => c.status === "fail"),
+    unread: report.checks.filter((c) => c.status === "unread"),
+    // Failures first, then what could not be read, then what passed; each service's block in the same order.
+    services: [...services]
+      .sort((a, b) => worst(report, a) - worst(report, b))
+      .map((service) => ({
+        service,
+        checks: report.checks
+          .filter((c) => c.service === service)
+          .sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status])
+          .map((c) => ({ ...c, subjectText: c.subject ?? "", statusText: labels.statuses[c.status], readAtText: formatTime(c.readAt, report.language) })),
+      })),
   };
 }
 

@@ -30,6 +30,71 @@ export const ruleTitle = (rule: string, language: Language): string => {
   return language === "fr" ? frenchTypography(title.fr) : title.en;
 };
 
+/**
+ * The French of the words the rules write in declared and observed values, longest first so
+ * that a phrase wins over the words in it. Settings, names and numbers between them are left
+ * as read: they are what the DPO compares.
+ */
+const FRENCH_VALUES: [RegExp, string][] = (
+  [
+    ["registration open: the server asks for the next step", "inscription ouverte : le serveur demande l'étape suivante"],
+    ["a guest account was created", "un compte invité a été créé"],
+    ["second factor optional for every role", "second facteur facultatif pour tous les rôles"],
+    ["no second factor and none asked", "sans second facteur, et aucun n'est demandé"],
+    ["password enforcement not reported", "exigence de mot de passe non indiquée"],
+    ["no access log written to a file", "aucun journal d'accès écrit dans un fichier"],
+    ["enabled but not in the member list", "actifs mais absents de la liste des membres"],
+    ["active but not in the member list", "actifs mais absents de la liste des membres"],
+    ["no container labelled", "aucun conteneur étiqueté"],
+    ["no room with this alias", "aucun salon à cette adresse"],
+    ["no default expiry date", "pas de date d'expiration par défaut"],
+    ["public links disabled", "liens publics désactivés"],
+    ["addresses kept whole", "adresses gardées entières"],
+    ["has no retention rule", "n'a pas de règle de conservation"],
+    ["no password policy", "aucune règle de mot de passe"],
+    ["not admin or staff", "ni administrateurs ni animateurs"],
+    ["not in the list", "absents de la liste"],
+    ["password enforced", "mot de passe exigé"],
+    ["password optional", "mot de passe facultatif"],
+    ["query logging", "journalisation des requêtes"],
+    ["no log plugin", "aucun module de journalisation"],
+    ["unlimited swap", "échange disque illimité"],
+    ["not privileged", "sans privilèges"],
+    ["not enforced", "non exigé"],
+    ["enabled only", "seuls actifs"],
+    ["active only", "seuls actifs"],
+    ["not served", "non servi"],
+    ["not read", "non lu"],
+    ["not set", "non défini"],
+    ["no swap", "sans échange disque"],
+    ["no limit", "sans limite"],
+    ["privileged", "privilégié"],
+    ["enforced", "exigé"],
+    ["running", "en marche"],
+    ["stopped", "arrêté"],
+    ["(empty)", "(vide)"],
+    ["served", "servi"],
+    ["always", "toujours"],
+    ["masked", "masqués"],
+    ["removed", "supprimés"],
+    ["enabled", "actifs"],
+    ["active", "actifs"],
+    ["none", "aucun"],
+    ["no tag", "pas d'étiquette"],
+  ] as [string, string][]
+).map(([english, french]) => [new RegExp(`(?<![\\w.=_/-])${english.replace(/[()]/g, "\\$&")}(?![\\w.=_/-])(:(?= ))?`, "g"), french]);
+
+/** A declared or observed value in the report's language. */
+export function valueIn(value: string, language: Language): string {
+  if (language === "en") return value;
+  // A translated phrase's colon takes French spacing; a setting's (`loglevel: 2`) is left as written.
+  // Typography for the French words only: the values between them are left exactly as read.
+  return FRENCH_VALUES.reduce(
+    (text, [english, words]) => text.replace(english, (_, colon: string | undefined) => frenchTypography(colon ? `${words} :` : words)),
+    value,
+  );
+}
+
 export function exitCodeOf(result: AuditReport["result"]): 0 | 1 | 2 {
   return result === "pass" ? 0 : result === "fail" ? 1 : 2;
 }
@@ -74,7 +139,7 @@ export function auditReport(input: ReportInput): AuditReport {
     exitCode: exitCodeOf(result),
     summary: { total: checks.length, passed: count("pass"), failed: count("fail"), unread: count("unread") },
     unreachable,
-    checks: checks.map((c) => ({ ...c, title: ruleTitle(c.rule, language) })),
+    checks: checks.map((c) => ({ ...c, title: ruleTitle(c.rule, language), declared: valueIn(c.declared, language), observed: valueIn(c.observed, language) })),
     categories,
   };
   // What is written is what the schema allows: a broken report fails here, not at the DPO's.
@@ -85,6 +150,14 @@ export function auditReport(input: ReportInput): AuditReport {
 export const AUDIT_LABELS = {
   fr: {
     subtitle: "Chaque réglage vérifiable du registre, relu auprès des services en fonctionnement",
+    briefHeading: "En bref",
+    briefPass: "Tous les réglages relus sont ceux que déclare le registre.",
+    briefFail: "Des réglages en vigueur s'écartent du registre : à corriger d'abord.",
+    briefIncomplete: "L'audit est incomplet : des services n'ont pas pu être lus ; leurs vérifications sont à refaire.",
+    failuresHeading: "Écarts à corriger",
+    unreadHeading: "Vérifications non faites",
+    expected: "attendu",
+    found: "constaté",
     generated: "Audit réalisé par Bastide le",
     source: "Configuration",
     domain: "Domaine",
@@ -117,6 +190,14 @@ export const AUDIT_LABELS = {
   },
   en: {
     subtitle: "Every checkable setting of the register, read back from the running services",
+    briefHeading: "In brief",
+    briefPass: "Every setting read back is the one the register declares.",
+    briefFail: "Some settings in force differ from the register: fix these first.",
+    briefIncomplete: "The audit is incomplete: some services could not be read; their checks must be run again.",
+    failuresHeading: "Gaps to fix",
+    unreadHeading: "Checks not done",
+    expected: "expected",
+    found: "found",
     generated: "Audit run by Bastide on",
     source: "Configuration",
     domain: "Domain",

@@ -4,6 +4,7 @@
 // HTML and PDF are rendered from it.
 import { z } from "zod";
 import type { Association } from "../../stacks/config/schema.ts";
+import type { ServiceName } from "../../stacks/services/blueprint.ts";
 import {
   DATA_SUBJECTS,
   LANGUAGES,
@@ -13,6 +14,8 @@ import {
   type Language,
 } from "../rgpd/model.ts";
 import { processingActivities } from "../rgpd/register.ts";
+import { emptyHistory, fingerprint, updateHistory, type RegisterHistory } from "../rgpd/history.ts";
+import { dpoAdmin } from "../../stacks/config/cross-field.ts";
 import { connectionsWithoutPersonalData, DEPLOYMENT_STATE, hosting, recipients, storage, type Recipient } from "./location.ts";
 import { securityMeasures } from "./security.ts";
 import { boundsText, citation, countryName, inCountry, formatDate, frenchTypography, LABELS, periodText, prose, STATUS_LABELS, TITLES } from "./text.ts";
@@ -42,14 +45,53 @@ const categorySchema = z.strictObject({
   auditable: z.boolean(),
 });
 
-const activitySchema = z.strictObject({
+const transferSchema = z.strictObject({
+  recipient: text,
+  country: text,
+  data: text,
+  when: text,
+  /** GDPR chapter V: the adequacy decision, the framework or the clauses, or why none applies. */
+  safeguard: text,
+  avoidance: text,
+  /** The config setting that avoids it, when there is one (shown in the annex's type). */
+  setting: text.nullable(),
+});
+
+/**
+ * One sheet of the register: every column of the CNIL's model sheet (« modèle de registre »)
+ * and every point of GDPR art. 30(1), each required, so that a service whose processing lacks
+ * one cannot produce a register.
+ */
+export const activitySchema = z.strictObject({
   service,
+  /** CNIL: « Référence ». */
+  reference: z.string().regex(/^T-\d{2,}$/),
+  /** CNIL: « Date de création de la fiche ». */
+  created: z.iso.date(),
+  /** CNIL: « Date de dernière mise à jour de la fiche ». */
+  changed: z.iso.date(),
+  createdText: text,
+  changedText: text,
+  /** CNIL: « Nom / sigle » of the processing. */
   name: text,
-  purposes: z.array(text).min(1),
+  /** CNIL: « Nom du responsable conjoint du traitement ». */
+  jointControllers: text,
+  /** Art. 30(1)(b), CNIL « Finalité principale ». */
+  mainPurpose: text,
+  /** CNIL « Sous-finalités »: never repeats the main purpose. */
+  subPurposes: z.array(text),
+  /** Art. 30(1)(c), CNIL « Catégories de personnes concernées ». */
   dataSubjects: z.array(text).min(1),
+  /** Art. 30(1)(c), CNIL « Catégories de données personnelles concernées », each with its basis and retention (art. 30(1)(f)). */
   categories: z.array(categorySchema).min(1),
-  recipients: z.array(text).min(1),
-  transfers: text,
+  /** CNIL « Des données sensibles sont-elles traitées ? ». */
+  sensitiveData: z.strictObject({ possible: z.boolean(), statement: text, measures: text.nullable() }),
+  /** Art. 30(1)(d), CNIL « Destinataires »: internal, processors, other bodies. */
+  recipients: z.strictObject({ internal: z.array(text).min(1), processors: z.array(text), thirdParties: z.array(text) }),
+  /** Art. 30(1)(e), CNIL « Transferts des données hors UE »: one line per recipient, or the statement that there is none. */
+  transfers: z.strictObject({ statement: text, list: z.array(transferSchema) }),
+  /** Art. 30(1)(g), CNIL « Mesures de sécurité ». */
+  security: z.array(text).min(1),
 });
 
 export const registerDocumentSchema = z.strictObject({
@@ -68,7 +110,14 @@ export const registerDocumentSchema = z.strictObject({
     countryName: text,
     domain: text,
   }),
-  dpo: z.strictObject({ name: text, email: z.email() }),
+  /** CNIL: the representative of the controller, here its legal representative. */
+  legalRepresentative: text,
+  jointControllers: text,
+  /** GDPR art. 27: only for a controller outside the EU. */
+  euRepresentative: text,
+  dpo: z.strictObject({ name: text, email: z.email(), conflict: text.nullable() }),
+  /** Technical processing common to every service, stated once: the container logs. */
+  commonLogs: categorySchema.extend({ services: z.array(text).min(1) }),
   activities: z.array(activitySchema).min(1),
   retentionSchedule: z
     .array(
@@ -121,6 +170,7 @@ export const registerDocumentSchema = z.strictObject({
         status: z.enum(["in-place", "partial", "not-provided"]),
         statusLabel: text,
         detail: text,
+        technical: text.nullable(),
       }),
     )
     .min(1),
@@ -133,9 +183,38 @@ export interface DocumentOptions {
   /** The date the documents bear. */
   generatedAt: Date;
   source?: string;
+  /**
+   * The sheets' references and dates as of the last run (policies/rgpd/history.ts); without
+   * it, every processing is dated from `generatedAt`.
+   */
+  history?: RegisterHistory;
+}
+
+/** The container logs are the same on every service: the register states them once. */
+const isContainerLogs = (c: DataCategory) => c.id.endsWith(".container-logs");
+
+/** What each sheet states, as a fingerprint: the history dates a sheet by it. */
+export function sheetFingerprints(config: Association): Partial<Record<ServiceName, string>> {
+  const outside = recipients(config);
+  return Object.fromEntries(
+    processingActivities(config).map(({ activity, categories }) => [
+      activity.service,
+      fingerprint({ activity, categories, recipients: outside.filter((r) => r.service === activity.service) }),
+    ]),
+  );
+}
+
+/** The history after this run: the one to write back beside the association file. */
+export function registerHistory(config: Association, previous: RegisterHistory | undefined, today: Date): RegisterHistory {
+  return updateHistory(previous ?? emptyHistory(), sheetFingerprints(config), today);
 }
 
 const unique = (items: string[]) => [...new Set(items)];
+
+const NO_JOINT_CONTROLLER = {
+  fr: "Aucun : l'association décide seule des finalités et des moyens de ce traitement.",
+  en: "None: the association alone decides the purposes and means of this processing.",
+};
 
 function category(c: DataCategory, language: Language): z.infer<typeof categorySchema> {
   const say = prose(language);
@@ -186,23 +265,70 @@ export function registerDocument(config: Association, options: DocumentOptions):
   const where = host.country
     ? say({ fr: `sur le serveur, ${inCountry(host.country, "fr")}`, en: `on the server, ${inCountry(host.country, "en")}` })
     : say({ fr: "sur la machine de test", en: "on the test machine" });
-  const processor = thirdParties.find((r) => r.kind === "processor");
-  const processorLine = processor
-    ? say({ fr: `${processor.name.fr}, hébergeur (sous-traitant)`, en: `${processor.name.en}, hosting provider (processor)` })
+  const hostProcessor = thirdParties.find((r) => r.kind === "processor" && r.service === undefined);
+  const processorLine = hostProcessor
+    ? say({ fr: `${hostProcessor.name.fr}, hébergeur`, en: `${hostProcessor.name.en}, hosting provider` })
     : undefined;
 
-  const activities = processingActivities(config).map(({ activity, categories }) => {
-    const docs = categories.map((c) => category(c, language));
+  const history = registerHistory(config, options.history, options.generatedAt);
+  const measures = securityMeasures(config);
+  const measureTitles = measures.filter((m) => m.status !== "not-provided").map((m) => say(m.title));
+  const processors = thirdParties.filter((r) => r.kind === "processor");
+  const registered = processingActivities(config);
+
+  const activities = registered.map(({ activity, categories }) => {
+    const own = categories.filter((c) => !isContainerLogs(c));
+    const docs = (own.length > 0 ? own : categories).map((c) => category(c, language));
+    const entry = history.processings[activity.service]!;
+    const mainPurpose = say(activity.purpose);
+    const reached = thirdParties.filter((r) => r.service === activity.service);
+    const outsideEu = reached.filter((r) => r.outsideEu);
     return {
       service: activity.service,
+      reference: entry.reference,
+      created: entry.created,
+      changed: entry.changed,
+      createdText: formatDate(new Date(`${entry.created}T00:00:00Z`), language),
+      changedText: formatDate(new Date(`${entry.changed}T00:00:00Z`), language),
       name: say(activity.name),
-      purposes: unique([say(activity.purpose), ...docs.map((c) => c.purpose)]),
-      dataSubjects: unique(docs.flatMap((c) => c.dataSubjects)),
+      jointControllers: say(NO_JOINT_CONTROLLER),
+      mainPurpose,
+      subPurposes: unique(docs.map((c) => c.purpose)).filter((p) => p !== mainPurpose),
+      dataSubjects: unique(categories.flatMap((c) => c.dataSubjects.map((s) => say(DATA_SUBJECTS[s])))),
       categories: docs,
-      recipients: unique([...docs.flatMap((c) => c.recipients), ...(processorLine ? [processorLine] : [])]),
-      transfers: transfersOf(thirdParties.filter((r) => r.service === activity.service), where, language),
+      sensitiveData: {
+        possible: activity.sensitiveData.possible,
+        statement: say(activity.sensitiveData.statement),
+        measures: activity.sensitiveData.measures ? say(activity.sensitiveData.measures) : null,
+      },
+      recipients: {
+        internal: unique(categories.flatMap((c) => c.recipients.map(say))),
+        processors: unique([
+          ...(processorLine ? [processorLine] : []),
+          ...processors.filter((r) => r.service === activity.service).map((r) => `${r.name[language]}, ${say(r.role)}`),
+        ]),
+        thirdParties: reached.filter((r) => r.kind === "third-party").map((r) => `${r.name[language]}, ${say(r.role)}`),
+      },
+      transfers: {
+        statement: transfersOf(reached, where, language),
+        list: outsideEu.map((r) => ({
+          recipient: r.name[language],
+          country: say(r.country),
+          data: say(r.data),
+          when: say(r.when),
+          safeguard: say(r.safeguard!),
+          avoidance: say(r.avoidance!.how),
+          setting: r.avoidance!.setting ?? null,
+        })),
+      },
+      security: measureTitles,
     };
   });
+
+  const logs = registered.flatMap((a) => a.categories.filter(isContainerLogs));
+  const commonLogs = { ...category(logs[0]!, language), id: "container-logs", services: registered.filter((a) => a.categories.some(isContainerLogs)).map((a) => say(a.activity.name)) };
+  const admin = dpoAdmin(config.organisation.dpo, config.members);
+  const acknowledged = config.organisation.dpo.alsoAdminAcknowledged;
 
   const outside = thirdParties.filter((r) => r.outsideEu);
   const document: RegisterDocument = {
@@ -220,7 +346,24 @@ export function registerDocument(config: Association, options: DocumentOptions):
       countryName: countryName(config.organisation.country, language),
       domain: config.domain,
     },
-    dpo: { name: config.organisation.dpo.name, email: config.organisation.dpo.email },
+    legalRepresentative: say({ fr: `${config.organisation.president}, à la présidence de l'association`, en: `${config.organisation.president}, the association's president` }),
+    jointControllers: say(NO_JOINT_CONTROLLER),
+    euRepresentative: say({
+      fr: `Sans objet : l'association est établie ${inCountry(config.organisation.country, "fr")}, dans l'Union européenne (article 27 du RGPD).`,
+      en: `Not applicable: the association is established ${inCountry(config.organisation.country, "en")}, in the European Union (GDPR Article 27).`,
+    }),
+    dpo: {
+      name: config.organisation.dpo.name,
+      email: config.organisation.dpo.email,
+      conflict:
+        admin && acknowledged
+          ? say({
+              fr: `Avertissement : le délégué est aussi administrateur des services (compte ${admin.id}). Il contrôle donc des choix qu'il fait lui-même, un conflit d'intérêts que l'article 38.6 du RGPD demande d'éviter. L'association l'accepte pour la raison suivante : ${acknowledged}`,
+              en: `Warning: the DPO is also an administrator of the services (account ${admin.id}), and so audits choices they make themselves, a conflict of interest GDPR Article 38(6) asks to avoid. The association accepts it for this reason: ${acknowledged}`,
+            })
+          : null,
+    },
+    commonLogs,
     activities,
     retentionSchedule: activities.flatMap((a) =>
       a.categories.map((c) => ({
@@ -267,12 +410,13 @@ export function registerDocument(config: Association, options: DocumentOptions):
             }),
       exceptions: outside.map((r) => ({ recipient: `${r.name[language]} (${say(r.country)})`, data: say(r.data), when: say(r.when) })),
     },
-    security: securityMeasures(config).map((m) => ({
+    security: measures.map((m) => ({
       id: m.id,
       title: say(m.title),
       status: m.status,
       statusLabel: say(STATUS_LABELS[m.status]),
       detail: say(m.detail),
+      technical: m.technical ?? null,
     })),
   };
   // The schema is the contract of register.json: a document that breaks it is never written.

@@ -9,6 +9,7 @@ import { DNS_UPSTREAM } from "../../stacks/services/vpn/blueprint.ts";
 import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
 import { volumeName, type ServiceName } from "../../stacks/services/blueprint.ts";
 import type { Localized } from "../rgpd/model.ts";
+import { countryName } from "./text.ts";
 
 export interface Hosting {
   target: Association["host"]["target"];
@@ -101,6 +102,10 @@ export interface Recipient {
   service?: ServiceName;
   /** True when data may leave the EU/EEA, even with an adequacy decision. */
   outsideEu: boolean;
+  /** Outside the EU/EEA: what frames the transfer (GDPR chapter V), or why nothing does. */
+  safeguard?: Localized;
+  /** Outside the EU/EEA: how the association avoids the transfer, and the setting that does it when there is one. */
+  avoidance?: { how: Localized; setting?: string };
 }
 
 const same = (name: string): Localized => ({ fr: name, en: name });
@@ -117,7 +122,8 @@ export function recipients(config: Association): Recipient[] {
       name: same(host.provider.en),
       kind: "processor",
       role: { fr: "hébergement du serveur et de ses disques", en: "hosts the server and its disks" },
-      country: { fr: host.country ?? "", en: host.country ?? "" },
+      // The host's country is known for a rented server: its name, not its code, for the DPO.
+      country: { fr: host.country ? countryName(host.country, "fr") : "", en: host.country ? countryName(host.country, "en") : "" },
       data: { fr: "toutes les données de ce registre, stockées sur ses disques", en: "all the data in this record, stored on its disks" },
       when: always,
       outsideEu: false,
@@ -132,12 +138,23 @@ export function recipients(config: Association): Recipient[] {
       role: { fr: "autorité de certification TLS", en: "TLS certificate authority" },
       country: { fr: "US", en: "US" },
       data: {
-        fr: `noms de domaine des services et adresse de contact du compte ACME (${acmeEmail}) ; aucune donnée des membres`,
+        fr: `noms de domaine des services et adresse de contact du compte auprès de l'autorité (${acmeEmail}) ; aucune donnée des membres`,
         en: `the services' domain names and the ACME account's contact address (${acmeEmail}); no member data`,
       },
       when: { fr: "à l'obtention et au renouvellement des certificats", en: "when certificates are issued and renewed" },
       service: "proxy",
       outsideEu: true,
+      safeguard: {
+        fr: "Aucune décision d'adéquation ni clause contractuelle : l'ISRG est une fondation américaine que l'association ne lie par aucun contrat. Le DPO vérifie sur la liste officielle du cadre de protection des données UE–États-Unis si elle y figure. Le transfert ne porte que sur des noms de domaine publics et une adresse de contact, sans donnée des membres ; il est nécessaire au chiffrement des connexions.",
+        en: "No adequacy decision and no contractual clauses: ISRG is a US foundation the association has no contract with. The DPO checks on the official EU–US Data Privacy Framework list whether it is certified. The transfer carries only public domain names and a contact address, no member data; it is needed to encrypt connections.",
+      },
+      avoidance: {
+        how: {
+          fr: "Aucun réglage ne l'évite : Bastide n'obtient ses certificats que de Let's Encrypt. Une adresse de contact non nominative (par exemple technique@) réduit le transfert à des données qui ne désignent personne.",
+          en: "No setting avoids it: Bastide gets its certificates from Let's Encrypt only. A contact address that names nobody (such as tech@) reduces the transfer to data that identify no one.",
+        },
+        setting: "services.proxy.acmeEmail",
+      },
     });
   }
 
@@ -170,6 +187,17 @@ export function recipients(config: Association): Recipient[] {
       when: { fr: "quand un appareil connecté au VPN consulte un site extérieur", en: "when a device on the VPN looks up an outside site" },
       service: "vpn",
       outsideEu: true,
+      safeguard: {
+        fr: "Décision d'adéquation de la Commission européenne pour la Suisse (décision 2000/518/CE, confirmée en 2024).",
+        en: "The European Commission's adequacy decision for Switzerland (Decision 2000/518/EC, confirmed in 2024).",
+      },
+      avoidance: {
+        how: {
+          fr: "Couper le VPN évite ce transfert ; aucun réglage ne change le résolveur.",
+          en: "Turning the VPN off avoids this transfer; no setting changes the resolver.",
+        },
+        setting: "services.vpn.enabled: false",
+      },
     });
   }
 
@@ -192,6 +220,16 @@ export function recipients(config: Association): Recipient[] {
       },
       service: "matrix",
       outsideEu: true,
+      safeguard: {
+        fr: "Royaume-Uni (passerelle d'Element) : décision d'adéquation de la Commission (décision 2021/1772). États-Unis : décision d'adéquation du 10 juillet 2023 pour le cadre de protection des données UE–États-Unis, pour les entreprises certifiées ; le DPO vérifie sur la liste officielle que Google LLC et Apple Inc. y figurent.",
+        en: "United Kingdom (Element's gateway): the Commission's adequacy decision (Decision 2021/1772). United States: the adequacy decision of 10 July 2023 for the EU–US Data Privacy Framework, for certified companies; the DPO checks on the official list that Google LLC and Apple Inc. are on it.",
+      },
+      avoidance: {
+        how: {
+          fr: "Le membre ne l'active pas : le client web n'envoie aucune notification, et l'application mobile seulement si le membre l'accepte. Bastide n'a pas de réglage qui coupe les notifications pour tout le serveur.",
+          en: "The member does not turn it on: the web client sends no notification, and the mobile app only if the member agrees. Bastide has no setting that turns notifications off for the whole server.",
+        },
+      },
     });
     if (services.matrix.federation.enabled) {
       const keyServers = (homeserverSettings(config).trusted_key_servers ?? []).map((s) => s.server_name).join(", ");
@@ -207,6 +245,17 @@ export function recipients(config: Association): Recipient[] {
         when: { fr: "quand un salon compte des participants d'autres serveurs", en: "when a room has participants from other servers" },
         service: "matrix",
         outsideEu: true,
+        safeguard: {
+          fr: "Aucune : les serveurs des participants extérieurs, choisis par eux, peuvent être dans tout pays et ne sont liés à l'association par aucun contrat. Les messages y partent parce qu'un membre a invité ces participants dans un salon ; le motif inscrit par l'association est cité ci-dessus.",
+          en: "None: the outside participants' servers, chosen by them, may be in any country and have no contract with the association. Messages go there because a member invited those participants into a room; the association's stated reason is quoted above.",
+        },
+        avoidance: {
+          how: {
+            fr: "Couper la fédération (réglage par défaut) : les salons restent alors limités au serveur de l'association.",
+            en: "Turn federation off (the default): rooms then stay on the association's server.",
+          },
+          setting: "services.matrix.federation.enabled: false",
+        },
       });
     }
   }

@@ -1,6 +1,6 @@
 // Prints the HTML documents to PDF with headless Chromium (Debian's `chromium`), with a
 // fresh profile each time and nothing that reaches the network.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -36,6 +36,13 @@ export function chromiumArguments(profile: string, htmlFile: string, pdfFile: st
   ];
 }
 
+/** The error to give when Chromium left no PDF, in its own last words; undefined when the PDF is there. */
+function missingPdf(pdfFile: string, chromium: string, status: number | null, stderr: string): Error | undefined {
+  if (existsSync(pdfFile) && statSync(pdfFile).size > 0) return undefined;
+  const said = stderr.trim().split("\n").slice(-5).join("\n");
+  return new Error(`Chromium (${chromium}) wrote no PDF of ${pdfFile} (exit ${status}):\n${said}`);
+}
+
 /** Writes `pdfFile` from `htmlFile`; throws with Chromium's own words if no PDF comes out. */
 export function printPdf(htmlFile: string, pdfFile: string, options: PrintOptions = {}): void {
   const chromium = options.chromium ?? findChromium();
@@ -49,11 +56,46 @@ export function printPdf(htmlFile: string, pdfFile: string, options: PrintOption
       env: { ...process.env, HOME: profile },
     });
     if (result.error) throw new Error(`Chromium (${chromium}) could not run: ${result.error.message}`);
-    if (!existsSync(pdfFile) || statSync(pdfFile).size === 0) {
-      const said = `${result.stderr ?? ""}`.trim().split("\n").slice(-5).join("\n");
-      throw new Error(`Chromium (${chromium}) wrote no PDF (exit ${result.status}):\n${said}`);
-    }
+    const missing = missingPdf(pdfFile, chromium, result.status, `${result.stderr ?? ""}`);
+    if (missing) throw missing;
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }
+}
+
+export interface PrintJob {
+  html: string;
+  pdf: string;
+}
+
+/** One Chromium, run without blocking: resolves when the PDF is there, rejects with Chromium's own words if not. */
+function printOne(job: PrintJob, chromium: string, timeoutMs: number): Promise<void> {
+  const profile = mkdtempSync(join(tmpdir(), "bastide-chromium-"));
+  rmSync(job.pdf, { force: true });
+  return new Promise<void>((done, fail) => {
+    const child = spawn(chromium, chromiumArguments(profile, job.html, job.pdf), { env: { ...process.env, HOME: profile }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (error) => fail(new Error(`Chromium (${chromium}) could not run: ${error.message}`)));
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      const missing = missingPdf(job.pdf, chromium, status, stderr);
+      if (missing) fail(missing);
+      else done();
+    });
+  }).finally(() => rmSync(profile, { recursive: true, force: true }));
+}
+
+/**
+ * Prints several documents, `concurrency` Chromiums at a time: each spends most of its
+ * time starting and waiting, not computing, so a few at once take little more than one.
+ */
+export async function printPdfs(jobs: readonly PrintJob[], options: PrintOptions & { concurrency?: number } = {}): Promise<void> {
+  const chromium = options.chromium ?? findChromium();
+  const queue = [...jobs];
+  const worker = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) await printOne(job, chromium, options.timeoutMs ?? 120_000);
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, jobs.length) }, worker));
 }

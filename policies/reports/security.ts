@@ -22,6 +22,8 @@ export interface SecurityMeasure {
   title: Localized;
   status: MeasureStatus;
   detail: Localized;
+  /** Paths, headers and settings behind the measure: the annex prints them. */
+  technical?: string;
 }
 
 const list = (items: string[]) => items.join(", ");
@@ -109,9 +111,10 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     title: { fr: "Pages d'administration réservées au VPN", en: "Admin pages reachable through the VPN only" },
     status: "in-place",
     detail: {
-      fr: `Le proxy refuse ces chemins à toute requête qui ne vient pas du VPN ou ne porte pas le jeton de provisionnement (en-tête ${PROVISIONING_TOKEN.header}, secret généré dont se sert « pulumi up ») : ${list(adminPaths)}.${vpn.enabled ? "" : " Le VPN est désactivé : ces pages sont donc fermées depuis Internet."}`,
-      en: `The proxy refuses these paths to any request that neither comes from the VPN nor bears the provisioning token (header ${PROVISIONING_TOKEN.header}, a generated secret \`pulumi up\` uses): ${list(adminPaths)}.${vpn.enabled ? "" : " The VPN is off: these pages are therefore closed from the Internet."}`,
+      fr: `Le proxy refuse les pages d'administration de chaque service à toute requête qui ne vient pas du VPN ou ne porte pas le jeton de provisionnement, un secret généré dont se sert Bastide au déploiement (liste des chemins en annexe).${vpn.enabled ? "" : " Le VPN est désactivé : ces pages sont donc fermées depuis Internet."}`,
+      en: `The proxy refuses every service's admin pages to any request that neither comes from the VPN nor bears the provisioning token, a generated secret Bastide uses when it deploys (the paths are listed in the annex).${vpn.enabled ? "" : " The VPN is off: these pages are therefore closed from the Internet."}`,
     },
+    technical: `${PROVISIONING_TOKEN.header}; ${list(adminPaths)}`,
   });
 
   const everywhere = (sources: string[]) => sources.length === ANYWHERE.length && ANYWHERE.every((a) => sources.includes(a));
@@ -151,7 +154,7 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
   }
   if (jitsi.enabled)
     access.push({
-      fr: `Jitsi : seuls les membres « admin » et « staff » ouvrent une salle ; ${jitsi.guests.allowed ? "les invités attendent en salle d'attente" : "pas d'invités"} ; salles protégeables par mot de passe.`,
+      fr: `Jitsi : seuls les membres administrateurs et animateurs ouvrent une salle ; ${jitsi.guests.allowed ? "les invités attendent en salle d'attente" : "pas d'invités"} ; salles protégeables par mot de passe.`,
       en: `Jitsi: only admin and staff members open a room; ${jitsi.guests.allowed ? "guests wait in the lobby" : "no guests"}; rooms can have passwords.`,
     });
   if (nextcloud.enabled)

@@ -31,7 +31,7 @@ export type LegalBasisLetter = keyof typeof LEGAL_BASES;
 /** Categories of data subjects (art. 30(1)(c)). */
 export const DATA_SUBJECTS = {
   members: { fr: "membres de l'association ayant un compte (salariés, bénévoles, adhérents)", en: "members of the association with an account (staff, volunteers, members)" },
-  staff: { fr: "membres « admin » et « staff » (animateurs de réunions, accès VPN)", en: "admin and staff members (meeting hosts, VPN users)" },
+  staff: { fr: "membres administrateurs et animateurs (ils ouvrent les réunions et ont accès au VPN)", en: "admin and staff members (meeting hosts, VPN users)" },
   guests: { fr: "invités des réunions, sans compte", en: "meeting guests, without an account" },
   respondents: { fr: "personnes qui créent un sondage ou y répondent, sans compte", en: "people who create or answer a poll, without an account" },
   visitors: { fr: "toute personne qui se connecte aux sites du serveur", en: "anyone who connects to the server's sites" },
@@ -104,12 +104,52 @@ export const dataCategorySchema = z.strictObject({
 });
 export type DataCategory = z.infer<typeof dataCategorySchema>;
 
+/**
+ * What the register says of the special categories of data (GDPR art. 9) a processing may
+ * hold: where members' files, messages or meetings can reveal health, opinions, beliefs or
+ * union membership, whether or not the association asks for them, the statement says so and
+ * the measures say what protects them.
+ */
+export interface SensitiveData {
+  /** True when what members write, say or upload can reveal art. 9 data. */
+  possible: boolean;
+  statement: Localized;
+  /** Required when `possible`: what limits who can read them and for how long. */
+  measures?: Localized;
+}
+
 /** A service's processing activity: the heading its categories sit under in the register. */
 export interface ProcessingActivity {
   service: ServiceName;
   name: Localized;
   purpose: Localized;
+  sensitiveData: SensitiveData;
 }
+
+/** The same contract as ProcessingActivity, checked at run time: a new service cannot slip past it. */
+export const processingActivitySchema = z.strictObject({
+  service: z.enum(SERVICE_NAMES),
+  name: localized,
+  purpose: localized,
+  sensitiveData: z
+    .strictObject({ possible: z.boolean(), statement: localized, measures: localized.optional() })
+    .refine((s) => !s.possible || s.measures !== undefined, {
+      error: "a processing that may hold sensitive data needs its measures (GDPR art. 9, the CNIL's « données sensibles » column)",
+      path: ["measures"],
+    }),
+});
+
+/** Art. 9 data a processing holds only if members put it there: the same words for every such service. */
+export const MAY_REVEAL_SENSITIVE_DATA: Localized = {
+  fr: "L'association ne demande aucune donnée sensible, mais ce que les personnes y déposent ou y disent peut en révéler (santé, opinions politiques, convictions religieuses ou philosophiques, appartenance syndicale, vie sexuelle). Pour une association à but non lucratif, l'article 9.2 d) du RGPD permet ce traitement pour ses membres, sans communication à l'extérieur sans leur consentement.",
+  en: "The association asks for no sensitive data, but what people upload or say may reveal some (health, political opinions, religious or philosophical beliefs, trade union membership, sex life). For a not-for-profit body, GDPR Article 9(2)(d) allows this processing for its members, with no disclosure outside without their consent.",
+};
+
+/** Art. 9 data a technical processing cannot hold. */
+export const NO_SENSITIVE_DATA: Localized = {
+  fr: "Aucune : ce traitement ne porte que sur des données techniques, pas sur le contenu des échanges.",
+  en: "None: this processing covers technical data only, not the content of exchanges.",
+};
 
 /** Recipients many categories share. */
 export const RECIPIENTS = {

@@ -12,7 +12,7 @@ import * as matrix from "../../stacks/services/matrix/register.ts";
 import * as polls from "../../stacks/services/polls/register.ts";
 import * as vpn from "../../stacks/services/vpn/register.ts";
 import * as identity from "../../stacks/services/identity/register.ts";
-import { dataCategorySchema, RECIPIENTS, type DataCategory, type DataSubject, type ProcessingActivity } from "./model.ts";
+import { dataCategorySchema, processingActivitySchema, RECIPIENTS, type DataCategory, type DataSubject, type ProcessingActivity } from "./model.ts";
 import { fixedRetention } from "./settings.ts";
 
 export interface ServiceRegister {
@@ -84,9 +84,15 @@ export interface ActivityRegister {
 }
 
 /** Each enabled service's processing activity with its categories, in deployment order. */
-export function processingActivities(config: Association): ActivityRegister[] {
+export function processingActivities(config: Association, registers: Record<ServiceName, ServiceRegister> = SERVICE_REGISTERS): ActivityRegister[] {
   return blueprints(config).map((blueprint) => {
-    const entry = SERVICE_REGISTERS[blueprint.service];
+    const entry = registers[blueprint.service];
+    const checked = processingActivitySchema.safeParse(entry.activity);
+    if (!checked.success)
+      throw new Error(
+        `the processing of ${blueprint.service} is not fit for the register: ` +
+          checked.error.issues.map((i) => `${["activity", ...i.path.map(String)].join(".")}: ${i.message}`).join("; "),
+      );
     return { activity: entry.activity, categories: [...entry.register(config), containerLogs(blueprint)] };
   });
 }

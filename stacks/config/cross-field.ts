@@ -9,6 +9,7 @@ import { domainProblem, emailKey, formatPath, identifier, shown } from "./fields
 import { ROLES } from "./schema.ts";
 import { normalName, peerId, reservedMemberId, reservedTeamId } from "./names.ts";
 import { SERVICE_HOSTS } from "../services/hosts.ts";
+import { ACCESS_LOG_DAYS_WITHOUT_REASON } from "../services/proxy/settings.ts";
 
 export interface FieldProblem {
   path: (string | number)[];
@@ -135,7 +136,56 @@ export function crossFieldProblems(config: unknown): FieldProblem[] {
   }
 
   problems.push(...hostnameProblems(root, members));
+  problems.push(...dpoProblems(root, members), ...accessLogProblems(services));
   return problems;
+}
+
+const sameName = (a: string, b: string) => a.normalize("NFC").trim().toLowerCase() === b.normalize("NFC").trim().toLowerCase();
+
+/**
+ * The admin member the DPO is: the same e-mail, or the same name (a DPO usually has a
+ * dpo@ address apart from their member account).
+ */
+export function dpoAdmin(dpo: { name?: string; email?: string }, members: readonly { email: string; name: string; role: string; id: string }[]) {
+  return members.find(
+    (m) => m.role === "admin" && ((dpo.email !== undefined && emailKey(m.email) === emailKey(dpo.email)) || (dpo.name !== undefined && sameName(m.name, dpo.name))),
+  );
+}
+
+/** A DPO who administers the stack audits their own work (GDPR art. 38(6)): the association must say it accepts it. */
+function dpoProblems(root: Fields, members: Fields[]): FieldProblem[] {
+  const dpo = record(record(root.organisation).dpo);
+  if (dpo.alsoAdminAcknowledged !== undefined) return [];
+  const admin = dpoAdmin(
+    { name: stringOf(dpo.name), email: stringOf(dpo.email) },
+    members.flatMap((m) =>
+      typeof m.email === "string" && typeof m.id === "string" && typeof m.name === "string"
+        ? [{ email: m.email, name: m.name, id: m.id, role: stringOf(m.role) ?? "volunteer" }]
+        : [],
+    ),
+  );
+  if (!admin) return [];
+  return [
+    {
+      path: ["organisation", "dpo", "alsoAdminAcknowledged"],
+      message:
+        `the DPO (${shown(stringOf(dpo.name) ?? "")}) is also the admin member ${admin.id}: a DPO who runs the services audits their own choices, a conflict of interest (GDPR art. 38(6)); ` +
+        `name another DPO, give ${admin.id} role: staff, or state why the association accepts it in organisation.dpo.alsoAdminAcknowledged (the register quotes it)`,
+    },
+  ];
+}
+
+/** Access logs kept past the short default need the reason the register quotes. */
+function accessLogProblems(services: Fields): FieldProblem[] {
+  const accessLog = record(record(services.proxy).accessLog);
+  const days = accessLog.retentionDays;
+  if (typeof days !== "number" || days <= ACCESS_LOG_DAYS_WITHOUT_REASON || accessLog.retentionReason !== undefined) return [];
+  return [
+    {
+      path: ["services", "proxy", "accessLog", "retentionReason"],
+      message: `access logs kept ${days} days (more than ${ACCESS_LOG_DAYS_WITHOUT_REASON}) need a reason: add services.proxy.accessLog.retentionReason, a sentence the register quotes, e.g. "délai pour détecter une intrusion découverte tardivement, recommandation de la CNIL"`,
+    },
+  ];
 }
 
 function capacityOf(subnet: string): number | undefined {

@@ -1,7 +1,7 @@
 // The association, as the admin describes it. This schema is the source of the
 // TypeScript types: everything Bastide deploys, provisions or documents derives from it.
 import { z } from "zod";
-import { days, displayName, domainName, email, euCountry, identifier, language, text, withValue } from "./fields.ts";
+import { days, displayName, domainName, email, euCountry, identifier, language, reason, text, withValue } from "./fields.ts";
 import { hostSettings } from "../host/settings.ts";
 import { proxySettings } from "../services/proxy/settings.ts";
 import { jitsiSettings } from "../services/jitsi/settings.ts";
@@ -24,7 +24,18 @@ const organisation = z.strictObject({
   contact: email,
   /** Postal address, printed in the register: a few lines at most. */
   address: text({ max: 300, example: "12 quai de Jemmapes, 75010 Paris", multiline: true }).optional(),
-  dpo: z.strictObject({ name: displayName, email }),
+  /** The association's legal representative, named in the register as the controller's (GDPR art. 30(1)(a)). */
+  president: displayName,
+  dpo: z.strictObject({
+    name: displayName,
+    email,
+    /**
+     * A DPO who is also an admin of the stack decides the means of the processing they
+     * audit: a conflict of interest (GDPR art. 38(6)). Allowed only when the association
+     * says, in a sentence the register quotes, why it accepts it.
+     */
+    alsoAdminAcknowledged: reason.optional(),
+  }),
 });
 
 const device = z.strictObject({

@@ -568,3 +568,22 @@ test("connections come from the config and the environment; a missing credential
   t.deepEqual(connectionPlan(cloud, {}, { publicAddress: "198.51.100.4" }).docker, { protocol: "ssh", host: "198.51.100.4", port: 22, username: "root" });
   t.regex((connectionPlan(cloud, {}) .docker as { unavailable: string }).unavailable, /BASTIDE_PUBLIC_ADDRESS/);
 });
+
+test("the French audit opens with what fails, then what could not be read, in French words; the detail puts failures first", (t) => {
+  const report = reportWith("fr");
+  const failed = report.checks.find((c) => c.rule === "nextcloud.accounts")!;
+  t.regex(failed.observed, /^actifs mais absents de la liste des membres\u00A0: <script>/);
+  t.regex(failed.declared, /^seuls actifs\u00A0: /);
+  t.regex(reportWith("en").checks.find((c) => c.rule === "nextcloud.accounts")!.observed, /^enabled but not in the member list: /, "English keeps the rules' words");
+  const html = renderAuditHtml(report);
+  const brief = html.indexOf('id="brief"');
+  const gap = html.indexOf("Écarts à corriger");
+  const detail = html.indexOf('id="checks"');
+  t.true(brief > 0 && brief < gap && gap < detail, "the brief, with the gaps, comes before the detail");
+  t.true(html.includes("Des réglages en vigueur s&#x27;écartent du registre"));
+  // In the detail, the service with a failure comes first, and its failing check heads its table.
+  const firstRow = /<h3>(\w+)<\/h3>\s*<table>[\s\S]*?<tbody>\s*<tr class="row-(\w+)"/.exec(html.slice(detail))!;
+  t.deepEqual([firstRow[1], firstRow[2]], ["nextcloud", "fail"]);
+  const lines = consoleTable(reportWith("en")).split("\n");
+  t.regex(lines[2]!, / FAIL /, "the console lists failures first");
+});

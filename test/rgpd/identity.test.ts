@@ -113,7 +113,7 @@ test("security measures: one login, two-factor for every role, the password poli
 test("security measures: a relaxed role makes two-factor partial, quoting the reason and the setting", (t) => {
   const twoFactor = measure(relaxed, "identity-two-factor")!;
   t.is(twoFactor.status, "partial");
-  t.regex(twoFactor.detail.fr, /exigé des administrateurs et des membres « staff » ; facultatif/);
+  t.regex(twoFactor.detail.fr, /exigé des administrateurs et des animateurs ; facultatif/);
   t.true(twoFactor.detail.fr.includes(`bénévoles, parce que « ${VOLUNTEERS_REASON} » (services.identity.twoFactor.volunteer.relaxedBecause)`));
   t.true(twoFactor.detail.en.includes(`volunteers, because "${VOLUNTEERS_REASON}"`));
 

@@ -178,7 +178,7 @@ test("a retention changed in the config shows in the register, with the setting 
 
 test("configurable retentions carry the bounds of their config field", (t) => {
   t.deepEqual(category(example, "matrix.messages").retention.bounds, { min: 7, max: 3650 });
-  t.deepEqual(category(example, "proxy.access-logs").retention.bounds, { min: 1, max: 90 });
+  t.deepEqual(category(example, "proxy.access-logs").retention.bounds, { min: 1, max: 365 });
   t.deepEqual(category(example, "nextcloud.files").retention.bounds, { min: 0, max: 3650 });
   t.deepEqual(schemaBounds("services.nextcloud.trashbinDays"), { min: 1, max: 365 });
   t.throws(() => schemaBounds("services.nextcloud.nope"), { message: /no field services\.nextcloud\.nope/ });

@@ -18,9 +18,9 @@ export interface RunResult {
 }
 
 /** Runs a program to completion (bounded), never through a shell. */
-export function run(program: string, args: string[], options: { cwd?: string; input?: string; env?: Record<string, string> } = {}): RunResult {
+export function run(program: string, args: string[], options: { cwd?: string; input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): RunResult {
   const env = options.env ? { ...process.env, ...options.env } : undefined;
-  const result = spawnSync(program, args, { cwd: options.cwd, input: options.input, env, encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync(program, args, { cwd: options.cwd, input: options.input, env, encoding: "utf8", timeout: options.timeoutMs ?? 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

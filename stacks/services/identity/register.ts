@@ -4,7 +4,7 @@
 // here once so that the register, the audit and the provisioner say the same thing.
 import type { Association } from "../../config/schema.ts";
 import { IDENTITY_REALM } from "./blueprint.ts";
-import { RECIPIENTS, type DataCategory, type Localized, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { RECIPIENTS, type DataCategory, type Localized, type ProcessingActivity, NO_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { accountRetention, fixedRetention } from "../../../policies/rgpd/settings.ts";
 
 export const activity: ProcessingActivity = {
@@ -14,6 +14,7 @@ export const activity: ProcessingActivity = {
     fr: "Donner à chaque membre un seul compte, protégé par un second facteur, qui ouvre le stockage de fichiers et la messagerie de l'association (Nextcloud, Element).",
     en: "Give each member one account, protected by a second factor, that opens the association's file storage and chat (Nextcloud, Element).",
   },
+  sensitiveData: { possible: false, statement: NO_SENSITIVE_DATA },
 };
 
 /**
@@ -41,7 +42,7 @@ const CONSTANT = "IDENTITY_RETENTION (stacks/services/identity/register.ts)";
 
 const ROLE_NAMES = {
   admin: { fr: "administrateurs", en: "admins" },
-  staff: { fr: "membres « staff »", en: "staff members" },
+  staff: { fr: "animateurs", en: "staff members" },
   volunteer: { fr: "bénévoles", en: "volunteers" },
 } as const satisfies Record<keyof Association["services"]["identity"]["twoFactor"], Localized>;
 
@@ -96,7 +97,7 @@ export function register(config: Association): DataCategory[] {
       service: "identity",
       name: { fr: "Comptes des membres", en: "Members' accounts" },
       data: {
-        fr: "identifiant, nom, adresse e-mail, langue, rôle (admin, staff ou bénévole), équipes, date de création, compte actif ou désactivé, actions demandées au membre (choisir son mot de passe, enregistrer son second facteur)",
+        fr: "identifiant, nom, adresse e-mail, langue, rôle (administrateur, animateur ou bénévole), équipes, date de création, compte actif ou désactivé, actions demandées au membre (choisir son mot de passe, enregistrer son second facteur)",
         en: "id, name, e-mail address, language, role (admin, staff or volunteer), teams, creation date, account enabled or disabled, actions asked of the member (choose a password, set up a second factor)",
       },
       purpose: { fr: "Un seul compte par membre pour tous les services.", en: "One account per member for every service." },
@@ -143,7 +144,7 @@ export function register(config: Association): DataCategory[] {
       service: "identity",
       name: { fr: "Journal des connexions", en: "Login events" },
       data: {
-        fr: "type d'événement (connexion, échec, déconnexion, changement de mot de passe ou de second facteur), date et heure, adresse IP complète, service concerné, identifiant du compte et de la session, identifiant saisi lors d'un échec, méthode d'authentification ; ni navigateur ni appareil (user-agent)",
+        fr: "type d'événement (connexion, échec, déconnexion, changement de mot de passe ou de second facteur), date et heure, adresse IP complète, service concerné, identifiant du compte et de la session, identifiant saisi lors d'un échec, méthode d'authentification ; ni navigateur ni appareil",
         en: "event type (login, failed login, logout, password or second factor change), date and time, full IP address, service concerned, account and session ids, the user name typed for a failed login, authentication method; no browser or device (user agent)",
       },
       purpose: {

@@ -2,7 +2,7 @@
 // register states is what the Prosody overlay and the web config the blueprint renders
 // make true (no archive, no tombstones, no recording server).
 import type { Association } from "../../config/schema.ts";
-import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { RECIPIENTS, type DataCategory, type ProcessingActivity, MAY_REVEAL_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { fixedRetention } from "../../../policies/rgpd/settings.ts";
 import { ARCHIVE_EXPIRY, LOBBY_MODULE, PROSODY_DATA_PATH, PROSODY_OVERLAY_PATH, XMPP } from "./blueprint.ts";
 
@@ -12,6 +12,14 @@ export const activity: ProcessingActivity = {
   purpose: {
     fr: "Tenir les réunions de l'association à distance, avec des invités extérieurs si besoin.",
     en: "Hold the association's meetings remotely, with outside guests when needed.",
+  },
+  sensitiveData: {
+    possible: true,
+    statement: MAY_REVEAL_SENSITIVE_DATA,
+    measures: {
+      fr: "Les réunions ne sont ni enregistrées ni stockées ; seuls les animateurs authentifiés ouvrent une salle, les invités attendent dans la salle d'attente et une salle peut avoir un mot de passe.",
+      en: "Meetings are neither recorded nor stored; only authenticated hosts open a room, guests wait in the lobby and a room can have a password.",
+    },
   },
 };
 
@@ -84,7 +92,7 @@ export function register(config: Association): DataCategory[] {
       id: "jitsi.accounts",
       service: "jitsi",
       name: { fr: "Comptes des animateurs (XMPP)", en: "Hosts' accounts (XMPP)" },
-      data: { fr: "identifiant et empreinte salée du mot de passe des membres « admin » et « staff »", en: "user name and salted password hash of admin and staff members" },
+      data: { fr: "identifiant et empreinte salée du mot de passe des membres administrateurs et animateurs", en: "user name and salted password hash of admin and staff members" },
       purpose: { fr: "Réserver l'ouverture des salles aux membres habilités.", en: "Keep the opening of rooms to authorised members." },
       legalBasis: {
         article: "b",
@@ -96,13 +104,13 @@ export function register(config: Association): DataCategory[] {
         { kind: "account", graceDays: 0 },
         "members[].role (admin or staff)",
         {
-          fr: "Supprimé dès que le membre quitte la liste ou n'est plus « admin » ni « staff ».",
+          fr: "Supprimé dès que le membre quitte la liste ou n'est plus administrateur ni animateur.",
           en: "Removed as soon as the member leaves the list or is no longer admin or staff.",
         },
       ),
       enforcedBy: {
         how: {
-          fr: `Les comptes sont dans le dossier de données de Prosody (${PROSODY_DATA_PATH}, volume « accounts ») ; l'étape de provisionnement supprime le compte XMPP.`,
+          fr: `Les comptes sont dans le dossier de données de Prosody, sur le volume des comptes ; l'étape de provisionnement supprime le compte XMPP.`,
           en: `The accounts are in Prosody's data folder (${PROSODY_DATA_PATH}, "accounts" volume); the provisioning step removes the XMPP account.`,
         },
         mechanism: `prosodyctl shell user delete <member>@${XMPP.domain} (provisioning)`,

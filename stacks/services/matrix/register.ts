@@ -2,7 +2,7 @@
 // and push notifications. Periods come from the config and from the homeserver settings
 // the blueprint renders, so the register says what Synapse is told.
 import type { Association } from "../../config/schema.ts";
-import { RECIPIENTS, type DataCategory, type Localized, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { RECIPIENTS, type DataCategory, type Localized, type ProcessingActivity, MAY_REVEAL_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { accountRetention, configSetting, daysRetention, durationDays, fixedRetention } from "../../../policies/rgpd/settings.ts";
 import { homeserverSettings } from "./blueprint.ts";
 
@@ -12,6 +12,14 @@ export const activity: ProcessingActivity = {
   purpose: {
     fr: "Permettre aux membres d'échanger par écrit, en groupes d'équipe et en messages directs.",
     en: "Let members talk in writing, in team rooms and direct messages.",
+  },
+  sensitiveData: {
+    possible: true,
+    statement: MAY_REVEAL_SENSITIVE_DATA,
+    measures: {
+      fr: "Salons sur invitation et chiffrés de bout en bout par défaut : le serveur ne peut pas lire leurs messages ; messages et fichiers effacés au terme de leur durée de conservation ; inscription fermée, sans invités.",
+      en: "Invite-only rooms, end-to-end encrypted by default: the server cannot read their messages; messages and files erased when their retention ends; registration closed, no guests.",
+    },
   },
 };
 
@@ -62,7 +70,7 @@ export function register(config: Association): DataCategory[] {
       ),
       enforcedBy: {
         how: {
-          fr: "Politique de conservation par défaut de Synapse, purgée toutes les 12 heures, et règle m.room.retention posée par Bastide dans chaque salon.",
+          fr: "Politique de conservation par défaut de Synapse, purgée toutes les 12 heures, et règle de conservation posée par Bastide dans chaque salon.",
           en: "Synapse's default retention policy, purged every 12 hours, and an m.room.retention rule Bastide sets in each room.",
         },
         mechanism: `Synapse retention.default_policy.max_lifetime: ${settings.retention.default_policy.max_lifetime} (purge_jobs interval ${settings.retention.purge_jobs[0]!.interval}); m.room.retention state event`,
@@ -150,7 +158,7 @@ export function register(config: Association): DataCategory[] {
       id: "matrix.connections",
       service: "matrix",
       name: { fr: "Historique de connexion", en: "Connection records" },
-      data: { fr: "adresse IP, navigateur ou application (user-agent) et date de dernière connexion de chaque appareil", en: "IP address, browser or app (user agent) and last-seen time of each device" },
+      data: { fr: "adresse IP, navigateur ou application utilisés et date de dernière connexion de chaque appareil", en: "IP address, browser or app (user agent) and last-seen time of each device" },
       purpose: { fr: "Sécurité des comptes : chacun voit où son compte est connecté.", en: "Account security: each member sees where their account is signed in." },
       legalBasis: {
         article: "f",
@@ -196,7 +204,7 @@ export function register(config: Association): DataCategory[] {
         en: "The token is deleted when the device signs out or the account is deactivated; what the gateway and Google or Apple keep follows their own rules.",
       }),
       enforcedBy: {
-        how: { fr: "Synapse supprime les notifications push (pushers) d'un appareil déconnecté ou d'un compte désactivé.", en: "Synapse deletes the pushers of a signed-out device or a deactivated account." },
+        how: { fr: "Synapse supprime les abonnements aux notifications d'un appareil déconnecté ou d'un compte désactivé.", en: "Synapse deletes the pushers of a signed-out device or a deactivated account." },
         mechanism: "Synapse pushers, removed on logout and by POST /_synapse/admin/v1/deactivate/<user>",
       },
       auditable: true,

@@ -2,7 +2,7 @@
 // are quoted as Nextcloud is told them: the config.php values and occ commands the
 // blueprint renders.
 import type { Association } from "../../config/schema.ts";
-import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { RECIPIENTS, type DataCategory, type ProcessingActivity, MAY_REVEAL_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { accountRetention, configSetting, daysRetention, fixedRetention } from "../../../policies/rgpd/settings.ts";
 import { hostnames } from "../catalog.ts";
 import { nextcloudOccSettings, nextcloudSystemConfig } from "./blueprint.ts";
@@ -13,6 +13,14 @@ export const activity: ProcessingActivity = {
   purpose: {
     fr: "Stocker et partager les documents de l'association et tenir les agendas des équipes.",
     en: "Store and share the association's documents and keep the teams' calendars.",
+  },
+  sensitiveData: {
+    possible: true,
+    statement: MAY_REVEAL_SENSITIVE_DATA,
+    measures: {
+      fr: "Fichiers visibles du seul propriétaire et de ceux avec qui il les partage ; liens publics protégés par un mot de passe et une date d'expiration ; corbeille et anciennes versions effacées au terme de leur durée ; second facteur pour les administrateurs.",
+      en: "Files visible only to their owner and those they share them with; public links protected by a password and an expiry date; trash and old versions erased when their period ends; second factor for admins.",
+    },
   },
 };
 
@@ -105,7 +113,7 @@ export function register(config: Association): DataCategory[] {
       }),
       enforcedBy: {
         how: {
-          fr: "Règle de conservation de l'application Nextcloud « Retention » sur l'étiquette « temporaire », posée par le provisionnement.",
+          fr: "Règle de l'application de conservation des fichiers de Nextcloud sur l'étiquette « temporaire », posée par le provisionnement.",
           en: "A retention rule of Nextcloud's Retention app on the \"temporaire\" tag, set by provisioning.",
         },
         mechanism: "Nextcloud files_retention app: rule on the collaborative tag \"temporaire\" (services.nextcloud.temporaryTagDays)",

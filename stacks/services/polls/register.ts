@@ -1,7 +1,7 @@
 // The polls' entry in the register of processing: answers and creators, deleted with
 // their poll a fixed delay after its end date by the purge container.
 import type { Association } from "../../config/schema.ts";
-import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { RECIPIENTS, type DataCategory, type ProcessingActivity, MAY_REVEAL_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { configSetting, daysRetention } from "../../../policies/rgpd/settings.ts";
 import { CONFIG_PATH, DISCARDED_LOG } from "./blueprint.ts";
 
@@ -11,6 +11,14 @@ export const activity: ProcessingActivity = {
   purpose: {
     fr: "Choisir une date ou recueillir un avis, y compris auprès de personnes sans compte.",
     en: "Pick a date or gather opinions, including from people without an account.",
+  },
+  sensitiveData: {
+    possible: true,
+    statement: MAY_REVEAL_SENSITIVE_DATA,
+    measures: {
+      fr: "Chaque sondage a une date de fin et est supprimé après un délai fixe ; ne pas poser de question qui appelle une réponse sensible dans un sondage ouvert à tous.",
+      en: "Every poll has an end date and is deleted a fixed delay after it; do not ask, in a poll open to anyone, a question whose answer is sensitive.",
+    },
   },
 };
 

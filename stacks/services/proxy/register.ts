@@ -1,6 +1,6 @@
 // The proxy's entry in the register of processing: its access logs.
 import type { Association } from "../../config/schema.ts";
-import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { RECIPIENTS, type DataCategory, type ProcessingActivity, NO_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { configSetting, daysRetention } from "../../../policies/rgpd/settings.ts";
 
 export const activity: ProcessingActivity = {
@@ -10,6 +10,7 @@ export const activity: ProcessingActivity = {
     fr: "Chiffrer les connexions (HTTPS), les acheminer vers chaque service et en garder une trace courte pour la sécurité.",
     en: "Encrypt connections (HTTPS), route them to each service and keep a short record of them for security.",
   },
+  sensitiveData: { possible: false, statement: NO_SENSITIVE_DATA },
 };
 
 /** Caddy rolls the access log at this size (templates/proxy/Caddyfile.hbs). */
@@ -38,7 +39,7 @@ export function accessLogRolling(retentionDays: number): { rollKeep: number; rol
 }
 
 export function register(config: Association): DataCategory[] {
-  const { anonymiseAddresses } = config.services.proxy.accessLog;
+  const { anonymiseAddresses, retentionReason } = config.services.proxy.accessLog;
   const retention = configSetting(config, "services.proxy.accessLog.retentionDays");
   const rolling = accessLogRolling(retention.value);
   const address = anonymiseAddresses
@@ -50,7 +51,7 @@ export function register(config: Association): DataCategory[] {
       service: "proxy",
       name: { fr: "Journaux d'accès HTTP", en: "HTTP access logs" },
       data: {
-        fr: `${address.fr}, date et heure, site et chemin demandés (ils peuvent contenir l'identifiant d'un lien de partage ou d'un sondage), navigateur (user-agent), code et durée de la réponse ; ni cookies ni en-têtes d'authentification`,
+        fr: `${address.fr}, date et heure, site et chemin demandés (ils peuvent contenir l'identifiant d'un lien de partage ou d'un sondage), navigateur utilisé, code et durée de la réponse ; ni cookies ni en-têtes d'authentification`,
         en: `${address.en}, date and time, site and path requested (which may hold the identifier of a share link or a poll), browser (user agent), response code and duration; no cookies or authentication headers`,
       },
       purpose: {
@@ -75,8 +76,14 @@ export function register(config: Association): DataCategory[] {
         retention,
         { fr: "après l'écriture de la ligne", en: "after the line is written" },
         {
-          fr: `Caddy renouvelle le fichier chaque heure (et à 10 Mio) et n'en garde que ${rolling.rollKeep} : aucune ligne n'a plus de ${rolling.oldestLineHours} heures.`,
-          en: `Caddy rolls the file every hour (and at 10 MiB) and keeps only ${rolling.rollKeep} of them: no line is older than ${rolling.oldestLineHours} hours.`,
+          fr:
+            `Caddy renouvelle le fichier chaque heure (et à 10 Mio) et n'en garde que ${rolling.rollKeep} : aucune ligne n'a plus de ${rolling.oldestLineHours} heures. ` +
+            `La CNIL recommande de garder les journaux de sécurité de six mois à un an (délibération n° 2021-122 du 14 octobre 2021).` +
+            (retentionReason ? ` L'association les garde ${retention.value} jours pour la raison suivante : ${retentionReason}` : ""),
+          en:
+            `Caddy rolls the file every hour (and at 10 MiB) and keeps only ${rolling.rollKeep} of them: no line is older than ${rolling.oldestLineHours} hours. ` +
+            `The CNIL recommends keeping security logs six months to a year (deliberation no. 2021-122 of 14 October 2021).` +
+            (retentionReason ? ` The association keeps them ${retention.value} days for this reason: ${retentionReason}` : ""),
         },
       ),
       enforcedBy: {

@@ -1,7 +1,7 @@
 // The VPN's entry in the register of processing: staff devices' peers, what WireGuard
 // learns at each connection, and the DNS queries peers send through the tunnel.
 import type { Association } from "../../config/schema.ts";
-import { RECIPIENTS, type DataCategory, type ProcessingActivity } from "../../../policies/rgpd/model.ts";
+import { RECIPIENTS, type DataCategory, type ProcessingActivity, NO_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { fixedRetention } from "../../../policies/rgpd/settings.ts";
 import { COREFILE_PATH, DNS_UPSTREAM, SERVER_CONF_PATH } from "./blueprint.ts";
 
@@ -9,9 +9,10 @@ export const activity: ProcessingActivity = {
   service: "vpn",
   name: { fr: "Réseau privé des administrateurs (VPN WireGuard)", en: "Admins' private network (WireGuard VPN)" },
   purpose: {
-    fr: "Réserver les pages d'administration aux appareils des membres « admin » et « staff ».",
+    fr: "Réserver les pages d'administration aux appareils des membres administrateurs et animateurs.",
     en: "Keep the admin pages to the devices of admin and staff members.",
   },
+  sensitiveData: { possible: false, statement: NO_SENSITIVE_DATA },
 };
 
 export function register(_config: Association): DataCategory[] {
