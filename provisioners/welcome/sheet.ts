@@ -66,13 +66,15 @@ export interface SheetData {
     | { url: string; loginUrl: string; username: string; twoFactor: boolean; calendars: { name: string; readOnly: boolean }[] }
     | false;
   matrix: { url: string; userId: string; space: string; rooms: { name: string; alias: string }[] } | false;
-  jitsi: { url: string; account: { username: string; jid: string } | false } | false;
+  /** `account`: a Prosody account (no identity provider); `host`: opens meetings with the one login. */
+  jitsi: { url: string; account: { username: string; jid: string } | false; host: boolean } | false;
   polls: { url: string } | false;
   vpn: { tunnel: string; fileName: string; devices: string[]; apps: string } | false;
 }
 
 const WIREGUARD_APPS = "https://www.wireguard.com/install/";
-const SERVICE_SEPARATOR: Record<SheetLanguage, string> = { fr: " et ", en: " and " };
+/** "Nextcloud, Element et Jitsi Meet": the language's own list, from the runtime's ICU data. */
+const listOf = (names: string[], language: SheetLanguage) => new Intl.ListFormat(language, { style: "long", type: "conjunction" }).format(names);
 
 /** Names come from a YAML file: one line each, so they cannot fake lines of the sheet. */
 const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
@@ -120,8 +122,13 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
   if (desired.jitsi) {
     const account = desired.jitsi.accounts.find((a) => a.member === member.id);
     if (isStaff(member) && !account) throw missing("Jitsi");
-    if (account) jitsi = { url: https(hostnames.meet), account: { username: account.username, jid: `${account.username}@${desired.jitsi.domain}` } };
-    else if (options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false };
+    if (account) jitsi = { url: https(hostnames.meet), account: { username: account.username, jid: `${account.username}@${desired.jitsi.domain}` }, host: false };
+    else if (options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false, host: false };
+  } else if (desired.identity?.meetingKey) {
+    // Meetings open with the identity provider's token: hosts are the members it gives a room claim.
+    const host = desired.identity.users.some((u) => u.username === member.id.toLowerCase() && u.meetingRooms !== undefined);
+    if (isStaff(member) && !host) throw missing("Jitsi");
+    if (host || options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false, host };
   }
 
   const devices = (desired.vpn?.peers ?? []).filter((p) => p.member === member.id).map((p) => p.device);
@@ -133,7 +140,10 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
         url: https(options.identity.host),
         accountUrl: `${https(options.identity.host)}/realms/${IDENTITY_REALM}/account`,
         username: member.id,
-        services: [nextcloud && "Nextcloud", matrix && "Element"].filter(Boolean).join(SERVICE_SEPARATOR[sheetLanguage(member, desired, options)]),
+        services: listOf(
+          [nextcloud && "Nextcloud", matrix && "Element", jitsi && jitsi.host && "Jitsi Meet"].filter((name): name is string => typeof name === "string"),
+          sheetLanguage(member, desired, options),
+        ),
         byMail: options.identity.byMail,
         twoFactor: options.identity.twoFactor[member.role],
       }
