@@ -156,7 +156,9 @@ export function desiredState(config: Association): DesiredState {
     };
   }
 
-  if (services.jitsi.enabled) {
+  // With the identity provider, hosts come with its token (stacks/services/jitsi/login.ts):
+  // Prosody keeps no account of theirs, and there is nothing to provision in it.
+  if (services.jitsi.enabled && !services.identity.enabled) {
     state.jitsi = {
       domain: XMPP.domain,
       accounts: members.filter(isStaff).map((m) => ({ member: m.id, username: m.id })),

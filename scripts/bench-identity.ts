@@ -16,7 +16,7 @@ import { CallCounter } from "../provisioners/runtime/http.ts";
 import { PROVISIONING_CONCURRENCY } from "../stacks/provisioning/index.ts";
 import { validateAssociation } from "../stacks/config/load.ts";
 import type { AssociationInput } from "../stacks/config/schema.ts";
-import { startKeycloak, KEYCLOAK_VERSION } from "../test/support/keycloak.ts";
+import { CLIENT_SECRETS_FOR_TESTS, startKeycloak, KEYCLOAK_VERSION } from "../test/support/keycloak.ts";
 
 const { values } = parseArgs({ options: { members: { type: "string", default: "500" }, enroll: { type: "string", default: "40" }, teams: { type: "string", default: "20" } } });
 const MEMBERS = Number(values.members);
@@ -66,7 +66,7 @@ try {
   const config = association(MEMBERS, TEAMS);
   const desired = { ...desiredState(config), departures: { disable: [], erase: [], enable: [] } };
   const client = (counter?: CallCounter) =>
-    createIdentityClient({ baseUrl: keycloak.url, admin: keycloak.admin, clientSecrets: { nextcloud: "bench-nextcloud-secret", matrix: "bench-matrix-secret" }, ...(counter ? { counter } : {}) });
+    createIdentityClient({ baseUrl: keycloak.url, admin: keycloak.admin, clientSecrets: CLIENT_SECRETS_FOR_TESTS, ...(counter ? { counter } : {}) });
 
   const firstCounter = new CallCounter();
   const t0 = performance.now();

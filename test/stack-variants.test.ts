@@ -49,8 +49,10 @@ test.serial("with the identity provider off, the stack is as before: no Keycloak
   const runs = resources.filter((r) => r.type.startsWith("pulumi-nodejs:")).map((r) => r.name);
   t.false(runs.includes("identity-provisioning"));
   t.true(runs.includes("nextcloud-provisioning") && runs.includes("matrix-provisioning"));
+  t.true(runs.includes("jitsi-provisioning"), "hosts get their Prosody accounts again");
   const passwords = ofType(resources, "random:index/randomPassword:RandomPassword").map((r) => r.name);
   t.false(passwords.some((n) => n.includes("oidc-client")), passwords.join(", "));
+  t.false(passwords.some((n) => n.includes("jwt-app-secret")), "no meeting-token key");
   t.false(passwords.some((n) => n.startsWith("identity-")));
 });
 

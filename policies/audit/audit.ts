@@ -71,12 +71,14 @@ export async function readObserved(declared: Declared, connections: AuditConnect
 
   const jitsi = declared.jitsi;
   if (jitsi) {
-    const accounts = inContainer((d, all) => listAccounts({ commands: dockerProsody({ docker: d.docker, container: containerFor(all, jitsi.overlay).id }) }, jitsi.domain));
     reads.push(
       file(jitsi.webConfig, (text) => jitsiWebSettings(text, JITSI_RECORDING_SETTINGS)).then((r) => (observed.jitsiWeb = r)),
       file(jitsi.overlay, luaGlobals).then((r) => (observed.prosodyOverlay = r)),
-      track("jitsi", `prosodyctl in ${jitsi.overlay.container}`, accounts).then((r) => (observed.jitsiAccounts = r)),
     );
+    if (!jitsi.tokenLogin) {
+      const accounts = inContainer((d, all) => listAccounts({ commands: dockerProsody({ docker: d.docker, container: containerFor(all, jitsi.overlay).id }) }, jitsi.domain));
+      reads.push(track("jitsi", `prosodyctl in ${jitsi.overlay.container}`, accounts).then((r) => (observed.jitsiAccounts = r)));
+    }
   }
 
   const nextcloud = declared.nextcloud;

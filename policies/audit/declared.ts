@@ -56,7 +56,7 @@ export interface DeclaredFile {
 }
 
 /** Environment variables the audit reads from containers: none of them is a secret. */
-export const AUDITED_ENV = ["ENABLE_LOBBY", "ENABLE_RECORDING", "ENABLE_LIVESTREAMING"] as const;
+export const AUDITED_ENV = ["ENABLE_LOBBY", "ENABLE_RECORDING", "ENABLE_LIVESTREAMING", "ENABLE_AUTH", "AUTH_TYPE"] as const;
 
 /** The web app settings that decide whether, and where, meetings are recorded or streamed. */
 export const JITSI_RECORDING_SETTINGS = ["recordingService", "fileRecordingsEnabled", "liveStreaming", "liveStreamingEnabled", "localRecording", "recordings", "noticeMessage"] as const;
@@ -102,6 +102,8 @@ export interface Declared {
     domain: string;
     /** Members who may have an account: admins and staff. */
     staff: string[];
+    /** Hosts come with the identity provider's token: Prosody holds no account of theirs to list. */
+    tokenLogin: boolean;
   };
   nextcloud?: {
     shareLinks: { requirePassword: boolean; expireDays: number };
@@ -245,6 +247,7 @@ export function declaredState(config: Association): Declared {
       ...prosodyMemoryOnly(),
       domain: XMPP.domain,
       staff: config.members.filter(isStaff).map((m) => m.id).sort(),
+      tokenLogin: config.services.identity.enabled,
     };
   }
 

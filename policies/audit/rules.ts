@@ -51,6 +51,10 @@ export const RULES = {
   },
   "jitsi.lobby": { fr: "Salle d'attente activée (en mémoire)", en: "Lobby switched on (in memory)" },
   "jitsi.accounts": { fr: "Comptes d'animateurs réservés aux membres admin et staff", en: "Host accounts only for admin and staff members" },
+  "jitsi.host-login": {
+    fr: "Ouverture des salles réservée aux animateurs authentifiés, par le mode de connexion déclaré",
+    en: "Opening rooms kept to authenticated hosts, through the declared login",
+  },
   "nextcloud.share-link-password": { fr: "Mot de passe des liens de partage publics", en: "Password on public share links" },
   "nextcloud.share-link-expiry": { fr: "Date d'expiration imposée aux liens de partage publics", en: "Expiry date enforced on public share links" },
   "nextcloud.temporary-tag": { fr: "Règle de conservation de l'étiquette « temporaire »", en: "Retention rule of the \"temporaire\" tag" },
@@ -236,6 +240,8 @@ function envChecks(declared: Declared, observed: Observed): RuleCheck[] {
     ENABLE_LOBBY: { rule: "jitsi.lobby", categories: ["jitsi.lobby"] },
     ENABLE_RECORDING: { rule: "jitsi.no-recorder", categories: ["jitsi.meetings"] },
     ENABLE_LIVESTREAMING: { rule: "jitsi.no-recorder", categories: ["jitsi.meetings"] },
+    ENABLE_AUTH: { rule: "jitsi.host-login", categories: ["jitsi.accounts"] },
+    AUTH_TYPE: { rule: "jitsi.host-login", categories: ["jitsi.accounts"] },
   };
   return declared.containers.flatMap((spec) => {
     const groups = new Map<RuleId, { categories: string[]; keys: string[] }>();
@@ -329,6 +335,8 @@ function jitsiChecks(declared: Declared, observed: Observed): RuleCheck[] {
       };
     }),
   );
+  // With token login Prosody holds no host account: who opens a room is jitsi.host-login's (envChecks).
+  if (jitsi.tokenLogin) return [recording, memoryOnly];
   const accounts = judge("jitsi.accounts", "jitsi", jitsi.domain, ["jitsi.accounts"], `at most: ${list(jitsi.staff)}`, observed.jitsiAccounts, (users) => {
     const extra = users.filter((u) => !jitsi.staff.includes(u));
     return { observed: extra.length > 0 ? `${list(users)} (not admin or staff: ${list(extra)})` : list(users), pass: extra.length === 0 };

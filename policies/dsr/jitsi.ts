@@ -13,6 +13,11 @@ export async function exportJitsi(ctx: ExportContext<JitsiClient>): Promise<void
   const { rec, member } = ctx;
   const domain = ctx.desired.jitsi?.domain;
   await part(rec, SERVICE, "account", t("compte", "account"), async () => {
+    if (!domain && ctx.desired.identity?.meetingKey) {
+      // Hosts come with the identity provider's token (stacks/services/jitsi/login.ts): its part of the export has the member's account.
+      rec.add({ service: SERVICE, part: "account", outcome: "none", summary: t("aucun compte : les animateurs se connectent avec la connexion unique, Prosody ne garde rien d'eux", "no account: hosts sign in with the one login, Prosody keeps nothing of theirs"), count: 0 });
+      return;
+    }
     if (!domain) throw new Error("Jitsi is enabled but the desired state has no XMPP domain");
     const exists = (await listAccounts(ctx.target, domain)).includes(member);
     rec.add(

@@ -6,7 +6,8 @@ import { ProvisionError } from "../model.ts";
 import type { HttpResponse } from "../runtime/http.ts";
 import { apiError, describeError, IdentityApiError, type IdentityClient } from "./client.ts";
 import { BROWSER_FLOW } from "./desired.ts";
-import { bastideProfile, CLIENT_MAPPERS, clientRepresentation, userRepresentation } from "./plan.ts";
+import { bastideProfile, BROWSER_CLIENT_SCOPES, clientMappers, clientRepresentation, userRepresentation } from "./plan.ts";
+import { KEY_PROVIDER_TYPE, meetingKeyName } from "./read.ts";
 import type { FlowStep, IdentityChange, UserRepresentation } from "./model.ts";
 
 /** Keycloak's own browser flow, bound while Bastide's is being replaced. */
@@ -131,13 +132,17 @@ async function applyChange(change: IdentityChange, client: IdentityClient): Prom
     case "client.create": {
       const { client: wanted } = change.payload;
       const exists = async () => ((await clientIdOf(client, wanted.clientId)) ? FOUND : undefined);
-      const body = { ...clientRepresentation(wanted), secret: client.clientSecret(wanted.clientId), protocolMappers: CLIENT_MAPPERS };
+      const body = {
+        ...clientRepresentation(wanted),
+        ...(wanted.browser ? { defaultClientScopes: BROWSER_CLIENT_SCOPES, optionalClientScopes: [] } : { secret: client.clientSecret(wanted.clientId) }),
+        protocolMappers: clientMappers(wanted),
+      };
       await expect(client.request("POST", client.path("/clients"), { body: body as Record<string, unknown>, verify: exists }), [201, 409]);
       return;
     }
     case "client.update": {
       const { id, client: wanted, secret } = change.payload;
-      const body = { ...clientRepresentation(wanted), ...(secret ? { secret: client.clientSecret(wanted.clientId) } : {}) };
+      const body = { ...clientRepresentation(wanted), ...(secret && !wanted.browser ? { secret: client.clientSecret(wanted.clientId) } : {}) };
       await expect(client.request("PUT", client.path(`/clients/${id}`), { body: body as Record<string, unknown> }), [204]);
       return;
     }
@@ -148,6 +153,28 @@ async function applyChange(change: IdentityChange, client: IdentityClient): Prom
       else await expect(client.request("POST", models, { body: mapper as Record<string, unknown> }), [201, 409]);
       return;
     }
+    case "key.create": {
+      // HS256 under Jitsi's secret (login.ts): Keycloak keeps a given secret of the declared size
+      // (AbstractGeneratedSecretKeyProviderFactory), base64url-encoded; Prosody uses the same
+      // characters, unencoded, as its key.
+      const { name, clientId } = change.payload;
+      const secret = client.clientSecret(clientId);
+      const realm = (await client.json("GET", client.path())) as { id: string };
+      const keyName = meetingKeyName(name, secret);
+      const exists = async () => (((await client.json("GET", client.path(`/components?${new URLSearchParams({ type: KEY_PROVIDER_TYPE, name: keyName })}`))) as unknown[]).length ? FOUND : undefined);
+      const body = {
+        name: keyName,
+        providerId: "hmac-generated",
+        providerType: KEY_PROVIDER_TYPE,
+        parentId: realm.id,
+        config: { priority: ["100"], enabled: ["true"], active: ["true"], algorithm: ["HS256"], secretSize: [String(Buffer.byteLength(secret))], secret: [Buffer.from(secret).toString("base64url")] },
+      };
+      await expect(client.request("POST", client.path("/components"), { body, verify: exists }), [201]);
+      return;
+    }
+    case "key.delete":
+      await expect(client.request("DELETE", client.path(`/components/${change.payload.id}`)), [204, 404]);
+      return;
     case "user.create": {
       const { user } = change.payload;
       const exists = async () => ((await userIdOf(client, user.username)) ? FOUND : undefined);

@@ -7,6 +7,7 @@ import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
 import { IDENTITY_RETENTION } from "../../stacks/services/identity/register.ts";
 import { MATRIX_OIDC } from "../../stacks/services/matrix/blueprint.ts";
 import { OIDC_CLIENT_ID, oidcBackChannelLogoutPath, oidcRedirectPaths } from "../../stacks/services/nextcloud/oidc.ts";
+import { MEETING_HOST_ROLES, MEETING_LOGIN, meetingLoginRedirect } from "../../stacks/services/jitsi/login.ts";
 
 /** The browser flow Bastide installs in the realm and binds as its browser flow. */
 export const BROWSER_FLOW = "bastide browser";
@@ -89,6 +90,8 @@ export interface DesiredIdentityUser {
   groups: string[];
   /** Must enrol a second factor before the first login ends, and can never log in without it. */
   twoFactorRequired: boolean;
+  /** The rooms the member may open as a host ("*"), the meeting token's room claim; absent for members who do not host. */
+  meetingRooms?: string;
 }
 
 export interface DesiredClient {
@@ -100,6 +103,11 @@ export interface DesiredClient {
   postLogoutRedirectUris: string[];
   /** Where Keycloak posts a logout token when a session ends; absent where the service has none. */
   backchannelLogoutUrl?: string;
+  /**
+   * A client that runs in the member's browser (the meeting page): public, no secret, its
+   * token endpoint open to these origins, its access tokens signed with the meeting key.
+   */
+  browser?: { webOrigins: string[]; accessTokenAlgorithm: "HS256"; accessTokenLifespanSeconds: number };
 }
 
 export interface DesiredIdentity {
@@ -112,6 +120,8 @@ export interface DesiredIdentity {
   users: DesiredIdentityUser[];
   groups: { name: string }[];
   clients: DesiredClient[];
+  /** The realm key that signs meeting tokens, when Jitsi takes them: its secret is Jitsi's (connection.clientSecrets.jitsi). */
+  meetingKey?: { name: string; clientId: string };
 }
 
 
@@ -146,6 +156,17 @@ function clientsFor(config: Association, hostnames: Hostnames): DesiredClient[] 
       redirectUris: [`${matrix}${MATRIX_OIDC.callbackPath}`],
       postLogoutRedirectUris: [`https://${hostnames.element}/`],
       backchannelLogoutUrl: `${matrix}${MATRIX_OIDC.backChannelLogoutPath}`,
+    });
+  }
+  if (config.services.jitsi.enabled) {
+    const meet = `https://${hostnames.meet}`;
+    clients.push({
+      clientId: MEETING_LOGIN.clientId,
+      name: "Jitsi Meet",
+      baseUrl: `${meet}/`,
+      redirectUris: [meetingLoginRedirect(hostnames.meet)],
+      postLogoutRedirectUris: [`${meet}/`],
+      browser: { webOrigins: [meet], accessTokenAlgorithm: "HS256", accessTokenLifespanSeconds: MEETING_LOGIN.tokenLifetimeSeconds },
     });
   }
   return clients;
@@ -211,10 +232,12 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
       role: m.role,
       groups: [...m.teams].sort(),
       twoFactorRequired: twoFactorRoles.includes(m.role),
+      ...(config.services.jitsi.enabled && MEETING_HOST_ROLES.includes(m.role) ? { meetingRooms: MEETING_LOGIN.allRooms } : {}),
       })),
       (u) => u.username,
     ),
     groups: byKey(config.teams.map((t) => ({ name: t.id })), (g) => g.name),
     clients: byKey(clientsFor(config, hostnames), (c) => c.clientId),
+    ...(config.services.jitsi.enabled ? { meetingKey: { name: MEETING_LOGIN.keyName, clientId: MEETING_LOGIN.clientId } } : {}),
   };
 }

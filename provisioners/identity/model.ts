@@ -57,6 +57,8 @@ export interface LiveIdentity {
   users: Record<string, LiveIdentityUser>;
   /** By clientId. */
   clients: Record<string, LiveClient>;
+  /** Bastide's meeting keys in the realm: whether one is named for the current secret, and the ids of those that are not. */
+  meetingKey?: { current: boolean; stale: string[] };
 }
 
 type UserRef = { id: string; username: string };
@@ -76,6 +78,10 @@ export type IdentityChange =
   /** Settings and, when `secret`, the secret the relying party holds (never in the payload). */
   | Change<"client.update", { id: string; client: DesiredClient; secret: boolean }>
   | Change<"client.mapper", { clientId: string; id: string; mapper: ProtocolMapperRepresentation; existing?: string }>
+  /** The realm key that signs the meeting tokens, with the secret Jitsi holds (never in the payload). */
+  | Change<"key.create", { name: string; clientId: string }>
+  /** A meeting key of an earlier secret: tokens it signed no longer open a meeting anyway. */
+  | Change<"key.delete", { id: string }>
   | Change<"user.create", { user: DesiredIdentityUser }>
   | Change<"user.update", { id: string; user: DesiredIdentityUser; representation: UserRepresentation }>
   /** Back in the file after a departure. */

@@ -6,6 +6,7 @@ import { BROWSER_FLOW, ROLE_ATTRIBUTE, type DesiredClient, type DesiredIdentity,
 import { browserFlowSteps } from "./flow.ts";
 import { PHASES, type ClientRepresentation, type FlowStep, type IdentityChange, type LiveIdentity, type LiveIdentityUser, type ProtocolMapperRepresentation, type UserProfileConfig, type UserRepresentation } from "./model.ts";
 import { sameContent } from "../runtime/same-content.ts";
+import { MEETING_LOGIN } from "../../stacks/services/jitsi/login.ts";
 
 /** Keycloak gives lists back in an order of its own: compared as sets. */
 const same = (a: unknown, b: unknown) => sameContent(a, b, { unorderedLists: true });
@@ -23,7 +24,7 @@ const same = (a: unknown, b: unknown) => sameContent(a, b, { unorderedLists: tru
 export function bastideProfile(profile: UserProfileConfig): UserProfileConfig {
   const adminOnly = (permissions: { view?: string[]; edit?: string[] } | undefined) => ({ view: permissions?.view ?? ["admin", "user"], edit: ["admin"] });
   const attributes = (profile.attributes ?? [])
-    .filter((a) => a.name !== ROLE_ATTRIBUTE)
+    .filter((a) => a.name !== ROLE_ATTRIBUTE && a.name !== MEETING_LOGIN.roomsAttribute)
     .map((a) => {
       if (a.name === "lastName") {
         const { required: _required, ...rest } = a;
@@ -39,17 +40,24 @@ export function bastideProfile(profile: UserProfileConfig): UserProfileConfig {
     permissions: { view: ["admin"], edit: ["admin"] },
     multivalued: false,
   });
+  attributes.push({
+    name: MEETING_LOGIN.roomsAttribute,
+    displayName: "Bastide meeting rooms",
+    permissions: { view: ["admin"], edit: ["admin"] },
+    multivalued: false,
+  });
   return { ...profile, attributes };
 }
 
 /** The client as Keycloak should hold it (secret and mappers aside). */
 export function clientRepresentation(client: DesiredClient): ClientRepresentation {
+  const browser = client.browser;
   return {
     clientId: client.clientId,
     name: client.name,
     enabled: true,
     protocol: "openid-connect",
-    publicClient: false,
+    publicClient: browser !== undefined,
     bearerOnly: false,
     consentRequired: false,
     clientAuthenticatorType: "client-secret",
@@ -60,7 +68,7 @@ export function clientRepresentation(client: DesiredClient): ClientRepresentatio
     frontchannelLogout: false,
     baseUrl: client.baseUrl,
     redirectUris: client.redirectUris,
-    webOrigins: [],
+    webOrigins: browser?.webOrigins ?? [],
     attributes: {
       "pkce.code.challenge.method": "S256",
       // Keycloak keeps the list as one attribute, "##"-separated (OIDCAdvancedConfigWrapper).
@@ -68,6 +76,9 @@ export function clientRepresentation(client: DesiredClient): ClientRepresentatio
       "backchannel.logout.url": client.backchannelLogoutUrl ?? "",
       "backchannel.logout.session.required": "true",
       "backchannel.logout.revoke.offline.tokens": "false",
+      ...(browser
+        ? { "access.token.signed.response.alg": browser.accessTokenAlgorithm, "access.token.lifespan": String(browser.accessTokenLifespanSeconds) }
+        : {}),
     },
   };
 }
@@ -91,6 +102,37 @@ export const CLIENT_MAPPERS: ProtocolMapperRepresentation[] = [
   { name: "name", protocol: "openid-connect", protocolMapper: "oidc-full-name-mapper", config: { ...tokenClaim } },
 ];
 
+const accessClaim = { "access.token.claim": "true", "id.token.claim": "false", "userinfo.token.claim": "false", "introspection.token.claim": "true" };
+const accessAttribute = (name: string, attribute: string, claim: string): ProtocolMapperRepresentation => ({
+  name,
+  protocol: "openid-connect",
+  protocolMapper: "oidc-usermodel-attribute-mapper",
+  config: { ...accessClaim, "user.attribute": attribute, "claim.name": claim, "jsonType.label": "String" },
+});
+
+/**
+ * The meeting token's claims, as Prosody and the web app read them (login.ts): `room` from the
+ * hosts' attribute (absent, and the token refused, for everyone else), an audience, and the
+ * host's id and first name under context.user (jitsi-meet shows context.user.name; a dotted
+ * claim name nests, as the real server answered: {"context":{"user":{"id":...,"name":...}}}).
+ * Nothing else: the token travels in the meeting's address.
+ */
+export const MEETING_MAPPERS: ProtocolMapperRepresentation[] = [
+  accessAttribute("room", MEETING_LOGIN.roomsAttribute, "room"),
+  { name: "audience", protocol: "openid-connect", protocolMapper: "oidc-audience-mapper", config: { ...accessClaim, "included.custom.audience": MEETING_LOGIN.clientId } },
+  accessAttribute("context.user.id", "username", "context.user.id"),
+  accessAttribute("context.user.name", "firstName", "context.user.name"),
+];
+
+/** The claims a client's tokens carry. */
+export const clientMappers = (client: DesiredClient) => (client.browser ? MEETING_MAPPERS : CLIENT_MAPPERS);
+
+/**
+ * The scopes a browser client starts with (set when it is created): sub and the allowed
+ * origins, without the profile, e-mail and role claims a realm's defaults would add.
+ */
+export const BROWSER_CLIENT_SCOPES = ["basic", "web-origins"];
+
 function clientDiffers(desired: ClientRepresentation, live: ClientRepresentation): boolean {
   for (const [key, value] of Object.entries(desired)) {
     if (key === "attributes") continue;
@@ -101,7 +143,7 @@ function clientDiffers(desired: ClientRepresentation, live: ClientRepresentation
 
 /** What the plan compares of a user, from the file and from Keycloak. */
 function userFields(user: DesiredIdentityUser) {
-  return { email: user.email, firstName: user.firstName, lastName: user.lastName, emailVerified: true, locale: user.locale, role: user.role };
+  return { email: user.email, firstName: user.firstName, lastName: user.lastName, emailVerified: true, locale: user.locale, role: user.role, meetingRooms: user.meetingRooms };
 }
 
 function liveFields(user: UserRepresentation) {
@@ -112,6 +154,7 @@ function liveFields(user: UserRepresentation) {
     emailVerified: user.emailVerified === true,
     locale: user.attributes?.locale?.[0],
     role: user.attributes?.[ROLE_ATTRIBUTE]?.[0],
+    meetingRooms: user.attributes?.[MEETING_LOGIN.roomsAttribute]?.[0],
   };
 }
 
@@ -125,8 +168,14 @@ export function userRepresentation(user: DesiredIdentityUser, live?: UserReprese
     emailVerified: true,
     firstName: user.firstName,
     lastName: user.lastName,
-    attributes: { ...live?.attributes, locale: [user.locale], [ROLE_ATTRIBUTE]: [user.role] },
+    attributes: meetingRoomsOf(user, { ...live?.attributes, locale: [user.locale], [ROLE_ATTRIBUTE]: [user.role] }),
   };
+}
+
+/** The attributes with the hosts' rooms set, or taken away from a member who no longer hosts. */
+function meetingRoomsOf(user: DesiredIdentityUser, attributes: Record<string, string[]>): Record<string, string[]> {
+  const { [MEETING_LOGIN.roomsAttribute]: _rooms, ...others } = attributes;
+  return user.meetingRooms ? { ...others, [MEETING_LOGIN.roomsAttribute]: [user.meetingRooms] } : others;
 }
 
 function planStructure(identity: DesiredIdentity, live: LiveIdentity): IdentityChange[] {
@@ -154,9 +203,11 @@ function planStructure(identity: DesiredIdentity, live: LiveIdentity): IdentityC
       changes.push({ ...base, kind: "client.create", payload: { client } });
       continue;
     }
-    if (clientDiffers(clientRepresentation(client), existing.representation) || !existing.secretMatches)
-      changes.push({ ...base, kind: "client.update", payload: { id: existing.id, client, secret: !existing.secretMatches } });
-    for (const mapper of CLIENT_MAPPERS) {
+    // A browser client has no secret to match.
+    const secretStale = !client.browser && !existing.secretMatches;
+    if (clientDiffers(clientRepresentation(client), existing.representation) || secretStale)
+      changes.push({ ...base, kind: "client.update", payload: { id: existing.id, client, secret: secretStale } });
+    for (const mapper of clientMappers(client)) {
       const found = existing.representation.protocolMappers?.find((m) => m.name === mapper.name);
       if (found && found.protocolMapper === mapper.protocolMapper && same(found.config, mapper.config)) continue;
       changes.push({
@@ -166,6 +217,13 @@ function planStructure(identity: DesiredIdentity, live: LiveIdentity): IdentityC
         payload: { clientId: client.clientId, id: existing.id, mapper, ...(found?.id ? { existing: found.id } : {}) },
       });
     }
+  }
+
+  const key = identity.meetingKey;
+  if (key) {
+    const base = { service: "identity" as const, phase: PHASES.structure, lane: "meeting key" };
+    if (!live.meetingKey?.current) changes.push({ ...base, kind: "key.create", subject: `meeting key of ${realm}`, payload: key });
+    for (const id of live.meetingKey?.stale ?? []) changes.push({ ...base, kind: "key.delete", subject: `former meeting key ${id}`, payload: { id } });
   }
 
   const wanted = identity.settings as unknown as Record<string, unknown>;

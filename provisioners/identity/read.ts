@@ -7,6 +7,7 @@ import { ProvisionError } from "../model.ts";
 import { mapLimit } from "../runtime/concurrency.ts";
 import { apiError, describeError, type IdentityClient } from "./client.ts";
 import { BROWSER_FLOW } from "./desired.ts";
+import { secretFingerprint } from "../runtime/fingerprint.ts";
 import type { AuthenticationExecutionInfoRepresentation, ClientRepresentation, FlowStep, LiveClient, LiveIdentity, LiveIdentityUser, UserRepresentation } from "./model.ts";
 
 /** Groups (or departing users) read at once. */
@@ -30,6 +31,19 @@ async function readFlow(client: IdentityClient): Promise<FlowStep[] | null> {
   );
 }
 
+/** Keycloak's key providers are components of this type (admin API GET /components?type=...). */
+export const KEY_PROVIDER_TYPE = "org.keycloak.keys.KeyProvider";
+
+/** The meeting key's name: Keycloak never gives a key's secret back, so the name carries its fingerprint. */
+export const meetingKeyName = (name: string, secret: string) => `${name} ${secretFingerprint(secret).slice(0, 16)}`;
+
+async function readMeetingKey(client: IdentityClient, key: { name: string; clientId: string }): Promise<LiveIdentity["meetingKey"]> {
+  const components = (await client.json("GET", client.path(`/components?${new URLSearchParams({ type: KEY_PROVIDER_TYPE })}`))) as { id: string; name: string }[];
+  const wanted = client.hasClientSecret(key.clientId) ? meetingKeyName(key.name, client.clientSecret(key.clientId)) : undefined;
+  const ours = components.filter((c) => c.name.startsWith(`${key.name} `));
+  return { current: ours.some((c) => c.name === wanted), stale: ours.filter((c) => c.name !== wanted).map((c) => c.id) };
+}
+
 async function readClient(client: IdentityClient, clientId: string): Promise<LiveClient | undefined> {
   const [found] = (await client.json("GET", client.path(`/clients?${new URLSearchParams({ clientId })}`))) as ClientRepresentation[];
   if (!found?.id) return undefined;
@@ -47,12 +61,13 @@ export async function readIdentity(client: IdentityClient, desired: DesiredState
     if (realmAnswer.status !== 200) throw apiError(realmAnswer);
     const realm = realmAnswer.json;
 
-    const [profile, flow, groupList, userList, clientList] = await Promise.all([
+    const [profile, flow, groupList, userList, clientList, meetingKey] = await Promise.all([
       client.json("GET", client.path("/users/profile")),
       readFlow(client),
       client.paged<{ id: string; name: string }>(client.path("/groups"), { briefRepresentation: "true" }),
       client.paged<UserRepresentation>(client.path("/users"), { briefRepresentation: "false" }),
       mapLimit(identity.clients, AT_ONCE, (c) => readClient(client, c.clientId)),
+      identity.meetingKey ? readMeetingKey(client, identity.meetingKey) : undefined,
     ]);
 
     const groups = Object.fromEntries(groupList.map((g) => [g.name, g.id]));
@@ -77,7 +92,7 @@ export async function readIdentity(client: IdentityClient, desired: DesiredState
       const live = clientList[i];
       if (live) clients[c.clientId] = live;
     });
-    return { realm, profile, flow, groups, users, clients };
+    return { realm, profile, flow, groups, users, clients, ...(meetingKey ? { meetingKey } : {}) };
   } catch (error) {
     if (error instanceof ProvisionError) throw error;
     throw new ProvisionError("identity", undefined, `reading Keycloak: ${describeError(error)}`, { cause: error });

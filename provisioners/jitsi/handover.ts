@@ -35,6 +35,8 @@ export async function handOverPassword(client: JitsiClient, domain: string, memb
 /** The account of `member` in the desired state, or why there is none. */
 export function staffAccount(desired: DesiredState, member: string): { domain: string; username: string } {
   const jitsi = desired.jitsi;
+  if (!jitsi && desired.identity?.meetingKey)
+    throw new ProvisionError("jitsi", member, "hosts open meetings with the one login (services.identity), so Jitsi holds no password of theirs: hand over the one login's with `npm run first-password`");
   if (!jitsi) throw new ProvisionError("jitsi", member, "Jitsi is not enabled in the config (services.jitsi.enabled)");
   const account = jitsi.accounts.find((a) => a.member === member);
   if (!account) {

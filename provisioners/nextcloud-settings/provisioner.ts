@@ -5,10 +5,10 @@
 // occ goes first because it is what exempts the service account from two-factor login:
 // on an instance where an older run enforced 2FA for `admin` without that exemption,
 // the service account's API calls are refused until occ has run.
-import { createHash } from "node:crypto";
 import { OIDC_SECRET_FINGERPRINT, USER_OIDC } from "../../stacks/services/nextcloud/oidc.ts";
 import { converge, ProvisionError, type Change, type ConvergeOptions, type ConvergeResult, type ServiceProvisioner } from "../model.ts";
 import { mapLimit } from "../runtime/concurrency.ts";
+import { secretFingerprint } from "../runtime/fingerprint.ts";
 import type { CallCounter } from "../runtime/http.ts";
 import type { NextcloudClient } from "../nextcloud/client.ts";
 import type { NextcloudSettingsDesired } from "./desired.ts";
@@ -42,8 +42,6 @@ export interface NextcloudSettingsClient {
   oidcClientSecret?: string;
 }
 
-/** What Bastide keeps to know the stored (encrypted) client secret is its own: SHA-256, hex. */
-export const secretFingerprint = (secret: string) => createHash("sha256").update(secret, "utf8").digest("hex");
 
 function oidcSecret(client: NextcloudSettingsClient): string {
   const secret = client.oidcClientSecret;

@@ -84,12 +84,14 @@ export interface SheetData {
     | false;
   /** `homeserver`: what the mobile apps ask for (Element web already knows it). */
   matrix: { url: string; homeserver: string; userId: string; space: string; rooms: { name: string; alias: string }[]; apps: AppLink[] } | false;
-  jitsi: { url: string; account: { username: string; jid: string } | false; apps: AppLink[] } | false;
+  /** `account`: a Prosody account (no identity provider); `host`: opens meetings with the one login. */
+  jitsi: { url: string; account: { username: string; jid: string } | false; host: boolean; apps: AppLink[] } | false;
   polls: { url: string } | false;
   /** `admin`: the member runs the services, whose admin pages only open through the VPN. */
   vpn: { tunnel: string; fileName: string; devices: string[]; apps: AppLink[]; admin: boolean } | false;
 }
-const SERVICE_SEPARATOR: Record<SheetLanguage, string> = { fr: " et ", en: " and " };
+/** "Nextcloud, Element et Jitsi Meet": the language's own list, from the runtime's ICU data. */
+const listOf = (names: string[], language: SheetLanguage) => new Intl.ListFormat(language, { style: "long", type: "conjunction" }).format(names);
 
 /** Names come from a YAML file: one line each, so they cannot fake lines of the sheet. */
 const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
@@ -143,8 +145,13 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
     const account = desired.jitsi.accounts.find((a) => a.member === member.id);
     if (isStaff(member) && !account) throw missing("Jitsi");
     const apps = appLinks("jitsi", language);
-    if (account) jitsi = { url: https(hostnames.meet), account: { username: account.username, jid: `${account.username}@${desired.jitsi.domain}` }, apps };
-    else if (options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false, apps };
+    if (account) jitsi = { url: https(hostnames.meet), account: { username: account.username, jid: `${account.username}@${desired.jitsi.domain}` }, host: false, apps };
+    else if (options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false, host: false, apps };
+  } else if (desired.identity?.meetingKey) {
+    // Meetings open with the identity provider's token: hosts are the members it gives a room claim.
+    const host = desired.identity.users.some((u) => u.username === member.id.toLowerCase() && u.meetingRooms !== undefined);
+    if (isStaff(member) && !host) throw missing("Jitsi");
+    if (host || options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false, host, apps: appLinks("jitsi", language) };
   }
 
   const devices = (desired.vpn?.peers ?? []).filter((p) => p.member === member.id).map((p) => p.device);
@@ -157,7 +164,7 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
         url: https(options.identity.host),
         accountUrl: `${https(options.identity.host)}/realms/${IDENTITY_REALM}/account`,
         username: member.id,
-        services: [nextcloud && "Nextcloud", matrix && "Element"].filter(Boolean).join(SERVICE_SEPARATOR[language]),
+        services: listOf([nextcloud && "Nextcloud", matrix && "Element", jitsi && jitsi.host && "Jitsi Meet"].filter((name): name is string => typeof name === "string"), language),
         byMail: options.identity.byMail,
         twoFactor: options.identity.twoFactor[member.role],
       }

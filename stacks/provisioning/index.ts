@@ -1,5 +1,6 @@
 // Provisioning inside `pulumi up`: after the containers are healthy, one dynamic
 // resource per service converges accounts, groups, calendars, rooms and peers.
+import { JWT_SECRET } from "../services/jitsi/login.ts";
 import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -57,6 +58,8 @@ export const RUNS_AFTER: Partial<Record<ProvisionedService, ProvisionedService[]
 export const OIDC_CLIENT_SECRETS: Partial<Record<ServiceName, string>> = {
   nextcloud: NEXTCLOUD_SECRETS.oidcClient,
   matrix: MATRIX_SECRETS.oidcClient,
+  // Jitsi's client is the meeting page, with no secret: this one is the realm key that signs its tokens (jitsi/login.ts).
+  jitsi: JWT_SECRET.name,
 };
 
 class ProvisioningResource extends pulumi.dynamic.Resource {

@@ -257,7 +257,13 @@ const DRIFTS: Drift[] = [
     change: (o) => ((value(o.prosodyOverlay) as Record<string, unknown>).muc_tombstones = true),
     fails: ["jitsi.memory-only [bastide-jitsi-prosody:/config/conf.d/bastide-privacy.cfg.lua]"],
   },
-  { what: "an account for a volunteer", change: (o) => value(o.jitsiAccounts)!.push("lea.moreau"), fails: ["jitsi.accounts [meet.jitsi]"] },
+  {
+    // The example's hosts come with the identity provider's token: a Prosody recreated with its
+    // own passwords would let in anyone it holds an account for.
+    what: "Prosody back on its own passwords",
+    change: (o) => (container(o, "bastide-jitsi-prosody").env.AUTH_TYPE = "internal"),
+    fails: ["jitsi.host-login [bastide-jitsi-prosody]"],
+  },
   {
     what: "share links without a password",
     change: (o) => ((value(o.nextcloudApi)!.shareLinks as { passwordEnforced: boolean }).passwordEnforced = false),
@@ -389,6 +395,22 @@ for (const drift of DRIFTS) {
     t.is(report.exitCode, 1);
   });
 }
+
+test("without the identity provider, hosts have Prosody accounts: one for a volunteer fails, and no token login is declared", (t) => {
+  const config = exampleAssociation((input) => (input.services.identity = { enabled: false }));
+  const declared = declaredState(config);
+  t.false(declared.jitsi!.tokenLogin);
+  const observed = faithful(config, declared);
+  t.deepEqual(failing(evaluate(declared, observed)), [], "as declared, every rule passes");
+  value(observed.jitsiAccounts)!.push("lea.moreau");
+  t.deepEqual(failing(evaluate(declared, observed)), ["jitsi.accounts [meet.jitsi]"]);
+  // With it (the example), no account is listed and none is judged: the login itself is.
+  const tokens = declaredState(example);
+  t.true(tokens.jitsi!.tokenLogin);
+  const checks = evaluate(tokens, faithful(example, tokens));
+  t.false(checks.some((c) => c.rule === "jitsi.accounts"));
+  t.deepEqual([...new Set(checks.filter((c) => c.rule === "jitsi.host-login").map((c) => c.subject))].sort(), ["bastide-jitsi-jicofo", "bastide-jitsi-prosody", "bastide-jitsi-web"]);
+});
 
 test("a source that cannot be read makes its checks unread, names itself, and the exit code 2", (t) => {
   const declared = declaredState(example);

@@ -40,8 +40,11 @@ const SHARED_SECRET = "fakeRegistrationSecret-dsr-0001";
 const MEMBER = "karim.benali";
 const noWait = async () => {};
 
-// The VPN and the polls run in containers: test/dsr/docker.test.ts covers them.
+// The VPN and the polls run in containers: test/dsr/docker.test.ts covers them. Without the
+// identity provider, so that hosts hold the Prosody account whose export and erasure are tested
+// here (with it, Prosody keeps nothing of theirs: stacks/services/jitsi/login.ts).
 const config: Association = exampleAssociation((input) => {
+  input.services.identity = { enabled: false };
   input.services.vpn = { enabled: false };
   input.services.polls = { enabled: false };
   for (const member of input.members) delete member.devices;

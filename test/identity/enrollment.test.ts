@@ -17,10 +17,10 @@ import { CREDENTIAL_ENV, IDENTITY_ADMIN } from "../../provisioners/first-passwor
 import { ENDPOINT_ENV } from "../../provisioners/first-password/connect.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { exampleAssociation, exampleInput } from "../support/association.ts";
-import { startKeycloak, type RealKeycloak } from "../support/keycloak.ts";
+import { CLIENT_SECRETS_FOR_TESTS, startKeycloak, type RealKeycloak } from "../support/keycloak.ts";
 import { runCommand } from "../support/cli.ts";
 
-const SECRETS = { nextcloud: "nextcloud-client-secret-for-tests", matrix: "matrix-client-secret-for-tests" };
+const SECRETS = CLIENT_SECRETS_FOR_TESTS;
 const NO_DEPARTURES = { disable: [], erase: [], enable: [] };
 
 let keycloak: RealKeycloak;

@@ -5,7 +5,9 @@ import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
 import { desiredIdentity, passwordPolicy, splitName } from "../../provisioners/identity/desired.ts";
 import { browserFlowSteps, roleCondition } from "../../provisioners/identity/flow.ts";
 import type { LiveIdentity } from "../../provisioners/identity/model.ts";
-import { bastideProfile, planIdentity, sameSteps } from "../../provisioners/identity/plan.ts";
+import { bastideProfile, clientMappers, clientRepresentation, planIdentity, sameSteps, userRepresentation } from "../../provisioners/identity/plan.ts";
+import { meetingKeyName } from "../../provisioners/identity/read.ts";
+import { MEETING_LOGIN } from "../../stacks/services/jitsi/login.ts";
 import { keyedSlice, unkeyedSlice } from "../../provisioners/slices.ts";
 import { hostnames } from "../../stacks/services/catalog.ts";
 import { exampleAssociation } from "../support/association.ts";
@@ -42,7 +44,63 @@ test("the file decides the realm: password length, lock-out, reset only with mai
 test("identity off: no identity slice, and a client only for the services that are on", (t) => {
   t.is(desiredState(exampleAssociation((input) => (input.services = { ...input.services, identity: { enabled: false } }))).identity, undefined);
   const noMatrix = desiredState(exampleAssociation((input) => (input.services = { ...input.services, matrix: { enabled: false } })));
-  t.deepEqual(noMatrix.identity!.clients.map((c) => c.clientId), ["nextcloud"]);
+  t.deepEqual(noMatrix.identity!.clients.map((c) => c.clientId), ["jitsi", "nextcloud"]);
+  const noJitsi = desiredState(exampleAssociation((input) => (input.services = { ...input.services, jitsi: { enabled: false } })));
+  t.deepEqual(noJitsi.identity!.clients.map((c) => c.clientId), ["matrix", "nextcloud"]);
+  t.is(noJitsi.identity!.meetingKey, undefined, "no meeting key without meetings");
+  t.true(noJitsi.identity!.users.every((u) => u.meetingRooms === undefined), "no room claim without meetings");
+});
+
+test("the meeting page's client: public, its tokens HS256 for Prosody, three hours, and a room claim for hosts only", (t) => {
+  const identity = desiredState(exampleAssociation()).identity!;
+  const jitsi = identity.clients.find((c) => c.clientId === MEETING_LOGIN.clientId)!;
+  const representation = clientRepresentation(jitsi);
+  t.like(representation, {
+    publicClient: true,
+    standardFlowEnabled: true,
+    implicitFlowEnabled: false,
+    directAccessGrantsEnabled: false,
+    redirectUris: ["https://visio.jardins-canal.localhost/static/bastide-login.html"],
+    webOrigins: ["https://visio.jardins-canal.localhost"],
+  });
+  t.like(representation.attributes, { "pkce.code.challenge.method": "S256", "access.token.signed.response.alg": "HS256", "access.token.lifespan": "10800" });
+  t.deepEqual(
+    clientMappers(jitsi).map((m) => m.config!["claim.name"] ?? m.config!["included.custom.audience"]),
+    ["room", "jitsi", "context.user.id", "context.user.name"],
+  );
+  t.true(clientMappers(jitsi).every((m) => m.config!["id.token.claim"] === "false" && m.config!["userinfo.token.claim"] === "false"), "the claims go in the access token only");
+  // The other clients keep their confidential shape and their claims.
+  const nextcloud = identity.clients.find((c) => c.clientId === "nextcloud")!;
+  t.like(clientRepresentation(nextcloud), { publicClient: false, webOrigins: [] });
+  t.is(clientRepresentation(nextcloud).attributes!["access.token.signed.response.alg"], undefined);
+  // Hosts are the admin and staff members (examples/association.yaml: claire admin, karim staff).
+  t.deepEqual(identity.users.map((u) => [u.username, u.role, u.meetingRooms]), [
+    ["claire.dubois", "admin", "*"],
+    ["karim.benali", "staff", "*"],
+    ["lea.moreau", "volunteer", undefined],
+    ["tom.martin", "volunteer", undefined],
+  ]);
+  t.deepEqual(identity.meetingKey, { name: MEETING_LOGIN.keyName, clientId: MEETING_LOGIN.clientId });
+});
+
+test("the meeting key: made when none carries the current secret's name, and the former ones removed", (t) => {
+  const desired: DesiredState = { ...desiredState(exampleAssociation()), departures: NO_DEPARTURES };
+  const keyChanges = (meetingKey: LiveIdentity["meetingKey"]) =>
+    planIdentity(desired, { realm: { realm: "bastide" }, groups: {}, users: {}, clients: {}, ...(meetingKey ? { meetingKey } : {}) })
+      .flatMap((c) => (c.kind === "key.delete" ? [`${c.kind} ${c.payload.id}`] : c.kind === "key.create" ? [`${c.kind} ${c.payload.name}`] : []));
+  t.deepEqual(keyChanges({ current: false, stale: [] }), [`key.create ${MEETING_LOGIN.keyName}`]);
+  t.deepEqual(keyChanges({ current: false, stale: ["k1"] }), [`key.create ${MEETING_LOGIN.keyName}`, "key.delete k1"]);
+  t.deepEqual(keyChanges({ current: true, stale: [] }), []);
+  t.not(meetingKeyName(MEETING_LOGIN.keyName, "secret-one"), meetingKeyName(MEETING_LOGIN.keyName, "secret-two"));
+  t.false(meetingKeyName(MEETING_LOGIN.keyName, "secret-one").includes("secret-one"), "the name carries a fingerprint, not the secret");
+});
+
+test("a member who stops hosting loses the room claim; the other attributes are kept", (t) => {
+  const [claire] = desiredState(exampleAssociation()).identity!.users;
+  const live = { username: "claire.dubois", attributes: { locale: ["fr"], bastide_role: ["admin"], bastide_meeting_rooms: ["*"], other: ["kept"] } };
+  t.deepEqual(userRepresentation(claire!, live).attributes, { locale: ["fr"], bastide_role: ["admin"], bastide_meeting_rooms: ["*"], other: ["kept"] });
+  const { meetingRooms: _rooms, ...notHosting } = claire!;
+  t.deepEqual(userRepresentation({ ...notHosting, role: "volunteer" }, live).attributes, { locale: ["fr"], bastide_role: ["volunteer"], other: ["kept"] });
 });
 
 test("the slice Pulumi stores is keyed by username, group and client id, and comes back the same", (t) => {

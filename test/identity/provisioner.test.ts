@@ -14,10 +14,10 @@ import { CallCounter } from "../../provisioners/runtime/http.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { FakeServer } from "../fakes/fake-server.ts";
-import { startKeycloak, type RealKeycloak } from "../support/keycloak.ts";
+import { CLIENT_SECRETS_FOR_TESTS, startKeycloak, type RealKeycloak } from "../support/keycloak.ts";
 
 let keycloak: RealKeycloak;
-const SECRETS = { nextcloud: "nextcloud-client-secret-for-tests", matrix: "matrix-client-secret-for-tests" };
+const SECRETS = CLIENT_SECRETS_FOR_TESTS;
 const NO_DEPARTURES = { disable: [], erase: [], enable: [] };
 const FAST_RETRY = { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 };
 

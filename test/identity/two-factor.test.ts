@@ -11,10 +11,10 @@ import { enrollMembers } from "../../provisioners/identity/enroll.ts";
 import { createIdentityClient, identityProvisioner } from "../../provisioners/identity/index.ts";
 import { converge } from "../../provisioners/model.ts";
 import { exampleAssociation } from "../support/association.ts";
-import { startKeycloak, type RealKeycloak } from "../support/keycloak.ts";
+import { CLIENT_SECRETS_FOR_TESTS, startKeycloak, type RealKeycloak } from "../support/keycloak.ts";
 import { authorizationRequest, LoginBrowser, type LoginMember } from "../support/keycloak-login.ts";
 
-const SECRETS = { nextcloud: "nextcloud-client-secret-for-tests", matrix: "matrix-client-secret-for-tests" };
+const SECRETS = CLIENT_SECRETS_FOR_TESTS;
 const NO_DEPARTURES = { disable: [], erase: [], enable: [] };
 
 let keycloak: RealKeycloak;

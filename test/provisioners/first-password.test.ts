@@ -41,7 +41,8 @@ import { deployedStackState, runCommand } from "../support/cli.ts";
 import { signIn, startLocalProsody, type LocalProsody } from "../support/prosody.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const example = exampleAssociation();
+/** Passwords per service exist without the identity provider (with it: test/identity/enrollment.test.ts). */
+const example = exampleAssociation((input) => (input.services.identity = { enabled: false }));
 const desired = desiredState(example);
 const SERVER_NAME = desired.matrix!.serverName;
 // Fake credentials, for tests only.

@@ -1,8 +1,12 @@
 // Jitsi accounts: the plan alone (pure), then the provisioner against real servers that the
 // tests start: Debian's Prosody on this machine (prosodyctl as the prosody user), and the same
 // Prosody in a container of a real Docker engine, driven through dockerode exec.
+// Hosts have Prosody accounts only without the identity provider (with it, they come with its
+// token: stacks/services/jitsi/login.ts), so the association here has it off.
 import test from "ava";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { stringify } from "yaml";
 import { join } from "node:path";
 import { desiredState, type DesiredState } from "../../provisioners/desired.ts";
 import { EMPTY_LEDGER, reconcileDepartures, type Ledger } from "../../provisioners/departures.ts";
@@ -32,15 +36,17 @@ import { staffAccount } from "../../provisioners/jitsi/handover.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import { XMPP } from "../../stacks/services/jitsi/blueprint.ts";
 import type { Association } from "../../stacks/config/schema.ts";
-import { exampleAssociation } from "../support/association.ts";
+import { exampleAssociation, exampleInput } from "../support/association.ts";
 import { startDockerEngine, type DockerEngine } from "../support/docker.ts";
 import { runCommand } from "../support/cli.ts";
 import { prosodyTestImage, signIn, startLocalProsody, startProsodyContainer, type LocalProsody, type ProsodyContainer } from "../support/prosody.ts";
 
 const DOMAIN = XMPP.domain;
 const STAFF = ["claire.dubois", "karim.benali"];
-const example = exampleAssociation();
+const identityOff = (input: Record<string, any>) => (input.services.identity = { enabled: false });
+const example = exampleAssociation(identityOff);
 const withoutKarim = exampleAssociation((input) => {
+  identityOff(input);
   input.members = input.members.filter((m: { id: string }) => m.id !== "karim.benali");
 });
 
@@ -84,9 +90,22 @@ test("plan: a staff member back in the config gets an account again; no Jitsi, n
   const back: DesiredState = { ...desiredState(example), departures: { disable: [], erase: [], enable: ["karim.benali"] } };
   t.deepEqual(kinds(planJitsi(back, live(["claire.dubois"]))), ["account.create karim.benali"]);
   const noJitsi = exampleAssociation((input) => {
+    identityOff(input);
     input.services.jitsi = { enabled: false };
   });
   t.deepEqual(planJitsi(desiredState(noJitsi), live(["claire.dubois"])), []);
+});
+
+test("with the identity provider, Prosody holds no host account: nothing to plan, nothing read, no password to hand over", async (t) => {
+  const desired = desiredState(exampleAssociation());
+  t.is(desired.jitsi, undefined, "the example has the identity provider on");
+  t.deepEqual(planJitsi(desired, live(["claire.dubois"])), []);
+  const calls: string[][] = [];
+  const commands: ProsodyCommands = { where: "nowhere", prosodyctl: async (args) => (calls.push([...args]), { exitCode: 0, stdout: "", stderr: "" }) };
+  const result = await converge(jitsiProvisioner, desired, { commands }, { concurrency: 1 });
+  t.deepEqual(result.planned, []);
+  t.deepEqual(calls, [], "no prosodyctl call");
+  t.throws(() => staffAccount(desired, "claire.dubois"), { instanceOf: ProvisionError, message: /hosts open meetings with the one login .*npm run first-password/ });
 });
 
 test("the member list is read from prosodyctl's output, among its warnings and banners", (t) => {
@@ -122,6 +141,15 @@ test("passwords: new accounts get 256 random bits; handed-over ones are readable
 });
 
 /** Runs `npm run jitsi-password -- ...`'s program, on a pseudo-terminal when `tty`. */
+/** The example association, identity provider off, as a file the command can read. */
+function identityOffFile(): string {
+  const input = exampleInput();
+  identityOff(input);
+  const file = join(mkdtempSync(join(tmpdir(), "bastide-jitsi-")), "association.yaml");
+  writeFileSync(file, stringify(input));
+  return file;
+}
+
 const passwordCli = (args: string[], options: { tty: boolean; env?: Record<string, string> }) => runCommand("provisioners/jitsi/password-cli.ts", args, options);
 
 test("the password command shows a password on a terminal only, in the association's language", async (t) => {
@@ -307,7 +335,8 @@ test.serial("Docker: the same provisioning through dockerode exec, in a containe
     t.is(counter.reads("jitsi"), 1);
 
     // The admin's command, on a terminal (script(1) gives it one): the password it shows signs in.
-    const shown = await passwordCli(["claire.dubois"], { tty: true, env: { DOCKER_HOST: `unix://${engine.socketPath}` } });
+    // (An association without the identity provider: with it, hosts have no Prosody password.)
+    const shown = await passwordCli(["claire.dubois", identityOffFile()], { tty: true, env: { DOCKER_HOST: `unix://${engine.socketPath}` } });
     t.is(shown.status, 0, shown.output);
     const password = shown.output.match(/^\s+([a-z2-9]{5}(?:-[a-z2-9]{5}){3})\s*$/m)?.[1];
     t.truthy(password, shown.output);

@@ -15,7 +15,7 @@ import { isTwoFactorEnforcedFor, occTarget, parseConfigValue, parseTwoFactorStat
 import { NEXTCLOUD_ADMIN_USER } from "../../stacks/services/nextcloud/blueprint.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { APP_PASSWORD, isCommand, loadRecording, OIDC_CLIENT_SECRETS, SERVICE_PASSWORD, SERVICE_USER, startRecordedNextcloud, type RecordedHttp, type RecordedNextcloud } from "../fakes/recorded-nextcloud.ts";
-import { secretFingerprint } from "../../provisioners/nextcloud-settings/provisioner.ts";
+import { secretFingerprint } from "../../provisioners/runtime/fingerprint.ts";
 import { oidcProviderCommand } from "../../stacks/services/nextcloud/oidc.ts";
 
 // The provisioning recordings were made with no identity provider: Nextcloud's own logins, as

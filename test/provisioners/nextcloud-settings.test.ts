@@ -41,7 +41,7 @@ import { oidcOccSettings } from "../../provisioners/nextcloud-settings/desired.t
 import { oidcProviderCommand } from "../../stacks/services/nextcloud/oidc.ts";
 import { parseOidcProvider, type OidcProviderState } from "../../provisioners/nextcloud-settings/occ.ts";
 import { nothingSet, sameOidcProvider } from "../../provisioners/nextcloud-settings/plan.ts";
-import { secretFingerprint } from "../../provisioners/nextcloud-settings/provisioner.ts";
+import { secretFingerprint } from "../../provisioners/runtime/fingerprint.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_OCC, NEXTCLOUD_TWO_FACTOR_GROUP, nextcloudOccSettings } from "../../stacks/services/nextcloud/blueprint.ts";
 import type { Association } from "../../stacks/config/schema.ts";

@@ -131,7 +131,7 @@ test("a staff member's sheet lists the Jitsi account and the VPN devices, handed
   const sheet = await sheetOf("karim.benali");
   const data = sheetData(member(withoutIdentity(), "karim.benali"), desiredState(withoutIdentity()), welcomeOptions(withoutIdentity()));
   const { apps: jitsiApps, ...jitsi } = data.jitsi || {};
-  t.deepEqual(jitsi, { url: URLS.jitsi, account: { username: "karim.benali", jid: "karim.benali@meet.jitsi" } });
+  t.deepEqual(jitsi, { url: URLS.jitsi, account: { username: "karim.benali", jid: "karim.benali@meet.jitsi" }, host: false });
   t.deepEqual(jitsiApps?.map((a) => a.platform), ["Android (Google Play)", "Android (F-Droid)", "iPhone, iPad (App Store)"], "on a computer, the browser");
   t.deepEqual(data.vpn, {
     tunnel: "jardins-canal",
@@ -394,14 +394,22 @@ test("one login, in English", async (t) => {
   }
 });
 
-test("one login: staff keep Jitsi's own account, and the sheet says it is apart from the one login", async (t) => {
+test("one login: staff open meetings with it, and no Jitsi password is handed over; volunteers join as guests", async (t) => {
+  const config = exampleAssociation();
+  const karim = sheetData(member(config, "karim.benali"), desiredState(config), welcomeOptions(config));
+  const { apps: _karimApps, ...karimJitsi } = karim.jitsi || {};
+  t.deepEqual(karimJitsi, { url: URLS.jitsi, account: false, host: true });
+  t.is(karim.identity && karim.identity.services, "Nextcloud, Element et Jitsi Meet");
   for (const body of both(await oneLoginSheet("karim.benali"))) {
-    t.true(body.includes("avec ce compte Jitsi : il garde son propre mot de passe, distinct de votre connexion unique"));
-    t.true(body.includes(`mot de passe provisoire pour Jitsi, ${HANDED_FR}`));
-    t.is(body.split(HANDED_FR).length - 1, 2, "the one login and Jitsi");
+    t.true(body.includes("Pour ouvrir une réunion, connectez-vous quand Jitsi vous le demande : vous arrivez sur la page de votre connexion unique"));
+    t.false(body.includes("mot de passe provisoire pour Jitsi"));
+    t.is(body.split(HANDED_FR).length - 1, 1, "one password handed over: the one login's");
   }
-  for (const body of both(await oneLoginSheet("karim.benali", undefined, "en")))
-    t.true(body.includes("with this Jitsi account: it keeps its own password, apart from your one login"));
+  for (const body of both(await oneLoginSheet("karim.benali", undefined, "en"))) t.true(body.includes("To open a meeting, sign in when Jitsi asks: you land on your one login's page"));
+  const lea = sheetData(member(config, "lea.moreau"), desiredState(config), welcomeOptions(config));
+  const { apps: _leaApps, ...leaJitsi } = lea.jitsi || {};
+  t.deepEqual(leaJitsi, { url: URLS.jitsi, account: false, host: false });
+  for (const body of both(await oneLoginSheet("lea.moreau"))) t.true(body.includes("Vous n'avez pas besoin de compte : ouvrez le lien de réunion"));
 });
 
 test("one login: a role that may skip the second factor is advised to add one; the others still must", async (t) => {

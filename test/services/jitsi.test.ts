@@ -34,6 +34,7 @@ import { contract as jicofoContract } from "../../stacks/services/upstream/jitsi
 import { contract as jvbContract } from "../../stacks/services/upstream/jitsi-jvb.ts";
 import { contract as prosodyContract } from "../../stacks/services/upstream/jitsi-prosody.ts";
 import { contract as webContract } from "../../stacks/services/upstream/jitsi-web.ts";
+import { JWT_SECRET, MEETING_LOGIN } from "../../stacks/services/jitsi/login.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { ensureImportedImage, removeContainer, startDockerEngine, waitUntil } from "../support/docker.ts";
 import { signIn, startLocalProsody, type XmppSession } from "../support/prosody.ts";
@@ -53,6 +54,8 @@ const recordingOn = withJitsi({
 const guestsOff = withJitsi({ guests: { allowed: false } });
 const lowBandwidthOff = withJitsi({ lowBandwidth: { enabled: false } });
 const dialInOn = withJitsi({ dialIn: { enabled: true, numbersUrl: "https://telephonie.example.eu/jitsi/numeros" } });
+/** Without the identity provider: hosts sign in to Prosody with their own account, as before it. */
+const identityOff = exampleAssociation((input) => (input.services.identity = { enabled: false }));
 const tinyScreens = withJitsi({ lowBandwidth: { maxResolution: 180, lastN: 2, startMutedAfter: 3 } });
 
 const blueprintOf = (config: Association, publicAddress?: string): ServiceBlueprint => {
@@ -66,7 +69,7 @@ const containerOf = (blueprint: ServiceBlueprint, name: string): ContainerBluepr
 };
 const envOf = (config: Association, name: string) => containerOf(blueprintOf(config), name).env ?? {};
 
-const FAKE_SECRETS = { [SECRETS.jicofo]: "FakeJicofoSecret4242", [SECRETS.jvb]: "FakeJvbSecret1717" };
+const FAKE_SECRETS = { [SECRETS.jicofo]: "FakeJicofoSecret4242", [SECRETS.jvb]: "FakeJvbSecret1717", [JWT_SECRET.name]: "FakeMeetingTokenKey9090" };
 const fileOf = (config: Association, path: string) => {
   const file = blueprintOf(config).files(FAKE_SECRETS).find((f) => f.path === path);
   if (!file) throw new Error(`no rendered file ${path}`);
@@ -361,9 +364,15 @@ test("a secure domain for staff, guests per the config, TLS left to the proxy", 
   const web = envOf(example, "web");
   const prosody = envOf(example, "prosody");
   for (const env of [web, prosody]) t.like(env, { ENABLE_AUTH: "1", ENABLE_GUESTS: "1" });
-  // The web image reads no AUTH_TYPE (upstream/jitsi-web.ts); Prosody and jicofo do.
-  t.like(prosody, { AUTH_TYPE: "internal" });
-  t.like(envOf(example, "jicofo"), { ENABLE_AUTH: "1", AUTH_TYPE: "internal" });
+  // The web image reads no AUTH_TYPE (upstream/jitsi-web.ts); Prosody and jicofo do. With the
+  // identity provider (the example), hosts come with its token (jitsi/login.ts).
+  t.like(prosody, { AUTH_TYPE: "jwt", JWT_APP_ID: MEETING_LOGIN.clientId, JWT_ACCEPTED_ISSUERS: "https://connexion.jardins-canal.localhost/realms/bastide" });
+  t.like(envOf(example, "jicofo"), { ENABLE_AUTH: "1", AUTH_TYPE: "jwt" });
+  t.is(web.TOKEN_AUTH_URL, "https://visio.jardins-canal.localhost/static/bastide-login.html?state={state}");
+  // Without it, hosts have a Prosody account, and nothing of the token login is set.
+  t.like(envOf(identityOff, "prosody"), { ENABLE_AUTH: "1", AUTH_TYPE: "internal" });
+  t.like(envOf(identityOff, "jicofo"), { ENABLE_AUTH: "1", AUTH_TYPE: "internal" });
+  for (const name of ["prosody", "jicofo", "web"]) t.false(Object.keys(envOf(identityOff, name)).some((k) => k.startsWith("JWT_") || k === "TOKEN_AUTH_URL"), name);
   t.like(prosody, { ENABLE_LOBBY: "1", ENABLE_RECORDING: "0" });
   t.like(web, {
     PUBLIC_URL: "https://visio.jardins-canal.localhost",
@@ -413,12 +422,16 @@ test("the bridge advertises the server's public address, and asks no STUN server
 });
 
 test("generated passwords reach the containers only as secret environment variables", (t) => {
-  const blueprint = blueprintOf(example);
-  t.deepEqual(blueprint.secrets, [
+  const withoutTokens = blueprintOf(identityOff);
+  t.deepEqual(withoutTokens.secrets, [
     { name: SECRETS.jicofo, length: 32 },
     { name: SECRETS.jvb, length: 32 },
   ]);
-  t.deepEqual(containerOf(blueprint, "prosody").secretEnv, { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb });
+  t.deepEqual(containerOf(withoutTokens, "prosody").secretEnv, { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb });
+  // With the identity provider, Prosody also gets the secret the meeting tokens are signed with.
+  const blueprint = blueprintOf(example);
+  t.deepEqual(blueprint.secrets, [{ name: SECRETS.jicofo, length: 32 }, { name: SECRETS.jvb, length: 32 }, JWT_SECRET]);
+  t.deepEqual(containerOf(blueprint, "prosody").secretEnv, { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb, JWT_APP_SECRET: JWT_SECRET.name });
   t.deepEqual(containerOf(blueprint, "jicofo").secretEnv, { JICOFO_AUTH_PASSWORD: SECRETS.jicofo });
   t.deepEqual(containerOf(blueprint, "jvb").secretEnv, { JVB_AUTH_PASSWORD: SECRETS.jvb });
   t.is(containerOf(blueprint, "web").secretEnv, undefined);
@@ -426,9 +439,10 @@ test("generated passwords reach the containers only as secret environment variab
 });
 
 test("no secret value appears in any rendered file, whatever the config", (t) => {
-  for (const config of [example, recordingOn, guestsOff, lowBandwidthOff, dialInOn]) {
+  for (const config of [example, recordingOn, guestsOff, lowBandwidthOff, dialInOn, identityOff]) {
     const files = blueprintOf(config).files(FAKE_SECRETS);
-    t.deepEqual(files.map((f) => `${f.container}:${f.path}`), [`web:${WEB_CONFIG_PATH}`, `prosody:${PROSODY_OVERLAY_PATH}`, `prosody:${LOBBY_MODULE_PATH}`]);
+    const loginPage = config.services.identity.enabled ? [`web:${MEETING_LOGIN.containerPath}`] : [];
+    t.deepEqual(files.map((f) => `${f.container}:${f.path}`), [`web:${WEB_CONFIG_PATH}`, `prosody:${PROSODY_OVERLAY_PATH}`, `prosody:${LOBBY_MODULE_PATH}`, ...loginPage]);
     for (const file of files) {
       t.false(file.holdsSecrets);
       t.is(file.mode, "0644", "readable by the images' unprivileged user");

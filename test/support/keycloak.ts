@@ -20,6 +20,17 @@ export const KEYCLOAK_VERSION = /:(\d+\.\d+\.\d+)$/.exec(IMAGES.keycloak)?.[1] ?
 const REPOSITORY = new URL("../..", import.meta.url).pathname;
 const START_TIMEOUT_MS = 180_000;
 
+/**
+ * The secrets the stack would pass the identity provisioner (connection.clientSecrets), fixed
+ * for tests: each relying party's client secret, and Jitsi's meeting-token key (64 characters,
+ * as the Jitsi blueprint generates it: jitsi/login.ts JWT_SECRET).
+ */
+export const CLIENT_SECRETS_FOR_TESTS = {
+  nextcloud: "nextcloud-client-secret-for-tests",
+  matrix: "matrix-client-secret-for-tests",
+  jitsi: "jitsiMeetingKeyForTests0123456789abcdefghijklmnopqrstuvwxyzABCDE",
+} as const;
+
 export interface RealKeycloak {
   /** e.g. http://127.0.0.1:41234 */
   url: string;

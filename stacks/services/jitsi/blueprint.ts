@@ -18,6 +18,8 @@ import { IMAGES } from "../images.ts";
 import { json, render } from "../../platform/templates.ts";
 import type { JitsiSettings } from "./settings.ts";
 import { JITSI_USER, RUN_TMPFS_OPTIONS } from "./upstream-base.ts";
+import { issuerOf } from "../identity/blueprint.ts";
+import { JWT_SECRET, MEETING_LOGIN, meetingLoginPage, tokenAuthUrl } from "./login.ts";
 
 /** Internal XMPP names; they never leave the service's networks. */
 export const XMPP = {
@@ -102,6 +104,23 @@ const curlHealth = (url: string, startPeriodSeconds: number) => ({
 const prosodyHost = containerName("jitsi", "prosody");
 
 const guestsEnv = (settings: JitsiSettings) => ({ ENABLE_GUESTS: settings.guests.allowed ? "1" : "0" });
+
+/** With the identity provider, hosts come with a token it signed (login.ts); without it, with a Prosody account. */
+const tokenLogin = (config: Association) => config.services.identity.enabled;
+const authType = (config: Association) => (tokenLogin(config) ? "jwt" : "internal");
+
+/**
+ * Prosody's token check (docker-jitsi-meet prosody/rootfs/defaults/conf.d/jitsi-meet.cfg.lua
+ * lines 85-86 and 125-138 at stable-11146-2): app_id, the shared secret, and the one issuer it
+ * accepts, the realm's. Audiences stay upstream's "*": the key signs this client's tokens only.
+ */
+function tokenEnv(config: Association, identityHost: string): { env: Record<string, string>; secretEnv: Record<string, string> } {
+  if (!tokenLogin(config)) return { env: {}, secretEnv: {} };
+  return {
+    env: { JWT_APP_ID: MEETING_LOGIN.clientId, JWT_ACCEPTED_ISSUERS: issuerOf(identityHost) },
+    secretEnv: { JWT_APP_SECRET: JWT_SECRET.name },
+  };
+}
 
 /** A setting of the web app's config object; `merge` keeps the keys the image already set there. */
 export interface WebSetting {
@@ -195,6 +214,7 @@ export function lobbyModule(): string {
 function containers(config: Association, { profile, hostnames, publicAddress }: BlueprintContext): ContainerBlueprint[] {
   const settings = config.services.jitsi;
   const publicUrl = `https://${hostnames.meet}`;
+  const token = tokenEnv(config, hostnames.identity);
   // Each image gets only the variables it reads (upstream/jitsi-*.ts lists them with their source).
   return [
     {
@@ -210,7 +230,8 @@ function containers(config: Association, { profile, hostnames, publicAddress }: 
         XMPP_MUC_DOMAIN: XMPP.mucDomain,
         XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain,
         ENABLE_AUTH: "1",
-        AUTH_TYPE: "internal",
+        AUTH_TYPE: authType(config),
+        ...token.env,
         ...guestsEnv(settings),
         PUBLIC_URL: publicUrl,
         // Loads jitsi-meet's lobby module; Bastide's own module, on the rooms' component, turns it on in every room.
@@ -218,7 +239,7 @@ function containers(config: Association, { profile, hostnames, publicAddress }: 
         XMPP_MUC_MODULES: LOBBY_MODULE,
         ENABLE_RECORDING: "0",
       },
-      secretEnv: { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb },
+      secretEnv: { JICOFO_AUTH_PASSWORD: SECRETS.jicofo, JVB_AUTH_PASSWORD: SECRETS.jvb, ...token.secretEnv },
       volumes: [{ volume: "accounts", path: PROSODY_DATA_VOLUME_PATH }],
       files: [PROSODY_OVERLAY_PATH, LOBBY_MODULE_PATH],
       networks: ["internal"],
@@ -236,7 +257,8 @@ function containers(config: Association, { profile, hostnames, publicAddress }: 
         XMPP_MUC_DOMAIN: XMPP.mucDomain,
         XMPP_INTERNAL_MUC_DOMAIN: XMPP.internalMucDomain,
         ENABLE_AUTH: "1",
-        AUTH_TYPE: "internal",
+        // JWT: jicofo trusts the users Prosody let in with a token (jicofo.conf lines 49-60).
+        AUTH_TYPE: authType(config),
         ENABLE_RECORDING: "0",
         XMPP_SERVER: prosodyHost,
         JICOFO_MAX_MEMORY: javaHeap(MEMORY.jicofo[profile]),
@@ -294,8 +316,9 @@ function containers(config: Association, { profile, hostnames, publicAddress }: 
         ENABLE_LIVESTREAMING: "0",
         // Participants check their devices, name and any recording notice before joining.
         ENABLE_PREJOIN_PAGE: "1",
+        ...(tokenLogin(config) ? { TOKEN_AUTH_URL: tokenAuthUrl(hostnames.meet) } : {}),
       },
-      files: [WEB_CONFIG_PATH],
+      files: tokenLogin(config) ? [WEB_CONFIG_PATH, MEETING_LOGIN.containerPath] : [WEB_CONFIG_PATH],
       networks: ["edge", "internal"],
       healthcheck: curlHealth(`http://127.0.0.1:${WEB_PORT}/`, 30),
       dependsOn: ["jvb"],
@@ -314,18 +337,20 @@ export const jitsi: ServiceModule = {
       {
         name: "accounts",
         path: PROSODY_DATA_VOLUME_PATH,
-        holds: "Prosody's data folder: staff meeting accounts (user names and salted password hashes); meetings themselves are never stored",
+        holds: tokenLogin(config)
+          ? "Prosody's data folder: the accounts of Jitsi's own components (hosts sign in with the identity provider's token); meetings themselves are never stored"
+          : "Prosody's data folder: staff meeting accounts (user names and salted password hashes); meetings themselves are never stored",
       },
     ],
-    secrets: [
-      { name: SECRETS.jicofo, length: 32 },
-      { name: SECRETS.jvb, length: 32 },
-    ],
+    secrets: [{ name: SECRETS.jicofo, length: 32 }, { name: SECRETS.jvb, length: 32 }, ...(tokenLogin(config) ? [JWT_SECRET] : [])],
     routes: [{ host: context.hostnames.meet, upstream: `${containerName("jitsi", "web")}:${WEB_PORT}` }],
     files: () => [
       { container: "web", path: WEB_CONFIG_PATH, content: webConfig(config), holdsSecrets: false, mode: "0644" },
       { container: "prosody", path: PROSODY_OVERLAY_PATH, content: prosodyOverlay(), holdsSecrets: false, mode: "0644" },
       { container: "prosody", path: LOBBY_MODULE_PATH, content: lobbyModule(), holdsSecrets: false, mode: "0644" },
+      ...(tokenLogin(config)
+        ? [{ container: "web", path: MEETING_LOGIN.containerPath, content: meetingLoginPage(config, context.hostnames.meet, issuerOf(context.hostnames.identity)), holdsSecrets: false, mode: "0644" }]
+        : []),
     ],
   }),
 };

@@ -5,6 +5,7 @@ import type { Association } from "../../config/schema.ts";
 import { RECIPIENTS, type DataCategory, type ProcessingActivity, MAY_REVEAL_SENSITIVE_DATA } from "../../../policies/rgpd/model.ts";
 import { fixedRetention } from "../../../policies/rgpd/settings.ts";
 import { ARCHIVE_EXPIRY, LOBBY_MODULE, PROSODY_DATA_PATH, PROSODY_OVERLAY_PATH, XMPP } from "./blueprint.ts";
+import { MEETING_LOGIN } from "./login.ts";
 
 export const activity: ProcessingActivity = {
   service: "jitsi",
@@ -88,7 +89,7 @@ export function register(config: Association): DataCategory[] {
       },
       auditable: true,
     },
-    {
+    config.services.identity.enabled ? hostTokens : {
       id: "jitsi.accounts",
       service: "jitsi",
       name: { fr: "Comptes des animateurs (XMPP)", en: "Hosts' accounts (XMPP)" },
@@ -119,3 +120,37 @@ export function register(config: Association): DataCategory[] {
     },
   ];
 }
+
+/** With the identity provider, hosts hold a token it signs instead of an account (login.ts). */
+const hostTokens: DataCategory = {
+  id: "jitsi.accounts",
+  service: "jitsi",
+  name: { fr: "Jetons des animateurs", en: "Hosts' tokens" },
+  data: {
+    fr: "identifiant et prénom du membre « admin » ou « staff », dans un jeton signé par le fournisseur d'identité",
+    en: "id and first name of the admin or staff member, in a token signed by the identity provider",
+  },
+  purpose: { fr: "Réserver l'ouverture des salles aux membres habilités, avec leur connexion unique.", en: "Keep the opening of rooms to authorised members, with their one login." },
+  legalBasis: {
+    article: "b",
+    justification: { fr: "rôle d'animateur confié au membre dans l'association", en: "the host role the association gives the member" },
+  },
+  dataSubjects: ["staff"],
+  recipients: [{ fr: "les participants de la réunion (prénom affiché)", en: "the meeting's participants (first name shown)" }],
+  retention: fixedRetention(
+    { kind: "session", until: { fr: `l'expiration du jeton, ${MEETING_LOGIN.tokenLifetimeSeconds / 3600} heures après sa délivrance`, en: `the token's expiry, ${MEETING_LOGIN.tokenLifetimeSeconds / 3600} hours after it is issued` } },
+    `Keycloak client ${MEETING_LOGIN.clientId}: access.token.lifespan = ${MEETING_LOGIN.tokenLifetimeSeconds}`,
+    {
+      fr: "Prosody ne garde aucun compte d'animateur ; le jeton reste dans l'historique du navigateur de l'animateur, dans l'adresse de la réunion.",
+      en: "Prosody keeps no host account; the token stays in the host's browser history, in the meeting's address.",
+    },
+  ),
+  enforcedBy: {
+    how: {
+      fr: "Prosody n'accepte que les jetons signés par la clé de réunion du fournisseur d'identité et portant une salle, que seuls les membres « admin » et « staff » reçoivent.",
+      en: "Prosody accepts only tokens signed with the identity provider's meeting key and carrying a room, which only admin and staff members get.",
+    },
+    mechanism: `Prosody AUTH_TYPE=jwt, JWT_ACCEPTED_ISSUERS = the realm; Keycloak user attribute ${MEETING_LOGIN.roomsAttribute} (room claim) for admin and staff only`,
+  },
+  auditable: true,
+};

@@ -46,7 +46,7 @@ export const contract: ImageContract = {
     ],
     source: dockerJitsiMeet("jicofo/rootfs/defaults/jicofo.conf"),
     note:
-      "jicofo.conf: ENABLE_AUTH line 1, AUTH_TYPE 4, ENABLE_RECORDING 7, XMPP_AUTH_DOMAIN 35, XMPP_MUC_DOMAIN 36, " +
+      "jicofo.conf: ENABLE_AUTH line 1, AUTH_TYPE 4 (jwt: authentication type JWT, lines 49-60), ENABLE_RECORDING 7, XMPP_AUTH_DOMAIN 35, XMPP_MUC_DOMAIN 36, " +
       "XMPP_INTERNAL_MUC_DOMAIN 37, XMPP_DOMAIN 38, XMPP_SERVER 41, JICOFO_AUTH_PASSWORD 315. JICOFO_MAX_MEMORY is read by " +
       "the jicofo package's jicofo.sh (jicofo/rootfs/etc/s6-overlay/scripts/jicofo line 4) and passed by upstream's compose " +
       "file (docker-compose.yml line 412), as is TZ (line 438).",

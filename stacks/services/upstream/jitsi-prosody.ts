@@ -55,12 +55,16 @@ export const contract: ImageContract = {
       "XMPP_MUC_MODULES",
       "JICOFO_AUTH_PASSWORD",
       "JVB_AUTH_PASSWORD",
+      "JWT_APP_ID",
+      "JWT_APP_SECRET",
+      "JWT_ACCEPTED_ISSUERS",
     ],
     source: dockerJitsiMeet("prosody/rootfs/defaults/conf.d/jitsi-meet.cfg.lua"),
     note:
       "jitsi-meet.cfg.lua: AUTH_TYPE line 1, ENABLE_AUTH 6, ENABLE_GUESTS 11, ENABLE_LOBBY 13, ENABLE_RECORDING 17, PUBLIC_URL 40, " +
       "XMPP_AUTH_DOMAIN 48, XMPP_DOMAIN 49, XMPP_GUEST_DOMAIN 50, XMPP_INTERNAL_MUC_DOMAIN 51, XMPP_MUC_DOMAIN 52, " +
-      "XMPP_MUC_MODULES 313-314 (added to the main MUC component's modules_enabled); scripts/config: JICOFO_AUTH_PASSWORD line 61, " +
+      "XMPP_MUC_MODULES 313-314 (added to the main MUC component's modules_enabled); with AUTH_TYPE jwt: JWT_ACCEPTED_ISSUERS " +
+      "85-86 (asap_accepted_issuers), JWT_APP_SECRET 4 and 131-132 (app_secret; line 4 passes it through toBool, which jitsi/tpl v1.5.0 func.go lines 46-60 makes true for any non-empty string that is not a boolean word, as a 64-character generated secret is), JWT_APP_ID 130 (app_id); scripts/config: JICOFO_AUTH_PASSWORD line 61, " +
       "JVB_AUTH_PASSWORD 79; TZ is read by the C library, and upstream's compose file passes it (docker-compose.yml line 330).",
   },
   ports: {

@@ -28,9 +28,12 @@ export const contract: ImageContract = {
     note: "Nothing to keep once TLS is left to the proxy: the config is regenerated into /run/web/config at every start.",
   },
   configPaths: {
-    value: ["/config/custom-config.js"],
+    value: ["/config/custom-config.js", "/usr/share/jitsi-meet/static"],
     source: dockerJitsiMeet("web/rootfs/etc/s6-overlay/scripts/config", "143-144"),
-    note: "/config is copied into /run/web/config (line 7); custom-config.js, if there, is appended to config.js (lines 143-144).",
+    note:
+      "/config is copied into /run/web/config (line 7); custom-config.js, if there, is appended to config.js (lines 143-144). " +
+      "nginx serves /static/* from /usr/share/jitsi-meet/static/ (web/rootfs/defaults/meet.conf lines 68-70), where Bastide's " +
+      "meeting login page goes (stacks/services/jitsi/login.ts).",
   },
   env: {
     value: [
@@ -49,11 +52,12 @@ export const contract: ImageContract = {
       "ENABLE_RECORDING",
       "ENABLE_LIVESTREAMING",
       "ENABLE_PREJOIN_PAGE",
+      "TOKEN_AUTH_URL",
     ],
     source: dockerJitsiMeet("web/rootfs/defaults/system-config.js"),
     note:
       "system-config.js: ENABLE_AUTH line 3, ENABLE_GUESTS 5, XMPP_GUEST_DOMAIN 10, XMPP_MUC_DOMAIN 11; settings-config.js: " +
-      "ENABLE_PREJOIN_PAGE 10, ENABLE_RECORDING 13, ENABLE_LIVESTREAMING 15, PUBLIC_URL 37; meet.conf: XMPP_DOMAIN 5, " +
+      "ENABLE_PREJOIN_PAGE 10, ENABLE_RECORDING 13, TOKEN_AUTH_URL 397-399 (config.tokenAuthUrl), ENABLE_LIVESTREAMING 15, PUBLIC_URL 37; meet.conf: XMPP_DOMAIN 5, " +
       "XMPP_BOSH_URL_BASE 6; default: ENABLE_HTTP_REDIRECT 8, DISABLE_HTTPS 15; ssl.conf: ENABLE_LETSENCRYPT 7, ENABLE_HSTS 26 " +
       "(all under web/rootfs/defaults/). TZ is passed by upstream's compose file (docker-compose.yml line 156). The image " +
       "reads neither AUTH_TYPE, XMPP_AUTH_DOMAIN nor XMPP_INTERNAL_MUC_DOMAIN.",
