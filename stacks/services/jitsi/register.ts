@@ -127,7 +127,7 @@ const hostTokens: DataCategory = {
   service: "jitsi",
   name: { fr: "Jetons des animateurs", en: "Hosts' tokens" },
   data: {
-    fr: "identifiant et prénom du membre « admin » ou « staff », dans un jeton signé par le fournisseur d'identité",
+    fr: "identifiant et prénom du membre administrateur ou animateur, dans un jeton signé par le fournisseur d'identité",
     en: "id and first name of the admin or staff member, in a token signed by the identity provider",
   },
   purpose: { fr: "Réserver l'ouverture des salles aux membres habilités, avec leur connexion unique.", en: "Keep the opening of rooms to authorised members, with their one login." },
@@ -147,7 +147,7 @@ const hostTokens: DataCategory = {
   ),
   enforcedBy: {
     how: {
-      fr: "Prosody n'accepte que les jetons signés par la clé de réunion du fournisseur d'identité et portant une salle, que seuls les membres « admin » et « staff » reçoivent.",
+      fr: "Prosody n'accepte que les jetons signés par la clé de réunion du fournisseur d'identité et portant une salle, que seuls les membres administrateurs et animateurs reçoivent.",
       en: "Prosody accepts only tokens signed with the identity provider's meeting key and carrying a room, which only admin and staff members get.",
     },
     mechanism: `Prosody AUTH_TYPE=jwt, JWT_ACCEPTED_ISSUERS = the realm; Keycloak user attribute ${MEETING_LOGIN.roomsAttribute} (room claim) for admin and staff only`,
