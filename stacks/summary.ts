@@ -37,6 +37,7 @@ const WORDS = {
     } satisfies Record<HostKey, string>,
     accounts: "Comptes",
     staffOnly: "admins et salariés",
+    hostsWithOneLogin: "animateurs, par la connexion unique",
     teams: "Équipes",
     calendar: "agenda",
     room: "salon",
@@ -68,6 +69,7 @@ const WORDS = {
     } satisfies Record<HostKey, string>,
     accounts: "Accounts",
     staffOnly: "admins and staff",
+    hostsWithOneLogin: "hosts, through the one login",
     teams: "Teams",
     calendar: "calendar",
     room: "room",
@@ -118,6 +120,8 @@ function accountLines(desired: DesiredState, words: Words): string[] {
   if (desired.nextcloud) counts.push(`Nextcloud ${desired.nextcloud.users.length}`);
   if (desired.matrix) counts.push(`Matrix ${desired.matrix.users.length}`);
   if (desired.jitsi) counts.push(`Jitsi ${desired.jitsi.accounts.length} (${words.staffOnly})`);
+  // With the identity provider, Jitsi holds no account: its hosts are the members Keycloak gives a room claim.
+  else if (desired.identity?.meetingKey) counts.push(`Jitsi ${desired.identity.users.filter((u) => u.meetingRooms).length} (${words.hostsWithOneLogin})`);
   return counts.length ? [listLine(words, words.accounts, counts, 0)] : [];
 }
 

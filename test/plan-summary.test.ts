@@ -38,8 +38,8 @@ test("the French summary: addresses, accounts per service, teams' calendars and 
   t.regex(text, /Fichiers et agendas \(Nextcloud\) +https:\/\/cloud\.jardins-canal\.localhost/);
   t.regex(text, /Discussion \(Element\) +https:\/\/chat\.jardins-canal\.localhost/);
   t.regex(text, /VPN \(WireGuard, UDP\) +vpn\.jardins-canal\.localhost:51820/);
-  // Four members after the change; Jitsi accounts for the two staff (Claire, Karim).
-  t.regex(text, /Comptes : Keycloak 4, Nextcloud 4, Matrix 4, Jitsi 2 \(admins et salariés\)/);
+  // Four members after the change; two Jitsi hosts (Claire, Karim), who open meetings with the one login.
+  t.regex(text, /Comptes : Keycloak 4, Nextcloud 4, Matrix 4, Jitsi 2 \(animateurs, par la\s+connexion unique\)/);
   t.regex(text, /Équipe potager : agenda \+ salon/);
   t.regex(text, /Profils VPN \(3\) :\n  claire\.dubois : laptop\n  karim\.benali : laptop, phone/);
   t.true(text.includes("Changements depuis ancien.yaml :"));
