@@ -47,14 +47,21 @@ test("departures: with no grace period, erasure follows on the next run", (t) =>
 });
 
 test("slices: keyed inputs round-trip to the desired state, for every service", (t) => {
-  const state = desiredState(exampleAssociation());
+  // Jitsi's slice (Prosody accounts) exists only without the identity provider.
+  const states = [desiredState(exampleAssociation()), desiredState(exampleAssociation((input) => (input.services.identity = { enabled: false })))];
+  const state = states[0]!;
   for (const service of Object.keys(SLICES) as (keyof typeof SLICES)[]) {
-    const keyed = keyedSlice(state, service)!;
     const part = SLICES[service].part;
+    const withPart = states.find((s) => s[part] !== undefined);
+    if (!withPart) {
+      t.fail(`no association of this test has a ${service} slice`);
+      continue;
+    }
+    const keyed = keyedSlice(withPart, service)!;
     const back = unkeyedSlice(JSON.parse(JSON.stringify(keyed)), service);
     const sortLists = (slice: any) =>
       Object.fromEntries(Object.entries(slice).map(([k, v]) => [k, Array.isArray(v) ? [...v].sort((a: any, b: any) => JSON.stringify(a).localeCompare(JSON.stringify(b))) : v]));
-    t.deepEqual(sortLists(back[part]), sortLists(state[part]), service);
+    t.deepEqual(sortLists(back[part]), sortLists(withPart[part]), service);
   }
   const users = (keyedSlice(state, "nextcloud")!.nextcloud as any).users;
   t.deepEqual(Object.keys(users).sort(), ["claire.dubois", "karim.benali", "lea.moreau", "tom.martin"]);
