@@ -61,15 +61,6 @@ const labelled = (language: Language, term: string, detail: string) => (language
 /** The file each companion document is written to, under its language's folder. */
 export const companionFile = (id: CompanionId, language: Language) => `${language}/${id}.html`;
 
-/**
- * Where the members' information notice is published, relative to the report's folder and,
- * once that folder is served, as an address under `baseUrl`. The welcome sheets link to it.
- */
-export function memberNoticeLocation(language: Language, baseUrl?: string): { path: string; url?: string } {
-  const path = companionFile("notice-members", language);
-  return baseUrl ? { path, url: new URL(path, baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`).href } : { path };
-}
-
 export type NoticeId = "notice-members" | "notice-guests" | "notice-respondents";
 
 interface NoticeAudience {

@@ -20,6 +20,8 @@ import type { JitsiSettings } from "./settings.ts";
 import { JITSI_USER, RUN_TMPFS_OPTIONS } from "./upstream-base.ts";
 import { issuerOf } from "../identity/blueprint.ts";
 import { JWT_SECRET, MEETING_LOGIN, meetingLoginPage, tokenAuthUrl } from "./login.ts";
+import { hostnames } from "../hosts.ts";
+import { noticeAddress } from "../proxy/notices.ts";
 
 /** Internal XMPP names; they never leave the service's networks. */
 export const XMPP = {
@@ -191,6 +193,9 @@ export function webSettings(config: Association): WebSetting[] {
     merge("analytics", { disabled: true, rtcstatsEnabled: false }, "no analytics or call statistics"),
     merge("p2p", { stunServers: [] }, "no STUN request to jitsi.net; two-person calls fall back to the bridge"),
     set("doNotStoreRoom", true, "room names are not kept in the browser's recent list"),
+    // legalUrls (jitsi-meet react/features/base/config/configType.ts, read at 006e846) is read by
+    // the Jitsi Meet apps' settings (base/config/functions.native getLegalUrls); the web app shows no such link.
+    merge("legalUrls", { privacy: noticeAddress(hostnames(config).meet, "notice-guests", config.organisation.language) }, "the privacy link points at the guests' information notice"),
   ];
 }
 
