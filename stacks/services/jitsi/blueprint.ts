@@ -193,8 +193,11 @@ export function webSettings(config: Association): WebSetting[] {
     merge("analytics", { disabled: true, rtcstatsEnabled: false }, "no analytics or call statistics"),
     merge("p2p", { stunServers: [] }, "no STUN request to jitsi.net; two-person calls fall back to the bridge"),
     set("doNotStoreRoom", true, "room names are not kept in the browser's recent list"),
-    // legalUrls (jitsi-meet react/features/base/config/configType.ts, read at 006e846) is read by
-    // the Jitsi Meet apps' settings (base/config/functions.native getLegalUrls); the web app shows no such link.
+    // legalUrls is in the web app's config type (jitsi-meet react/features/base/config/configType.ts,
+    // read at 006e846); getLegalUrls (base/config/functions.any.ts, read at 1c8216e) takes its
+    // privacy entry and keeps Jitsi's defaults for the others, and only the mobile apps' settings
+    // show it (settings/components/native/LinksSection.tsx, same commit): the browser shows no such link.
+    // Those files were read from the public index, not at the pinned stable-11146 tag.
     merge("legalUrls", { privacy: noticeAddress(hostnames(config).meet, "notice-guests", config.organisation.language) }, "the privacy link points at the guests' information notice"),
   ];
 }
