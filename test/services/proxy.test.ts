@@ -16,6 +16,8 @@ import { publishedNotices, type NoticeId } from "../../policies/reports/companio
 import { renderCompanionHtml } from "../../policies/reports/html.ts";
 import { noticePath } from "../../stacks/services/proxy/notices.ts";
 import { noticePages } from "../../stacks/services/proxy/notice-pages.ts";
+import { caddyLogOutputs, isInvalid } from "../../policies/audit/parse.ts";
+import { readCaddyfile } from "../../policies/pack/caddyfile.ts";
 
 const onServer = exampleAssociation((input) => {
   input.domain = "asso-exemple.fr";
@@ -336,4 +338,15 @@ test("through the real Caddy: every public host answers the notices in both lang
     [],
     "no notice request reached a service",
   );
+});
+
+test("the notices inside the Caddyfile do not confuse Bastide's own Caddyfile reader (policy pack and audit)", (t) => {
+  const proxy = blueprints(onServer).find((b) => b.service === "proxy")!;
+  const text = proxy.files({})[0]!.content;
+  t.true(text.includes("handle /confidentialite/membres.html"), "the served Caddyfile carries the notices");
+  const outputs = caddyLogOutputs(text);
+  t.false(isInvalid(outputs), JSON.stringify(outputs));
+  t.deepEqual([...new Set((outputs as { output: string }[]).map((o) => o.output))], ["file /data/access-logs/access.log"]);
+  const sites = readCaddyfile(text).sites.map((s) => s.addresses.join(" ")).filter((a) => !a.startsWith(":"));
+  t.deepEqual(sites.sort(), [...new Set(blueprints(onServer).flatMap((b) => b.routes.map((r) => r.host)))].sort());
 });

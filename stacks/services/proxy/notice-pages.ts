@@ -14,7 +14,13 @@ import { noticePath, type NoticePage } from "./notices.ts";
  */
 export function noticePages(config: Association): NoticePage[] {
   return LANGUAGES.flatMap((language) =>
-    publishedNotices(config, language).map((notice) => ({ path: noticePath(notice.id as NoticeId, language), html: renderCompanionHtml(notice).trimEnd() })),
+    publishedNotices(config, language).map((notice) => {
+      const html = renderCompanionHtml(notice).trimEnd();
+      // The Caddyfile holds the page as one `backquoted` token, which has no escape: values are
+      // HTML-escaped (a backquote becomes &#x60;), so only Bastide's own style or template could add one.
+      if (html.includes("`")) throw new Error(`the ${notice.id} page holds a backquote, which the Caddyfile cannot carry: remove it from templates/reports/`);
+      return { path: noticePath(notice.id as NoticeId, language), html };
+    }),
   );
 }
 
