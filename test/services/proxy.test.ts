@@ -135,6 +135,8 @@ const VPN_STAND_IN = "127.0.0.2";
 interface Sent {
   status: number;
   location?: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
 }
 
 function send(port: number, host: string, method: string, path: string, options: { from?: string; headers?: Record<string, string> } = {}): Promise<Sent> {
@@ -142,8 +144,10 @@ function send(port: number, host: string, method: string, path: string, options:
     const request = httpRequest(
       { host: "127.0.0.1", port, method, path, localAddress: options.from ?? "127.0.0.1", headers: { Host: host, ...options.headers }, timeout: 10_000 },
       (response) => {
-        response.resume();
-        response.on("end", () => resolve({ status: response.statusCode!, location: response.headers.location }));
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode!, location: response.headers.location, headers: response.headers, body }));
       },
     );
     request.on("timeout", () => request.destroy(new Error(`${method} ${path} timed out`)));
@@ -279,26 +283,6 @@ test("through the real Caddy: Bastide's Nextcloud client reaches the provisionin
 // ---------------------------------------------------------------------------------------
 // The information notices, served by the proxy itself on every public host.
 
-interface Page {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function getPage(port: number, host: string, path: string): Promise<Page> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: "127.0.0.1", port, method: "GET", path, headers: { Host: host }, timeout: 10_000 }, (response) => {
-      let body = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk) => (body += chunk));
-      response.on("end", () => resolve({ status: response.statusCode!, headers: response.headers, body }));
-    });
-    request.on("timeout", () => request.destroy(new Error(`GET ${path} timed out`)));
-    request.on("error", reject);
-    request.end();
-  });
-}
-
 test("through the real Caddy: every public host answers the notices in both languages, whole, with the security headers; the rest still reaches the service", async (t) => {
   const routes = blueprints(onServer).flatMap((b) => b.routes);
   const upstream = await standInUpstream();
@@ -317,7 +301,7 @@ test("through the real Caddy: every public host answers the notices in both lang
   t.true(hosts.length >= 5, hosts.join(", "));
   for (const host of hosts) {
     for (const { notice, path } of notices) {
-      const page = await getPage(caddy.port, host, path);
+      const page = await send(caddy.port, host, "GET", path);
       t.is(page.status, 200, `${host}${path}`);
       t.is(page.headers["content-type"], "text/html; charset=utf-8", `${host}${path}`);
       t.is(page.headers["strict-transport-security"], "max-age=31536000; includeSubDomains", `${host}${path}`);
@@ -329,10 +313,10 @@ test("through the real Caddy: every public host answers the notices in both lang
       t.true(page.body.includes(onServer.organisation.dpo.email), `${host}${path}: the DPO's address`);
       t.false(/<script|<link|<img|@import|url\(|src=/i.test(page.body), `${host}${path}: nothing fetched`);
     }
-    const other = await getPage(caddy.port, host, "/");
+    const other = await send(caddy.port, host, "GET", "/");
     t.is(other.body, "stand-in", `${host}/ reaches the service`);
   }
-  t.is((await getPage(caddy.port, hosts[0]!, "/privacy/other.html")).body, "stand-in", "a path beside the notices still reaches the service");
+  t.is((await send(caddy.port, hosts[0]!, "GET", "/privacy/other.html")).body, "stand-in", "a path beside the notices still reaches the service");
   t.deepEqual(
     upstream.seen.filter((line) => notices.some((n) => line.endsWith(n.path))),
     [],
