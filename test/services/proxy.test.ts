@@ -334,3 +334,23 @@ test("the notices inside the Caddyfile do not confuse Bastide's own Caddyfile re
   const sites = readCaddyfile(text).sites.map((s) => s.addresses.join(" ")).filter((a) => !a.startsWith(":"));
   t.deepEqual(sites.sort(), [...new Set(blueprints(onServer).flatMap((b) => b.routes.map((r) => r.host)))].sort());
 });
+
+test("through the real Caddy: a name with Caddy placeholders is shown as written on the notices, never replaced by Caddy's environment", async (t) => {
+  const written = "Les Amis {$BASTIDE_PROVISIONING_TOKEN} et {env.HOME}";
+  const hostile = exampleAssociation((input) => {
+    input.organisation.name = written;
+  });
+  const routes = blueprints(hostile).flatMap((b) => b.routes);
+  const upstream = await standInUpstream();
+  const caddy = await runCaddyfileOnLoopback(caddyfile(hostile, routes, noticePages(hostile)), { upstreams: Object.fromEntries(routes.map((r) => [r.upstream, upstream.port])) });
+  t.teardown(async () => {
+    await caddy.stop();
+    await upstream.close();
+  });
+  const page = await send(caddy.port, routes[0]!.host, "GET", noticePath("notice-members", "fr"));
+  t.is(page.status, 200);
+  t.false(page.body.includes(TOKEN), "the provisioning token (Caddy's {$…}) is not on the page");
+  t.false(page.body.includes(caddy.dataDir), "Caddy's {env.…} is not replaced");
+  const shown = written.replace(/[{}]/g, (c) => (c === "{" ? "&#123;" : "&#125;"));
+  t.true(page.body.includes(`<p class="org">${shown}</p>`), "the name, as written, in entities a browser shows as braces");
+});
