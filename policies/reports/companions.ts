@@ -29,7 +29,8 @@ export const companionSchema = z.strictObject({
   language: z.enum(LANGUAGES),
   title: text,
   organisation: text,
-  generatedOnText: text,
+  /** Null on the notices the proxy serves: they follow the deployed file, not a day's print. */
+  generatedOnText: text.nullable(),
   intro: z.array(text),
   sections: z
     .array(
@@ -60,17 +61,10 @@ const labelled = (language: Language, term: string, detail: string) => (language
 /** The file each companion document is written to, under its language's folder. */
 export const companionFile = (id: CompanionId, language: Language) => `${language}/${id}.html`;
 
-/**
- * Where the members' information notice is published, relative to the report's folder and,
- * once that folder is served, as an address under `baseUrl`. The welcome sheets link to it.
- */
-export function memberNoticeLocation(language: Language, baseUrl?: string): { path: string; url?: string } {
-  const path = companionFile("notice-members", language);
-  return baseUrl ? { path, url: new URL(path, baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`).href } : { path };
-}
+export type NoticeId = "notice-members" | "notice-guests" | "notice-respondents";
 
 interface NoticeAudience {
-  id: "notice-members" | "notice-guests" | "notice-respondents";
+  id: NoticeId;
   subjects: DataSubject[];
   title: Localized;
   who: Localized;
@@ -117,11 +111,18 @@ function categoriesFor(config: Association, subjects: DataSubject[]): { activity
 /** Rows that say the same thing once. */
 const uniqueRows = (rows: string[][]) => [...new Map(rows.map((r) => [r.join("\u0000"), r])).values()];
 
-function header(register: RegisterDocument) {
+/** What a notice needs of the register: who answers, in which language, dated or not. */
+type NoticeSource = Pick<RegisterDocument, "language"> & {
+  controller: Pick<RegisterDocument["controller"], "name" | "contact">;
+  dpo: Pick<RegisterDocument["dpo"], "name" | "email">;
+  generatedOnText: string | null;
+};
+
+function header(register: NoticeSource) {
   return { language: register.language, organisation: register.controller.name, generatedOnText: register.generatedOnText };
 }
 
-function contactParagraph(register: RegisterDocument): string {
+function contactParagraph(register: NoticeSource): string {
   const say = prose(register.language);
   return say({
     fr: `${register.controller.name} est responsable de ces traitements. Pour toute question ou pour exercer vos droits, écrivez à son délégué à la protection des données, ${register.dpo.name}, à ${register.dpo.email}, ou à l'association, à ${register.controller.contact}.`,
@@ -129,7 +130,7 @@ function contactParagraph(register: RegisterDocument): string {
   });
 }
 
-function notice(config: Association, register: RegisterDocument, audience: NoticeAudience): CompanionDocument | undefined {
+function notice(config: Association, register: NoticeSource, audience: NoticeAudience): CompanionDocument | undefined {
   const { language } = register;
   const say = prose(language);
   const found = categoriesFor(config, audience.subjects.filter((s) => s !== "visitors"));
@@ -475,4 +476,15 @@ export function companionDocuments(config: Association, register: RegisterDocume
   const notices = AUDIENCES.flatMap((a) => notice(config, register, a) ?? []);
   const documents = [...notices, dpiaScreening(config, register), breachProcedure(config, register), requestsProcedure(config, register), processorsList(config, register)];
   return documents.map((d) => companionSchema.parse(d));
+}
+
+/**
+ * The information notices as the proxy publishes them, in `language`: the same text as the
+ * report's, from the association file alone and undated, so that they change only when the
+ * file changes what they say.
+ */
+export function publishedNotices(config: Association, language: Language): CompanionDocument[] {
+  const { name, contact, dpo } = config.organisation;
+  const source: NoticeSource = { language, controller: { name, contact }, dpo: { name: dpo.name, email: dpo.email }, generatedOnText: null };
+  return AUDIENCES.flatMap((a) => notice(config, source, a) ?? []).map((d) => companionSchema.parse(d));
 }

@@ -3,6 +3,7 @@
 // officer; and where the privacy notice for members is published.
 import type { Association } from "../../stacks/config/schema.ts";
 import { hostnames } from "../../stacks/services/hosts.ts";
+import { noticeAddress } from "../../stacks/services/proxy/notices.ts";
 import type { SheetLanguage } from "./sheet.ts";
 
 export interface SheetContacts {
@@ -14,9 +15,7 @@ export interface SheetContacts {
   privacyNotice: Record<SheetLanguage, string> | false;
 }
 
-const NOTICE_FILE: Record<SheetLanguage, string> = { fr: "confidentialite-membres.html", en: "privacy-members.html" };
-
-/** Where the notice is published: the first web service the config deploys, in this order. */
+/** The host the sheets name: the first web service the config deploys, in this order. */
 const NOTICE_HOSTS = [
   { service: "nextcloud", host: "cloud" },
   { service: "matrix", host: "element" },
@@ -26,15 +25,14 @@ const NOTICE_HOSTS = [
 ] as const;
 
 /**
- * Where the members' information notice (GDPR art. 13) is published, in `language`: a fixed
- * page at the root of the first web service deployed (Nextcloud's host in every usual
- * config), served by the proxy, so it stays at one address as long as the stack does. The
- * DPO's documents (policies/) produce the notice; the proxy serves it under this name.
- * Undefined when no web service is deployed.
+ * Where the members' information notice (GDPR art. 13) is published, in `language`: the
+ * proxy serves it at the same path on every public host (stacks/services/proxy/notices.ts);
+ * the sheets name it on the first web service deployed (Nextcloud's host in every usual
+ * config). Undefined when no web service is deployed.
  */
 export function privacyNoticeAddress(config: Association, language: SheetLanguage): string | undefined {
   const where = NOTICE_HOSTS.find((h) => config.services[h.service].enabled);
-  return where ? `https://${hostnames(config)[where.host]}/${NOTICE_FILE[language]}` : undefined;
+  return where ? noticeAddress(hostnames(config)[where.host], "notice-members", language) : undefined;
 }
 
 export function sheetContacts(config: Association): SheetContacts {

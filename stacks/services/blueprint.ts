@@ -4,6 +4,7 @@
 // cannot disagree about what is deployed.
 import type { Association } from "../config/schema.ts";
 import type { HostKey } from "./hosts.ts";
+import type { NoticePage } from "./proxy/notices.ts";
 
 /** A service is a key of the file's `services`: the schema names them once. */
 export type ServiceName = keyof Association["services"];
@@ -134,6 +135,11 @@ export interface BlueprintContext {
   publicAddress: string;
   /** Every other enabled service's routes; only the proxy reads them. */
   routes: ProxyRoute[];
+  /**
+   * The information notices the proxy serves (stacks/services/proxy/notices.ts), rendered on
+   * call: they are made from every blueprint, so only a blueprint's files may ask for them.
+   */
+  noticePages: () => NoticePage[];
 }
 
 /** Every public name, by its key in hosts.ts (a disabled service's name is computed all the same). */

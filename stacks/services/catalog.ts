@@ -9,6 +9,7 @@ import { polls } from "./polls/blueprint.ts";
 import { vpn } from "./vpn/blueprint.ts";
 import { identity } from "./identity/blueprint.ts";
 import { hostnames } from "./hosts.ts";
+import { noticePages } from "./proxy/notice-pages.ts";
 
 export { hostnames };
 
@@ -26,7 +27,7 @@ export function publicAddressOf(config: Association): string {
 }
 
 export function blueprintContext(config: Association, profile: Profile = config.profile): BlueprintContext {
-  return { profile, hostnames: hostnames(config), publicAddress: publicAddressOf(config), routes: [] };
+  return { profile, hostnames: hostnames(config), publicAddress: publicAddressOf(config), routes: [], noticePages: () => noticePages(config) };
 }
 
 /** The blueprints of every enabled service; the proxy's, built last, routes to the others. */

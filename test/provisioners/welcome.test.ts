@@ -487,19 +487,19 @@ test("who to ask: the admins by name and e-mail, the association, the DPO, and t
     t.true(body.includes("claire.dubois@jardins-canal.localhost"), "the admin's e-mail, from the member list");
     t.true(body.includes("contact@jardins-canal.localhost"));
     t.true(body.includes("dpo@jardins-canal.localhost"));
-    t.true(body.includes("https://cloud.jardins-canal.localhost/confidentialite-membres.html"));
+    t.true(body.includes("https://cloud.jardins-canal.localhost/confidentialite/membres.html"));
   }
-  for (const body of both(await sheetOf("tom.martin"))) t.true(body.includes("https://cloud.jardins-canal.localhost/privacy-members.html"), "in the member's language");
+  for (const body of both(await sheetOf("tom.martin"))) t.true(body.includes("https://cloud.jardins-canal.localhost/privacy/members.html"), "in the member's language");
   const config = withoutIdentity();
   for (const body of both(await welcomeSheet(member(config, "lea.moreau"), desiredState(config)))) t.false(body.includes("dpo@jardins-canal.localhost"), "no contacts given, none shown");
 });
 
 test("the privacy notice is on the first web service deployed, and absent when none is", (t) => {
-  t.is(privacyNoticeAddress(exampleAssociation(), "fr"), "https://cloud.jardins-canal.localhost/confidentialite-membres.html");
+  t.is(privacyNoticeAddress(exampleAssociation(), "fr"), "https://cloud.jardins-canal.localhost/confidentialite/membres.html");
   const noCloud = exampleAssociation((input) => {
     input.services.nextcloud = { enabled: false };
   });
-  t.is(privacyNoticeAddress(noCloud, "en"), "https://chat.jardins-canal.localhost/privacy-members.html");
+  t.is(privacyNoticeAddress(noCloud, "en"), "https://chat.jardins-canal.localhost/privacy/members.html");
   const none = withoutIdentity((input) => {
     for (const service of ["nextcloud", "matrix", "jitsi", "polls"]) input.services[service] = { enabled: false };
   });

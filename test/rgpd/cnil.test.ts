@@ -9,7 +9,7 @@ import { SERVICE_REGISTERS, processingActivities } from "../../policies/rgpd/reg
 import { emptyHistory, historySchema, readHistory, updateHistory } from "../../policies/rgpd/history.ts";
 import { registerDocument, registerHistory, sheetFingerprints } from "../../policies/reports/document.ts";
 import { CNIL_ORGANISATION_COLUMNS, CNIL_SHEET_COLUMNS } from "../../policies/reports/cnil.ts";
-import { companionDocuments, memberNoticeLocation } from "../../policies/reports/companions.ts";
+import { companionDocuments } from "../../policies/reports/companions.ts";
 import { renderCompanionHtml, renderHtml } from "../../policies/reports/html.ts";
 import { writeReport } from "../../policies/reports/cli.ts";
 import { LANGUAGES } from "../../policies/rgpd/model.ts";
@@ -180,14 +180,6 @@ test("French and English side by side: both folders, the register and every comp
   t.regex(readFileSync(join(out, "en", "notice-members.html"), "utf8"), /Your data in the association&#x27;s tools/);
   const englishOnly = await writeReport({ file: join(dir, "association.yaml"), out: join(dir, "en-only"), language: "en", pdf: false, generatedAt: DAY_ONE });
   t.deepEqual(Object.keys(englishOnly.languages), ["en"]);
-});
-
-test("the members' notice has a published path, and an address once the folder is served", (t) => {
-  t.deepEqual(memberNoticeLocation("fr"), { path: "fr/notice-members.html" });
-  t.deepEqual(memberNoticeLocation("en", "https://cloud.asso-exemple.fr/s/registre"), {
-    path: "en/notice-members.html",
-    url: "https://cloud.asso-exemple.fr/s/registre/en/notice-members.html",
-  });
 });
 
 test("companion documents follow the config: notices only for the services deployed, processors from the host", (t) => {

@@ -1,6 +1,8 @@
 // The Jitsi module: its blueprint from the example and from variants, and its two
 // generated files, checked by the programs that read them (node for the web app's
 // config, Prosody for the XMPP server's).
+import { hostnames } from "../../stacks/services/hosts.ts";
+import { noticePages } from "../../stacks/services/proxy/notice-pages.ts";
 import test from "ava";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -866,4 +868,13 @@ withJitsiPlugins("with jitsi-meet's lobby module: staff go straight in, a guest 
     for (const session of sessions) session.close();
     await server.stop();
   }
+});
+
+test("the apps' privacy link (legalUrls.privacy) is the guests' notice the proxy serves on the meeting name, in the association's language", (t) => {
+  const config = webConfigOf(example);
+  const host = hostnames(example).meet;
+  t.is(config.legalUrls.privacy, `https://${host}/confidentialite/invites.html`);
+  t.true(noticePages(example).some((p) => `https://${host}${p.path}` === config.legalUrls.privacy), "served by the proxy");
+  const english = webConfigOf(exampleAssociation((input) => (input.organisation.language = "en")));
+  t.is(english.legalUrls.privacy, `https://${host}/privacy/guests.html`);
 });

@@ -1,6 +1,7 @@
 // The Matrix module: Synapse's homeserver.yaml and log config as PyYAML (Synapse's own
 // reader) loads them, Element's config.json, the containers, routes and secrets.
 import test from "ava";
+import { noticePages } from "../../stacks/services/proxy/notice-pages.ts";
 import { parse } from "yaml";
 import { z } from "zod";
 import type { Association } from "../../stacks/config/schema.ts";
@@ -162,6 +163,10 @@ function elementSchema(config: Association) {
       "UIFeature.urlPreviews": z.literal(false),
       "UIFeature.voip": z.literal(jitsi),
     }),
+    terms_and_conditions_links: z.tuple([
+      z.strictObject({ text: z.string().min(1), url: z.literal(`https://${names.element}/confidentialite/membres.html`) }),
+      z.strictObject({ text: z.string().min(1), url: z.literal(`https://${names.element}/privacy/members.html`) }),
+    ]),
     jitsi: jitsi ? z.strictObject({ preferred_domain: z.literal(names.meet) }) : z.undefined().optional(),
     ...(config.services.identity.enabled
       ? {
@@ -495,4 +500,17 @@ test.serial("under Pulumi mocks, homeserver.yaml is uploaded as a secret built f
   const volumes = ofType(resources, VOLUME).filter((v) => String(v.inputs.name).startsWith("bastide-matrix-"));
   t.deepEqual(volumes.map((v) => v.inputs.name).sort(), ["bastide-matrix-data", "bastide-matrix-db"]);
   t.true(volumes.every((v) => v.protect && v.retainOnDelete));
+});
+
+test("Element's Help & About lists the members' information notice the proxy serves on Element's name, in both languages", (t) => {
+  const links = elementJson(example).terms_and_conditions_links as { text: string; url: string }[];
+  const host = hostnames(example).element;
+  t.deepEqual(
+    links.map((l) => l.url),
+    [`https://${host}/confidentialite/membres.html`, `https://${host}/privacy/members.html`],
+  );
+  for (const link of links) t.true(link.text.length > 0, link.url);
+  // The proxy answers exactly these paths.
+  const served = noticePages(example).map((p) => `https://${host}${p.path}`);
+  for (const link of links) t.true(served.includes(link.url), link.url);
 });

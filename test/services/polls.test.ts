@@ -1,4 +1,5 @@
 import test from "ava";
+import { noticePages } from "../../stacks/services/proxy/notice-pages.ts";
 import { adaptCaddyfile } from "../support/caddy.ts";
 import { phpLiteral } from "../../stacks/platform/php.ts";
 import { spawn, spawnSync } from "node:child_process";
@@ -196,7 +197,14 @@ test("config.php is valid PHP and carries the association's settings (read back 
   t.false(constants.USE_REMOTE_USER);
   t.is(constants.PURGE_DELAY, 60);
   t.is(settings.default_poll_duration, 30);
-  t.is(settings.tracking_code, "", "no analytics snippet");
+  t.is(
+    settings.tracking_code,
+    `<p class="text-center small"><a href="https://sondage.jardins-canal.localhost/confidentialite/sondages.html" lang="fr">Vos données : notice d'information</a> · <a href="https://sondage.jardins-canal.localhost/privacy/polls.html" lang="en">Your data: privacy notice</a></p>`,
+    "no analytics snippet: only the link to the respondents' notice",
+  );
+  t.false(/<script|<img|<iframe|src=/i.test(settings.tracking_code), "nothing that runs or fetches");
+  const served = noticePages(config).map((p) => `https://sondage.jardins-canal.localhost${p.path}`);
+  for (const href of settings.tracking_code.match(/https:[^"]+/g)) t.true(served.includes(href), `${href} is served by the proxy`);
   t.false(settings.use_smtp, "no mail server in Bastide");
   t.false(settings.user_can_add_img_or_link, "no images loaded from other sites");
   t.true(settings.provide_fork_awesome, "icons served locally, not from a font CDN");

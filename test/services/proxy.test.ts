@@ -11,6 +11,13 @@ import { blueprints } from "../../stacks/services/catalog.ts";
 import { EDGE_ADDRESSES } from "../../stacks/platform/network.ts";
 import type { ProxyRoute } from "../../stacks/services/blueprint.ts";
 import { exampleAssociation } from "../support/association.ts";
+import { LANGUAGES } from "../../policies/rgpd/model.ts";
+import { publishedNotices, type NoticeId } from "../../policies/reports/companions.ts";
+import { renderCompanionHtml } from "../../policies/reports/html.ts";
+import { noticePath } from "../../stacks/services/proxy/notices.ts";
+import { noticePages } from "../../stacks/services/proxy/notice-pages.ts";
+import { caddyLogOutputs, isInvalid } from "../../policies/audit/parse.ts";
+import { readCaddyfile } from "../../policies/pack/caddyfile.ts";
 
 const onServer = exampleAssociation((input) => {
   input.domain = "asso-exemple.fr";
@@ -128,6 +135,8 @@ const VPN_STAND_IN = "127.0.0.2";
 interface Sent {
   status: number;
   location?: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
 }
 
 function send(port: number, host: string, method: string, path: string, options: { from?: string; headers?: Record<string, string> } = {}): Promise<Sent> {
@@ -135,8 +144,10 @@ function send(port: number, host: string, method: string, path: string, options:
     const request = httpRequest(
       { host: "127.0.0.1", port, method, path, localAddress: options.from ?? "127.0.0.1", headers: { Host: host, ...options.headers }, timeout: 10_000 },
       (response) => {
-        response.resume();
-        response.on("end", () => resolve({ status: response.statusCode!, location: response.headers.location }));
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode!, location: response.headers.location, headers: response.headers, body }));
       },
     );
     request.on("timeout", () => request.destroy(new Error(`${method} ${path} timed out`)));
@@ -267,4 +278,79 @@ test("through the real Caddy: Bastide's Nextcloud client reaches the provisionin
     createNextcloudClient({ baseUrl, dispatcher, user: "_bastide", password: "not-a-real-password", retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 }, ...(headers ? { headers } : {}) });
   t.is((await client({ [PROVISIONING_TOKEN.header]: TOKEN }).http.request("GET", "ocs/v2.php/cloud/users")).status, 200);
   t.is((await client().http.request("GET", "ocs/v2.php/cloud/users")).status, 403);
+});
+
+// ---------------------------------------------------------------------------------------
+// The information notices, served by the proxy itself on every public host.
+
+test("through the real Caddy: every public host answers the notices in both languages, whole, with the security headers; the rest still reaches the service", async (t) => {
+  const routes = blueprints(onServer).flatMap((b) => b.routes);
+  const upstream = await standInUpstream();
+  const caddy = await runCaddyfileOnLoopback(caddyfile(onServer, routes, noticePages(onServer)), { upstreams: Object.fromEntries(routes.map((r) => [r.upstream, upstream.port])) });
+  t.teardown(async () => {
+    await caddy.stop();
+    await upstream.close();
+  });
+  const notices = LANGUAGES.flatMap((language) => publishedNotices(onServer, language).map((notice) => ({ notice, path: noticePath(notice.id as NoticeId, language) })));
+  t.deepEqual(
+    notices.map((n) => n.notice.id).sort(),
+    ["notice-guests", "notice-guests", "notice-members", "notice-members", "notice-respondents", "notice-respondents"],
+    "the example deploys Nextcloud, Jitsi and the polls: all three notices, in both languages",
+  );
+  const hosts = [...new Set(routes.map((r) => r.host))];
+  t.true(hosts.length >= 5, hosts.join(", "));
+  for (const host of hosts) {
+    for (const { notice, path } of notices) {
+      const page = await send(caddy.port, host, "GET", path);
+      t.is(page.status, 200, `${host}${path}`);
+      t.is(page.headers["content-type"], "text/html; charset=utf-8", `${host}${path}`);
+      t.is(page.headers["strict-transport-security"], "max-age=31536000; includeSubDomains", `${host}${path}`);
+      t.is(page.headers["x-content-type-options"], "nosniff", `${host}${path}`);
+      t.is(page.headers["content-security-policy"], "default-src 'none'; style-src 'unsafe-inline'", `${host}${path}`);
+      // Byte for byte the rendered notice: Caddy's placeholders left the page's CSS braces alone.
+      t.is(page.body, renderCompanionHtml(notice).trimEnd(), `${host}${path}`);
+      t.true(page.body.includes(`<html lang="${notice.language}">`), `${host}${path}`);
+      t.true(page.body.includes(onServer.organisation.dpo.email), `${host}${path}: the DPO's address`);
+      t.false(/<script|<link|<img|@import|url\(|src=/i.test(page.body), `${host}${path}: nothing fetched`);
+    }
+    const other = await send(caddy.port, host, "GET", "/");
+    t.is(other.body, "stand-in", `${host}/ reaches the service`);
+  }
+  t.is((await send(caddy.port, hosts[0]!, "GET", "/privacy/other.html")).body, "stand-in", "a path beside the notices still reaches the service");
+  t.deepEqual(
+    upstream.seen.filter((line) => notices.some((n) => line.endsWith(n.path))),
+    [],
+    "no notice request reached a service",
+  );
+});
+
+test("the notices inside the Caddyfile do not confuse Bastide's own Caddyfile reader (policy pack and audit)", (t) => {
+  const proxy = blueprints(onServer).find((b) => b.service === "proxy")!;
+  const text = proxy.files({})[0]!.content;
+  t.true(text.includes("handle /confidentialite/membres.html"), "the served Caddyfile carries the notices");
+  const outputs = caddyLogOutputs(text);
+  t.false(isInvalid(outputs), JSON.stringify(outputs));
+  t.deepEqual([...new Set((outputs as { output: string }[]).map((o) => o.output))], ["file /data/access-logs/access.log"]);
+  const sites = readCaddyfile(text).sites.map((s) => s.addresses.join(" ")).filter((a) => !a.startsWith(":"));
+  t.deepEqual(sites.sort(), [...new Set(blueprints(onServer).flatMap((b) => b.routes.map((r) => r.host)))].sort());
+});
+
+test("through the real Caddy: a name with Caddy placeholders is shown as written on the notices, never replaced by Caddy's environment", async (t) => {
+  const written = "Les Amis {$BASTIDE_PROVISIONING_TOKEN} et {env.HOME}";
+  const hostile = exampleAssociation((input) => {
+    input.organisation.name = written;
+  });
+  const routes = blueprints(hostile).flatMap((b) => b.routes);
+  const upstream = await standInUpstream();
+  const caddy = await runCaddyfileOnLoopback(caddyfile(hostile, routes, noticePages(hostile)), { upstreams: Object.fromEntries(routes.map((r) => [r.upstream, upstream.port])) });
+  t.teardown(async () => {
+    await caddy.stop();
+    await upstream.close();
+  });
+  const page = await send(caddy.port, routes[0]!.host, "GET", noticePath("notice-members", "fr"));
+  t.is(page.status, 200);
+  t.false(page.body.includes(TOKEN), "the provisioning token (Caddy's {$…}) is not on the page");
+  t.false(page.body.includes(caddy.dataDir), "Caddy's {env.…} is not replaced");
+  const shown = written.replace(/[{}]/g, (c) => (c === "{" ? "&#123;" : "&#125;"));
+  t.true(page.body.includes(`<p class="org">${shown}</p>`), "the name, as written, in entities a browser shows as braces");
 });

@@ -20,6 +20,8 @@ import type { JitsiSettings } from "./settings.ts";
 import { JITSI_USER, RUN_TMPFS_OPTIONS } from "./upstream-base.ts";
 import { issuerOf } from "../identity/blueprint.ts";
 import { JWT_SECRET, MEETING_LOGIN, meetingLoginPage, tokenAuthUrl } from "./login.ts";
+import { hostnames } from "../hosts.ts";
+import { noticeAddress } from "../proxy/notices.ts";
 
 /** Internal XMPP names; they never leave the service's networks. */
 export const XMPP = {
@@ -191,6 +193,12 @@ export function webSettings(config: Association): WebSetting[] {
     merge("analytics", { disabled: true, rtcstatsEnabled: false }, "no analytics or call statistics"),
     merge("p2p", { stunServers: [] }, "no STUN request to jitsi.net; two-person calls fall back to the bridge"),
     set("doNotStoreRoom", true, "room names are not kept in the browser's recent list"),
+    // legalUrls is in the web app's config type (jitsi-meet react/features/base/config/configType.ts,
+    // read at 006e846); getLegalUrls (base/config/functions.any.ts, read at 1c8216e) takes its
+    // privacy entry and keeps Jitsi's defaults for the others, and only the mobile apps' settings
+    // show it (settings/components/native/LinksSection.tsx, same commit): the browser shows no such link.
+    // Those files were read from the public index, not at the pinned stable-11146 tag.
+    merge("legalUrls", { privacy: noticeAddress(hostnames(config).meet, "notice-guests", config.organisation.language) }, "the privacy link points at the guests' information notice"),
   ];
 }
 

@@ -15,6 +15,7 @@ import {
 import { IMAGES } from "../images.ts";
 import { identityIssuer } from "../identity/blueprint.ts";
 import { json, render } from "../../platform/templates.ts";
+import { noticeAddress } from "../proxy/notices.ts";
 
 export const SYNAPSE_PORT = 8008;
 const ELEMENT_PORT = 80;
@@ -243,6 +244,13 @@ export function elementConfig(config: Association, hostnames: Hostnames) {
       "UIFeature.voip": jitsi,
       language: config.organisation.language,
     },
+    // Settings > Help & About > Legal lists these links (element-web
+    // src/components/views/settings/tabs/user/HelpUserSettingsTab.tsx renderLegal, read at 730018f):
+    // the members' information notice, served by the proxy on Element's own name, in both languages.
+    terms_and_conditions_links: [
+      { text: "Vos données (notice d'information)", url: noticeAddress(hostnames.element, "notice-members", "fr") },
+      { text: "Your data (privacy notice)", url: noticeAddress(hostnames.element, "notice-members", "en") },
+    ],
     ...(jitsi ? { jitsi: { preferred_domain: hostnames.meet } } : {}),
     ...(config.services.identity.enabled ? elementSingleSignOn(config) : {}),
   };

@@ -7,6 +7,7 @@ import { containerName, type MemoryMb, type Profile, type ServiceBlueprint, type
 import { BUILT_IMAGES, IMAGES } from "../images.ts";
 import { phpLiteral } from "../../platform/php.ts";
 import { render } from "../../platform/templates.ts";
+import { noticeAddress } from "../proxy/notices.ts";
 
 /** The Framadate release the image is built from: docker/framadate/Dockerfile pins the same. */
 export const FRAMADATE_VERSION = "1.1.19";
@@ -49,6 +50,20 @@ export interface FramadateSettings {
   language: string;
   purgeDelayDays: number;
   defaultDurationDays: number;
+  /** HTML printed at the end of every page: the link to the respondents' information notice. */
+  footerHtml: string;
+}
+
+/**
+ * Framadate has no setting for a legal link. `tracking_code` is the one piece of HTML it prints,
+ * unescaped, at the end of every page (framasoft/framadate 1.1.19, app/inc/smarty.php 37-39 and
+ * tpl/page.tpl 49-51): Bastide puts there the link to the respondents' notice, in both languages,
+ * and never a script.
+ */
+export function noticeFooter(host: string): string {
+  const fr = noticeAddress(host, "notice-respondents", "fr");
+  const en = noticeAddress(host, "notice-respondents", "en");
+  return `<p class="text-center small"><a href="${fr}" lang="fr">Vos données : notice d'information</a> · <a href="${en}" lang="en">Your data: privacy notice</a></p>`;
 }
 
 export function framadateSettings(config: Association, host: string, dbPassword: string): FramadateSettings {
@@ -61,6 +76,7 @@ export function framadateSettings(config: Association, host: string, dbPassword:
     language: config.organisation.language,
     purgeDelayDays: config.services.polls.purgeDelayDays,
     defaultDurationDays: config.services.polls.defaultDurationDays,
+    footerHtml: noticeFooter(host),
   };
 }
 
@@ -81,6 +97,7 @@ export function framadateConfig(settings: FramadateSettings): string {
     logFile: phpLiteral(DISCARDED_LOG),
     purgeDelayDays: wholeDays(settings.purgeDelayDays),
     defaultDurationDays: wholeDays(settings.defaultDurationDays),
+    footerHtml: phpLiteral(settings.footerHtml),
   });
 }
 

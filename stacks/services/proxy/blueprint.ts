@@ -7,6 +7,7 @@ import { IMAGES } from "../images.ts";
 import { render } from "../../platform/templates.ts";
 import { EDGE_ADDRESSES } from "../../platform/network.ts";
 import { ACCESS_LOG_ROLL_MINUTE, ACCESS_LOG_ROLL_SIZE, accessLogRolling } from "./register.ts";
+import type { NoticePage } from "./notices.ts";
 
 const LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
 
@@ -17,7 +18,8 @@ export const PROVISIONING_TOKEN = { secret: "provisioning-token", header: "X-Bas
 /** Port the container's health check asks; bound to the container's loopback, never published. */
 export const HEALTH_PORT = 2080;
 
-export function caddyfile(config: Association, routes: ProxyRoute[]): string {
+/** `notices`: the pages every site answers itself (none unless given). */
+export function caddyfile(config: Association, routes: ProxyRoute[], notices: NoticePage[] = []): string {
   const settings = config.services.proxy;
   return render("proxy/Caddyfile", {
     acmeEmail: settings.acmeEmail ?? config.organisation.contact,
@@ -30,6 +32,7 @@ export function caddyfile(config: Association, routes: ProxyRoute[]): string {
     tokenHeader: PROVISIONING_TOKEN.header,
     // Caddy substitutes {$VAR} from its environment when it reads the file.
     tokenPlaceholder: `{$${PROVISIONING_TOKEN.env}}`,
+    notices,
     sites: routes.map((r) => ({
       host: r.host,
       upstream: r.upstream,
@@ -45,7 +48,7 @@ export function caddyfile(config: Association, routes: ProxyRoute[]): string {
 export const proxy: ServiceModule = {
   name: "proxy",
   enabled: () => true,
-  blueprint: (config, { routes }) => ({
+  blueprint: (config, { routes, noticePages }) => ({
     service: "proxy",
     title: "Reverse proxy (Caddy)",
     containers: [
@@ -80,6 +83,6 @@ export const proxy: ServiceModule = {
     ],
     secrets: [{ name: PROVISIONING_TOKEN.secret, length: 48 }],
     routes: [],
-    files: () => [{ container: "caddy", path: "/etc/caddy/Caddyfile", content: caddyfile(config, routes), holdsSecrets: false }],
+    files: () => [{ container: "caddy", path: "/etc/caddy/Caddyfile", content: caddyfile(config, routes, noticePages()), holdsSecrets: false }],
   }),
 };
