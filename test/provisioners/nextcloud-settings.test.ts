@@ -662,7 +662,7 @@ test.serial("Docker: first run sets everything, a re-run writes nothing, drift i
     t.deepEqual(second.result.planned, []);
     t.deepEqual(second.execs, []);
     t.is(second.counter.writes(), 0);
-    t.is(second.occReads, 13, "8 app settings, the background mode, app:list, twofactorauth:enforce, the OIDC provider and its secret's fingerprint");
+    t.is(second.occReads, 14, "9 app settings, the background mode, app:list, twofactorauth:enforce, the OIDC provider and its secret's fingerprint");
 
     // An admin changes one value behind Bastide's back, as they would, with occ.
     const byHand = await box.occ.run(["php", "occ", "config:app:set", "core", "shareapi_expire_after_n_days", "--value=90"]);

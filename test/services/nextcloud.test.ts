@@ -468,6 +468,8 @@ test("occ settings for the example: sharing policy, quota, cron mode and admin 2
     "php occ config:app:set core shareapi_expire_after_n_days --value=30",
     // 3 team calendars and the association's: two runs of 4 shares, and upstream's 20.
     "php occ config:app:set dav rateLimitShareAddressbookOrCalendar --value=28",
+    // The members' information notice, which the proxy serves on every host (proxy/notices.ts).
+    "php occ config:app:set theming privacyUrl --value=https://cloud.jardins-canal.localhost/confidentialite/membres.html --type=string",
     "php occ app:enable twofactor_totp",
     "php occ twofactorauth:enforce --on --group _admins-2fa",
   ]);

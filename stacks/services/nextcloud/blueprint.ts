@@ -14,6 +14,8 @@ import { SMTP_PASSWORD_SECRET, type MailSettings } from "../../config/mail.ts";
 import { render } from "../../platform/templates.ts";
 import { EDGE_NETWORK } from "../../platform/network.ts";
 import { oidcSystemConfig } from "./oidc.ts";
+import { hostnames } from "../hosts.ts";
+import { noticeAddress } from "../proxy/notices.ts";
 
 // Names Bastide takes in Nextcloud: defined with every other reserved name (a module that imports nothing).
 import { NEXTCLOUD_ADMIN_USER, NEXTCLOUD_SERVICE_GROUP, NEXTCLOUD_TWO_FACTOR_GROUP } from "../reserved-names.ts";
@@ -293,6 +295,13 @@ export function nextcloudOccSettings(config: Association): OccSetting[] {
     {
       command: appSetting("dav", "rateLimitShareAddressbookOrCalendar", calendarSharesPerHour(config)),
       reason: `Bastide's account may share the association's calendars (${bastideSharesPerHour(config)} share requests for two runs) within Nextcloud's hourly limit on calendar shares, ${UPSTREAM_SHARES_PER_HOUR} more than that for each member`,
+    },
+    {
+      // Shown in the login page's and every page's footer, and in the clients' capabilities
+      // (nextcloud/server v34.0.1 apps/theming: ThemingDefaults::getPrivacyUrl, getShortFooter;
+      // lib/ConfigLexicon.php declares privacyUrl a string).
+      command: occ("config:app:set", "theming", "privacyUrl", `--value=${noticeAddress(hostnames(config).cloud, "notice-members", config.organisation.language)}`, "--type=string"),
+      reason: "Every page links the members' information notice (GDPR art. 13), which the proxy serves",
     },
     ...(s.adminTwoFactor
       ? [
