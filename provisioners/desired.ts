@@ -7,6 +7,7 @@ import { EVERYONE_GROUP, MATRIX_BOT, NEXTCLOUD_ADMIN_GROUP, NEXTCLOUD_ADMIN_USER
 // Names Bastide takes in the services: defined with every other reserved name (a module that imports nothing).
 export { EVERYONE_GROUP, MATRIX_BOT, NEXTCLOUD_ADMIN_GROUP };
 import { XMPP } from "../stacks/services/jitsi/blueprint.ts";
+import { hostsMeetings } from "../stacks/services/jitsi/login.ts";
 import { desiredNextcloudSettings, type NextcloudSettingsDesired } from "./nextcloud-settings/desired.ts";
 import { desiredIdentity, type DesiredIdentity } from "./identity/desired.ts";
 
@@ -14,9 +15,6 @@ import { desiredIdentity, type DesiredIdentity } from "./identity/desired.ts";
 export const TWO_FACTOR_GROUP_NAME = { fr: "Admins (double authentification)", en: "Admins (two-factor login)" } as const;
 /** Calendar URI of the association-wide calendar. */
 export const ASSOCIATION_CALENDAR = "association";
-
-/** Roles that host meetings and get VPN access. */
-export const isStaff = (m: Pick<Member, "role">) => m.role === "admin" || m.role === "staff";
 
 /** Member ids whose accounts a run must disable, erase, or enable again. */
 export interface Departures {
@@ -161,7 +159,7 @@ export function desiredState(config: Association): DesiredState {
   if (services.jitsi.enabled && !services.identity.enabled) {
     state.jitsi = {
       domain: XMPP.domain,
-      accounts: members.filter(isStaff).map((m) => ({ member: m.id, username: m.id })),
+      accounts: members.filter(hostsMeetings).map((m) => ({ member: m.id, username: m.id })),
     };
   }
 

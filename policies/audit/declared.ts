@@ -14,7 +14,8 @@ import { NEXTCLOUD_ADMIN_USER, nextcloudOccSettings, nextcloudSystemConfig } fro
 import { homeserverSettings, SYNAPSE_CONFIG_PATH } from "../../stacks/services/matrix/blueprint.ts";
 import { CONFIG_PATH as FRAMADATE_CONFIG_PATH, DISCARDED_LOG } from "../../stacks/services/polls/blueprint.ts";
 import { COREFILE_PATH, corefile, SERVER_CONF_PATH } from "../../stacks/services/vpn/blueprint.ts";
-import { desiredState, isStaff, MATRIX_BOT, matrixUserId } from "../../provisioners/desired.ts";
+import { desiredState, MATRIX_BOT, matrixUserId } from "../../provisioners/desired.ts";
+import { hostsMeetings } from "../../stacks/services/jitsi/login.ts";
 import { activePeers } from "../../provisioners/vpn/server.ts";
 import { desiredNextcloudSettings, type RetentionRuleSpec } from "../../provisioners/nextcloud-settings/desired.ts";
 import { occTarget } from "../../provisioners/nextcloud-settings/occ.ts";
@@ -246,7 +247,7 @@ export function declaredState(config: Association): Declared {
       recording: jitsiRecording(config),
       ...prosodyMemoryOnly(),
       domain: XMPP.domain,
-      staff: config.members.filter(isStaff).map((m) => m.id).sort(),
+      staff: config.members.filter(hostsMeetings).map((m) => m.id).sort(),
       tokenLogin: config.services.identity.enabled,
     };
   }

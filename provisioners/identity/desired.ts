@@ -7,7 +7,7 @@ import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
 import { IDENTITY_RETENTION } from "../../stacks/services/identity/register.ts";
 import { MATRIX_OIDC } from "../../stacks/services/matrix/blueprint.ts";
 import { OIDC_CLIENT_ID, oidcBackChannelLogoutPath, oidcRedirectPaths } from "../../stacks/services/nextcloud/oidc.ts";
-import { MEETING_HOST_ROLES, MEETING_LOGIN, meetingLoginRedirect } from "../../stacks/services/jitsi/login.ts";
+import { hostsMeetings, MEETING_LOGIN, meetingLoginRedirect } from "../../stacks/services/jitsi/login.ts";
 
 /** The browser flow Bastide installs in the realm and binds as its browser flow. */
 export const BROWSER_FLOW = "bastide browser";
@@ -232,7 +232,7 @@ export function desiredIdentity(config: Association, hostnames: Hostnames): Desi
       role: m.role,
       groups: [...m.teams].sort(),
       twoFactorRequired: twoFactorRoles.includes(m.role),
-      ...(config.services.jitsi.enabled && MEETING_HOST_ROLES.includes(m.role) ? { meetingRooms: MEETING_LOGIN.allRooms } : {}),
+      ...(config.services.jitsi.enabled && hostsMeetings(m) ? { meetingRooms: MEETING_LOGIN.allRooms } : {}),
       })),
       (u) => u.username,
     ),

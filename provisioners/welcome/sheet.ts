@@ -21,7 +21,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import type { Association, Member } from "../../stacks/config/schema.ts";
-import { ASSOCIATION_CALENDAR, type DesiredState, isStaff } from "../desired.ts";
+import { ASSOCIATION_CALENDAR, type DesiredState } from "../desired.ts";
+import { hostsMeetings } from "../../stacks/services/jitsi/login.ts";
 import { tunnelName } from "../vpn/peer-config.ts";
 import { IDENTITY_REALM } from "../../stacks/services/identity/blueprint.ts";
 import { hostnames } from "../../stacks/services/hosts.ts";
@@ -141,17 +142,19 @@ export function sheetData(member: Member, desired: DesiredState, options: Welcom
   }
 
   let jitsi: SheetData["jitsi"] = false;
-  if (desired.jitsi) {
-    const account = desired.jitsi.accounts.find((a) => a.member === member.id);
-    if (isStaff(member) && !account) throw missing("Jitsi");
-    const apps = appLinks("jitsi", language);
-    if (account) jitsi = { url: https(hostnames.meet), account: { username: account.username, jid: `${account.username}@${desired.jitsi.domain}` }, host: false, apps };
-    else if (options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false, host: false, apps };
-  } else if (desired.identity?.meetingKey) {
-    // Meetings open with the identity provider's token: hosts are the members it gives a room claim.
-    const host = desired.identity.users.some((u) => u.username === member.id.toLowerCase() && u.meetingRooms !== undefined);
-    if (isStaff(member) && !host) throw missing("Jitsi");
-    if (host || options.jitsiGuests) jitsi = { url: https(hostnames.meet), account: false, host, apps: appLinks("jitsi", language) };
+  if (desired.jitsi || desired.identity?.meetingKey) {
+    // Hosts open meetings with a Prosody account, or, with the identity provider, with its token,
+    // whose room claim it gives them (the two are never both there).
+    const account = desired.jitsi?.accounts.find((a) => a.member === member.id);
+    const host = desired.identity?.meetingKey !== undefined && desired.identity.users.some((u) => u.username === member.id.toLowerCase() && u.meetingRooms !== undefined);
+    if (hostsMeetings(member) && !account && !host) throw missing("Jitsi");
+    if (account || host || options.jitsiGuests)
+      jitsi = {
+        url: https(hostnames.meet),
+        account: account ? { username: account.username, jid: `${account.username}@${desired.jitsi!.domain}` } : false,
+        host,
+        apps: appLinks("jitsi", language),
+      };
   }
 
   const devices = (desired.vpn?.peers ?? []).filter((p) => p.member === member.id).map((p) => p.device);

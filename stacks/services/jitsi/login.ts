@@ -45,8 +45,8 @@ export const meetingLoginRedirect = (meetHost: string) => `https://${meetHost}${
 /** docker-jitsi-meet's TOKEN_AUTH_URL (web/rootfs/defaults/settings-config.js, config.tokenAuthUrl). */
 export const tokenAuthUrl = (meetHost: string) => `${meetingLoginRedirect(meetHost)}?state={state}`;
 
-/** The roles that open meetings, as the staff accounts of Prosody's internal login did. */
-export const MEETING_HOST_ROLES: readonly Member["role"][] = ["admin", "staff"];
+/** Who opens meetings, whichever way they sign in: a Prosody account, or a room claim in the one login's token. */
+export const hostsMeetings = (member: Pick<Member, "role">) => member.role === "admin" || member.role === "staff";
 
 export function meetingLoginPage(config: Association, meetHost: string, issuer: string): string {
   return render("jitsi/bastide-login.html", {
