@@ -11,6 +11,7 @@ import { pollsSettings } from "../services/polls/settings.ts";
 import { vpnSettings } from "../services/vpn/settings.ts";
 import { identitySettings } from "../services/identity/settings.ts";
 import { mailSettings } from "./mail.ts";
+import { backupSettings } from "../backups/settings.ts";
 import { crossFieldProblems } from "./cross-field.ts";
 
 export const ROLES = ["admin", "staff", "volunteer"] as const;
@@ -100,6 +101,8 @@ export const associationSchema = z
       .prefault({}),
     /** Outgoing mail relay; without it no service sends mail. */
     mail: mailSettings.optional(),
+    /** Daily encrypted backups to a place the association chooses; without it none are made. */
+    backups: backupSettings.optional(),
     members: z.array(member).min(1, { error: "list at least one member, with role: admin" }),
     /** A member removed from the list is disabled at once and erased after this delay. */
     departures: z

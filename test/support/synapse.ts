@@ -63,7 +63,7 @@ interface Cluster {
 let cluster: Promise<Cluster> | undefined;
 
 /** This process's PostgreSQL cluster: initdb as the postgres user, trust on 127.0.0.1 only, a private socket folder. */
-function postgresCluster(): Promise<Cluster> {
+export function postgresCluster(): Promise<Cluster> {
   cluster ??= (async () => {
     const [initdb, pgCtl] = [postgresProgram("initdb"), postgresProgram("pg_ctl")];
     const dir = mkdtempSync(join(tmpdir(), "bastide-postgres-"));

@@ -1,0 +1,113 @@
+// `backups:` in the association file: where the encrypted backups go, how long they are kept,
+// and when the daily job runs. Optional: without it the register keeps saying that backups are
+// not provided. The repository password is never in the file: the stack generates it as a
+// Pulumi secret. S3 keys are supplied by the admin as Pulumi secrets (below), never in the file.
+import { z } from "zod";
+import { euCountry, shown, withValue } from "../config/fields.ts";
+
+/** Pulumi secret config keys of an S3-compatible destination's access key. */
+export const S3_ACCESS_KEY_CONFIG = { id: "backupS3AccessKeyId", secret: "backupS3SecretAccessKey" } as const;
+
+const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/i;
+/**
+ * Paths are written into restic's repository address and ssh's command line: letters, digits and
+ * . _ - / only, so no quoting, globbing or option parsing can ever change their meaning.
+ */
+const SAFE_PATH = /^\/(?:[A-Za-z0-9._-]+\/?)*$/;
+
+const host = z.string({ error: "must be the server's host name, such as u123456.your-storagebox.de" }).trim().regex(HOSTNAME, {
+  error: withValue("must be a host name such as u123456.your-storagebox.de (letters, digits, hyphens and dots)"),
+});
+
+const absolutePath = (example: string) =>
+  z
+    .string({ error: `must be an absolute folder path such as ${example}` })
+    .trim()
+    .superRefine((value, ctx) => {
+      if (!SAFE_PATH.test(value) || value.split("/").some((part) => part === ".."))
+        ctx.addIssue({ code: "custom", message: `${shown(value)} must be an absolute folder path such as ${example}, made of letters, digits, dots, hyphens and underscores` });
+    });
+
+/** Whoever holds the backups holds the data: the country is written in the register, and must be in the EU/EEA. */
+const country = euCountry;
+
+const sftp = z.strictObject({
+  type: z.literal("sftp"),
+  host,
+  port: z.number({ error: withValue("must be a port number, 1-65535") }).int({ error: withValue("must be a port number, 1-65535") }).min(1, { error: withValue("must be a port number, 1-65535") }).max(65535, { error: withValue("must be a port number, 1-65535") }).default(22),
+  user: z.string({ error: "must be the SFTP login, such as u123456" }).regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, {
+    error: withValue("must be the SFTP login, such as u123456 (letters, digits, . _ -, at most 32 characters)"),
+  }),
+  path: absolutePath("/backups/bastide"),
+  country,
+});
+
+const s3 = z.strictObject({
+  type: z.literal("s3"),
+  /** The provider's S3 endpoint, e.g. fsn1.your-objectstorage.com (Hetzner) or s3.fr-par.scw.cloud (Scaleway). */
+  endpoint: host,
+  bucket: z.string({ error: "must be the bucket's name, such as asso-exemple-backups" }).regex(/^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    error: withValue("must be a bucket name such as asso-exemple-backups: 3-63 lower-case letters, digits, dots and hyphens"),
+  }),
+  /** Folder inside the bucket, so one bucket can hold other things too. */
+  prefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { error: withValue("must be a folder name inside the bucket, such as bastide") }).default("bastide"),
+  country,
+});
+
+const disk = z.strictObject({
+  type: z.literal("disk"),
+  /** The mount point of a second disk: a copy on the same disk as the data dies with it. */
+  path: absolutePath("/mnt/backup").refine((value) => !/^\/(var\/lib\/docker)?\/?$/.test(value) && !value.startsWith("/var/lib/docker/"), {
+    error: withValue("must be the mount point of a second disk, such as /mnt/backup: not the root folder and not Docker's own folder"),
+  }),
+});
+
+export const DESTINATION_TYPES = ["sftp", "s3", "disk"] as const;
+
+const destination = z.discriminatedUnion("type", [sftp, s3, disk], {
+  error: (issue) =>
+    issue.code === "invalid_union"
+      ? `${issue.input && typeof issue.input === "object" && "type" in issue.input ? `${shown((issue.input as { type: unknown }).type)}: ` : ""}type must be sftp (an SFTP server), s3 (S3-compatible object storage in the EU) or disk (a second disk)`
+      : "must say where the backups go: type sftp, s3 or disk, and its address",
+});
+
+/**
+ * How many snapshots are kept, as restic's --keep-daily/--keep-weekly/--keep-monthly count them.
+ * Bounded above: an erased member's data disappears from the backups only when the last snapshot
+ * holding it expires, so the longest retention is a promise written in the register.
+ */
+export const RETENTION_BOUNDS = { daily: [1, 31], weekly: [0, 8], monthly: [0, 12] } as const;
+
+const keep = (what: keyof typeof RETENTION_BOUNDS, unit: string) => {
+  const [min, max] = RETENTION_BOUNDS[what];
+  const message = `must be a whole number of ${unit} backups to keep, ${min}-${max}`;
+  return z.number({ error: withValue(message) }).int({ error: withValue(message) }).min(min, { error: withValue(message) }).max(max, { error: withValue(`${message}: erased data stays in the backups until the last one holding it expires`) });
+};
+
+const retention = z
+  .strictObject({
+    daily: keep("daily", "daily").default(7),
+    weekly: keep("weekly", "weekly").default(4),
+    monthly: keep("monthly", "monthly").default(3),
+  })
+  .prefault({});
+
+export const backupSettings = z.strictObject({
+  destination,
+  retention,
+  /** When the daily backup starts, UTC, "HH:MM"; Nextcloud's heavy jobs run from 01:00 UTC. */
+  time: z
+    .string({ error: 'must be a time of day such as "02:30" (UTC)' })
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: withValue('must be a time of day, HH:MM in UTC, such as "02:30"; quote it in the file') })
+    .default("02:30"),
+});
+
+export type BackupSettings = z.infer<typeof backupSettings>;
+export type BackupDestination = BackupSettings["destination"];
+
+/** The longest time, in days, a snapshot is kept: what the register will promise about erased data. */
+export function longestRetentionDays(retention: BackupSettings["retention"]): number {
+  const { daily, weekly, monthly } = retention;
+  // restic keeps the last snapshot of each of the N most recent days, weeks and months that have one.
+  return Math.max(daily, weekly * 7, monthly * 31);
+}
