@@ -107,3 +107,9 @@ export const drillSchema = z.strictObject({
   problems: z.array(z.string()),
 });
 export type DrillRecord = z.infer<typeof drillSchema>;
+
+/** The program in the job's image: `bastide-backup schedule` (the container's command: runs daily), `bastide-backup run --reason R` (one backup now; exits non-zero when it failed). */
+export const JOB_COMMAND = "/usr/local/bin/bastide-backup";
+
+/** Stack output (a Pulumi secret where it holds one) with what the emergency sheet and the handover page need. */
+export const BACKUP_STACK_OUTPUT = "backups";
