@@ -1,0 +1,150 @@
+// Issue 11: the backup job, run for real. The script backupJob() renders for the example (every
+// database and volume of its blueprints), its paths under a scratch folder and its databases on
+// loopback, run with Debian's pg_dump, mariadb-dump, restic and ssh against a real SFTP server,
+// PostgreSQL and MariaDB. What it recorded is read back from the restored snapshot: the dumps,
+// the manifest (manifestSchema), the checksum listings (sha256sum --check) and the status
+// (statusSchema); a second run and the retention; a failure and what it says.
+import test from "ava";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { checksumFile, DUMP_DIR, MANIFEST_FILE, manifestSchema, SECRET_FILES, statusSchema, STATUS_FILE, volumeMountPath } from "../../stacks/backups/layout.ts";
+import { backupPlan } from "../../stacks/backups/plan.ts";
+import { resticCommands } from "../../stacks/backups/restic.ts";
+import { blueprints } from "../../stacks/services/catalog.ts";
+import { exampleAssociation } from "../support/association.ts";
+import { createDatabases, databasePasswords, installJob, sftpBackups } from "../support/backup-job.ts";
+import { freePort } from "../support/docker.ts";
+import { startMariadb } from "../support/mariadb.ts";
+import { startSftpServer } from "../support/sftp.ts";
+import { postgresCluster, stopPostgres } from "../support/synapse.ts";
+
+const MEMBERS = 120;
+
+test("backup job: the rendered script dumps every database, lists every volume, snapshots, keeps the retention and says when it failed", async (t) => {
+  t.timeout(10 * 60_000);
+  const [sftp, postgres, mariadb] = await Promise.all([startSftpServer(), postgresCluster(), startMariadb()]);
+  const root = mkdtempSync(join(tmpdir(), "bastide-job-"));
+  t.teardown(async () => {
+    await Promise.all([sftp.stop(), mariadb.stop(), stopPostgres()]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const backups = sftpBackups(sftp, "repository", { retention: { daily: 2, weekly: 0, monthly: 0 } });
+  const config = exampleAssociation((input) => (input.backups = { destination: backups.destination, retention: backups.retention }));
+  const list = blueprints(config);
+  const repositoryPassword = randomBytes(32).toString("base64url");
+  const sshPrivateKey = readFileSync(sftp.clientKey, "utf8");
+  const servers = { postgres, mariadb };
+  const passwords = databasePasswords(backupPlan(list));
+  createDatabases(backupPlan(list), servers, passwords);
+  const job = installJob(config, list, { root, servers, passwords, secrets: { repositoryPassword, sshPrivateKey } });
+
+  // ---- Data: rows in every database (and one empty table each), files in every volume.
+  const expectedTables = new Map<string, Record<string, number>>();
+  for (const [i, dump] of job.plan.dumps.entries()) {
+    const rows = MEMBERS * (i + 1);
+    if (dump.engine === "postgres") {
+      postgres.query(dump.database, `SET ROLE ${dump.user};
+        CREATE TABLE members (id serial PRIMARY KEY, name text NOT NULL, note text);
+        INSERT INTO members (name, note) SELECT 'Membre ' || g || ' Élodie', E'ligne 1\\nligne 2\\ttab' FROM generate_series(1, ${rows}) AS g;
+        CREATE TABLE "empty table" (id int)`);
+      expectedTables.set(dump.file, { "public.members": rows, 'public."empty table"': 0 });
+    } else {
+      mariadb.sql(`CREATE TABLE poll (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(255), body TEXT) ENGINE=InnoDB;
+        INSERT INTO poll (title, body) SELECT CONCAT('Réunion ', seq), CONCAT('ligne 1\\nINSERT INTO \`poll\` VALUES (', seq, ');') FROM seq_1_to_${rows};
+        CREATE TABLE empty_table (id INT) ENGINE=InnoDB;`, dump.database);
+      expectedTables.set(dump.file, { poll: rows, empty_table: 0 });
+    }
+  }
+  for (const { service, volume } of job.plan.files) {
+    const folder = join(root, volumeMountPath(service, volume));
+    mkdirSync(join(folder, "sous dossier"), { recursive: true });
+    writeFileSync(join(folder, "config.php"), `<?php // ${service}/${volume}\n`);
+    writeFileSync(join(folder, "sous dossier", "photo d'été.jpg"), randomBytes(64 * 1024));
+    writeFileSync(join(folder, "sous dossier", "two\nlines.txt"), "a file name with a newline\n");
+  }
+
+  // ---- First run.
+  const first = job.run(["run", "--reason", "manual"]);
+  t.is(first.status, 0, first.stderr + first.stdout);
+  const status1 = statusSchema.parse(JSON.parse(readFileSync(join(root, STATUS_FILE), "utf8")));
+  t.is(status1.lastRun.outcome, "ok");
+  t.is(status1.lastRun.reason, "manual");
+  t.regex(status1.lastRun.snapshot ?? "", /^[0-9a-f]{8,64}$/);
+  t.true((status1.lastRun.totalBytes ?? 0) > 3 * 64 * 1024, `${status1.lastRun.totalBytes} bytes`);
+  t.true((status1.lastRun.addedBytes ?? 0) > 0);
+  t.deepEqual(status1.lastSuccess, status1.lastRun);
+
+  const restic = resticCommands(backups, { passwordFile: join(root, SECRET_FILES.repositoryPassword), sshKey: sftp.clientKey, knownHosts: sftp.knownHosts });
+  const resticJson = (argv: string[]) => {
+    const answer = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 120_000 });
+    if (answer.status !== 0) throw new Error(answer.stderr);
+    return JSON.parse(answer.stdout) as { short_id: string; id: string; paths: string[] }[];
+  };
+  const snapshots1 = resticJson(restic.snapshots.argv);
+  t.is(snapshots1.length, 1);
+  t.true(snapshots1[0]!.id.startsWith(status1.lastRun.snapshot!), "the status names restic's snapshot");
+  t.deepEqual([...snapshots1[0]!.paths].sort(), [join(root, "backup"), join(root, "data")]);
+
+  // ---- What the snapshot holds, restored elsewhere.
+  const target = join(root, "restored");
+  const [resticProgram, ...restoreArgs] = restic.restore(status1.lastRun.snapshot!, target).argv;
+  const restored = spawnSync(resticProgram!, restoreArgs, { encoding: "utf8", timeout: 120_000 });
+  t.is(restored.status, 0, restored.stderr);
+  const manifest = manifestSchema.parse(JSON.parse(readFileSync(join(target, root, MANIFEST_FILE), "utf8")));
+  t.is(manifest.reason, "manual");
+  t.is(manifest.images["bastide-nextcloud-db"], list.find((b) => b.service === "nextcloud")!.containers.find((c) => c.name === "db")!.image);
+  t.deepEqual(manifest.dumps.map((d) => `${d.service}/${d.volume}`).sort(), job.plan.dumps.map((d) => `${d.service}/${d.volume}`).sort());
+  for (const dump of manifest.dumps) {
+    t.deepEqual(dump.tables, expectedTables.get(dump.file), `${dump.file}: rows per table, counted in the dump`);
+    const file = join(target, root, DUMP_DIR, dump.file);
+    t.true(existsSync(file), `${dump.file} is in the snapshot`);
+    t.is(readFileSync(file).length, dump.bytes);
+  }
+  t.deepEqual(manifest.volumes.map((v) => `${v.service}/${v.volume}`).sort(), job.plan.files.map((f) => `${f.service}/${f.volume}`).sort());
+  for (const volume of manifest.volumes) {
+    t.is(volume.files, 3, `${volume.service}/${volume.volume}: the three files written`);
+    t.is(volume.checksums, join(root, checksumFile(volume.service, volume.volume)));
+    const check = spawnSync("sha256sum", ["--check", "--strict", join(target, volume.checksums)], { cwd: join(target, root, volumeMountPath(volume.service, volume.volume)), encoding: "utf8" });
+    t.is(check.status, 0, `${volume.service}/${volume.volume}: ${check.stdout}${check.stderr}`);
+  }
+  // The check can fail: a restored file changed is caught.
+  const nextcloudFiles = join(target, root, volumeMountPath("nextcloud", "html"));
+  writeFileSync(join(nextcloudFiles, "config.php"), "<?php // changed\n");
+  t.not(spawnSync("sha256sum", ["--check", "--quiet", join(target, root, checksumFile("nextcloud", "html"))], { cwd: nextcloudFiles }).status, 0);
+
+  // ---- A second run adds a snapshot; forget keeps the retention (one snapshot per day: both
+  // runs are today, so restic's --keep-daily keeps the newer only).
+  postgres.query(job.plan.dumps[0]!.database, `INSERT INTO members (name) VALUES ('nouveau')`);
+  const second = job.run(["run", "--reason", "daily"]);
+  t.is(second.status, 0, second.stderr + second.stdout);
+  const status2 = statusSchema.parse(JSON.parse(readFileSync(join(root, STATUS_FILE), "utf8")));
+  t.not(status2.lastRun.snapshot, status1.lastRun.snapshot);
+  t.is(status2.lastSuccess?.reason, "daily");
+  const snapshots2 = resticJson(restic.snapshots.argv);
+  t.deepEqual(snapshots2.map((s) => s.short_id), [status2.lastRun.snapshot!.slice(0, 8)]);
+
+  // ---- Usage mistakes are refused before anything runs.
+  t.is(job.run(["run", "--reason", "weekly"]).status, 2);
+  t.is(job.run(["backup"]).status, 2);
+
+  // ---- An unreachable destination: status failed naming the step, non-zero exit, no secret anywhere.
+  const closedPort = await freePort();
+  const unreachable = exampleAssociation((input) => (input.backups = { destination: { ...backups.destination, port: closedPort }, retention: backups.retention }));
+  const broken = installJob(unreachable, blueprints(unreachable), { root, servers, passwords, secrets: { repositoryPassword, sshPrivateKey } });
+  const failed = broken.run(["run", "--reason", "pre-upgrade"]);
+  t.not(failed.status, 0);
+  const status3 = statusSchema.parse(JSON.parse(readFileSync(join(root, STATUS_FILE), "utf8")));
+  t.is(status3.lastRun.outcome, "failed");
+  t.is(status3.lastRun.reason, "pre-upgrade");
+  t.regex(status3.lastRun.error ?? "", /^open the repository failed: .+/);
+  t.is(status3.lastRun.snapshot, undefined);
+  t.deepEqual(status3.lastSuccess, status2.lastSuccess, "the last good backup is still known");
+  const said = [failed.stdout, failed.stderr, first.stdout, first.stderr, second.stdout, second.stderr, readFileSync(join(root, STATUS_FILE), "utf8")].join("\n");
+  const keyBody = sshPrivateKey.split("\n")[1]!;
+  for (const secret of [repositoryPassword, keyBody, ...passwords.values()]) t.false(said.includes(secret), "a secret was printed or recorded");
+  t.log(`first run ${(first.ms / 1000).toFixed(1)} s, second ${(second.ms / 1000).toFixed(1)} s; failure said: ${status3.lastRun.error}`);
+});
