@@ -5,7 +5,7 @@
 // the manifest (manifestSchema), the checksum listings (sha256sum --check) and the status
 // (statusSchema); a second run and the retention; a failure and what it says.
 import test from "ava";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -147,4 +147,47 @@ test("backup job: the rendered script dumps every database, lists every volume, 
   const keyBody = sshPrivateKey.split("\n")[1]!;
   for (const secret of [repositoryPassword, keyBody, ...passwords.values()]) t.false(said.includes(secret), "a secret was printed or recorded");
   t.log(`first run ${(first.ms / 1000).toFixed(1)} s, second ${(second.ms / 1000).toFixed(1)} s; failure said: ${status3.lastRun.error}`);
+});
+
+/** `bastide-backup schedule` for a daily time: the wait it announces, then how it stops on Docker's stop signal. */
+async function scheduleFor(time: string): Promise<{ waitSeconds: number; code: number | null; stoppedMs: number; output: string }> {
+  const root = mkdtempSync(join(tmpdir(), "bastide-schedule-"));
+  try {
+    const config = exampleAssociation((input) => (input.backups = { destination: { type: "disk", path: "/mnt/backup" }, time }));
+    const list = blueprints(config);
+    const job = installJob(config, list, { root, passwords: databasePasswords(backupPlan(list)), secrets: { repositoryPassword: "unused" } });
+    const child = spawn(job.script, ["schedule"], { env: job.env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += String(chunk)));
+    child.stderr.on("data", (chunk) => (output += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const deadline = Date.now() + 10_000;
+    while (!/next backup in \d+ s/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const waitSeconds = Number(/next backup in (\d+) s/.exec(output)?.[1] ?? Number.NaN);
+    const stopAt = performance.now();
+    // The base image's STOPSIGNAL is SIGINT (repos/postgres/remote/17.11-bookworm.md).
+    child.kill("SIGINT");
+    const code = await Promise.race([exited, new Promise<null>((resolve) => setTimeout(() => (child.kill("SIGKILL"), resolve(null)), 5_000))]);
+    return { waitSeconds, code, stoppedMs: performance.now() - stopAt, output };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const hhmm = (date: Date) => `${String(date.getUTCHours()).padStart(2, "0")}:${String(date.getUTCMinutes()).padStart(2, "0")}`;
+const secondsUntil = (date: Date) => (Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes()) - Date.now()) / 1000;
+
+test("backup job: the schedule waits for the next daily time (UTC), today or tomorrow, and stops at once on SIGINT", async (t) => {
+  const soon = new Date(Date.now() + 3 * 60_000);
+  const later = await scheduleFor(hhmm(soon));
+  t.true(Math.abs(later.waitSeconds - secondsUntil(soon)) <= 3, `${later.waitSeconds} s announced, ${secondsUntil(soon)} expected: ${later.output}`);
+  t.is(later.code, 0, later.output);
+  t.true(later.stoppedMs < 3000, `stopped in ${later.stoppedMs} ms`);
+  t.regex(later.output, /stopped/);
+
+  // A time already past today: tomorrow at that time.
+  const past = new Date(Date.now() - 2 * 60_000);
+  const tomorrow = await scheduleFor(hhmm(past));
+  t.true(Math.abs(tomorrow.waitSeconds - (secondsUntil(past) + 86_400)) <= 3, `${tomorrow.waitSeconds} s announced: ${tomorrow.output}`);
+  t.is(tomorrow.code, 0, tomorrow.output);
 });

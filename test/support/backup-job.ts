@@ -54,6 +54,8 @@ export interface InstalledJob {
   root: string;
   /** The job's environment: the database passwords its blueprint asks for, and PATH. */
   env: Record<string, string>;
+  /** The rendered program, where the container has it (JOB_COMMAND) under `root`. */
+  script: string;
   /** `bastide-backup <args>`, to completion. */
   run(args: string[]): { status: number | null; stdout: string; stderr: string; ms: number };
 }
@@ -63,12 +65,13 @@ export interface InstalledJob {
  * its files (the script, the repository password, the SSH key and known host) where it reads
  * them, makes every files volume's folder, and returns a way to run it.
  */
-export function installJob(config: Association, blueprints: readonly ServiceBlueprint[], options: { root: string; servers: DatabaseServers; passwords: Map<string, string>; secrets: JobSecrets }): InstalledJob {
+export function installJob(config: Association, blueprints: readonly ServiceBlueprint[], options: { root: string; servers?: DatabaseServers; passwords: Map<string, string>; secrets: JobSecrets }): InstalledJob {
   for (const [program, pkg] of [["restic", "restic"], ["jq", "jq"], ["flock", "util-linux"], ["mariadb-dump", "mariadb-client"], ["ssh", "openssh-client"]] as const) requireProgram(program, pkg);
   const { root, servers } = options;
   const job = backupJob(config, blueprints, {
     root,
-    databaseAddress: (dump) => ({ host: "127.0.0.1", port: dump.engine === "postgres" ? servers.postgres.port : servers.mariadb.port }),
+    // Without servers (a test of the schedule alone) the addresses stay the containers' names, never reached.
+    databaseAddress: (dump) => (servers ? { host: "127.0.0.1", port: dump.engine === "postgres" ? servers.postgres.port : servers.mariadb.port } : dump.address),
   });
   if (!job) throw new Error("the test config has no backups section");
   for (const file of job.files(options.secrets)) {
@@ -85,6 +88,7 @@ export function installJob(config: Association, blueprints: readonly ServiceBlue
   }
   const [script] = job.command;
   return {
+    script: script!,
     job,
     plan: backupPlan(blueprints),
     root,
