@@ -6,6 +6,7 @@
 // computed here and shell-quoted by the one helper (shellQuote): the dumps over each service's
 // network, the sha256sum listings and the manifest, restic backup and forget, and the status file.
 // It has no Docker socket and no extra privilege.
+import { SMTP_PASSWORD_CONFIG } from "../config/mail.ts";
 import type { Association } from "../config/schema.ts";
 import type { ServiceBlueprint, ServiceName } from "../services/blueprint.ts";
 import { containerName } from "../services/blueprint.ts";
@@ -21,6 +22,7 @@ import {
   DUMP_DIR,
   JOB_COMMAND,
   MANIFEST_FILE,
+  SECRET_DIR,
   SECRET_FILES,
   SNAPSHOT_ROOT,
   STATE_DIR,
@@ -85,6 +87,41 @@ export const passwordVariable = (dump: Pick<DatabaseDump, "service" | "volume">)
 
 const words = (argv: readonly string[]) => argv.map(shellQuote).join(" ");
 
+/** msmtp's configuration, beside the other files the stack uploads (not a secret: the password stays in the environment). */
+const MAIL_CONFIG = `${SECRET_DIR}/msmtprc`;
+/** Debian's bundle of the public certificate authorities (ca-certificates), which msmtp checks the relay against. */
+const TRUSTED_CERTIFICATES = "/etc/ssl/certs/ca-certificates.crt";
+/** The relay's password, in the job's environment (msmtp's passwordeval reads it). */
+export const SMTP_PASSWORD_ENV = "BASTIDE_SMTP_PASSWORD";
+
+/** What the failure mail needs: the relay and who gets it (every admin of the association file). */
+function failureMail(config: Association, root: string) {
+  const mail = config.mail;
+  const admins = config.members.filter((m) => m.role === "admin").map((m) => m.email);
+  if (!mail || admins.length === 0) return undefined;
+  return {
+    configFile: `${root}${MAIL_CONFIG}`,
+    msmtprc: render("backups/msmtprc", {
+      // The relay's words (stacks/config/mail.ts): starttls on port 587, tls for implicit TLS on 465.
+      starttls: mail.security === "starttls" ? "on" : "off",
+      trustFile: `${root}${TRUSTED_CERTIFICATES}`,
+      host: mail.host,
+      port: mail.port,
+      from: mail.from,
+      auth: mail.username ? "on" : "off",
+      user: mail.username ?? "",
+      passwordVariable: SMTP_PASSWORD_ENV,
+    }),
+    script: {
+      command: words(["msmtp", `--file=${root}${MAIL_CONFIG}`, "--", ...admins]),
+      from: shellQuote(mail.from),
+      to: shellQuote(admins.join(", ")),
+      subject: shellQuote(`[Bastide] the backup of ${config.domain} failed`),
+    },
+    needsPassword: Boolean(mail.username),
+  };
+}
+
 /** The known_hosts line ssh looks up for this host and port (sshd(8), SSH_KNOWN_HOSTS FILE FORMAT: `[host]:port` off port 22). */
 function knownHostsLine(destination: Extract<BackupSettings["destination"], { type: "sftp" }>): string {
   const name = destination.port === 22 ? destination.host : `[${destination.host}]:${destination.port}`;
@@ -100,7 +137,7 @@ function secretFiles(root: string) {
 }
 
 /** The job's program, rendered: every value it uses is computed here. */
-export function jobScript(settings: BackupSettings, plan: BackupPlan, images: Record<string, string>, places: JobPlaces): string {
+export function jobScript(settings: BackupSettings, plan: BackupPlan, images: Record<string, string>, places: JobPlaces, mail?: ReturnType<typeof failureMail>): string {
   const { root } = places;
   const files = secretFiles(root);
   const restic = resticCommands(settings, settings.destination.type === "sftp" ? files : { passwordFile: files.passwordFile });
@@ -139,6 +176,7 @@ export function jobScript(settings: BackupSettings, plan: BackupPlan, images: Re
       path: shellQuote(`${root}${volumeMountPath(service, volume)}`),
       checksums: shellQuote(`${root}${checksumFile(service, volume)}`),
     })),
+    mail: mail?.script ?? false,
     restic: {
       snapshots: words(restic.snapshots.argv),
       init: words(restic.init.argv),
@@ -158,7 +196,8 @@ export function backupJob(config: Association, blueprints: readonly ServiceBluep
   if (!settings) return undefined;
   const plan = backupPlan(blueprints);
   const { root } = places;
-  const script = jobScript(settings, plan, runningImages(blueprints), places);
+  const mail = failureMail(config, root);
+  const script = jobScript(settings, plan, runningImages(blueprints), places, mail);
   const secretFilePaths = secretFiles(root);
   const destination = settings.destination;
   return {
@@ -167,7 +206,10 @@ export function backupJob(config: Association, blueprints: readonly ServiceBluep
     memoryMb: 512,
     env: {},
     serviceSecretEnv: Object.fromEntries(plan.dumps.map((dump) => [passwordVariable(dump), { service: dump.service, secret: dump.passwordSecret }])),
-    providedSecretEnv: destination.type === "s3" ? { [S3_KEY_ENV[0]]: S3_ACCESS_KEY_CONFIG.id, [S3_KEY_ENV[1]]: S3_ACCESS_KEY_CONFIG.secret } : {},
+    providedSecretEnv: {
+      ...(destination.type === "s3" ? { [S3_KEY_ENV[0]]: S3_ACCESS_KEY_CONFIG.id, [S3_KEY_ENV[1]]: S3_ACCESS_KEY_CONFIG.secret } : {}),
+      ...(mail?.needsPassword ? { [SMTP_PASSWORD_ENV]: SMTP_PASSWORD_CONFIG } : {}),
+    },
     mounts: plan.files.map(({ service, volume }) => ({ service, volume, path: `${root}${volumeMountPath(service, volume)}` })),
     networks: [...new Set(plan.dumps.map((d) => d.service))],
     files: (secrets) => {
@@ -175,6 +217,7 @@ export function backupJob(config: Association, blueprints: readonly ServiceBluep
         { path: `${root}${JOB_COMMAND}`, content: script, holdsSecrets: false, mode: "0500" },
         { path: secretFilePaths.passwordFile, content: secrets.repositoryPassword, holdsSecrets: true, mode: "0400" },
       ];
+      if (mail) files.push({ path: mail.configFile, content: mail.msmtprc, holdsSecrets: false, mode: "0400" });
       if (destination.type === "sftp") {
         if (!secrets.sshPrivateKey) throw new Error("backups.destination is an SFTP server: the job needs the server's SSH private key (JobSecrets.sshPrivateKey)");
         files.push(

@@ -13,34 +13,47 @@ import { join } from "node:path";
 import { checksumFile, DUMP_DIR, MANIFEST_FILE, manifestSchema, SECRET_FILES, statusSchema, STATUS_FILE, volumeMountPath } from "../../stacks/backups/layout.ts";
 import { backupPlan } from "../../stacks/backups/plan.ts";
 import { resticCommands } from "../../stacks/backups/restic.ts";
+import { SMTP_PASSWORD_CONFIG } from "../../stacks/config/mail.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { createDatabases, databasePasswords, installJob, sftpBackups } from "../support/backup-job.ts";
 import { freePort } from "../support/docker.ts";
 import { startMariadb } from "../support/mariadb.ts";
 import { startSftpServer } from "../support/sftp.ts";
+import { startMailRelay } from "../support/smtp.ts";
 import { postgresCluster, stopPostgres } from "../support/synapse.ts";
 
 const MEMBERS = 120;
 
 test.serial("backup job: the rendered script dumps every database, lists every volume, snapshots, keeps the retention and says when it failed", async (t) => {
   t.timeout(10 * 60_000);
-  const [sftp, postgres, mariadb] = await Promise.all([startSftpServer(), postgresCluster(), startMariadb()]);
+  const smtpPassword = randomBytes(18).toString("base64url");
+  const [sftp, postgres, mariadb, relay] = await Promise.all([startSftpServer(), postgresCluster(), startMariadb(), startMailRelay("bastide-relay", smtpPassword)]);
   const root = mkdtempSync(join(tmpdir(), "bastide-job-"));
   t.teardown(async () => {
-    await Promise.all([sftp.stop(), mariadb.stop(), stopPostgres()]);
+    await Promise.all([sftp.stop(), mariadb.stop(), stopPostgres(), relay.stop()]);
     rmSync(root, { recursive: true, force: true });
   });
 
   const backups = sftpBackups(sftp, "repository", { retention: { daily: 2, weekly: 0, monthly: 0 } });
-  const config = exampleAssociation((input) => (input.backups = { destination: backups.destination, retention: backups.retention }));
+  // With a mail relay: a failed run writes to the admins.
+  const mail = { host: relay.host, port: relay.port, security: "starttls", from: "sauvegardes@jardins-canal.localhost", username: relay.username };
+  const withMail = (destination: Record<string, unknown>) =>
+    exampleAssociation((input) => {
+      input.backups = { destination, retention: backups.retention };
+      input.mail = mail;
+    });
+  const config = withMail(backups.destination);
+  const admins = config.members.filter((m) => m.role === "admin").map((m) => m.email);
+  t.true(admins.length > 0);
   const list = blueprints(config);
   const repositoryPassword = randomBytes(32).toString("base64url");
   const sshPrivateKey = readFileSync(sftp.clientKey, "utf8");
   const servers = { postgres, mariadb };
   const passwords = databasePasswords(backupPlan(list));
   createDatabases(backupPlan(list), servers, passwords);
-  const job = installJob(config, list, { root, servers, passwords, secrets: { repositoryPassword, sshPrivateKey } });
+  const relaySecrets = { provided: { [SMTP_PASSWORD_CONFIG]: smtpPassword }, trustedCertificates: relay.certificate };
+  const job = installJob(config, list, { root, servers, passwords, secrets: { repositoryPassword, sshPrivateKey }, ...relaySecrets });
 
   // ---- Data: rows in every database (and one empty table each), files in every volume.
   const expectedTables = new Map<string, Record<string, number>>();
@@ -68,7 +81,7 @@ test.serial("backup job: the rendered script dumps every database, lists every v
   }
 
   // ---- First run.
-  const first = job.run(["run", "--reason", "manual"]);
+  const first = await job.run(["run", "--reason", "manual"]);
   t.is(first.status, 0, first.stderr + first.stdout);
   const status1 = statusSchema.parse(JSON.parse(readFileSync(join(root, STATUS_FILE), "utf8")));
   t.is(status1.lastRun.outcome, "ok");
@@ -119,7 +132,7 @@ test.serial("backup job: the rendered script dumps every database, lists every v
   // ---- A second run adds a snapshot; forget keeps the retention (one snapshot per day: both
   // runs are today, so restic's --keep-daily keeps the newer only).
   postgres.query(job.plan.dumps[0]!.database, `INSERT INTO members (name) VALUES ('nouveau')`);
-  const second = job.run(["run", "--reason", "daily"]);
+  const second = await job.run(["run", "--reason", "daily"]);
   t.is(second.status, 0, second.stderr + second.stdout);
   const status2 = statusSchema.parse(JSON.parse(readFileSync(join(root, STATUS_FILE), "utf8")));
   t.not(status2.lastRun.snapshot, status1.lastRun.snapshot);
@@ -127,15 +140,17 @@ test.serial("backup job: the rendered script dumps every database, lists every v
   const snapshots2 = resticJson(restic.snapshots.argv);
   t.deepEqual(snapshots2.map((s) => s.short_id), [status2.lastRun.snapshot!.slice(0, 8)]);
 
+  t.is(relay.received.length, 0, "no mail while the backups succeed");
+
   // ---- Usage mistakes are refused before anything runs.
-  t.is(job.run(["run", "--reason", "weekly"]).status, 2);
-  t.is(job.run(["backup"]).status, 2);
+  t.is((await job.run(["run", "--reason", "weekly"])).status, 2);
+  t.is((await job.run(["backup"])).status, 2);
 
   // ---- An unreachable destination: status failed naming the step, non-zero exit, no secret anywhere.
   const closedPort = await freePort();
-  const unreachable = exampleAssociation((input) => (input.backups = { destination: { ...backups.destination, port: closedPort }, retention: backups.retention }));
-  const broken = installJob(unreachable, blueprints(unreachable), { root, servers, passwords, secrets: { repositoryPassword, sshPrivateKey } });
-  const failed = broken.run(["run", "--reason", "pre-upgrade"]);
+  const unreachable = withMail({ ...backups.destination, port: closedPort });
+  const broken = installJob(unreachable, blueprints(unreachable), { root, servers, passwords, secrets: { repositoryPassword, sshPrivateKey }, ...relaySecrets });
+  const failed = await broken.run(["run", "--reason", "pre-upgrade"]);
   t.not(failed.status, 0);
   const status3 = statusSchema.parse(JSON.parse(readFileSync(join(root, STATUS_FILE), "utf8")));
   t.is(status3.lastRun.outcome, "failed");
@@ -143,9 +158,16 @@ test.serial("backup job: the rendered script dumps every database, lists every v
   t.regex(status3.lastRun.error ?? "", /^open the repository failed: .+/);
   t.is(status3.lastRun.snapshot, undefined);
   t.deepEqual(status3.lastSuccess, status2.lastSuccess, "the last good backup is still known");
-  const said = [failed.stdout, failed.stderr, first.stdout, first.stderr, second.stdout, second.stderr, readFileSync(join(root, STATUS_FILE), "utf8")].join("\n");
+  // One short mail to the admins, through the relay, logged in over STARTTLS.
+  t.is(relay.received.length, 1, failed.stdout + failed.stderr);
+  const [sent] = relay.received;
+  t.is(sent!.user, relay.username);
+  t.deepEqual(sent!.to.sort(), [...admins].sort());
+  t.regex(sent!.data, /^Subject: \[Bastide\] the backup of \S+ failed$/m);
+  t.true(sent!.data.includes(status3.lastRun.error!), "the mail says the step and its last line");
+  const said = [sent!.data, failed.stdout, failed.stderr, first.stdout, first.stderr, second.stdout, second.stderr, readFileSync(join(root, STATUS_FILE), "utf8")].join("\n");
   const keyBody = sshPrivateKey.split("\n")[1]!;
-  for (const secret of [repositoryPassword, keyBody, ...passwords.values()]) t.false(said.includes(secret), "a secret was printed or recorded");
+  for (const secret of [repositoryPassword, keyBody, smtpPassword, ...passwords.values()]) t.false(said.includes(secret), "a secret was printed or recorded");
   t.log(`first run ${(first.ms / 1000).toFixed(1)} s, second ${(second.ms / 1000).toFixed(1)} s; failure said: ${status3.lastRun.error}`);
 });
 

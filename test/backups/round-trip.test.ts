@@ -159,7 +159,7 @@ test("backup round trip: PostgreSQL, MariaDB and files through restic to a real 
     if (answer.status !== 0) throw new Error(`restic ${argv.find((arg) => !arg.startsWith("-") && arg !== "restic" && !arg.startsWith("sftp.command"))} failed: ${answer.stderr}`);
     return answer.stdout;
   };
-  const backup = job.run(["run", "--reason", "manual"]);
+  const backup = await job.run(["run", "--reason", "manual"]);
   t.is(backup.status, 0, backup.stderr + backup.stdout);
   const backupMs = backup.ms;
   resticRun(restic.check.argv);

@@ -293,9 +293,12 @@ for (const profile of PROFILES) {
   });
 }
 
-/** The example with backups to an S3 bucket: the backup job's container runs the backups image. */
+/** The example with backups to an S3 bucket and a mail relay with a login: the backup job's container runs the backups image, with every variable it can get. */
 const withBackups = () =>
-  exampleAssociation((input) => (input.backups = { destination: { type: "s3", endpoint: "s3.fr-par.scw.cloud", bucket: "asso-exemple-backups", country: "FR" } }));
+  exampleAssociation((input) => {
+    input.backups = { destination: { type: "s3", endpoint: "s3.fr-par.scw.cloud", bucket: "asso-exemple-backups", country: "FR" } };
+    input.mail = { host: "smtp.example.org", from: "ne-pas-repondre@example.org", username: "ne-pas-repondre@example.org" };
+  });
 
 test("the example runs each contracted image at least once, so no contract goes unchecked", (t) => {
   const used = new Set(deployed(profileConfig("small")).map((d) => contractKey(d.container)));

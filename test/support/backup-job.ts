@@ -2,7 +2,7 @@
 // every path of the layout under a scratch folder (JobPlaces.root) and the databases on
 // loopback, run for real with Debian's pg_dump, mariadb-dump, restic and ssh. Also the example's
 // databases, made in the test servers with the owners, names and passwords the plan says.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -52,12 +52,15 @@ export interface InstalledJob {
   plan: BackupPlan;
   /** The scratch folder standing for the container's file system. */
   root: string;
-  /** The job's environment: the database passwords its blueprint asks for, and PATH. */
+  /** The job's environment: the database passwords and provided secrets its blueprint asks for, and PATH. */
   env: Record<string, string>;
   /** The rendered program, where the container has it (JOB_COMMAND) under `root`. */
   script: string;
-  /** `bastide-backup <args>`, to completion. */
-  run(args: string[]): { status: number | null; stdout: string; stderr: string; ms: number };
+  /**
+   * `bastide-backup <args>`, to completion. Asynchronous, so that servers of the test process
+   * itself (the mail relay) can answer it meanwhile.
+   */
+  run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; ms: number }>;
 }
 
 /**
@@ -65,7 +68,7 @@ export interface InstalledJob {
  * its files (the script, the repository password, the SSH key and known host) where it reads
  * them, makes every files volume's folder, and returns a way to run it.
  */
-export function installJob(config: Association, blueprints: readonly ServiceBlueprint[], options: { root: string; servers?: DatabaseServers; passwords: Map<string, string>; secrets: JobSecrets }): InstalledJob {
+export function installJob(config: Association, blueprints: readonly ServiceBlueprint[], options: { root: string; servers?: DatabaseServers; passwords: Map<string, string>; secrets: JobSecrets; provided?: Record<string, string>; trustedCertificates?: string }): InstalledJob {
   for (const [program, pkg] of [["restic", "restic"], ["jq", "jq"], ["flock", "util-linux"], ["mariadb-dump", "mariadb-client"], ["ssh", "openssh-client"]] as const) requireProgram(program, pkg);
   const { root, servers } = options;
   const job = backupJob(config, blueprints, {
@@ -80,11 +83,21 @@ export function installJob(config: Association, blueprints: readonly ServiceBlue
     chmodSync(file.path, Number.parseInt(file.mode, 8));
   }
   for (const mount of job.mounts) mkdirSync(mount.path, { recursive: true });
+  // Debian's certificate bundle in the image; here, the test relay's own certificate.
+  if (options.trustedCertificates) {
+    mkdirSync(join(root, "etc/ssl/certs"), { recursive: true });
+    writeFileSync(join(root, "etc/ssl/certs/ca-certificates.crt"), options.trustedCertificates);
+  }
   const env: Record<string, string> = { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, HOME: root };
   for (const [variable, { service, secret }] of Object.entries(job.serviceSecretEnv)) {
     const password = options.passwords.get(`${service}/${secret}`);
     if (password === undefined) throw new Error(`no password for ${service}/${secret}`);
     env[variable] = password;
+  }
+  for (const [variable, key] of Object.entries(job.providedSecretEnv)) {
+    const value = options.provided?.[key];
+    if (value === undefined) throw new Error(`no value for the provided secret ${key}`);
+    env[variable] = value;
   }
   const [script] = job.command;
   return {
@@ -95,8 +108,14 @@ export function installJob(config: Association, blueprints: readonly ServiceBlue
     env,
     run(args) {
       const start = performance.now();
-      const result = spawnSync(script!, args, { env, encoding: "utf8", timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 });
-      return { status: result.status, stdout: result.stdout, stderr: result.stderr, ms: performance.now() - start };
+      const child = spawn(script!, args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: 20 * 60_000 });
+      let [stdout, stderr] = ["", ""];
+      child.stdout.on("data", (chunk) => (stdout += String(chunk)));
+      child.stderr.on("data", (chunk) => (stderr += String(chunk)));
+      return new Promise((resolve, reject) => {
+        child.once("error", reject);
+        child.once("close", (status) => resolve({ status, stdout, stderr, ms: performance.now() - start }));
+      });
     },
   };
 }

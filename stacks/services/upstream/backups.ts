@@ -23,9 +23,9 @@ export const contract: ImageContract = {
     source: BASE_RECORD,
     note: "The base sets no USER; the job stays root to read every service's files, whoever owns them, from read-only mounts.",
   },
-  init: { value: "bastide-backup schedule (bash): the base's entrypoint is cleared", source: dockerfile("26-27") },
-  worksWithNoNewPrivileges: { value: true, source: dockerfile("26-27"), note: "No setuid program runs: no gosu, no su; ssh, restic and the dump tools run as root." },
-  capabilities: { value: [], source: dockerfile("22-25"), note: "Reading files, TCP to the databases and the destination: Docker's default set." },
+  init: { value: "bastide-backup schedule (bash): the base's entrypoint is cleared", source: dockerfile("28-29") },
+  worksWithNoNewPrivileges: { value: true, source: dockerfile("28-29"), note: "No setuid program runs: no gosu, no su; ssh, restic and the dump tools run as root." },
+  capabilities: { value: [], source: dockerfile("24-27"), note: "Reading files, TCP to the databases and the destination: Docker's default set." },
   writablePaths: {
     value: [
       { path: "/var/lib/bastide-backups", provide: "volume" },
@@ -38,15 +38,15 @@ export const contract: ImageContract = {
   configPaths: {
     value: ["/usr/local/bin/bastide-backup", "/run/bastide-backups/"],
     source: own("stacks/backups/layout.ts"),
-    note: "JOB_COMMAND (the program, rendered by the stack) and SECRET_DIR (repository password, SSH key, known host).",
+    note: "JOB_COMMAND (the program, rendered by the stack) and SECRET_DIR (repository password, SSH key, known host, msmtp's configuration).",
   },
   env: {
-    value: ["BASTIDE_DB_PASSWORD_NEXTCLOUD_DB", "BASTIDE_DB_PASSWORD_MATRIX_DB", "BASTIDE_DB_PASSWORD_IDENTITY_DB", "BASTIDE_DB_PASSWORD_POLLS_DB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
-    source: script(115),
-    note: "One database password per dump (stacks/backups/job.ts, passwordVariable), handed to pg_dump as PGPASSWORD and to mariadb-dump as MYSQL_PWD; restic reads the S3 keys (restic.ts, S3_KEY_ENV).",
+    value: ["BASTIDE_DB_PASSWORD_NEXTCLOUD_DB", "BASTIDE_DB_PASSWORD_MATRIX_DB", "BASTIDE_DB_PASSWORD_IDENTITY_DB", "BASTIDE_DB_PASSWORD_POLLS_DB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BASTIDE_SMTP_PASSWORD"],
+    source: script(134),
+    note: "One database password per dump (stacks/backups/job.ts, passwordVariable), handed to pg_dump as PGPASSWORD and to mariadb-dump as MYSQL_PWD; restic reads the S3 keys (restic.ts, S3_KEY_ENV), msmtp's passwordeval the relay's password (templates/backups/msmtprc.hbs).",
   },
   allowsUserOverride: { value: false, source: BASE_RECORD, note: "Another user could not read the services' volumes." },
-  ports: { value: [], source: dockerfile("26-27"), note: "Listens on nothing: it only connects out. The base's EXPOSE 5432 has no server behind it." },
+  ports: { value: [], source: dockerfile("28-29"), note: "Listens on nothing: it only connects out. The base's EXPOSE 5432 has no server behind it." },
   healthByCommand: {
     value: {},
     source: script("1-8"),
