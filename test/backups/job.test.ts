@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checksumFile, DUMP_DIR, MANIFEST_FILE, manifestSchema, SECRET_FILES, statusSchema, STATUS_FILE, volumeMountPath } from "../../stacks/backups/layout.ts";
+import { checksumFile, DUMP_DIR, MANIFEST_FILE, manifestSchema, SECRET_FILES, STATE_DIR, statusSchema, STATUS_FILE, volumeMountPath } from "../../stacks/backups/layout.ts";
 import { backupPlan } from "../../stacks/backups/plan.ts";
 import { resticCommands } from "../../stacks/backups/restic.ts";
 import { SMTP_PASSWORD_CONFIG } from "../../stacks/config/mail.ts";
@@ -132,7 +132,21 @@ test.serial("backup job: the rendered script dumps every database, lists every v
   // ---- A second run adds a snapshot; forget keeps the retention (one snapshot per day: both
   // runs are today, so restic's --keep-daily keeps the newer only).
   postgres.query(job.plan.dumps[0]!.database, `INSERT INTO members (name) VALUES ('nouveau')`);
-  const second = await job.run(["run", "--reason", "daily"]);
+  // Two runs never overlap: while another holds the job's lock (flock, as a running backup does), this one waits.
+  const lockFile = join(root, STATE_DIR, "run.lock");
+  const holder = spawn("flock", ["--close", lockFile, "sleep", "60"], { stdio: "ignore", detached: true });
+  const released = new Promise((resolve) => holder.once("exit", resolve));
+  t.teardown(() => {
+    if (holder.exitCode === null && holder.signalCode === null) process.kill(-holder.pid!, "SIGTERM");
+  });
+  while (spawnSync("flock", ["--nonblock", lockFile, "true"]).status === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  const pending = job.run(["run", "--reason", "daily"]);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const manifestFile = join(root, MANIFEST_FILE);
+  t.is(existsSync(manifestFile) && manifestSchema.parse(JSON.parse(readFileSync(manifestFile, "utf8"))).reason, "manual", "the waiting run has not touched the snapshot folder");
+  process.kill(-holder.pid!, "SIGTERM");
+  await released;
+  const second = await pending;
   t.is(second.status, 0, second.stderr + second.stdout);
   const status2 = statusSchema.parse(JSON.parse(readFileSync(join(root, STATUS_FILE), "utf8")));
   t.not(status2.lastRun.snapshot, status1.lastRun.snapshot);
