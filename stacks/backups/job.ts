@@ -71,7 +71,7 @@ export const BACKUP_IMAGE = `${BUILT_IMAGES.backups.name}:17.11-restic0.14.0`;
  * `root` a scratch folder and the databases on loopback.
  */
 export interface JobPlaces {
-  /** Prefix of every path of the layout (the scripts's, the volumes', the secret files'). */
+  /** Prefix of every path of the layout (the script's, the volumes', the secret files'). */
   root: string;
   databaseAddress(dump: DatabaseDump): { host: string; port: number };
 }
@@ -94,6 +94,16 @@ const TRUSTED_CERTIFICATES = "/etc/ssl/certs/ca-certificates.crt";
 /** The relay's password, in the job's environment (msmtp's passwordeval reads it). */
 export const SMTP_PASSWORD_ENV = "BASTIDE_SMTP_PASSWORD";
 
+/**
+ * A value of msmtp's configuration: the rest of the line, one pair of surrounding double quotes
+ * removed and nothing unescaped (msmtp 1.8.23's --pretend prints `relais "bastide"` for
+ * `user "relais "bastide""`), so quoting keeps spaces and quotes; only a line break cannot be said.
+ */
+function msmtpValue(value: string, field: string): string {
+  if (/[\r\n]/.test(value)) throw new Error(`${field} holds a line break, which msmtp's configuration cannot hold: write it on one line`);
+  return `"${value}"`;
+}
+
 /** What the failure mail needs: the relay and who gets it (every admin of the association file). */
 function failureMail(config: Association, root: string) {
   const mail = config.mail;
@@ -109,7 +119,7 @@ function failureMail(config: Association, root: string) {
       port: mail.port,
       from: mail.from,
       auth: mail.username ? "on" : "off",
-      user: mail.username ?? "",
+      user: mail.username ? msmtpValue(mail.username, "mail.username") : "",
       passwordVariable: SMTP_PASSWORD_ENV,
     }),
     script: {

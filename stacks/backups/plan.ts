@@ -21,7 +21,10 @@
 //   entrypoint creates for '%' (any host); port 3306 (upstream/mariadb.ts, ports).
 // - Nextcloud: its admin manual (backup.rst above) asks for maintenance mode while the folders
 //   and the database are copied, so files and database agree; the html volume holds config,
-//   data and apps.
+//   data and apps. The backup job has no Docker socket to switch that mode: it reads the files
+//   after the database is dumped ("files-after-database"), so no file the database points at is
+//   missing, and the restore runs `occ maintenance:data-fingerprint` (restore.rst) so that
+//   clients resynchronise what changed meanwhile.
 // - Synapse: docs/usage/administration/backups.md (element-hq/synapse) lists the database (dumped
 //   with pg_dump), the media store and the signing key, both in the data volume: plain files.
 // - Prosody (Jitsi's accounts), WireGuard's config and Caddy's data/config are small files
@@ -36,11 +39,11 @@ export type VolumeMethod =
   | { kind: "postgres" }
   | { kind: "mariadb" }
   /** The volume's files, as they are on disk. */
-  | { kind: "files"; /** Run around the copy so the service's files and database agree. */ quiesce?: "nextcloud-maintenance" };
+  | { kind: "files"; /** How the service's files and database are kept in agreement. */ quiesce?: "files-after-database" };
 
 /** Every volume any blueprint declares, by `service/volume`, and how it is saved. */
 export const VOLUME_METHODS: Record<string, VolumeMethod> = {
-  "nextcloud/html": { kind: "files", quiesce: "nextcloud-maintenance" },
+  "nextcloud/html": { kind: "files", quiesce: "files-after-database" },
   "nextcloud/db": { kind: "postgres" },
   "matrix/data": { kind: "files" },
   "matrix/db": { kind: "postgres" },
@@ -90,7 +93,7 @@ export interface FilesBackup {
   volume: string;
   /** The Docker volume; the job reads it on the host. */
   dockerVolume: string;
-  quiesce?: "nextcloud-maintenance";
+  quiesce?: "files-after-database";
 }
 
 export interface BackupPlan {

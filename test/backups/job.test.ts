@@ -10,7 +10,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checksumFile, DUMP_DIR, MANIFEST_FILE, manifestSchema, SECRET_FILES, STATE_DIR, statusSchema, STATUS_FILE, volumeMountPath } from "../../stacks/backups/layout.ts";
+import { backupJob } from "../../stacks/backups/job.ts";
+import { checksumFile, DUMP_DIR, JOB_COMMAND, MANIFEST_FILE, manifestSchema, SECRET_FILES, STATE_DIR, statusSchema, STATUS_FILE, volumeMountPath } from "../../stacks/backups/layout.ts";
 import { backupPlan } from "../../stacks/backups/plan.ts";
 import { resticCommands } from "../../stacks/backups/restic.ts";
 import { SMTP_PASSWORD_CONFIG } from "../../stacks/config/mail.ts";
@@ -28,7 +29,7 @@ const MEMBERS = 120;
 test.serial("backup job: the rendered script dumps every database, lists every volume, snapshots, keeps the retention and says when it failed", async (t) => {
   t.timeout(10 * 60_000);
   const smtpPassword = randomBytes(18).toString("base64url");
-  const [sftp, postgres, mariadb, relay] = await Promise.all([startSftpServer(), postgresCluster(), startMariadb(), startMailRelay("bastide-relay", smtpPassword)]);
+  const [sftp, postgres, mariadb, relay] = await Promise.all([startSftpServer(), postgresCluster(), startMariadb(), startMailRelay("relais \"bastide\"", smtpPassword)]);
   const root = mkdtempSync(join(tmpdir(), "bastide-job-"));
   t.teardown(async () => {
     await Promise.all([sftp.stop(), mariadb.stop(), stopPostgres(), relay.stop()]);
@@ -229,4 +230,34 @@ test.serial("backup job: the schedule waits for the next daily time (UTC), today
   const tomorrow = await scheduleFor(hhmm(past));
   t.true(Math.abs(tomorrow.waitSeconds - (secondsUntil(past, tomorrow.announcedAt) + 86_400)) <= 3, `${tomorrow.waitSeconds} s announced: ${tomorrow.output}`);
   t.is(tomorrow.code, 0, tomorrow.output);
+});
+
+test("backup job: the blueprint, pure: no job without backups; every dump's password from its service; databases dumped before any volume is read; secrets only in secret files", (t) => {
+  t.is(backupJob(exampleAssociation(), blueprints(exampleAssociation())), undefined);
+  const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS";
+  const config = exampleAssociation((input) => (input.backups = { destination: { type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups", hostKey, country: "DE" } }));
+  const list = blueprints(config);
+  const plan = backupPlan(list);
+  const job = backupJob(config, list)!;
+  t.deepEqual(job.command, [JOB_COMMAND, "schedule"]);
+  t.deepEqual(
+    Object.values(job.serviceSecretEnv).sort((a, b) => a.service.localeCompare(b.service)),
+    plan.dumps.map((d) => ({ service: d.service, secret: d.passwordSecret })).sort((a, b) => a.service.localeCompare(b.service)),
+  );
+  t.deepEqual(job.providedSecretEnv, {}, "SFTP and no relay: nothing for the admin to supply");
+  const files = job.files({ repositoryPassword: "the-repository-password", sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nthe-key\n" });
+  t.deepEqual(files.map((f) => [f.path, f.mode, f.holdsSecrets]), [
+    [JOB_COMMAND, "0500", false],
+    [SECRET_FILES.repositoryPassword, "0400", true],
+    [SECRET_FILES.sshKey, "0400", true],
+    [SECRET_FILES.knownHosts, "0400", false],
+  ]);
+  t.is(files.find((f) => f.path === SECRET_FILES.knownHosts)!.content, `[u1.your-storagebox.de]:23 ${hostKey}\n`);
+  const script = files[0]!.content;
+  t.false(/the-repository-password|the-key/.test(script));
+  const lastDump = Math.max(...plan.dumps.map((d) => script.indexOf(`DUMP='${DUMP_DIR}/${d.file}'`)));
+  const firstListing = Math.min(...plan.files.map((f) => script.indexOf(`VOLUME='${volumeMountPath(f.service, f.volume)}'`)));
+  t.true(plan.dumps.every((d) => script.includes(`DUMP='${DUMP_DIR}/${d.file}'`)) && plan.files.every((f) => script.includes(`VOLUME='${volumeMountPath(f.service, f.volume)}'`)));
+  t.true(lastDump < firstListing, "every database is dumped before any volume is read (Nextcloud's files after its database)");
+  t.throws(() => job.files({ repositoryPassword: "x" }), { message: /SSH private key/ });
 });

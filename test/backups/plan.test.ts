@@ -75,9 +75,9 @@ test("backup plan: Framadate's MariaDB is dumped in one transaction, its passwor
   t.is(polls.dump.argv.at(-1), db.env!.MARIADB_DATABASE);
 });
 
-test("backup plan: Nextcloud's files are copied in maintenance mode, the other file volumes as they are", (t) => {
+test("backup plan: Nextcloud's files are read after its database is dumped, the other file volumes as they are", (t) => {
   const plan = backupPlan(blueprints(exampleAssociation()));
-  t.deepEqual(plan.files.filter((f) => f.quiesce).map((f) => `${f.service}/${f.volume}:${f.quiesce}`), ["nextcloud/html:nextcloud-maintenance"]);
+  t.deepEqual(plan.files.filter((f) => f.quiesce).map((f) => `${f.service}/${f.volume}:${f.quiesce}`), ["nextcloud/html:files-after-database"]);
   t.is(plan.files.find((f) => f.service === "vpn")!.dockerVolume, "bastide-vpn-config");
 });
 
