@@ -117,15 +117,15 @@ const dateOf = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UT
 /** The dated report the drill prints: the snapshot, each database and volume, and the verdict. */
 export function drillReport(record: DrillRecord, language: Language): string {
   const fr = language === "fr";
-  const mark = (ok: boolean) => (ok ? "OK " : (fr ? "ÉCART" : "MISMATCH"));
+  const mark = (ok: boolean) => (ok ? "OK" : fr ? "ÉCART" : "MISMATCH").padEnd(9);
   const lines = [
     fr ? `Exercice de restauration du ${dateOf(record.at)}` : `Restore drill of ${dateOf(record.at)}`,
     fr ? `Instantané ${record.snapshot} du ${dateOf(record.snapshotTime)}` : `Snapshot ${record.snapshot} of ${dateOf(record.snapshotTime)}`,
     "",
     fr ? "Bases de données (chargées dans des conteneurs jetables, lignes comptées) :" : "Databases (loaded into throwaway containers, rows counted):",
-    ...record.databases.map((d) => `  ${mark(d.matches)}  ${d.file}: ${d.tables} ${fr ? "tables" : "tables"}, ${d.rows} ${fr ? "lignes" : "rows"}`),
+    ...record.databases.map((d) => `  ${mark(d.matches)}${d.file}: ${d.tables} tables, ${d.rows} ${fr ? "lignes" : "rows"}`),
     fr ? "Volumes de fichiers (sha256sum --check de chaque fichier) :" : "Files volumes (sha256sum --check of every file):",
-    ...record.volumes.map((v) => `  ${mark(v.matches)}  ${v.service}/${v.volume}: ${v.files} ${fr ? "fichiers" : "files"}`),
+    ...record.volumes.map((v) => `  ${mark(v.matches)}${v.service}/${v.volume}: ${v.files} ${fr ? "fichiers" : "files"}`),
     "",
   ];
   if (record.outcome === "ok") lines.push(fr ? `Résultat : la sauvegarde se restaure à l'identique (${record.seconds} s).` : `Outcome: the backup restores as recorded (${record.seconds} s).`);
