@@ -24,21 +24,23 @@
 // The engine is one of its own (not the shared test engine): the restore refuses while any
 // container labelled bastide.service exists, which other test files create there.
 import test from "ava";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
+import { stringify } from "yaml";
 import { execInContainer } from "../../provisioners/runtime/docker.ts";
 import type { Association } from "../../stacks/config/schema.ts";
 import { drillSchema, BACKUP_CONTAINER, DRILL_FILE, MANIFEST_FILE, SECRET_FILES, STATE_DIR, STATE_VOLUME, checksumFile, volumeMountPath, type Manifest } from "../../stacks/backups/layout.ts";
 import { backupPlan, type DatabaseDump } from "../../stacks/backups/plan.ts";
 import { resticCommands } from "../../stacks/backups/restic.ts";
 import { runDrill } from "../../stacks/backups/drill.ts";
+import { main as drillCli } from "../../stacks/backups/drill-cli.ts";
 import { HOLDS_LABEL, RestoreRefused, runRestore, SERVICE_LABEL, stackVolumes } from "../../stacks/backups/restore.ts";
 import { databaseContainer, databaseEnv, DRILL_LABEL, mustRun, RESTORE_LABEL, startContainer, writeSecretFile } from "../../stacks/backups/throwaway.ts";
 import { blueprints as blueprintsOf } from "../../stacks/services/catalog.ts";
 import { IMAGES } from "../../stacks/services/images.ts";
-import { exampleAssociation } from "../support/association.ts";
+import { exampleAssociation, exampleInput } from "../support/association.ts";
 import { debianImage } from "../support/debian-image.ts";
 import { startDockerEngine, type DockerEngine } from "../support/docker.ts";
 
@@ -310,19 +312,30 @@ test.serial("a drill of a good snapshot passes, records drill.json in the job's 
   t.deepEqual(await labelled(DRILL_LABEL), nothing);
 });
 
-test.serial("a snapshot with a changed file and a missing row fails the drill, naming both; nothing is left behind", async (t) => {
+test.serial("npm run restore-drill: a snapshot with a changed file and a missing row exits 1 naming both; an unknown snapshot exits 2; nothing is left behind", async (t) => {
   t.timeout(10 * 60_000);
   const bad = await backup(true);
-  const { record, report } = await runDrill({ docker, config, snapshot: bad.slice(0, 8), images: imageOverrides() });
+  const file = join(work, "association.yaml");
+  writeFileSync(file, stringify({ ...exampleInput(), backups: { destination: { type: "disk", path: repository } } }));
+  const env = { ...process.env, DOCKER_HOST: `unix://${engine.socketPath}` };
+  const printed = { log: [] as string[], error: [] as string[] };
+  const out = { log: (text: string) => printed.log.push(text), error: (text: string) => printed.error.push(text) };
+
+  t.is(await drillCli(["--snapshot", bad.slice(0, 8), file], env, out, { images: imageOverrides() }), 1);
+  const report = printed.log.join("\n");
   t.log(report);
+  t.regex(report, /nextcloud-db\.pgdump.*filecache.*4999.*5000/);
+  t.regex(report, /nextcloud\/html.*Rapport annuel 3\.odt/);
+  const record = drillSchema.parse(JSON.parse((await job(["cat", DRILL_FILE])).stdout));
   t.is(record.outcome, "failed");
   t.is(record.snapshot, bad);
-  const problems = record.problems.join("\n");
-  t.regex(problems, /nextcloud-db\.pgdump.*filecache.*4999.*5000/);
-  t.regex(problems, /nextcloud\/html.*Rapport annuel 3\.odt/);
-  t.is(record.problems.length, 2, problems);
-  t.deepEqual(record.databases.find((d) => d.file === pollsDb.file)?.matches, true);
-  t.deepEqual(drillSchema.parse(JSON.parse((await job(["cat", DRILL_FILE])).stdout)).outcome, "failed");
+  t.is(record.problems.length, 2, record.problems.join("\n"));
+  t.true(record.databases.find((d) => d.file === pollsDb.file)?.matches);
+  t.deepEqual(await labelled(DRILL_LABEL), nothing);
+
+  t.is(await drillCli(["--snapshot", "deadbeef", file], env, out, { images: imageOverrides() }), 2);
+  t.regex(printed.error.join("\n"), /no snapshot deadbeef/);
+  t.is(drillSchema.parse(JSON.parse((await job(["cat", DRILL_FILE])).stdout)).snapshot, bad, "a drill that could not run records nothing");
   t.deepEqual(await labelled(DRILL_LABEL), nothing);
 });
 
