@@ -59,30 +59,40 @@ export function cleanUpOnSignal(docker: Docker, label: string, out: Console): ()
   };
 }
 
-export async function main(argv: string[], env: Env = process.env, out: Console = console, hooks: { images?: Record<string, string> } = {}): Promise<0 | 1 | 2> {
+export interface CommandLine {
+  file: string;
+  snapshot?: string | undefined;
+  stack?: string | undefined;
+}
+
+/** The restore commands' shared command line; the exit code when it was --help (0) or wrong (2, said with the usage). */
+export function commandLine(argv: string[], env: Env, out: Console, command: string, usage: Localized): CommandLine | 0 | 2 {
   if (asksForHelp(argv)) {
-    out.log(USAGE[localeLanguage(env)]);
+    out.log(usage[localeLanguage(env)]);
     return 0;
   }
-  let file: string;
-  let values: { snapshot?: string; stack?: string };
   try {
-    const parsed = parseArgs({ args: argv, allowPositionals: true, options: { snapshot: { type: "string" }, stack: { type: "string" } } });
-    values = parsed.values;
-    if (parsed.positionals.length > 1) throw new UsageError(`one association file, not ${parsed.positionals.join(" and ")}`);
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { snapshot: { type: "string" }, stack: { type: "string" } } });
+    if (positionals.length > 1) throw new UsageError(`one association file, not ${positionals.join(" and ")}`);
     if (values.snapshot !== undefined && !/^[0-9a-f]{8,64}$/.test(values.snapshot)) throw new UsageError(`--snapshot ${values.snapshot}: a snapshot id is 8 to 64 hexadecimal digits (restic snapshots lists them)`);
-    file = requireAssociationFile(parsed.positionals[0], "restore-drill", env);
+    return { file: requireAssociationFile(positionals[0], command, env), snapshot: values.snapshot, stack: values.stack };
   } catch (error) {
-    out.error(`${(error as Error).message}\n${usageLine(USAGE[localeLanguage(env)])}`);
+    out.error(`${(error as Error).message}\n${usageLine(usage[localeLanguage(env)])}`);
     return 2;
   }
+}
+
+export async function main(argv: string[], env: Env = process.env, out: Console = console, hooks: { images?: Record<string, string> } = {}): Promise<0 | 1 | 2> {
+  const line = commandLine(argv, env, out, "restore-drill", USAGE);
+  if (typeof line === "number") return line;
+  const { file, snapshot, stack } = line;
   try {
     const config = loadAssociation(file);
     const language = languageOf(config);
-    const docker = stackEngine(config, { stack: values.stack, env, language });
+    const docker = stackEngine(config, { stack, env, language });
     const release = cleanUpOnSignal(docker, DRILL_LABEL, out);
     try {
-      const { record, report } = await runDrill({ docker, config, snapshot: values.snapshot, ...(hooks.images ? { images: hooks.images } : {}) });
+      const { record, report } = await runDrill({ docker, config, snapshot, ...(hooks.images ? { images: hooks.images } : {}) });
       out.log(report);
       return record.outcome === "ok" ? 0 : 1;
     } finally {

@@ -8,12 +8,13 @@ import type { Language } from "../../cli/command.ts";
 import { describeDockerError } from "../../provisioners/runtime/docker.ts";
 import type { Association } from "../config/schema.ts";
 import { blueprints as blueprintsOf } from "../services/catalog.ts";
-import { chooseSnapshot, compareWithManifest, drillRecord, drillReport, type ObservedDatabase, type SnapshotEntry } from "./check.ts";
+import { chooseSnapshot, compareWithManifest, drillRecord, drillReport, type Observed, type ObservedDatabase, type SnapshotEntry } from "./check.ts";
 import { BACKUP_CONTAINER, DRILL_FILE, drillSchema, MANIFEST_FILE, manifestSchema, SECRET_DIR, SECRET_FILES, STATE_DIR, DUMP_DIR, type DrillRecord, type Manifest } from "./layout.ts";
+import type { ContainerBlueprint, ServiceBlueprint } from "../services/blueprint.ts";
 import { backupPlan, type DatabaseDump } from "./plan.ts";
 import { resticCommands, S3_KEY_ENV, type ResticFiles } from "./restic.ts";
 import type { BackupSettings } from "./settings.ts";
-import { checkVolume, copyFolder, createVolume, databaseContainer, databaseEnv, DRILL_LABEL, loadAndCount, mustRun, randomSecret, removeLabelled, runId, startContainer, type Mount } from "./throwaway.ts";
+import { checkVolume, copyFolder, createVolume, databaseContainer, databaseEnv, DRILL_LABEL, loadAndCount, mustRun, randomSecret, removeLabelled, runId, startContainer, type DatabaseRun, type Mount } from "./throwaway.ts";
 
 /** The snapshot could not be found, restored or read (or the job is missing): the drill or restore could not run, exit 2. */
 export class SnapshotError extends Error {}
@@ -66,7 +67,41 @@ export async function restoreSnapshot(docker: Docker, helper: string, settings: 
   return manifest.data;
 }
 
-export const dumpFor = (dumps: readonly DatabaseDump[], file: string) => dumps.find((d) => d.file === file);
+/**
+ * Checks a snapshot restored under `root`: every files volume against its checksums, then every
+ * dump loaded, one database at a time (the server's memory is the stack's), into the container
+ * `databaseRun` describes, its rows counted, and the container stopped cleanly and removed.
+ */
+export async function checkRestored(
+  docker: Docker,
+  helper: string,
+  root: string,
+  manifest: Manifest,
+  blueprints: readonly ServiceBlueprint[],
+  databaseRun: (dump: DatabaseDump, container: ContainerBlueprint, dataPath: string) => Promise<DatabaseRun>,
+): Promise<Observed> {
+  const volumes = [];
+  for (const volume of manifest.volumes) volumes.push(await checkVolume(docker, helper, root, volume));
+  const dumps = backupPlan(blueprints).dumps;
+  const databases: ObservedDatabase[] = [];
+  for (const expected of manifest.dumps) {
+    const dump = dumps.find((d) => d.file === expected.file);
+    if (!dump) {
+      databases.push({ file: expected.file, failed: "this association file's services have no such database" });
+      continue;
+    }
+    const { container, dataPath } = databaseContainer(blueprints, dump);
+    const run = await databaseRun(dump, container, dataPath);
+    try {
+      databases.push(await loadAndCount(docker, run, dump, `${root.replace(/\/$/, "")}${DUMP_DIR}/${dump.file}`));
+      // A clean shutdown: a restored database's own container starts on a consistent folder.
+      await docker.getContainer(run.name).stop({ t: 120 }).catch(() => undefined);
+    } finally {
+      await docker.getContainer(run.name).remove({ force: true, v: true }).catch(() => undefined);
+    }
+  }
+  return { databases, volumes };
+}
 
 export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   const { docker, config } = options;
@@ -113,48 +148,25 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     const snapshot = await findSnapshot(docker, helper, settings, options.snapshot);
     const manifest = await restoreSnapshot(docker, helper, settings, snapshot, RESTORE_ROOT);
 
-    const volumes = [];
-    for (const volume of manifest.volumes) volumes.push(await checkVolume(docker, helper, RESTORE_ROOT, volume));
-
     const blueprints = blueprintsOf(config);
-    const plan = backupPlan(blueprints);
-    const databases: ObservedDatabase[] = [];
-    for (const expected of manifest.dumps) {
-      const dump = dumpFor(plan.dumps, expected.file);
-      if (!dump) {
-        databases.push({ file: expected.file, failed: "this association file's services have no such database" });
-        continue;
-      }
-      const { container, dataPath } = databaseContainer(blueprints, dump);
+    const observed = await checkRestored(docker, helper, RESTORE_ROOT, manifest, blueprints, async (dump, container, dataPath) => {
       const name = `bastide-drill-${id}-${dump.service}-${dump.volume}`;
       await createVolume(docker, name, labels);
       // Passwords of its own: the drill never needs the stack's.
       const secrets = new Map<string, string>();
       const secret = (key: string) => secrets.get(key) ?? secrets.set(key, randomSecret()).get(key)!;
-      try {
-        databases.push(
-          await loadAndCount(
-            docker,
-            {
-              name,
-              image: options.images?.[container.image] ?? container.image,
-              labels,
-              env: databaseEnv(container, dump, secret),
-              container,
-              data: { type: "volume", source: name, target: dataPath },
-              snapshot: { type: "volume", source: restoreVolume, target: RESTORE_ROOT, readOnly: true },
-            },
-            dump,
-            `${RESTORE_ROOT}${DUMP_DIR}/${dump.file}`,
-          ),
-        );
-      } finally {
-        // One database at a time: the server's memory is the stack's.
-        await docker.getContainer(name).remove({ force: true, v: true }).catch(() => undefined);
-      }
-    }
+      return {
+        name,
+        image: options.images?.[container.image] ?? container.image,
+        labels,
+        env: databaseEnv(container, dump, secret),
+        container,
+        data: { type: "volume", source: name, target: dataPath },
+        snapshot: { type: "volume", source: restoreVolume, target: RESTORE_ROOT, readOnly: true },
+      };
+    });
 
-    const comparison = compareWithManifest(manifest, { databases, volumes });
+    const comparison = compareWithManifest(manifest, observed);
     const record = drillSchema.parse(
       drillRecord({ at: started, snapshot: snapshot.id, snapshotTime: new Date(snapshot.time), seconds: (now().getTime() - started.getTime()) / 1000, comparison, language }),
     );

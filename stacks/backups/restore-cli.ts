@@ -6,15 +6,14 @@
 // job's blueprint writes the same secret files as the running job has.
 // Exit code 0: restored and checked; 1: restored, but something differs from the backup (named);
 // 2: refused or could not run (nothing was created or changed when refused).
-import { parseArgs } from "node:util";
 import { z } from "zod";
-import { asksForHelp, languageOf, localeLanguage, requireAssociationFile, usageLine, UsageError, type Localized } from "../../cli/command.ts";
+import { languageOf, localeLanguage, UsageError, type Localized } from "../../cli/command.ts";
 import { NOTHING_CHANGED } from "../../cli/messages.ts";
 import type { Env } from "../../cli/stack.ts";
 import { pulumiStackOutput } from "../../provisioners/runtime/stack-outputs.ts";
 import { loadAssociation } from "../config/load.ts";
 import { blueprints } from "../services/catalog.ts";
-import { cleanUpOnSignal, stackEngine, type Console } from "./drill-cli.ts";
+import { cleanUpOnSignal, commandLine, stackEngine, type Console } from "./drill-cli.ts";
 import { backupJob } from "./job.ts";
 import { BACKUP_STACK_OUTPUT } from "./layout.ts";
 import { S3_KEY_ENV } from "./restic.ts";
@@ -46,22 +45,9 @@ const stackOutputsSchema = z.object({
 });
 
 export async function main(argv: string[], env: Env = process.env, out: Console = console): Promise<0 | 1 | 2> {
-  if (asksForHelp(argv)) {
-    out.log(USAGE[localeLanguage(env)]);
-    return 0;
-  }
-  let file: string;
-  let values: { snapshot?: string; stack?: string };
-  try {
-    const parsed = parseArgs({ args: argv, allowPositionals: true, options: { snapshot: { type: "string" }, stack: { type: "string" } } });
-    values = parsed.values;
-    if (parsed.positionals.length > 1) throw new UsageError(`one association file, not ${parsed.positionals.join(" and ")}`);
-    if (values.snapshot !== undefined && !/^[0-9a-f]{8,64}$/.test(values.snapshot)) throw new UsageError(`--snapshot ${values.snapshot}: a snapshot id is 8 to 64 hexadecimal digits (restic snapshots lists them)`);
-    file = requireAssociationFile(parsed.positionals[0], "restore", env);
-  } catch (error) {
-    out.error(`${(error as Error).message}\n${usageLine(USAGE[localeLanguage(env)])}`);
-    return 2;
-  }
+  const line = commandLine(argv, env, out, "restore", USAGE);
+  if (typeof line === "number") return line;
+  const { file, snapshot, stack } = line;
   let language = localeLanguage(env);
   try {
     const config = loadAssociation(file);
@@ -71,7 +57,7 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
       out.error(`${language === "fr" ? "Le fichier d'association n'a pas de section backups: : aucun dépôt d'où restaurer." : "The association file has no backups: section: there is no repository to restore from."}\n${NOTHING_CHANGED[language]}`);
       return 2;
     }
-    const text = pulumiStackOutput({ env, language, ...(values.stack ? { stack: values.stack } : {}) });
+    const text = pulumiStackOutput({ env, language, ...(stack ? { stack } : {}) });
     const outputs = stackOutputsSchema.safeParse(text === undefined ? {} : JSON.parse(text));
     if (!outputs.success) {
       const missing = outputs.error.issues.map((issue) => issue.path.join(".")).join(", ");
@@ -85,13 +71,13 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
         if (!value) throw new UsageError(`${variable} is not set: an S3 destination's keys are read from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
         jobEnv[variable] = value;
       }
-    const docker = stackEngine(config, { stack: values.stack, env, language });
+    const docker = stackEngine(config, { stack, env, language });
     const release = cleanUpOnSignal(docker, RESTORE_LABEL, out);
     try {
       const result = await runRestore({
         docker,
         config,
-        snapshot: values.snapshot,
+        snapshot,
         serviceSecrets: outputs.data.serviceSecrets,
         jobFiles: job.files(outputs.data[BACKUP_STACK_OUTPUT]),
         jobImage: job.image,

@@ -20,13 +20,13 @@ import type { ServiceBlueprint } from "../services/blueprint.ts";
 import { containerName, volumeName } from "../services/blueprint.ts";
 import { blueprints as blueprintsOf } from "../services/catalog.ts";
 import { NEXTCLOUD_OCC } from "../services/nextcloud/blueprint.ts";
-import { compareWithManifest, type ObservedDatabase, type Problem } from "./check.ts";
-import { dumpFor, findSnapshot, restoreSnapshot } from "./drill.ts";
+import { compareWithManifest, type Problem } from "./check.ts";
+import { checkRestored, findSnapshot, restoreSnapshot } from "./drill.ts";
 import type { JobFile } from "./job.ts";
-import { BACKUP_CONTAINER, DUMP_DIR, SNAPSHOT_ROOT, volumeMountPath } from "./layout.ts";
+import { BACKUP_CONTAINER, SNAPSHOT_ROOT, volumeMountPath } from "./layout.ts";
 import { backupPlan } from "./plan.ts";
 import type { BackupSettings } from "./settings.ts";
-import { checkVolume, createVolume, databaseContainer, databaseEnv, loadAndCount, mustRun, removeLabelled, RESTORE_LABEL, runId, startContainer, writeSecretFile, type Mount } from "./throwaway.ts";
+import { createVolume, databaseContainer, databaseEnv, mustRun, removeLabelled, RESTORE_LABEL, runId, startContainer, writeSecretFile, type Mount } from "./throwaway.ts";
 
 /** The label every container of the stack carries (stacks/platform/component.ts). */
 export const SERVICE_LABEL = "bastide.service";
@@ -185,42 +185,16 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const snapshot = await findSnapshot(docker, helper, settings, options.snapshot);
     // Restored at /: the snapshot's /data/<service>/<volume> land in the mounted volumes, /backup in the throwaway one.
     const manifest = await restoreSnapshot(docker, helper, settings, snapshot, "/");
-    const checked = [];
-    for (const volume of manifest.volumes) checked.push(await checkVolume(docker, helper, "/", volume));
-
-    const databases: ObservedDatabase[] = [];
-    for (const expected of manifest.dumps) {
-      const dump = dumpFor(plan.dumps, expected.file);
-      if (!dump) {
-        databases.push({ file: expected.file, failed: "this association file's services have no such database" });
-        continue;
-      }
-      const { container, dataPath } = databaseContainer(blueprints, dump);
-      const name = `bastide-restore-${id}-${dump.service}-${dump.volume}`;
-      try {
-        databases.push(
-          await loadAndCount(
-            docker,
-            {
-              name,
-              image: options.images?.[container.image] ?? container.image,
-              labels,
-              env: databaseEnv(container, dump, (secret) => options.serviceSecrets[dump.service]![secret]!),
-              container,
-              data: { type: "volume", source: volumeName(dump.service, dump.volume), target: dataPath },
-              snapshot: { type: "volume", source: snapshotVolume, target: SNAPSHOT_ROOT, readOnly: true },
-            },
-            dump,
-            `${DUMP_DIR}/${dump.file}`,
-          ),
-        );
-        // A clean shutdown, so the service's own container starts on a consistent data folder.
-        await docker.getContainer(name).stop({ t: 120 }).catch(() => undefined);
-      } finally {
-        await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
-      }
-    }
-    const comparison = compareWithManifest(manifest, { databases, volumes: checked });
+    const observed = await checkRestored(docker, helper, "/", manifest, blueprints, async (dump, container, dataPath) => ({
+      name: `bastide-restore-${id}-${dump.service}-${dump.volume}`,
+      image: options.images?.[container.image] ?? container.image,
+      labels,
+      env: databaseEnv(container, dump, (secret) => options.serviceSecrets[dump.service]![secret]!),
+      container,
+      data: { type: "volume", source: volumeName(dump.service, dump.volume), target: dataPath },
+      snapshot: { type: "volume", source: snapshotVolume, target: SNAPSHOT_ROOT, readOnly: true },
+    }));
+    const comparison = compareWithManifest(manifest, observed);
     return { snapshot: { id: snapshot.id, time: snapshot.time }, volumes: volumes.map((v) => v.name), problems: comparison.problems };
   } finally {
     await removeLabelled(docker, RESTORE_LABEL);

@@ -88,7 +88,7 @@ const entrypointSetup = (path: string, script: string) =>
 
 async function images(docker: Docker) {
   const [job, postgres, mariadb] = await Promise.all([
-    debianImage(docker, { name: "bastide-test/backups-job", packages: ["restic", "coreutils", "findutils", "dash", "ca-certificates"], setup: 'mkdir -p "$root/root"' }),
+    debianImage(docker, { name: "bastide-test/backups-job", packages: ["restic", "coreutils", "findutils", "dash"], setup: 'mkdir -p "$root/root"' }),
     debianImage(docker, {
       name: "bastide-test/backups-postgres",
       packages: ["postgresql-15", "postgresql-client-15", "dash", "coreutils", "util-linux"],
