@@ -15,6 +15,7 @@
 // component.ts): with any other label the next preview would plan to replace a data volume.
 import type Docker from "dockerode";
 import type { Language, Localized } from "../../cli/command.ts";
+import { SERVICE_LABEL } from "../../policies/audit/docker.ts";
 import type { Association } from "../config/schema.ts";
 import type { ServiceBlueprint } from "../services/blueprint.ts";
 import { containerName, volumeName } from "../services/blueprint.ts";
@@ -28,8 +29,6 @@ import { backupPlan } from "./plan.ts";
 import type { BackupSettings } from "./settings.ts";
 import { createVolume, databaseContainer, databaseEnv, mustRun, removeLabelled, RESTORE_LABEL, runId, startContainer, writeSecretFile, type Mount } from "./throwaway.ts";
 
-/** The label every container of the stack carries (stacks/platform/component.ts). */
-export const SERVICE_LABEL = "bastide.service";
 /** The label the stack gives its data volumes (stacks/platform/component.ts). */
 export const HOLDS_LABEL = "bastide.holds";
 

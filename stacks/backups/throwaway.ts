@@ -4,15 +4,17 @@
 // from the pinned images that load the dumps and count their rows.
 //
 // Sources, at the pinned versions (stacks/services/images.ts):
-// - postgres (docker-library/postgres docker-entrypoint.sh): on an empty data folder the
-//   entrypoint creates POSTGRES_USER, POSTGRES_DB and POSTGRES_PASSWORD with a temporary server
-//   that listens on its socket only (docker_temp_server_start: listen_addresses=''), then
+// - postgres (docker-library/postgres@6edb0a8c, 17/alpine3.22/docker-entrypoint.sh): on an empty
+//   data folder the entrypoint creates POSTGRES_USER, POSTGRES_DB and POSTGRES_PASSWORD with a
+//   temporary server that listens on its socket only (docker_temp_server_start: -c
+//   listen_addresses=''), then
 //   starts the real one: a TCP answer on 127.0.0.1 means the database is ready (the same
 //   test as the blueprint's health check). initdb trusts local socket connections, which is
 //   how the plan's pg_restore and the row count connect.
-// - mariadb (docker-library/mariadb docker-entrypoint.sh): MARIADB_DATABASE, MARIADB_USER and
-//   MARIADB_PASSWORD are created by a temporary server started with --skip-networking; a TCP
-//   login on 127.0.0.1 means the real server is up. The client reads MYSQL_PWD.
+// - mariadb (MariaDB/mariadb-docker@1b6429ba, 11.8/docker-entrypoint.sh): MARIADB_DATABASE,
+//   MARIADB_USER (at host '%', MARIADB_USER_HOST's default) and MARIADB_PASSWORD are created by
+//   a temporary server started with --skip-networking (docker_temp_server_start); a TCP login on
+//   127.0.0.1 means the real server is up. The client reads MYSQL_PWD, as the plan's load does.
 // - `sha256sum --check --quiet` prints only the lines that fail: "path: FAILED" for a changed
 //   file, "path: FAILED open or read" for a missing one (GNU coreutils 9.1, md5sum.c).
 import { randomBytes } from "node:crypto";
