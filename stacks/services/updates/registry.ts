@@ -19,11 +19,14 @@ export interface ImageLocation {
   protocol: "https:" | "http:";
 }
 
-// Docker Hub's API is not on docker.io itself: moby/moby registry/config.go, DefaultRegistryHost.
+// Docker Hub's API is not on docker.io itself: moby/moby registry/config.go, DefaultRegistryHost
+// ("references using the docker.io domain name … does not match the domain-name of Docker Hub's registry").
 const API_HOSTS: Record<string, string> = { "docker.io": "registry-1.docker.io" };
-// A registry may hand its tokens out from another host: lscr.io sends clients to ghcr.io's token
-// service. The client refuses a realm on an unrelated host unless it is listed here.
-const TOKEN_HOSTS = ["auth.docker.io", "ghcr.io", "quay.io"];
+// A registry may hand its tokens out from another host: Docker Hub from auth.docker.io, lscr.io
+// from ghcr.io (as getarcaneapp/arcane's registry client records, trustedAuthDelegations). The
+// client refuses a token realm on an unrelated host unless it is listed here. Not checked here:
+// no outside registry can be reached from this machine.
+const TOKEN_HOSTS = ["auth.docker.io", "ghcr.io"];
 
 /** Where to ask about `reference`. A registry on this machine (127.0.0.1, localhost) speaks plain HTTP, as Docker assumes. */
 export function locate(reference: string): ImageLocation {
