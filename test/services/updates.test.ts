@@ -139,7 +139,7 @@ test("updates: the newer patch with the digest the registry answers, variant and
 
     // The registry's own answer for the new tag, asked apart from `updates`.
     const nextcloud = await registry.digestOf("library/nextcloud", "34.0.5-apache");
-    t.is(nextcloud, pushed["library/nextcloud:34.0.5-apache"]);
+    t.is(nextcloud, pushed["library/nextcloud:34.0.5-apache"]!, "the digest the push was answered");
     const postgres = await registry.digestOf("library/postgres", "17.12-alpine");
     const php = await registry.digestOf("library/php", "8.2.35-apache");
 

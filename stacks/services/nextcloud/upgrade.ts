@@ -6,7 +6,10 @@
 //
 // The stack remembers the image it deployed last in its own outputs (DEPLOYED_NEXTCLOUD_OUTPUT),
 // read back through a StackReference to itself (the pattern a Pulumi maintainer gives in
-// pulumi/pulumi#3722).
+// pulumi/pulumi#3722); and the program also asks the host what it runs (running.ts), for a
+// stack whose record is missing or behind (a new state, a volume restored from an older release).
+
+import type { RunningNextcloud } from "./running.ts";
 
 /** Stack output holding the Nextcloud image the last `pulumi up` deployed. */
 export const DEPLOYED_NEXTCLOUD_OUTPUT = "nextcloudImage";
@@ -31,14 +34,32 @@ export function nextcloudUpgradeProblem(previous: string | undefined, next: stri
   const after = nextcloudVersion(next);
   if (!after) return `Nextcloud: cannot read a version in the pinned image ${next}`;
   if (!before) return `Nextcloud: the stack's output ${DEPLOYED_NEXTCLOUD_OUTPUT} holds ${previous}, which names no Nextcloud version; nothing was changed`;
+  return stepProblem("this stack runs", before, after);
+}
+
+/**
+ * Why `next` cannot replace the Nextcloud the host runs (running.ts: the installation's own
+ * version, or the stopped container's image), or undefined when it can or none runs.
+ */
+export function runningNextcloudProblem(running: RunningNextcloud | undefined, next: string): string | undefined {
+  if (running === undefined) return undefined;
+  const after = nextcloudVersion(next);
+  if (!after) return `Nextcloud: cannot read a version in the pinned image ${next}`;
+  const where = running.from === "installation" ? "its installation, /var/www/html/version.php" : "its image, NEXTCLOUD_VERSION";
+  return stepProblem(`the container ${running.container} runs (${where})`, { major: Number(running.version.split(".")[0]), version: running.version }, after);
+}
+
+type Version = { major: number; version: string };
+
+function stepProblem(subject: string, before: Version, after: Version): string | undefined {
   if (after.major < before.major)
     return (
-      `Nextcloud: this stack runs Nextcloud ${before.version} and this Bastide pins ${after.version}; ` +
+      `Nextcloud: ${subject} Nextcloud ${before.version} and this Bastide pins ${after.version}; ` +
       `Nextcloud cannot go back to an older major version. Nothing was changed: use the Bastide release that pins Nextcloud ${before.major} or later.`
     );
   if (after.major > before.major + 1)
     return (
-      `Nextcloud: this stack runs Nextcloud ${before.version} and this Bastide pins ${after.version}; ` +
+      `Nextcloud: ${subject} Nextcloud ${before.version} and this Bastide pins ${after.version}; ` +
       `Nextcloud upgrades one major version at a time (${before.major} → ${before.major + 1} → … → ${after.major}). ` +
       `Nothing was changed: first run \`pulumi up\` with the Bastide release that pins Nextcloud ${before.major + 1} ` +
       `(README, "Upgrading"), then with this one.`
