@@ -10,7 +10,7 @@ import { SERVER_KEY_SECRET, serverPublicKey } from "./services/vpn/blueprint.ts"
 import { IMAGES } from "./services/images.ts";
 import { hostnames } from "./services/catalog.ts";
 import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS, issuerOf } from "./services/identity/blueprint.ts";
-import { DEPLOYED_NEXTCLOUD_OUTPUT, nextcloudUpgradeProblem, runningNextcloudProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
+import { DEPLOYED_NEXTCLOUD_OUTPUT, NEXTCLOUD_RESTORED_CONFIG, nextcloudUpgradeProblem, runningNextcloudProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
 import { runningNextcloudOn } from "./services/nextcloud/running.ts";
 import { OFFLINE_CONFIG } from "./offline/mocks.ts";
 import { planSummary, rosterOf, type RosterEntry } from "./summary.ts";
@@ -36,7 +36,7 @@ const readsHost = config.services.nextcloud.enabled && settings.getBoolean(OFFLI
 const onHost = readsHost ? await runningNextcloudOn(config, (await lastRun.getOutputDetails("publicAddress")).value as string | undefined) : {};
 if (onHost.unreadable) pulumi.log.info(`Nextcloud's upgrade step is checked against this stack's record only: the running Nextcloud could not be read (${onHost.unreadable}).`);
 const upgradeProblem = config.services.nextcloud.enabled
-  ? (nextcloudUpgradeProblem(deployedNextcloud, IMAGES.nextcloud) ?? runningNextcloudProblem(onHost.running, IMAGES.nextcloud))
+  ? (nextcloudUpgradeProblem(deployedNextcloud, IMAGES.nextcloud, settings.getNumber(NEXTCLOUD_RESTORED_CONFIG)) ?? runningNextcloudProblem(onHost.running, IMAGES.nextcloud))
   : undefined;
 if (upgradeProblem) throw new UpgradeRefused(upgradeProblem);
 // `pulumi preview` starts with the plan in plain words, compared with the members the last

@@ -27,14 +27,30 @@ export function nextcloudVersion(image: string): { major: number; version: strin
   return match ? { major: Number(match[2]), version: match[1]! } : undefined;
 }
 
-/** Why `next` cannot replace the Nextcloud the stack ran last (`previous`), or undefined when it can. */
-export function nextcloudUpgradeProblem(previous: string | undefined, next: string): string | undefined {
+/**
+ * Pulumi config key by which the admin says the Nextcloud data was restored from a backup of an
+ * older major (the way back after a failed major upgrade, README "Upgrading"): its value is that major.
+ */
+export const NEXTCLOUD_RESTORED_CONFIG = "nextcloudRestored";
+
+/**
+ * Why `next` cannot replace the Nextcloud the stack ran last (`previous`), or undefined when it can.
+ * `restoredMajor`: the stack's record is newer, but the data was put back to this major by a restore.
+ */
+export function nextcloudUpgradeProblem(previous: string | undefined, next: string, restoredMajor?: number): string | undefined {
   if (previous === undefined) return undefined;
   const before = nextcloudVersion(previous);
   const after = nextcloudVersion(next);
   if (!after) return `Nextcloud: cannot read a version in the pinned image ${next}`;
   if (!before) return `Nextcloud: the stack's output ${DEPLOYED_NEXTCLOUD_OUTPUT} holds ${previous}, which names no Nextcloud version; nothing was changed`;
-  return stepProblem("this stack runs", before, after);
+  // The record says what was deployed, not what the data now is: after a restore of the backup
+  // taken before the upgrade, the data is the older major again. The host check still applies.
+  if (after.major < before.major && restoredMajor === after.major) return undefined;
+  const problem = stepProblem("this stack runs", before, after);
+  return after.major < before.major
+    ? `${problem} If this is the way back from a failed upgrade and the backup taken before it was restored (npm run restore), ` +
+        `say so and run again: npm run pulumi -- config set bastide:${NEXTCLOUD_RESTORED_CONFIG} ${after.major}`
+    : problem;
 }
 
 /**
