@@ -8,29 +8,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../stacks/services/images.ts";
 import { DEPLOYED_NEXTCLOUD_OUTPUT, NEXTCLOUD_RESTORED_CONFIG, nextcloudVersion } from "../stacks/services/nextcloud/upgrade.ts";
 import { EXAMPLE_FILE } from "./support/association.ts";
-import { CONTAINER, registerUnderMocks } from "./support/program.ts";
+import { CONTAINER, runProgramUnderMocks } from "./support/program.ts";
 
 test("a stack whose record names Nextcloud 35, restored to the pinned 34 and said so, deploys the pinned image", async (t) => {
   const pinned = nextcloudVersion(IMAGES.nextcloud)!;
   pulumi.runtime.setConfig("bastide:config", fileURLToPath(EXAMPLE_FILE));
   pulumi.runtime.setConfig(`bastide:${NEXTCLOUD_RESTORED_CONFIG}`, String(pinned.major));
-  let outcome!: Promise<unknown>;
-  const registered = await registerUnderMocks(
-    () => {
-      outcome = import("../stacks/index.ts").then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-    },
-    { lastOutputs: { [DEPLOYED_NEXTCLOUD_OUTPUT]: `nextcloud:${pinned.major + 1}.0.1-apache` } },
-  );
-  t.is(await outcome, undefined, "the program runs to its end");
-  // The import resolves after registerUnderMocks returns: wait for its registrations, a bounded number of times.
-  for (let round = 0, seen = -1; round < 50 && seen !== registered.length; round++) {
-    seen = registered.length;
-    await pulumi.runtime.awaitStackRegistrations();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const { error, registered } = await runProgramUnderMocks({ lastOutputs: { [DEPLOYED_NEXTCLOUD_OUTPUT]: `nextcloud:${pinned.major + 1}.0.1-apache` } });
+  t.is(error, undefined, "the program runs to its end");
   const nextcloud = registered.find((r) => r.type === CONTAINER && r.name.includes("nextcloud"));
   t.truthy(nextcloud, `the Nextcloud container is registered among ${registered.length} resources`);
   t.true(registered.some((r) => r.type === "docker:index/remoteImage:RemoteImage" && r.inputs.name === IMAGES.nextcloud), "with the pinned image");

@@ -15,7 +15,7 @@ import { runningNextcloudProblem, UpgradeRefused } from "../stacks/services/next
 import { EXAMPLE_FILE } from "./support/association.ts";
 import { busyboxImage } from "./support/busybox-image.ts";
 import { removeContainer, startDockerEngine, type DockerEngine } from "./support/docker.ts";
-import { registerUnderMocks } from "./support/program.ts";
+import { runProgramUnderMocks } from "./support/program.ts";
 
 // Nextcloud's version.php as a release ships it (nareshbaburoddam/nextcloud-latest@dbd5075,
 // nextcloud/version.php: `$OC_Version = array(34,0,1,2);`), here for an installation of 32.0.15.
@@ -63,26 +63,12 @@ test.serial("a stack with no record of its Nextcloud, on a host that runs Nextcl
   await nextcloud32();
   process.env.DOCKER_HOST = `unix://${engine.socketPath}`;
   pulumi.runtime.setConfig("bastide:config", fileURLToPath(EXAMPLE_FILE));
-  let outcome!: Promise<unknown>;
-  const registered = await registerUnderMocks(
-    () => {
-      outcome = import("../stacks/index.ts").then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-    },
-    { readsHost: true },
-  );
-  const error = await outcome;
+  const { error, registered } = await runProgramUnderMocks({ readsHost: true });
   t.true(error instanceof UpgradeRefused, `the program stops with UpgradeRefused, got ${String(error)}`);
   t.regex(
     (error as Error).message,
     /the container bastide-nextcloud-app runs \(its installation, \/var\/www\/html\/version\.php\) Nextcloud 32\.0\.15\.1 and this Bastide pins 34\.0\.4; Nextcloud upgrades one major version at a time \(32 → 33 → … → 34\)/,
   );
-  for (let round = 0; round < 10; round++) {
-    await pulumi.runtime.awaitStackRegistrations();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
   t.deepEqual(
     registered.map((r) => r.type).filter((type) => type !== "pulumi:pulumi:StackReference"),
     [],
