@@ -2,8 +2,9 @@
 // token authentication: the newer patch found with the digest the registry answers, the variant
 // and the pinning scheme kept, a new major flagged and not bumped, a data-migration major never
 // proposed, an unreachable or rate-limiting registry reported for its image only; the patch applies
-// with git and --write gives the same files. Release notes cannot be read here (no GitHub), which
-// the output must say rather than guess.
+// with git and --write gives the same files. GitHub cannot be reached here: release notes that
+// cannot be read must be said so, not guessed; the security verdict on notes that can be read is
+// checked with a server answering in the shape of GitHub's releases API.
 import test from "ava";
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -198,5 +199,32 @@ test("updates: the newer patch with the digest the registry answers, variant and
     await limiting.stop();
     rmSync(root, { recursive: true, force: true });
     rmSync(pristine, { recursive: true, force: true });
+  }
+});
+
+test("updates: a release whose notes mention a CVE is called a security release, with the line and the notes' page; notes that are not there are said so", async (t) => {
+  const host = registry.host;
+  // The shape of GitHub's "Get a release by tag name" answer (REST API, releases: `body`, `html_url`),
+  // served for Nextcloud 34.0.5 only; GitHub itself cannot be reached from here.
+  const port = await freePort();
+  const notes = createServer((req, res) => {
+    if (req.url === "/repos/nextcloud/server/releases/tags/v34.0.5") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ tag_name: "v34.0.5", html_url: "https://github.com/nextcloud/server/releases/tag/v34.0.5", body: "## Changes\n- Fix share expiry for CVE-2026-12345 in the sharing API\n- Update translations" }));
+      return;
+    }
+    res.writeHead(404, { "content-type": "application/json" });
+    res.end(JSON.stringify({ message: "Not Found" }));
+  });
+  await new Promise<void>((resolve) => notes.listen(port, "127.0.0.1", resolve));
+  const root = project({ nextcloud: `${host}/library/nextcloud:34.0.4-apache@${pushed["library/nextcloud:34.0.4-apache"]}` }, `${host}/library/php:8.2.34-apache@${pushed["library/php:8.2.34-apache"]}`);
+  try {
+    const run = await updates(root, [], `http://127.0.0.1:${port}`);
+    t.is(run.code, 0);
+    t.regex(run.stdout, /nextcloud:34\.0\.5-apache@sha256:[0-9a-f]{64}\n.*\n\s+SECURITY release: upstream's release notes say "- Fix share expiry for CVE-2026-12345 in the sharing API" \(https:\/\/github\.com\/nextcloud\/server\/releases\/tag\/v34\.0\.5\)/);
+    t.regex(run.stdout, new RegExp(`php:8\\.2\\.35-apache@sha256:[0-9a-f]{64}\\n.*\\n\\s+security: not known, the release notes at http://127\\.0\\.0\\.1:${port}/repos/php/php-src/releases/tags/php-8\\.2\\.35 could not be read \\(HTTP 404\\)`));
+  } finally {
+    await new Promise((resolve) => notes.close(resolve));
+    rmSync(root, { recursive: true, force: true });
   }
 });
