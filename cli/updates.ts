@@ -155,7 +155,9 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
     return release ? [{ from: report.image.reference, to: release.reference, source: release.source, date: today }] : [];
   });
 
-  if (bumps.length === 0) out.log("Nothing to change.");
+  const unchecked = reports.filter((report) => !report.ok).length;
+  if (bumps.length === 0)
+    out.log(unchecked === 0 ? "Nothing to change." : `Nothing to change among the images checked; ${unchecked} could not be checked (above): run it again later.`);
   else {
     const changes = filesToRewrite(root).flatMap((file) => {
       const before = readFileSync(join(root, file), "utf8");
@@ -174,7 +176,7 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
         "contract (stacks/services/upstream/) records facts read at the former tag. Then npm run deploy: it backs up first (README, \"Upgrading\").",
     );
   }
-  return reports.every((report) => report.ok) ? 0 : 2;
+  return unchecked === 0 ? 0 : 2;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
