@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { asksForHelp, localeLanguage, silenceSqliteWarning, usageLine, UsageError, type Localized } from "./command.ts";
+import { asksForHelp, localeLanguage, silenceSqliteWarning, usageLine, UsageError, type Language, type Localized } from "./command.ts";
 import type { Env } from "./stack.ts";
 import { checkImages, type ImageReport, type PinnedImage, type Release } from "../stacks/services/updates/check.ts";
 import { applyBumps, patchOf, type Bump } from "../stacks/services/updates/proposal.ts";
@@ -67,31 +67,77 @@ export async function pinnedImages(imagesFile: string): Promise<PinnedImage[]> {
   return [...images, ...bases];
 }
 
-const security = (status: SecurityStatus): string =>
+/** What the command says, in each language it speaks; the registry's and Git's own words stay as they are. */
+const SAYS = {
+  en: {
+    heading: (day: string) => `Pinned images and their newer releases, as their registries answered on ${day}:\n`,
+    security: (evidence: string, source: string) => `SECURITY release: upstream's release notes say "${evidence}" (${source})`,
+    noSecurity: (source: string) => `upstream's release notes (${source}) mention no security fix`,
+    securityUnknown: (reason: string) => `security: not known, ${reason}`,
+    digestFrom: (source: string) => `digest read from ${source}`,
+    notChecked: (error: string) => `NOT CHECKED: ${error}`,
+    proposed: "newer, proposed:",
+    none: "no newer release in its series",
+    majorNever: "NEW MAJOR (never proposed as a bump):",
+    majorApart: (name: string) => `NEW MAJOR (not in this patch; to take it alone: npm run updates -- --major ${name}):`,
+    notProposed: (name: string, tag: string, why: string) => `${name}: ${tag} is another major version: ${why}. Not proposed.`,
+    unknownName: (name: string, names: string) => `--major ${name}: no pinned image has that name; the names are ${names}`,
+    nothing: "Nothing to change.",
+    nothingChecked: (unchecked: number) => `Nothing to change among the images checked; ${unchecked} could not be checked (above): run it again later.`,
+    written: (files: string) => `written: ${files} (git diff shows the change)`,
+    apply: "To apply it: npm run updates -- --write (or save the patch above and git apply it).",
+    review:
+      "Before deploying, review: the comments above each changed pin still describe the former release, and each image's " +
+      'contract (stacks/services/upstream/) records facts read at the former tag. Then npm run deploy: it backs up first (README, "Upgrading").',
+  },
+  fr: {
+    heading: (day: string) => `Images épinglées et leurs versions plus récentes, selon leurs registres le ${day} :\n`,
+    security: (evidence: string, source: string) => `Version de SÉCURITÉ : les notes de version de l'amont disent « ${evidence} » (${source})`,
+    noSecurity: (source: string) => `les notes de version de l'amont (${source}) ne mentionnent aucun correctif de sécurité`,
+    securityUnknown: (reason: string) => `sécurité : inconnue, ${reason}`,
+    digestFrom: (source: string) => `empreinte lue sur ${source}`,
+    notChecked: (error: string) => `NON VÉRIFIÉE : ${error}`,
+    proposed: "plus récente, proposée :",
+    none: "aucune version plus récente dans sa série",
+    majorNever: "NOUVELLE MAJEURE (jamais proposée comme simple mise à jour) :",
+    majorApart: (name: string) => `NOUVELLE MAJEURE (hors de ce patch ; pour la prendre seule : npm run updates -- --major ${name}) :`,
+    notProposed: (name: string, tag: string, why: string) => `${name} : ${tag} est une autre version majeure : ${why}. Non proposée.`,
+    unknownName: (name: string, names: string) => `--major ${name} : aucune image épinglée ne porte ce nom ; les noms sont ${names}`,
+    nothing: "Rien à changer.",
+    nothingChecked: (unchecked: number) => `Rien à changer parmi les images vérifiées ; ${unchecked} n'ont pas pu l'être (ci-dessus) : relancez plus tard.`,
+    written: (files: string) => `écrit : ${files} (git diff montre le changement)`,
+    apply: "Pour l'appliquer : npm run updates -- --write (ou enregistrez le patch ci-dessus et appliquez-le avec git apply).",
+    review:
+      "Avant de déployer, relisez : le commentaire au-dessus de chaque épinglage changé décrit encore l'ancienne version, et le contrat " +
+      "de chaque image (stacks/services/upstream/) consigne des faits lus à l'ancienne étiquette. Puis npm run deploy : il sauvegarde d'abord (README, « Upgrading »).",
+  },
+} as const;
+
+type Says = (typeof SAYS)[Language];
+
+const security = (says: Says, language: Language, status: SecurityStatus): string =>
   status.known
     ? status.security
-      ? `SECURITY release: upstream's release notes say "${status.evidence}" (${status.source})`
-      : `upstream's release notes (${status.source}) mention no security fix`
-    : `security: not known, ${status.reason}`;
+      ? says.security(status.evidence ?? "", status.source)
+      : says.noSecurity(status.source)
+    : says.securityUnknown(status.reason[language]);
 
-function describeRelease(label: string, release: Release): string[] {
-  return [`  ${label} ${release.reference}`, `      digest read from ${release.source}`, `      ${security(release.security)}`];
+function describeRelease(says: Says, language: Language, label: string, release: Release): string[] {
+  return [`  ${label} ${release.reference}`, `      ${says.digestFrom(release.source)}`, `      ${security(says, language, release.security)}`];
 }
 
-function describeReport(report: ImageReport): string[] {
+function describeReport(language: Language, report: ImageReport): string[] {
+  const says = SAYS[language];
   const head = `${report.image.name}  ${report.image.reference}`;
-  if (!report.ok) return [head, `  NOT CHECKED: ${report.error}`];
+  if (!report.ok) return [head, `  ${says.notChecked(report.error[language])}`];
   const lines = [head];
-  if (report.bump) lines.push(...describeRelease("newer, proposed:", report.bump));
-  else lines.push("  no newer release in its series");
+  if (report.bump) lines.push(...describeRelease(says, language, says.proposed, report.bump));
+  else lines.push(`  ${says.none}`);
   const later = report.laterSeries;
   if (later) {
-    const how =
-      later.rule.laterSeries === "migration"
-        ? "never proposed as a bump"
-        : `not in this patch; to take it alone: npm run updates -- --major ${report.image.name}`;
-    lines.push(...describeRelease(`NEW MAJOR (${how}):`, later));
-    if (later.rule.why) lines.push(`      ${later.rule.why}`);
+    const label = later.rule.laterSeries === "migration" ? says.majorNever : says.majorApart(report.image.name);
+    lines.push(...describeRelease(says, language, label, later));
+    if (later.rule.why) lines.push(`      ${later.rule.why[language]}`);
   }
   return lines;
 }
@@ -131,21 +177,22 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
     images = images.filter((image) => image.name === values.major);
     if (images.length === 0) {
       const names = (await pinnedImages(join(root, IMAGES_FILE))).map((image) => image.name).join(", ");
-      out.error(`${new UsageError(`--major ${values.major}: no pinned image has that name; the names are ${names}`).message}\n${usageLine(USAGE[language])}`);
+      out.error(`${new UsageError(SAYS[language].unknownName(values.major, names)).message}\n${usageLine(USAGE[language])}`);
       return 2;
     }
   }
 
-  out.log(`Pinned images and their newer releases, as their registries answered on ${today}:\n`);
+  const says = SAYS[language];
+  out.log(says.heading(today));
   const { releaseNotesApi, tagsPageSize } = options;
   const reports = await checkImages(images, { ...(releaseNotesApi ? { releaseNotesApi } : {}), ...(tagsPageSize ? { tagsPageSize } : {}) });
-  for (const report of reports) out.log(`${describeReport(report).join("\n")}\n`);
+  for (const report of reports) out.log(`${describeReport(language, report).join("\n")}\n`);
 
   const chosen = (report: ImageReport): Release | undefined => {
     if (!report.ok) return undefined;
     if (values.major === undefined) return report.bump;
     if (report.laterSeries?.rule.laterSeries === "migration") {
-      out.error(`${report.image.name}: ${report.laterSeries.tag} is another major version: ${report.laterSeries.rule.why}. Not proposed.`);
+      out.error(says.notProposed(report.image.name, report.laterSeries.tag, report.laterSeries.rule.why?.[language] ?? ""));
       return undefined;
     }
     return report.laterSeries;
@@ -157,7 +204,7 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
 
   const unchecked = reports.filter((report) => !report.ok).length;
   if (bumps.length === 0)
-    out.log(unchecked === 0 ? "Nothing to change." : `Nothing to change among the images checked; ${unchecked} could not be checked (above): run it again later.`);
+    out.log(unchecked === 0 ? says.nothing : says.nothingChecked(unchecked));
   else {
     const changes = filesToRewrite(root).flatMap((file) => {
       const before = readFileSync(join(root, file), "utf8");
@@ -166,15 +213,12 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
     });
     if (values.write) {
       for (const change of changes) writeFileSync(join(root, change.file), change.after);
-      out.log(`written: ${changes.map((change) => change.file).join(", ")} (git diff shows the change)`);
+      out.log(says.written(changes.map((change) => change.file).join(", ")));
     } else {
       out.log(changes.map((change) => patchOf(change.file, change.before, change.after)).join(""));
-      out.log("To apply it: npm run updates -- --write (or save the patch above and git apply it).");
+      out.log(says.apply);
     }
-    out.log(
-      "Before deploying, review: the comments above each changed pin still describe the former release, and each image's " +
-        "contract (stacks/services/upstream/) records facts read at the former tag. Then npm run deploy: it backs up first (README, \"Upgrading\").",
-    );
+    out.log(says.review);
   }
   return unchecked === 0 ? 0 : 2;
 }

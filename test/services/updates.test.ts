@@ -75,10 +75,10 @@ function project(images: Record<string, string>, base: string): string {
   return root;
 }
 
-async function updates(root: string, args: string[], releaseNotesApi: string) {
+async function updates(root: string, args: string[], releaseNotesApi: string, lang = "C.UTF-8") {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, { LANG: "C.UTF-8" }, { log: (text) => out.push(text), error: (text) => err.push(text) }, {
+  const code = await main(args, { LANG: lang }, { log: (text) => out.push(text), error: (text) => err.push(text) }, {
     root,
     releaseNotesApi,
     today: "2026-12-07",
@@ -223,6 +223,11 @@ test("updates: a release whose notes mention a CVE is called a security release,
     t.is(run.code, 0);
     t.regex(run.stdout, /nextcloud:34\.0\.5-apache@sha256:[0-9a-f]{64}\n.*\n\s+SECURITY release: upstream's release notes say "- Fix share expiry for CVE-2026-12345 in the sharing API" \(https:\/\/github\.com\/nextcloud\/server\/releases\/tag\/v34\.0\.5\)/);
     t.regex(run.stdout, new RegExp(`php:8\\.2\\.35-apache@sha256:[0-9a-f]{64}\\n.*\\n\\s+security: not known, the release notes at http://127\\.0\\.0\\.1:${port}/repos/php/php-src/releases/tags/php-8\\.2\\.35 could not be read \\(HTTP 404\\)`));
+    // The same, for an admin whose locale is French.
+    const french = await updates(root, [], `http://127.0.0.1:${port}`, "fr_FR.UTF-8");
+    t.regex(french.stdout, /plus récente, proposée : \S+nextcloud:34\.0\.5-apache@sha256:[0-9a-f]{64}\n\s+empreinte lue sur .*\n\s+Version de SÉCURITÉ : les notes de version de l'amont disent « - Fix share expiry for CVE-2026-12345 in the sharing API »/);
+    t.regex(french.stdout, /sécurité : inconnue, les notes de version \S+php-8\.2\.35 n'ont pas pu être lues \(HTTP 404\)/);
+    t.regex(french.stdout, /NOUVELLE MAJEURE \(hors de ce patch ; pour la prendre seule : npm run updates -- --major nextcloud\) :/);
   } finally {
     await new Promise((resolve) => notes.close(resolve));
     rmSync(root, { recursive: true, force: true });

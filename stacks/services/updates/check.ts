@@ -1,6 +1,7 @@
 // For each pinned image: the newer releases its registry publishes, the digest the registry
 // answers for them, and whether upstream calls them security releases. One image's failure
 // (registry unreachable, 429, unknown repository) is that image's report, never the others'.
+import type { Localized } from "../../../cli/command.ts";
 import { mapLimit } from "../../../provisioners/runtime/concurrency.ts";
 import { digestOf, listTags, locate } from "./registry.ts";
 import { GITHUB_API, securityStatus, type SecurityStatus } from "./release-notes.ts";
@@ -22,7 +23,7 @@ export interface Release {
 
 export type ImageReport =
   | { image: PinnedImage; ok: true; bump?: Release; laterSeries?: Release & { rule: SeriesRule } }
-  | { image: PinnedImage; ok: false; error: string };
+  | { image: PinnedImage; ok: false; error: Localized };
 
 export interface CheckOptions {
   /** Where GitHub's API answers (the tests point it at a closed port). */
@@ -46,7 +47,12 @@ export async function checkImage(image: PinnedImage, options: CheckOptions = {})
   const api = options.releaseNotesApi ?? GITHUB_API;
   try {
     const location = locate(image.reference);
-    if (location.tag === null) return { image, ok: false, error: "the reference names no tag, so no newer release can be told apart" };
+    if (location.tag === null)
+      return {
+        image,
+        ok: false,
+        error: { en: "the reference names no tag, so no newer release can be told apart", fr: "la référence ne nomme aucune étiquette : aucune version plus récente ne peut être reconnue" },
+      };
     const rule = SERIES_RULES[location.repository] ?? DEFAULT_RULE;
     const found = newerReleases(location.tag, await listTags(location, options.tagsPageSize), rule);
     const bump = found.bump ? await release(image, found.bump, api) : undefined;
@@ -58,13 +64,18 @@ export async function checkImage(image: PinnedImage, options: CheckOptions = {})
 }
 
 /** A registry error as the admin can act on it: the HTTP status when there is one (429: rate limited). */
-function describe(error: unknown): string {
+function describe(error: unknown): Localized {
   const status = (error as { statusCode?: number }).statusCode;
   const message = (error as Error).message || String(error);
-  if (status === 429) return `the registry refused with 429 Too Many Requests (rate limited): try again later (${message})`;
-  if (status) return `the registry answered HTTP ${status}: ${message}`;
+  if (status === 429)
+    return {
+      en: `the registry refused with 429 Too Many Requests (rate limited): try again later (${message})`,
+      fr: `le registre a refusé par 429 Too Many Requests (trop de requêtes) : réessayez plus tard (${message})`,
+    };
+  if (status) return { en: `the registry answered HTTP ${status}: ${message}`, fr: `le registre a répondu HTTP ${status} : ${message}` };
   const code = (error as { code?: string }).code;
-  return code ? `the registry could not be reached (${code}): ${message}` : message;
+  if (code) return { en: `the registry could not be reached (${code}): ${message}`, fr: `le registre n'a pas pu être joint (${code}) : ${message}` };
+  return { en: message, fr: message };
 }
 
 /** Every image checked, a few at a time, in the order given. */

@@ -2,6 +2,7 @@
 // for that version on GitHub (the releases API, GET /repos/<owner>/<repo>/releases/tags/<tag>).
 // Bastide never guesses: notes it cannot read, or an image with no notes it knows of, are said as such.
 import { request } from "undici";
+import type { Localized } from "../../../cli/command.ts";
 import { readTag } from "./versions.ts";
 
 export const GITHUB_API = "https://api.github.com";
@@ -27,7 +28,7 @@ const NOTES: Record<string, { repo: string; tag: (imageTag: string) => string }>
 
 export type SecurityStatus =
   | { known: true; security: boolean; evidence?: string; source: string }
-  | { known: false; reason: string };
+  | { known: false; reason: Localized };
 
 /** What release notes say about security: the first line naming a CVE or security, if any. */
 export function securityMention(notes: string): string | undefined {
@@ -40,9 +41,21 @@ export function releaseNotesUrl(repository: string, imageTag: string, api = GITH
   return source && `${api}/repos/${source.repo}/releases/tags/${encodeURIComponent(source.tag(imageTag))}`;
 }
 
+const unreadable = (url: string, why: string): Localized => ({
+  en: `the release notes at ${url} could not be read (${why})`,
+  fr: `les notes de version ${url} n'ont pas pu être lues (${why})`,
+});
+
 export async function securityStatus(repository: string, imageTag: string, api = GITHUB_API): Promise<SecurityStatus> {
   const url = releaseNotesUrl(repository, imageTag, api);
-  if (!url) return { known: false, reason: "Bastide knows no release notes for this image that it can read: look at the project's own announcements" };
+  if (!url)
+    return {
+      known: false,
+      reason: {
+        en: "Bastide knows no release notes for this image that it can read: look at the project's own announcements",
+        fr: "Bastide ne connaît pas de notes de version lisibles pour cette image : voyez les annonces du projet",
+      },
+    };
   try {
     const answer = await request(url, {
       headers: { accept: "application/vnd.github+json", "user-agent": "bastide-updates" },
@@ -51,12 +64,12 @@ export async function securityStatus(repository: string, imageTag: string, api =
     });
     if (answer.statusCode !== 200) {
       await answer.body.dump();
-      return { known: false, reason: `the release notes at ${url} could not be read (HTTP ${answer.statusCode})` };
+      return { known: false, reason: unreadable(url, `HTTP ${answer.statusCode}`) };
     }
     const release = (await answer.body.json()) as { body?: string | null; html_url?: string };
     const evidence = securityMention(release.body ?? "");
     return { known: true, security: evidence !== undefined, ...(evidence ? { evidence } : {}), source: release.html_url ?? url };
   } catch (error) {
-    return { known: false, reason: `the release notes at ${url} could not be read (${(error as Error).message})` };
+    return { known: false, reason: unreadable(url, (error as Error).message) };
   }
 }

@@ -5,6 +5,7 @@
 // numbers 34, 0, 4 and the shape `.` `.` `-apache`. Only tags of the same shape are candidates, so
 // the variant is kept (-apache never becomes -fpm, -alpine never becomes a Debian build) and a moving
 // tag (34-apache, 34.0-apache, latest) is never proposed for an exact one.
+import type { Localized } from "../../../cli/command.ts";
 
 export interface TagVersion {
   tag: string;
@@ -36,7 +37,7 @@ export function compareVersions(a: readonly number[], b: readonly number[]): num
 export interface SeriesRule {
   series: number;
   laterSeries: "bump" | "one-step" | "migration";
-  why?: string;
+  why?: Localized;
 }
 
 export const DEFAULT_RULE: SeriesRule = { series: 1, laterSeries: "bump" };
@@ -46,24 +47,36 @@ export const SERIES_RULES: Record<string, SeriesRule> = {
   "library/nextcloud": {
     series: 1,
     laterSeries: "one-step",
-    why: "Nextcloud upgrades one major version at a time (stacks/services/nextcloud/upgrade.ts); deploy it alone, after a backup (README, \"Upgrading\")",
+    why: {
+      en: 'Nextcloud upgrades one major version at a time (stacks/services/nextcloud/upgrade.ts); deploy it alone, after a backup (README, "Upgrading")',
+      fr: "Nextcloud passe une version majeure à la fois (stacks/services/nextcloud/upgrade.ts) : déployez-la seule, après une sauvegarde (README, « Upgrading »)",
+    },
   },
   "library/postgres": {
     series: 1,
     laterSeries: "migration",
-    why: "a new PostgreSQL major cannot read the former one's data directory (pg_upgrade or a dump and reload); not a version bump",
+    why: {
+      en: "a new PostgreSQL major cannot read the former one's data directory (pg_upgrade or a dump and reload); not a version bump",
+      fr: "une nouvelle version majeure de PostgreSQL ne lit pas le dossier de données de la précédente (pg_upgrade, ou un export puis un import) : ce n'est pas une simple mise à jour",
+    },
   },
   "library/mariadb": {
     // 11.8 is a long-term series; 11.9, 12.x are other series, with their own data upgrade (mariadb-upgrade).
     series: 2,
     laterSeries: "migration",
-    why: "another MariaDB series upgrades the data files (mariadb-upgrade); not a version bump",
+    why: {
+      en: "another MariaDB series upgrades the data files (mariadb-upgrade); not a version bump",
+      fr: "une autre série de MariaDB met à niveau les fichiers de données (mariadb-upgrade) : ce n'est pas une simple mise à jour",
+    },
   },
   "library/php": {
     // Framadate's base: another PHP minor is another language version for its code.
     series: 2,
     laterSeries: "bump",
-    why: "another PHP series for Framadate's code: check docker/framadate builds and runs with it",
+    why: {
+      en: "another PHP series for Framadate's code: check that docker/framadate builds and runs with it",
+      fr: "une autre série de PHP pour le code de Framadate : vérifiez que docker/framadate se construit et fonctionne avec elle",
+    },
   },
   // Jitsi numbers its stable releases stable-NNNNN[-N]: every newer one is the next release.
   "jitsi/web": { series: 0, laterSeries: "bump" },
