@@ -53,6 +53,8 @@ export async function runningNextcloudOn(
   publicAddress: string | undefined,
   timeoutMs = 20_000,
 ): Promise<{ running?: RunningNextcloud; unreadable?: string }> {
+  // A new VM that no run has created yet runs nothing.
+  if (config.host.target !== "local" && config.host.target !== "ssh" && !publicAddress) return {};
   let timer: NodeJS.Timeout | undefined;
   try {
     const docker = dockerFor(dockerTargetFor(config, publicAddress));
