@@ -22,7 +22,7 @@ const PULUMI_VERSION = (require("pulumi/package.json") as { version: string }).v
 /** The admin's commands, by npm script name, with the program each runs (from package.json: one list). */
 const COMMANDS: Record<string, string> = (() => {
   const scripts = (require("../package.json") as { scripts: Record<string, string> }).scripts;
-  const names = ["deploy", "pulumi", "plan", "report", "audit", "first-password", "jitsi-password", "export-member", "erase-member", "members"];
+  const names = ["deploy", "pulumi", "plan", "report", "audit", "first-password", "jitsi-password", "export-member", "erase-member", "members", "updates"];
   return Object.fromEntries(names.map((name) => [name, /^node --import tsx (\S+\.ts)$/.exec(scripts[name] ?? "")![1]!]));
 })();
 
