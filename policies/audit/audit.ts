@@ -158,10 +158,15 @@ export interface AuditOptions {
 }
 
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
+  return (await auditWithFacts(options)).report;
+}
+
+/** The audit and what it read: the CLI keeps the last restore drill's record for the DPO's documents. */
+export async function auditWithFacts(options: AuditOptions): Promise<{ report: AuditReport; observed: Observed }> {
   const declared = options.declared ?? declaredState(options.config);
   const { observed, unreachable } = await readObserved(declared, options.connections);
   const checks = evaluate(declared, observed);
-  return auditReport({
+  const report = auditReport({
     config: options.config,
     checks,
     unreachable,
@@ -169,4 +174,5 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     generatedAt: (options.now ?? (() => new Date()))(),
     source: options.source,
   });
+  return { report, observed };
 }

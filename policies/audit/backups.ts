@@ -32,22 +32,17 @@ export interface DeclaredBackups {
   drillFile: string;
   maxAgeHours: number;
   drillMaxAgeDays: number;
-  /** Where the copies go, as the checks say it. */
-  destination: string;
 }
 
 /** null: the association file asks for no backups, a finding of its own. */
 export function declaredBackups(config: Association): DeclaredBackups | null {
-  const backups = config.backups;
-  if (!backups) return null;
-  const { destination } = backups;
+  if (!config.backups) return null;
   return {
     container: BACKUP_CONTAINER,
     statusFile: STATUS_FILE,
     drillFile: DRILL_FILE,
     maxAgeHours: BACKUP_MAX_AGE_HOURS,
     drillMaxAgeDays: DRILL_MAX_AGE_DAYS,
-    destination: destination.type === "sftp" ? `sftp ${destination.host}` : destination.type === "s3" ? `s3 ${destination.endpoint}/${destination.bucket}` : `disk ${destination.path}`,
   };
 }
 

@@ -56,7 +56,6 @@ const FRENCH_VALUES: [RegExp, string][] = (
     ["is stopped", "est arrêté"],
     ["days old", "jours"],
     ["h old", "h"],
-    ["daily to", "chaque jour vers"],
     ["a guest account was created", "un compte invité a été créé"],
     ["second factor optional for every role", "second facteur facultatif pour tous les rôles"],
     ["no second factor and none asked", "sans second facteur, et aucun n'est demandé"],

@@ -684,23 +684,25 @@ export function drillAge(spec: DeclaredBackups, job: BackupJobFacts, readAt: str
   });
 }
 
+/** Without `backups:`, one finding of its own; with it, the job's two records. */
 function backupChecks(declared: Declared, observed: Observed): RuleCheck[] {
   const spec = declared.backups;
-  const configured: RuleCheck = {
-    rule: "backups.configured",
-    service: "backups",
-    subject: null,
-    categories: [],
-    declared: "daily, encrypted, off the data's disk",
-    observed: spec ? `daily to ${spec.destination}` : "none: no backups: section in the association file; a lost disk loses everything",
-    // Judged from the file itself: true at the time the other sources were read.
-    status: spec ? "pass" : "fail",
-    readAt: observed.containers.readAt,
-  };
-  if (!spec) return [configured];
+  if (!spec)
+    return [
+      {
+        rule: "backups.configured",
+        service: "backups",
+        subject: null,
+        categories: [],
+        declared: "daily, encrypted, off the data's disk",
+        observed: "none: no backups: section in the association file; a lost disk loses everything",
+        status: "fail",
+        // Judged from the file alone, at the time the other sources were read.
+        readAt: observed.containers.readAt,
+      },
+    ];
   const job = observed.backupJob;
   return [
-    configured,
     judge("backups.recent", "backups", spec.container, [], `a good backup less than ${spec.maxAgeHours} h old`, job, (facts) => backupAge(spec, facts, job!.readAt)),
     judge("backups.drill", "backups", spec.container, [], `a successful restore drill less than ${spec.drillMaxAgeDays} days old`, job, (facts) => drillAge(spec, facts, job!.readAt)),
   ];
