@@ -72,7 +72,7 @@ test("no backups: section is a finding of its own, and the report fails with it,
   const report = auditReport({ config: without, checks: all.map((c) => (c.rule === "backups.configured" ? c : { ...c, status: "pass" as const })), unreachable: [], language: "fr", generatedAt: READ_AT });
   t.is(report.result, "fail");
   t.is(report.exitCode, 1);
-  t.regex(report.checks.find((c) => c.rule === "backups.configured")!.observed, /^aucun : pas de section backups: dans le fichier de l’association ; un disque perdu/);
+  t.regex(report.checks.find((c) => c.rule === "backups.configured")!.observed, /^aucun\s:\spas de section backups: dans le fichier de l’association\s;\sun disque perdu/);
 });
 
 test("backups.recent: a backup within the limit passes; an older one fails with its age; the limit is 26 hours", (t) => {
