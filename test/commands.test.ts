@@ -22,7 +22,7 @@ const PULUMI_VERSION = (require("pulumi/package.json") as { version: string }).v
 /** The admin's commands, by npm script name, with the program each runs (from package.json: one list). */
 const COMMANDS: Record<string, string> = (() => {
   const scripts = (require("../package.json") as { scripts: Record<string, string> }).scripts;
-  const names = ["deploy", "pulumi", "plan", "report", "audit", "first-password", "jitsi-password", "export-member", "erase-member", "members"];
+  const names = ["deploy", "pulumi", "plan", "report", "audit", "first-password", "jitsi-password", "export-member", "erase-member", "members", "emergency-sheet", "handover-page"];
   return Object.fromEntries(names.map((name) => [name, /^node --import tsx (\S+\.ts)$/.exec(scripts[name] ?? "")![1]!]));
 })();
 
@@ -98,6 +98,8 @@ test("no command falls back to the example: without a file each says what is mis
     "jitsi-password": ["claire.dubois"],
     "export-member": ["lea.moreau"],
     "erase-member": ["lea.moreau", "--confirm"],
+    "emergency-sheet": [],
+    "handover-page": [],
   };
   for (const [name, args] of Object.entries(withoutFile)) {
     const english = await command(name, args, ENGLISH, true);
