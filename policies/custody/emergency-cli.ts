@@ -7,10 +7,10 @@ import { answerHelp, languageOf, localeLanguage, requireAssociationFile, usageLi
 import { adminStack, type Env } from "../../cli/stack.ts";
 import { loadAssociation } from "../../stacks/config/load.ts";
 import { failure } from "../../stacks/offline/failure.ts";
-import { LANGUAGES, type Language } from "../rgpd/model.ts";
+import type { Language } from "../rgpd/model.ts";
 import { emergencySheet, readSheetRecord, SheetExists, writeSheetRecord } from "./emergency.ts";
 import { readBackupOutput } from "./output.ts";
-import { writePage } from "./page.ts";
+import { languageOption, writePage } from "./page.ts";
 
 const USAGE: Localized = {
   en: `usage: npm run emergency-sheet -- <path/to/association.yaml> [--out out/emergency] [--lang fr|en] [--holder NAME] [--again] [--stack NAME] [--no-pdf]
@@ -70,12 +70,6 @@ export function writeEmergencySheet(options: SheetOptions): SheetResult {
   return { files, record };
 }
 
-function language(value: string | undefined): Language | undefined {
-  if (value === undefined) return undefined;
-  if ((LANGUAGES as readonly string[]).includes(value)) return value as Language;
-  throw new UsageError(`--lang ${value}: must be ${LANGUAGES.join(" or ")}`);
-}
-
 function main(argv: string[]): void {
   answerHelp(argv, USAGE);
   const { values, positionals } = parseArgs({
@@ -93,7 +87,7 @@ function main(argv: string[]): void {
   const result = writeEmergencySheet({
     file: requireAssociationFile(positionals[0], "emergency-sheet"),
     out: values.out!,
-    language: language(values.lang),
+    language: languageOption(values.lang),
     holder: values.holder,
     again: values.again!,
     stack: values.stack,

@@ -7,10 +7,10 @@ import { answerHelp, languageOf, localeLanguage, requireAssociationFile, usageLi
 import { adminStack, type Env } from "../../cli/stack.ts";
 import { loadAssociation } from "../../stacks/config/load.ts";
 import { failure } from "../../stacks/offline/failure.ts";
-import { LANGUAGES, type Language } from "../rgpd/model.ts";
+import type { Language } from "../rgpd/model.ts";
 import { readSheetRecord } from "./emergency.ts";
 import { handoverPage } from "./handover.ts";
-import { writePage } from "./page.ts";
+import { languageOption, writePage } from "./page.ts";
 
 const USAGE: Localized = {
   en: `usage: npm run handover-page -- <path/to/association.yaml> [--out out/handover] [--lang fr|en] [--passphrase-holder NAME] [--stack NAME] [--no-pdf]
@@ -56,12 +56,6 @@ export function writeHandoverPage(options: HandoverOptions): string[] {
   return [written.html, ...(written.pdf ? [written.pdf] : [])];
 }
 
-function language(value: string | undefined): Language | undefined {
-  if (value === undefined) return undefined;
-  if ((LANGUAGES as readonly string[]).includes(value)) return value as Language;
-  throw new UsageError(`--lang ${value}: must be ${LANGUAGES.join(" or ")}`);
-}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     const argv = process.argv.slice(2);
@@ -80,7 +74,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const files = writeHandoverPage({
       file: requireAssociationFile(positionals[0], "handover-page"),
       out: values.out!,
-      language: language(values.lang),
+      language: languageOption(values.lang),
       passphraseHolder: values["passphrase-holder"],
       stack: values.stack,
       pdf: !values["no-pdf"],

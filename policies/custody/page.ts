@@ -7,7 +7,8 @@ import { dirname, join } from "node:path";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
-import type { Language } from "../rgpd/model.ts";
+import { LANGUAGES, type Language } from "../rgpd/model.ts";
+import { UsageError } from "../../cli/command.ts";
 import { printPdf } from "../reports/pdf.ts";
 
 export interface Fact {
@@ -81,4 +82,11 @@ export function writePage(page: CustodyPage, htmlFile: string, options: { pdf: b
     rmSync(scratch, { recursive: true, force: true });
   }
   return { html: htmlFile, pdf };
+}
+
+/** `--lang`: one of the documents' languages, else a usage error; absent, the association's. */
+export function languageOption(value: string | undefined): Language | undefined {
+  if (value === undefined) return undefined;
+  if ((LANGUAGES as readonly string[]).includes(value)) return value as Language;
+  throw new UsageError(`--lang ${value}: must be ${LANGUAGES.join(" or ")}`);
 }
