@@ -35,8 +35,15 @@ export type SheetRecord = z.infer<typeof sheetRecordSchema>;
 export function readSheetRecord(stack: AdminStack): SheetRecord | undefined {
   const file = sheetRecordFile(stack);
   if (!existsSync(file)) return undefined;
-  const parsed = sheetRecordSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
-  if (!parsed.success) throw new Error(`${file} is damaged (${parsed.error.issues[0]!.message}); remove it and make the sheet again with --again`);
+  const damaged = (why: string) => new Error(`${file} is damaged (${why}); remove it and make the sheet again with --again`);
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw damaged((error as Error).message);
+  }
+  const parsed = sheetRecordSchema.safeParse(data);
+  if (!parsed.success) throw damaged(parsed.error.issues[0]!.message);
   return parsed.data;
 }
 

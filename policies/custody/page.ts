@@ -2,9 +2,8 @@
 // of paragraphs, labelled facts and numbered steps. One self-contained HTML page (inline CSS,
 // the DPO documents' print style, no script), every value HTML-escaped: a password or a
 // member's name is text, never markup. Printed to PDF by Chromium as the other documents are.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { LANGUAGES, type Language } from "../rgpd/model.ts";
