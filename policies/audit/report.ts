@@ -64,6 +64,7 @@ const FRENCH_VALUES: [RegExp, string][] = (
     ["enabled but not in the member list", "actifs mais absents de la liste des membres"],
     ["active but not in the member list", "actifs mais absents de la liste des membres"],
     ["no container labelled", "aucun conteneur étiqueté"],
+    ["no container", "aucun conteneur"],
     ["no room with this alias", "aucun salon à cette adresse"],
     ["no default expiry date", "pas de date d'expiration par défaut"],
     ["public links disabled", "liens publics désactivés"],

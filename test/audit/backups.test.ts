@@ -15,7 +15,7 @@ import { drillRecordOf, writeDrillRecord } from "../../policies/audit/cli.ts";
 import { declaredState } from "../../policies/audit/declared.ts";
 import { readError, readValue, type AuditReport } from "../../policies/audit/model.ts";
 import type { Observed } from "../../policies/audit/observed.ts";
-import { auditReport } from "../../policies/audit/report.ts";
+import { auditReport, valueIn } from "../../policies/audit/report.ts";
 import { evaluate, type RuleCheck } from "../../policies/audit/rules.ts";
 import { readDrillRecord } from "../../policies/reports/backups.ts";
 import { securityMeasures } from "../../policies/reports/security.ts";
@@ -99,6 +99,8 @@ test("backups.recent and backups.drill: a missing, stopped or silent job fails; 
     t.regex(verdicts(backupChecks({ container: "stopped" }))[rule]!, /^fail: container bastide-backups is stopped/);
     t.regex(verdicts(backupChecks(new Error("cannot read status.json: permission denied")))[rule]!, /^unread: not read: cannot read/);
   }
+  t.is(valueIn("no container bastide-backups: the backup job is not deployed", "fr"), "aucun conteneur bastide-backups: la tâche de sauvegarde n’est pas déployée");
+  t.regex(valueIn("last good backup 2026-03-14T07:00:00Z (27 h ago, daily)", "fr"), /^dernière sauvegarde réussie 2026-03-14T07:00:00Z \(27 h plus tôt, daily\)$/);
   t.regex(verdicts(backupChecks(running(null, null)))["backups.recent"]!, /^fail: no backup has run yet$/);
   t.regex(verdicts(backupChecks(running(null, null)))["backups.drill"]!, /^fail: no restore drill yet/);
   t.regex(verdicts(backupChecks({ container: "running", status: { invalid: "status.json: lastRun.outcome: Invalid option" }, drill: null }))["backups.recent"]!, /^fail: status\.json: lastRun\.outcome/);
