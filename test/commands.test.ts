@@ -103,6 +103,8 @@ test("no command falls back to the example: without a file each says what is mis
     "erase-member": ["lea.moreau", "--confirm"],
     "emergency-sheet": [],
     "handover-page": [],
+    "restore-drill": [],
+    restore: [],
   };
   for (const [name, args] of Object.entries(withoutFile)) {
     const english = await command(name, args, ENGLISH, true);
