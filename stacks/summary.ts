@@ -6,6 +6,7 @@
 import wrapAnsi from "wrap-ansi";
 import { desiredState, type DesiredState } from "../provisioners/desired.ts";
 import type { Association } from "./config/schema.ts";
+import { longestRetentionDays } from "./backups/settings.ts";
 import { SERVICE_HOSTS, type HostKey } from "./services/hosts.ts";
 
 export const TERMINAL_WIDTH = 80;
@@ -53,6 +54,10 @@ const WORDS = {
     moves: "Changements d'équipe",
     none: "aucun",
     firstRun: "Aucun déploiement précédent enregistré : rien à comparer (npm run plan -- <fichier> --since <ancien fichier>).",
+    backups: "Sauvegardes",
+    backupsTo: (time: string, where: string, days: number) => `chaque jour à ${time} UTC, chiffrées, vers ${where} ; gardées ${days} jours au plus`,
+    noBackups: "AUCUNE : sans section backups: dans le fichier, une panne de disque peut tout faire perdre",
+    secondDisk: "un second disque",
   },
   en: {
     colon: ":",
@@ -85,6 +90,10 @@ const WORDS = {
     moves: "Changing team",
     none: "none",
     firstRun: "No earlier deployment on record: nothing to compare with (npm run plan -- <file> --since <old file>).",
+    backups: "Backups",
+    backupsTo: (time: string, where: string, days: number) => `daily at ${time} UTC, encrypted, to ${where}; kept ${days} days at most`,
+    noBackups: "NONE: without a backups: section in the file, a disk failure can lose everything",
+    secondDisk: "a second disk",
   },
 } as const;
 
@@ -147,6 +156,15 @@ function vpnLines(desired: DesiredState, words: Words): string[] {
   return [`${words.vpn(peers.length)}${words.colon}`, ...[...byMember].map(([member, devices]) => listLine(words, member, devices))];
 }
 
+/** Where the backups go, or that none are made: the admin sees it before every run. */
+function backupLines(config: Association, words: Words): string[] {
+  const backups = config.backups;
+  if (!backups) return [listLine(words, words.backups, [words.noBackups], 0)];
+  const { destination } = backups;
+  const where = destination.type === "sftp" ? `sftp ${destination.host}` : destination.type === "s3" ? `s3 ${destination.endpoint}/${destination.bucket}` : `${words.secondDisk} (${destination.path})`;
+  return [listLine(words, words.backups, [words.backupsTo(backups.time, where, longestRetentionDays(backups.retention))], 0)];
+}
+
 const person = (m: { id: string; name: string }) => `${m.name} (${m.id})`;
 
 /** Arrivals, departures and team changes between an earlier roster and this config. */
@@ -204,6 +222,7 @@ export function planSummary(config: Association, previous?: Previous): string {
     ...accountLines(desired, words),
     ...teamLines(config, desired, words),
     ...vpnLines(desired, words),
+    ...backupLines(config, words),
     "",
     ...changeLines(config, previous, words),
   ].join("\n");
