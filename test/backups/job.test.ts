@@ -14,6 +14,7 @@ import { backupJob } from "../../stacks/backups/job.ts";
 import { checksumFile, DUMP_DIR, JOB_COMMAND, MANIFEST_FILE, manifestSchema, SECRET_FILES, STATE_DIR, statusSchema, STATUS_FILE, volumeMountPath } from "../../stacks/backups/layout.ts";
 import { backupPlan } from "../../stacks/backups/plan.ts";
 import { resticCommands } from "../../stacks/backups/restic.ts";
+import { S3_ACCESS_KEY_CONFIG } from "../../stacks/backups/settings.ts";
 import { SMTP_PASSWORD_CONFIG } from "../../stacks/config/mail.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import { exampleAssociation } from "../support/association.ts";
@@ -22,6 +23,7 @@ import { freePort } from "../support/docker.ts";
 import { startMariadb } from "../support/mariadb.ts";
 import { startSftpServer } from "../support/sftp.ts";
 import { startMailRelay } from "../support/smtp.ts";
+import { startS3Server } from "../support/s3.ts";
 import { postgresCluster, stopPostgres } from "../support/synapse.ts";
 
 const MEMBERS = 120;
@@ -260,4 +262,36 @@ test("backup job: the blueprint, pure: no job without backups; every dump's pass
   t.true(plan.dumps.every((d) => script.includes(`DUMP='${DUMP_DIR}/${d.file}'`)) && plan.files.every((f) => script.includes(`VOLUME='${volumeMountPath(f.service, f.volume)}'`)));
   t.true(lastDump < firstListing, "every database is dumped before any volume is read (Nextcloud's files after its database)");
   t.throws(() => job.files({ repositoryPassword: "x" }), { message: /SSH private key/ });
+});
+
+test.serial("backup job: to S3-compatible storage (a real S3 server over HTTPS), with the access key the admin supplies", async (t) => {
+  t.timeout(5 * 60_000);
+  const [s3, postgres, mariadb] = await Promise.all([startS3Server(), postgresCluster(), startMariadb()]);
+  const root = mkdtempSync(join(tmpdir(), "bastide-job-s3-"));
+  t.teardown(async () => {
+    await Promise.all([s3.stop(), mariadb.stop(), stopPostgres()]);
+    rmSync(root, { recursive: true, force: true });
+  });
+  s3.createBucket("asso-exemple-backups");
+  const config = exampleAssociation((input) => (input.backups = { destination: { type: "s3", endpoint: s3.endpoint, bucket: "asso-exemple-backups", country: "FR" } }));
+  const list = blueprints(config);
+  const passwords = databasePasswords(backupPlan(list));
+  const servers = { postgres, mariadb };
+  createDatabases(backupPlan(list), servers, passwords);
+  const job = installJob(config, list, {
+    root,
+    servers,
+    passwords,
+    secrets: { repositoryPassword: randomBytes(32).toString("base64url") },
+    // The admin's key pair, by the Pulumi config keys the blueprint names; the run's certificate as the trusted CA (Go reads SSL_CERT_FILE).
+    provided: { [S3_ACCESS_KEY_CONFIG.id]: s3.env.AWS_ACCESS_KEY_ID!, [S3_ACCESS_KEY_CONFIG.secret]: s3.env.AWS_SECRET_ACCESS_KEY! },
+    extraEnv: { SSL_CERT_FILE: s3.env.SSL_CERT_FILE! },
+  });
+  t.deepEqual(Object.keys(job.job.providedSecretEnv).sort(), ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+  const ran = await job.run(["run", "--reason", "manual"]);
+  t.is(ran.status, 0, ran.stderr + ran.stdout);
+  const status = statusSchema.parse(JSON.parse(readFileSync(join(root, STATUS_FILE), "utf8")));
+  t.is(status.lastRun.outcome, "ok");
+  t.regex(status.lastRun.snapshot ?? "", /^[0-9a-f]{8}/);
+  t.true(existsSync(join(s3.root, "asso-exemple-backups", "bastide", "config")), "the repository is in the bucket, under the prefix");
 });

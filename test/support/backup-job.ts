@@ -68,7 +68,7 @@ export interface InstalledJob {
  * its files (the script, the repository password, the SSH key and known host) where it reads
  * them, makes every files volume's folder, and returns a way to run it.
  */
-export function installJob(config: Association, blueprints: readonly ServiceBlueprint[], options: { root: string; servers?: DatabaseServers; passwords: Map<string, string>; secrets: JobSecrets; provided?: Record<string, string>; trustedCertificates?: string }): InstalledJob {
+export function installJob(config: Association, blueprints: readonly ServiceBlueprint[], options: { root: string; servers?: DatabaseServers; passwords: Map<string, string>; secrets: JobSecrets; provided?: Record<string, string>; trustedCertificates?: string; extraEnv?: Record<string, string> }): InstalledJob {
   for (const [program, pkg] of [["restic", "restic"], ["jq", "jq"], ["flock", "util-linux"], ["mariadb-dump", "mariadb-client"], ["ssh", "openssh-client"]] as const) requireProgram(program, pkg);
   const { root, servers } = options;
   const job = backupJob(config, blueprints, {
@@ -88,7 +88,7 @@ export function installJob(config: Association, blueprints: readonly ServiceBlue
     mkdirSync(join(root, "etc/ssl/certs"), { recursive: true });
     writeFileSync(join(root, "etc/ssl/certs/ca-certificates.crt"), options.trustedCertificates);
   }
-  const env: Record<string, string> = { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, HOME: root };
+  const env: Record<string, string> = { PATH: `${POSTGRES_BIN}:${process.env.PATH}`, HOME: root, ...options.extraEnv };
   for (const [variable, { service, secret }] of Object.entries(job.serviceSecretEnv)) {
     const password = options.passwords.get(`${service}/${secret}`);
     if (password === undefined) throw new Error(`no password for ${service}/${secret}`);
