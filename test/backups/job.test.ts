@@ -18,7 +18,8 @@ import { S3_ACCESS_KEY_CONFIG } from "../../stacks/backups/settings.ts";
 import { SMTP_PASSWORD_CONFIG } from "../../stacks/config/mail.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import { exampleAssociation } from "../support/association.ts";
-import { createDatabases, databasePasswords, installJob, sftpBackups } from "../support/backup-job.ts";
+import { createDatabases, databasePasswords, installJob, POSTGRES_BIN, sftpBackups } from "../support/backup-job.ts";
+import { POSTGRES_ROW_COUNTS } from "../../stacks/backups/throwaway.ts";
 import { freePort } from "../support/docker.ts";
 import { startMariadb } from "../support/mariadb.ts";
 import { startSftpServer } from "../support/sftp.ts";
@@ -66,8 +67,10 @@ test.serial("backup job: the rendered script dumps every database, lists every v
       postgres.query(dump.database, `SET ROLE ${dump.user};
         CREATE TABLE members (id serial PRIMARY KEY, name text NOT NULL, note text);
         INSERT INTO members (name, note) SELECT 'Membre ' || g || ' Élodie', E'ligne 1\\nligne 2\\ttab' FROM generate_series(1, ${rows}) AS g;
-        CREATE TABLE "empty table" (id int)`);
-      expectedTables.set(dump.file, { "public.members": rows, 'public."empty table"': 0 });
+        CREATE TABLE "empty table" (id int);
+        CREATE SCHEMA "Archives"; CREATE TABLE "Archives"."vieux ""membres""" (id int); INSERT INTO "Archives"."vieux ""membres""" VALUES (1), (2)`);
+      // Named as the restore drill counts them (throwaway.ts, POSTGRES_ROW_COUNTS).
+      expectedTables.set(dump.file, { members: rows, "empty table": 0, 'Archives.vieux "membres"': 2 });
     } else {
       mariadb.sql(`CREATE TABLE poll (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(255), body TEXT) ENGINE=InnoDB;
         INSERT INTO poll (title, body) SELECT CONCAT('Réunion ', seq), CONCAT('ligne 1\\nINSERT INTO \`poll\` VALUES (', seq, ');') FROM seq_1_to_${rows};
@@ -116,6 +119,12 @@ test.serial("backup job: the rendered script dumps every database, lists every v
   t.deepEqual(manifest.dumps.map((d) => `${d.service}/${d.volume}`).sort(), job.plan.dumps.map((d) => `${d.service}/${d.volume}`).sort());
   for (const dump of manifest.dumps) {
     t.deepEqual(dump.tables, expectedTables.get(dump.file), `${dump.file}: rows per table, counted in the dump`);
+    if (dump.engine === "postgres") {
+      // The very names and counts the restore drill reads from a loaded database.
+      const counted = spawnSync(join(POSTGRES_BIN, "psql"), ["-h", "127.0.0.1", "-p", String(postgres.port), "-U", "postgres", "-d", dump.database, "-tA", "-F", "\t", "-c", POSTGRES_ROW_COUNTS], { encoding: "utf8" });
+      t.is(counted.status, 0, counted.stderr);
+      t.deepEqual(dump.tables, Object.fromEntries(counted.stdout.split("\n").filter(Boolean).map((line) => [line.split("\t")[0]!, Number(line.split("\t")[1])])));
+    }
     const file = join(target, root, DUMP_DIR, dump.file);
     t.true(existsSync(file), `${dump.file} is in the snapshot`);
     t.is(readFileSync(file).length, dump.bytes);
