@@ -82,10 +82,11 @@ export function resticCommands(settings: Pick<BackupSettings, "destination" | "r
   return {
     /** Once, when the repository does not exist yet. */
     init: { argv: ["restic", ...base, "init"] },
-    backup: (paths: string[]): ResticCommand => {
+    /** `json`: one JSON message per line; the summary one carries snapshot_id, total_bytes_processed and data_added (restic v0.14.0 internal/ui/backup/json.go, summaryOutput; the job test reads it from the real program). */
+    backup: (paths: string[], { json = false } = {}): ResticCommand => {
       if (paths.length === 0) throw new Error("a backup needs at least one path");
       // "--" so that no path can be read as an option.
-      return { argv: ["restic", ...base, "backup", `--host=${SNAPSHOT_HOST}`, `--tag=${SNAPSHOT_TAG}`, "--", ...paths] };
+      return { argv: ["restic", ...base, ...(json ? ["--json"] : []), "backup", `--host=${SNAPSHOT_HOST}`, `--tag=${SNAPSHOT_TAG}`, "--", ...paths] };
     },
     forget: {
       argv: ["restic", ...base, "forget", `--host=${SNAPSHOT_HOST}`, `--tag=${SNAPSHOT_TAG}`, `--keep-daily=${daily}`, `--keep-weekly=${weekly}`, `--keep-monthly=${monthly}`, "--prune"],

@@ -39,6 +39,16 @@ const sftp = z.strictObject({
     error: withValue("must be the SFTP login, such as u123456 (letters, digits, . _ -, at most 32 characters)"),
   }),
   path: absolutePath("/backups/bastide"),
+  /**
+   * The server's public host key, as `ssh-keyscan -p PORT HOST` prints it without the host:
+   * ssh checks it (StrictHostKeyChecking=yes), so the backups cannot be sent to another server.
+   */
+  hostKey: z
+    .string({ error: 'must be the SFTP server\'s host key, such as "ssh-ed25519 AAAAC3Nza…" (run ssh-keyscan -p PORT HOST and copy the key type and key)' })
+    .trim()
+    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/, {
+      error: withValue('must be the SFTP server\'s host key: a key type and the key, such as "ssh-ed25519 AAAAC3Nza…", as ssh-keyscan -p PORT HOST prints them after the host'),
+    }),
   country,
 });
 

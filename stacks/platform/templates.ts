@@ -19,3 +19,6 @@ export function render(name: string, data: object): string {
 
 /** For JSON and JS files: the value, serialised, so no template hand-writes JSON. */
 export const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+/** One word for a POSIX shell, whatever it holds: single-quoted, so nothing in it is expanded. */
+export const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;

@@ -46,9 +46,18 @@ export const IMAGES = {
  */
 export const FRAMADATE_BASE = "php:8.2.34-apache@sha256:72210a02e2e7bb1ad4db65ba0cf4bd70024768396c3d35634c42495b3513e3eb";
 
+/**
+ * Base of the backup job's image (docker/backups/Dockerfile pins the same): Debian bookworm's
+ * PostgreSQL 17.11, whose pg_dump matches the stack's PostgreSQL 17, and Debian's restic 0.14.0.
+ * docker-library/repo-info@0b63eeca repos/postgres/remote/17.11-bookworm.md.
+ */
+export const BACKUPS_BASE = "postgres:17.11-bookworm@sha256:639ab7ceb90e13123085b741fb31ef493fba25463002f6da665352e7b534b652";
+
 /** Images Bastide builds itself from a pinned Dockerfile in this repository. */
 export const BUILT_IMAGES = {
   framadate: { name: "bastide/framadate", context: "docker/framadate" },
+  // The backup job (stacks/backups/job.ts), FROM BACKUPS_BASE.
+  backups: { name: "bastide/backups", context: "docker/backups" },
 } as const;
 
 const MOVING_TAGS = /^(latest|stable|main|master|edge|nightly|develop|dev|unstable|\d+|\d+\.\d+|\d+-alpine|\d+\.\d+-alpine)$/;

@@ -192,7 +192,7 @@ async function backup(tamper = false): Promise<string> {
   if (tamper) await psql("DELETE FROM filecache WHERE id = 7");
   for (const dump of [nextcloudDb, pollsDb]) {
     const file = `/backup/dumps/${dump.file}`;
-    await mustRun(docker, dump.dump.container, ["sh", "-c", 'exec "$@" > "$0"', file, ...dump.dump.argv], { what: `dumping ${dump.file}` });
+    await mustRun(docker, dump.load.container, ["sh", "-c", 'exec "$@" > "$0"', file, ...dump.dump.argv], { what: `dumping ${dump.file}` });
     const bytes = Number((await job(["stat", "-c", "%s", file])).stdout);
     manifest.dumps.push({ service: dump.service, volume: dump.volume, engine: dump.engine, database: dump.database, file: dump.file, bytes, tables: counts[dump.file]! });
   }

@@ -51,7 +51,11 @@ test("backup plan: the PostgreSQL databases are dumped with pg_dump as their con
   const postgres = plan.dumps.filter((d) => d.engine === "postgres").map((d) => `${d.service}/${d.volume}`).sort();
   t.deepEqual(postgres, ["identity/db", "matrix/db", "nextcloud/db"]);
   const nextcloud = plan.dumps.find((d) => d.service === "nextcloud")!;
-  t.deepEqual(nextcloud.dump, { container: "bastide-nextcloud-db", argv: ["pg_dump", "--username=nextcloud", "--dbname=nextcloud", "--format=custom", "--no-password"] });
+  t.deepEqual(nextcloud.dump, { argv: ["pg_dump", "--username=nextcloud", "--dbname=nextcloud", "--format=custom", "--no-password"], passwordEnv: "PGPASSWORD" });
+  // Reached over the service's network by the database container's name, with the password its container was created with.
+  const db = blueprints(exampleAssociation()).find((b) => b.service === "nextcloud")!.containers.find((c) => c.name === "db")!;
+  t.deepEqual(nextcloud.address, { host: "bastide-nextcloud-db", port: 5432 });
+  t.is(nextcloud.passwordSecret, db.secretEnv!.POSTGRES_PASSWORD!);
   t.is(nextcloud.load.argv[0], "pg_restore");
   // No database volume is also copied as files: a live copy of a database's folder is not a backup.
   const filed = new Set(plan.files.map((f) => `${f.service}/${f.volume}`));
@@ -64,14 +68,16 @@ test("backup plan: Framadate's MariaDB is dumped in one transaction, its passwor
   t.is(polls.engine, "mariadb");
   t.true(polls.dump.argv.includes("--single-transaction"));
   const db = list.find((b) => b.service === "polls")!.containers.find((c) => c.name === "db")!;
-  t.deepEqual(polls.dump.secretEnv, { MYSQL_PWD: db.secretEnv!.MARIADB_PASSWORD });
+  t.is(polls.dump.passwordEnv, "MYSQL_PWD");
+  t.is(polls.passwordSecret, db.secretEnv!.MARIADB_PASSWORD!);
+  t.deepEqual(polls.address, { host: "bastide-polls-db", port: 3306 });
   t.false(polls.dump.argv.some((arg) => /^(-p|--password)/.test(arg)));
   t.is(polls.dump.argv.at(-1), db.env!.MARIADB_DATABASE);
 });
 
-test("backup plan: Nextcloud's files are copied in maintenance mode, the other file volumes as they are", (t) => {
+test("backup plan: Nextcloud's files are read after its database is dumped, the other file volumes as they are", (t) => {
   const plan = backupPlan(blueprints(exampleAssociation()));
-  t.deepEqual(plan.files.filter((f) => f.quiesce).map((f) => `${f.service}/${f.volume}:${f.quiesce}`), ["nextcloud/html:nextcloud-maintenance"]);
+  t.deepEqual(plan.files.filter((f) => f.quiesce).map((f) => `${f.service}/${f.volume}:${f.quiesce}`), ["nextcloud/html:files-after-database"]);
   t.is(plan.files.find((f) => f.service === "vpn")!.dockerVolume, "bastide-vpn-config");
 });
 
@@ -87,7 +93,7 @@ const files = { passwordFile: "/root/.bastide/restic-password", sshKey: "/root/.
 
 test("restic: repository addresses for each destination, as restic 0.14's manual writes them", (t) => {
   const parse = (destination: Record<string, unknown>) => backupSettings.parse({ destination }).destination;
-  t.is(repositoryAddress(parse({ type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups/bastide", country: "DE" })), "sftp://u1@u1.your-storagebox.de:23//backups/bastide");
+  t.is(repositoryAddress(parse({ type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS", country: "DE" })), "sftp://u1@u1.your-storagebox.de:23//backups/bastide");
   t.is(repositoryAddress(parse({ type: "s3", endpoint: "s3.fr-par.scw.cloud", bucket: "asso-backups", country: "FR" })), "s3:https://s3.fr-par.scw.cloud/asso-backups/bastide");
   t.is(repositoryAddress(parse({ type: "disk", path: "/mnt/backup" })), "/mnt/backup");
 });
@@ -104,7 +110,7 @@ test("restic: retention becomes forget's --keep options, and every command reads
 });
 
 test("restic: SFTP goes through ssh with the server's own key and the destination's pinned host key", (t) => {
-  const settings = backupSettings.parse({ destination: { type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups", country: "DE" } });
+  const settings = backupSettings.parse({ destination: { type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS", country: "DE" } });
   const argv = resticCommands(settings, files).check.argv;
   t.true(argv.includes(`sftp.command=ssh -i ${files.sshKey} -p 23 -o UserKnownHostsFile=${files.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes u1@u1.your-storagebox.de -s sftp`));
   t.throws(() => resticCommands(settings, { ...files, sshKey: "/root/my key" }), { message: /would need quoting/ });

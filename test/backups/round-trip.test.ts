@@ -1,24 +1,26 @@
-// Issue 11, "Restore, proven": a real round trip. Debian's restic to a real SFTP server (OpenSSH's
-// sshd on 127.0.0.1), real PostgreSQL and MariaDB: make data, dump it with the backup plan's
-// commands, back it up, destroy it, restore it, load the dumps, and compare row for row and
-// byte for byte. Backup and restore times and the repository's size are logged (t.log).
+// Issue 11, "Restore, proven": a real round trip. The backup job the stack deploys (its rendered
+// script, run here with its paths under a scratch folder: test/support/backup-job.ts) sends the
+// example's databases and volumes with Debian's restic to a real SFTP server (OpenSSH's sshd on
+// 127.0.0.1), from real PostgreSQL and MariaDB: make data, back it up, destroy it, restore it,
+// load the dumps with the plan's commands, and compare row for row and byte for byte. Backup and
+// restore times and the repository's size are logged (t.log).
 import test from "ava";
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { DATA_ROOT, DUMP_DIR, SECRET_FILES, SNAPSHOT_ROOT, volumeMountPath } from "../../stacks/backups/layout.ts";
 import { backupPlan, type ContainerCommand, type DatabaseDump } from "../../stacks/backups/plan.ts";
 import { resticCommands } from "../../stacks/backups/restic.ts";
-import { backupSettings } from "../../stacks/backups/settings.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import { exampleAssociation } from "../support/association.ts";
+import { createDatabases, databasePasswords, installJob, POSTGRES_BIN, sftpBackups } from "../support/backup-job.ts";
 import { startMariadb } from "../support/mariadb.ts";
 import { requireProgram, run } from "../support/programs.ts";
 import { startSftpServer } from "../support/sftp.ts";
 import { postgresCluster, stopPostgres } from "../support/synapse.ts";
 
-const POSTGRES_BIN = "/usr/lib/postgresql/15/bin";
 const MEMBERS = 500;
 /**
  * The generated files: random (incompressible) files of FILE_MB MiB, BASTIDE_BACKUP_TEST_MB in all
@@ -29,10 +31,10 @@ const FILE_COUNT = Math.ceil(Number(process.env.BASTIDE_BACKUP_TEST_MB ?? 200) /
 const SMALL_FILES = 1000;
 
 /**
- * Runs a dump or load command of the plan here instead of in its container: the same argv, with
- * the test server's address (inside the container the socket is used), streaming files in and out.
+ * Runs a load command of the plan here instead of in its container: the same argv, with the test
+ * server's address (inside the container the socket is used), streaming the dump in.
  */
-function runLocally(command: ContainerCommand, connection: string[], secrets: Record<string, string>, io: { stdin?: string; stdout?: string }) {
+function loadLocally(command: ContainerCommand, connection: string[], secrets: Record<string, string>, dumpFile: string) {
   const [program, ...args] = command.argv;
   const env: Record<string, string> = { ...process.env } as Record<string, string>;
   for (const [variable, secret] of Object.entries(command.secretEnv ?? {})) {
@@ -40,15 +42,13 @@ function runLocally(command: ContainerCommand, connection: string[], secrets: Re
     if (value === undefined) throw new Error(`no value for secret ${secret}`);
     env[variable] = value;
   }
-  const input = io.stdin ? openSync(io.stdin, "r") : "ignore";
-  const output = io.stdout ? openSync(io.stdout, "w", 0o600) : "pipe";
+  const input = openSync(dumpFile, "r");
   try {
     const path = program === "pg_dump" || program === "pg_restore" ? join(POSTGRES_BIN, program) : requireProgram(program!, "mariadb-client");
-    const result = spawnSync(path, [...connection, ...args], { stdio: [input, output, "pipe"], env, timeout: 300_000 });
+    const result = spawnSync(path, [...connection, ...args], { stdio: [input, "pipe", "pipe"], env, timeout: 300_000 });
     if (result.status !== 0) throw new Error(`${program} failed (${result.status}): ${String(result.stderr)}`);
   } finally {
-    if (typeof input === "number") closeSync(input);
-    if (typeof output === "number") closeSync(output);
+    closeSync(input);
   }
 }
 
@@ -79,7 +79,16 @@ function timed<T>(work: () => T): [T, number] {
 test("backup round trip: PostgreSQL, MariaDB and files through restic to a real SFTP server, destroyed and restored identical", async (t) => {
   t.timeout(20 * 60_000);
   requireProgram("restic", "restic");
-  const plan = backupPlan(blueprints(exampleAssociation()));
+  const [sftp, cluster, mariadb] = await Promise.all([startSftpServer(), postgresCluster(), startMariadb()]);
+  const root = mkdtempSync(join(tmpdir(), "bastide-backup-"));
+  t.teardown(async () => {
+    await Promise.all([sftp.stop(), mariadb.stop(), stopPostgres()]);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const settings = sftpBackups(sftp);
+  const config = exampleAssociation((input) => (input.backups = { destination: settings.destination }));
+  const list = blueprints(config);
+  const plan = backupPlan(list);
   const dumpOf = (service: string): DatabaseDump => {
     const dump = plan.dumps.find((d) => d.service === service);
     if (!dump) throw new Error(`the plan has no dump for ${service}`);
@@ -89,17 +98,15 @@ test("backup round trip: PostgreSQL, MariaDB and files through restic to a real 
   const filesVolume = plan.files.find((f) => f.service === "nextcloud" && f.volume === "html")!;
   t.truthy(filesVolume, "the plan copies Nextcloud's files");
 
-  const [sftp, cluster, mariadb] = await Promise.all([startSftpServer(), postgresCluster(), startMariadb()]);
-  const work = mkdtempSync(join(tmpdir(), "bastide-backup-"));
-  t.teardown(async () => {
-    await Promise.all([sftp.stop(), mariadb.stop(), stopPostgres()]);
-    rmSync(work, { recursive: true, force: true });
-  });
+  // Every database of the example exists, as the images' entrypoints make them, and the job is installed.
+  const servers = { postgres: cluster, mariadb };
+  const passwords = databasePasswords(plan);
+  createDatabases(plan, servers, passwords);
+  const repositoryPassword = randomBytes(32).toString("base64url");
+  const job = installJob(config, list, { root, servers, passwords, secrets: { repositoryPassword, sshPrivateKey: readFileSync(sftp.clientKey, "utf8") } });
 
   // ---- The data: a Nextcloud-like database with MEMBERS accounts, Framadate-like polls, files.
   const pg = ["--host=127.0.0.1", `--port=${cluster.port}`];
-  cluster.query("postgres", `CREATE ROLE ${nextcloudDb.user} LOGIN`);
-  cluster.query("postgres", `CREATE DATABASE ${nextcloudDb.database} OWNER ${nextcloudDb.user} TEMPLATE template0 ENCODING 'UTF8'`);
   const psql = (sql: string) => {
     // The whole table comes back at once: room beyond spawnSync's 1 MiB default.
     const answer = spawnSync(join(POSTGRES_BIN, "psql"), [...pg, `--username=${nextcloudDb.user}`, `--dbname=${nextcloudDb.database}`, "-v", "ON_ERROR_STOP=1", "-qtA", "-c", sql], { encoding: "utf8", timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
@@ -116,8 +123,7 @@ test("backup round trip: PostgreSQL, MariaDB and files through restic to a real 
   const pgTables = ["members", "filecache"];
   const pgRows = () => Object.fromEntries(pgTables.map((table) => [table, psql(`COPY (SELECT * FROM ${table} ORDER BY id) TO STDOUT`)]));
 
-  const pollsPassword = randomBytes(24).toString("base64url");
-  mariadb.sql(`CREATE DATABASE ${pollsDb.database} CHARACTER SET utf8mb4; CREATE USER '${pollsDb.user}'@'%' IDENTIFIED BY '${pollsPassword}'; GRANT ALL ON ${pollsDb.database}.* TO '${pollsDb.user}'@'%';`);
+  const pollsPassword = passwords.get(`polls/${pollsDb.passwordSecret}`)!;
   mariadb.sql(
     `CREATE TABLE poll (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(255) NOT NULL, admin_name VARCHAR(64), end_date DATE) ENGINE=InnoDB;
      CREATE TABLE vote (id INT AUTO_INCREMENT PRIMARY KEY, poll_id INT NOT NULL, name VARCHAR(64), choices VARCHAR(255), FOREIGN KEY (poll_id) REFERENCES poll(id)) ENGINE=InnoDB;
@@ -127,8 +133,8 @@ test("backup round trip: PostgreSQL, MariaDB and files through restic to a real 
   );
   const mariaRows = () => mariadb.sql("SELECT * FROM poll ORDER BY id; SELECT * FROM vote ORDER BY id;", pollsDb.database);
 
-  // The volume as Docker keeps it on the host: /var/lib/docker/volumes/<name>/_data.
-  const volume = join(work, "volumes", filesVolume.dockerVolume, "_data");
+  // The volume as the job's container mounts it.
+  const volume = join(root, volumeMountPath(filesVolume.service, filesVolume.volume));
   for (let i = 0; i < FILE_COUNT; i++) {
     const dir = join(volume, "data", `member-${i % MEMBERS}`, "files");
     mkdirSync(dir, { recursive: true });
@@ -146,36 +152,23 @@ test("backup round trip: PostgreSQL, MariaDB and files through restic to a real 
   t.is(before.pg.members!.trim().split("\n").length, MEMBERS);
   t.is(before.files.size, FILE_COUNT + SMALL_FILES + 1);
 
-  // ---- Back up: dumps into the staging folder, then one snapshot of it and of the volume.
-  const secretsDir = join(work, "secrets");
-  mkdirSync(secretsDir, { mode: 0o700 });
-  const passwordFile = join(secretsDir, "restic-password");
-  writeFileSync(passwordFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
-  const settings = backupSettings.parse({ destination: { type: "sftp", host: sftp.host, port: sftp.port, user: sftp.user, path: join(sftp.writable, "repository"), country: "FR" } });
-  const restic = resticCommands(settings, { passwordFile, sshKey: sftp.clientKey, knownHosts: sftp.knownHosts });
+  // ---- Back up: the job, as the container runs it (dumps, listings, manifest, restic backup).
+  const restic = resticCommands(settings, { passwordFile: join(root, SECRET_FILES.repositoryPassword), sshKey: sftp.clientKey, knownHosts: sftp.knownHosts });
   const resticRun = (argv: string[]) => {
     const answer = run(argv[0]!, argv.slice(1), { timeoutMs: 600_000 });
     if (answer.status !== 0) throw new Error(`restic ${argv.find((arg) => !arg.startsWith("-") && arg !== "restic" && !arg.startsWith("sftp.command"))} failed: ${answer.stderr}`);
     return answer.stdout;
   };
-  resticRun(restic.init.argv);
-
-  const staging = join(work, "staging");
-  mkdirSync(staging, { mode: 0o700 });
-  // The only secret the dumps read: Framadate's database password (PostgreSQL logs in over the socket in its container).
-  const secrets = { [pollsDb.dump.secretEnv!.MYSQL_PWD!]: pollsPassword };
-  const mariaConnection = ["--no-defaults", "--host=127.0.0.1", `--port=${mariadb.port}`];
-  const [, backupMs] = timed(() => {
-    runLocally(nextcloudDb.dump, pg, secrets, { stdout: join(staging, nextcloudDb.file) });
-    runLocally(pollsDb.dump, mariaConnection, secrets, { stdout: join(staging, pollsDb.file) });
-    resticRun(restic.backup([staging, volume]).argv);
-  });
+  const backup = await job.run(["run", "--reason", "manual"]);
+  t.is(backup.status, 0, backup.stderr + backup.stdout);
+  const backupMs = backup.ms;
   resticRun(restic.check.argv);
   const snapshots = JSON.parse(resticRun(restic.snapshots.argv)) as { paths: string[]; hostname: string }[];
   t.is(snapshots.length, 1);
-  t.deepEqual([...snapshots[0]!.paths].sort(), [staging, volume].sort());
+  const staging = join(root, SNAPSHOT_ROOT);
+  t.deepEqual([...snapshots[0]!.paths].sort(), [staging, join(root, DATA_ROOT)].sort());
   const repositorySize = sizeOf(join(sftp.writable, "repository"));
-  const dataSize = sizeOf(volume) + sizeOf(staging);
+  const dataSize = sizeOf(join(root, DATA_ROOT)) + sizeOf(staging);
   // Encrypted: no member's name is readable in the repository.
   t.is(run("grep", ["-rl", "Élodie", join(sftp.writable, "repository")]).stdout, "");
 
@@ -187,11 +180,15 @@ test("backup round trip: PostgreSQL, MariaDB and files through restic to a real 
   t.is(psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").trim(), "0");
 
   // ---- Restore the latest snapshot, load the dumps.
-  const target = join(work, "restored");
+  const target = join(root, "restored");
+  // The only secret the loads read: Framadate's database password (PostgreSQL logs in over the socket in its container).
+  const secrets = { [pollsDb.load.secretEnv!.MYSQL_PWD!]: pollsPassword };
+  const mariaConnection = ["--no-defaults", "--host=127.0.0.1", `--port=${mariadb.port}`];
+  const restoredDump = (dump: DatabaseDump) => join(target, root, DUMP_DIR, dump.file);
   const [, restoreMs] = timed(() => {
     resticRun(restic.restore("latest", target).argv);
-    runLocally(nextcloudDb.load, pg, secrets, { stdin: join(target, staging, nextcloudDb.file) });
-    runLocally(pollsDb.load, mariaConnection, secrets, { stdin: join(target, staging, pollsDb.file) });
+    loadLocally(nextcloudDb.load, pg, secrets, restoredDump(nextcloudDb));
+    loadLocally(pollsDb.load, mariaConnection, secrets, restoredDump(pollsDb));
   });
 
   // ---- Compare: row for row, byte for byte.
@@ -200,7 +197,7 @@ test("backup round trip: PostgreSQL, MariaDB and files through restic to a real 
   t.deepEqual(fingerprint(join(target, volume)), before.files);
 
   t.log(
-    `${MEMBERS} members; ${mib(dataSize)} backed up (${FILE_COUNT} files of ${FILE_MB} MiB, ${SMALL_FILES} small ones, two dumps): ` +
-      `backup ${seconds(backupMs)} (dumps + restic to SFTP), restore ${seconds(restoreMs)} (restic + loading the dumps), repository ${mib(repositorySize)}`,
+    `${MEMBERS} members; ${mib(dataSize)} backed up (${FILE_COUNT} files of ${FILE_MB} MiB, ${SMALL_FILES} small ones, the four dumps and their manifest): ` +
+      `backup ${seconds(backupMs)} (the job: four dumps, listings, restic to SFTP, forget), restore ${seconds(restoreMs)} (restic + loading the dumps), repository ${mib(repositorySize)}`,
   );
 });

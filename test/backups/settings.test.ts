@@ -8,7 +8,8 @@ import { EXAMPLE_FILE } from "../support/association.ts";
 import { readFileSync } from "node:fs";
 import { refusedAt, validated, type Input } from "../config/support.ts";
 
-const SFTP = { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", country: "DE" };
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS";
+const SFTP = { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: HOST_KEY, country: "DE" };
 const withBackups = (backups: Input) => (i: Input) => (i.backups = backups);
 
 test("backups: absent by default; an SFTP destination gets port 22, the default retention and time", (t) => {
@@ -49,6 +50,13 @@ test("backups: paths that would need quoting, or that are not a second disk, are
   refusedAt(t, withBackups({ destination: { type: "disk", path: "/var/lib/docker/volumes" } }), "backups.destination.path", "second disk");
   refusedAt(t, withBackups({ destination: { ...SFTP, user: "root -oProxyCommand=x" } }), "backups.destination.user", "SFTP login");
   refusedAt(t, withBackups({ destination: { ...SFTP, host: "-oProxyCommand=x" } }), "backups.destination.host", "host name");
+});
+
+test("backups: an SFTP destination needs the server's host key, as ssh-keyscan prints it", (t) => {
+  const { hostKey: _, ...withoutKey } = SFTP;
+  refusedAt(t, withBackups({ destination: withoutKey }), "backups.destination.hostKey", "ssh-keyscan");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `u123456.your-storagebox.de ${HOST_KEY}` } }), "backups.destination.hostKey", "key type and the key");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `${HOST_KEY} -oProxyCommand=x` } }), "backups.destination.hostKey", "ssh-keyscan");
 });
 
 test("backups: the time is HH:MM", (t) => {

@@ -3,20 +3,23 @@
 // pinned tag. Each check is proven able to fail by a mutated blueprint or contract below.
 import test from "ava";
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PROFILES as PROFILE_SIZES, type Association } from "../../stacks/config/schema.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import type { ContainerBlueprint, Profile, RenderedFile, ServiceBlueprint } from "../../stacks/services/blueprint.ts";
 import { containerName } from "../../stacks/services/blueprint.ts";
 import type { ImageContract, PortFact, WritablePath } from "../../stacks/services/image-contract.ts";
-import { BUILT_IMAGES, FRAMADATE_BASE, IMAGES } from "../../stacks/services/images.ts";
+import { BUILT_IMAGES, BACKUPS_BASE, FRAMADATE_BASE, IMAGES } from "../../stacks/services/images.ts";
+import { backupJob } from "../../stacks/backups/job.ts";
 import { CONTRACTS, type ContractKey } from "../../stacks/services/upstream/index.ts";
 import { exampleAssociation } from "../support/association.ts";
 
 const PROFILES: Profile[] = ["small", "standard"];
+const REPOSITORY = fileURLToPath(new URL("../../", import.meta.url));
 
 /** One container as deployed: its blueprint, the files uploaded into it, the proxy's routes to it. */
 interface Deployed {
@@ -290,9 +293,34 @@ for (const profile of PROFILES) {
   });
 }
 
+/** The example with backups to an S3 bucket and a mail relay with a login: the backup job's container runs the backups image, with every variable it can get. */
+const withBackups = () =>
+  exampleAssociation((input) => {
+    input.backups = { destination: { type: "s3", endpoint: "s3.fr-par.scw.cloud", bucket: "asso-exemple-backups", country: "FR" } };
+    input.mail = { host: "smtp.example.org", from: "ne-pas-repondre@example.org", username: "ne-pas-repondre@example.org" };
+  });
+
 test("the example runs each contracted image at least once, so no contract goes unchecked", (t) => {
   const used = new Set(deployed(profileConfig("small")).map((d) => contractKey(d.container)));
+  if (backupJob(withBackups(), blueprints(withBackups()))) used.add("backups");
   t.deepEqual(Object.keys(CONTRACTS).filter((k) => !used.has(k as ContractKey)), []);
+});
+
+test("the backup job keeps to its image's contract: tag, base digest, the variables it sets and where it uploads", (t) => {
+  const config = withBackups();
+  const job = backupJob(config, blueprints(config))!;
+  const contract = CONTRACTS.backups!;
+  t.is(tagOf(job.image), contract.tag);
+  t.is(repositoryOf(job.image), BUILT_IMAGES.backups.name);
+  t.is(digestOf(BACKUPS_BASE), contract.digest!.value);
+  const from = readFileSync(join(REPOSITORY, BUILT_IMAGES.backups.context, "Dockerfile"), "utf8").match(/^FROM (\S+)$/m)?.[1];
+  t.is(from, BACKUPS_BASE, "docker/backups/Dockerfile builds FROM BACKUPS_BASE");
+  const read = new Set(contract.env.value);
+  t.deepEqual([...Object.keys(job.env), ...Object.keys(job.serviceSecretEnv), ...Object.keys(job.providedSecretEnv)].filter((k) => !read.has(k)), []);
+  const uploads = job.files({ repositoryPassword: "secret", sshPrivateKey: "secret" }).map((f) => f.path);
+  t.deepEqual(uploads.filter((path) => !contract.configPaths.value.some((place) => isUnder(path, place))), []);
+  // The check can fail: a variable the image does not read is caught.
+  t.false(read.has("BASTIDE_DB_PASSWORD_GHOST_DB"));
 });
 
 // --- facts checked by the program itself --------------------------------------------------------

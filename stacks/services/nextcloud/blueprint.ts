@@ -11,7 +11,7 @@ import { containerName, type MemoryMb, type ProxyRoute, type ServiceBlueprint, t
 import { IMAGES } from "../images.ts";
 import { phpLiteral, type PhpValue } from "../../platform/php.ts";
 import { SMTP_PASSWORD_SECRET, type MailSettings } from "../../config/mail.ts";
-import { render } from "../../platform/templates.ts";
+import { render, shellQuote } from "../../platform/templates.ts";
 import { EDGE_NETWORK } from "../../platform/network.ts";
 import { oidcSystemConfig } from "./oidc.ts";
 import { hostnames } from "../hosts.ts";
@@ -216,8 +216,6 @@ export function bastideConfigPhp(config: Association, host: string): string {
 export function configHookScript(source: string, target: string): string {
   return render("nextcloud/config-hook.sh", { source: shellQuote(source), target: shellQuote(target) });
 }
-
-const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
 // ---------------------------------------------------------------------------------------
 // Redis

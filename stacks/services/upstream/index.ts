@@ -1,7 +1,8 @@
-// Every image's contract, by its key in IMAGES ("framadate" for the image Bastide builds).
+// Every image's contract, by its key in IMAGES or BUILT_IMAGES (the images Bastide builds).
 // One file per image; the image-contract test fails naming every image that has none.
 import type { ImageContract } from "../image-contract.ts";
 import type { BUILT_IMAGES, IMAGES } from "../images.ts";
+import { contract as backups } from "./backups.ts";
 import { contract as caddy } from "./caddy.ts";
 import { contract as element } from "./element.ts";
 import { contract as framadate } from "./framadate.ts";
@@ -34,4 +35,5 @@ export const CONTRACTS: Partial<Record<ContractKey, ImageContract>> = {
   wireguard,
   framadate,
   keycloak,
+  backups,
 };
