@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { backupPlan, type ContainerCommand, type DatabaseDump } from "../../stacks/backups/plan.ts";
 import { resticCommands } from "../../stacks/backups/restic.ts";
-import { backupSettings } from "../../stacks/backups/settings.ts";
+import { backupSettings, knownHostsLine } from "../../stacks/backups/settings.ts";
 import { blueprints } from "../../stacks/services/catalog.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { startMariadb } from "../support/mariadb.ts";
@@ -151,8 +151,12 @@ test("backup round trip: PostgreSQL, MariaDB and files through restic to a real 
   mkdirSync(secretsDir, { mode: 0o700 });
   const passwordFile = join(secretsDir, "restic-password");
   writeFileSync(passwordFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
-  const settings = backupSettings.parse({ destination: { type: "sftp", host: sftp.host, port: sftp.port, user: sftp.user, path: join(sftp.writable, "repository"), country: "FR" } });
-  const restic = resticCommands(settings, { passwordFile, sshKey: sftp.clientKey, knownHosts: sftp.knownHosts });
+  const settings = backupSettings.parse({ destination: { type: "sftp", host: sftp.host, port: sftp.port, user: sftp.user, path: join(sftp.writable, "repository"), hostKey: sftp.hostKey, country: "FR" } });
+  if (settings.destination.type !== "sftp") throw new Error("an SFTP destination was parsed");
+  // known_hosts as the job writes it from the association file's hostKey: real ssh must accept it.
+  const knownHosts = join(secretsDir, "known_hosts");
+  writeFileSync(knownHosts, knownHostsLine(settings.destination), { mode: 0o600 });
+  const restic = resticCommands(settings, { passwordFile, sshKey: sftp.clientKey, knownHosts });
   const resticRun = (argv: string[]) => {
     const answer = run(argv[0]!, argv.slice(1), { timeoutMs: 600_000 });
     if (answer.status !== 0) throw new Error(`restic ${argv.find((arg) => !arg.startsWith("-") && arg !== "restic" && !arg.startsWith("sftp.command"))} failed: ${answer.stderr}`);
