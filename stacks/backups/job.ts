@@ -5,6 +5,8 @@ import type { Association } from "../config/schema.ts";
 import type { ServiceBlueprint, ServiceName } from "../services/blueprint.ts";
 import { backupPlan } from "./plan.ts";
 import { JOB_COMMAND, volumeMountPath } from "./layout.ts";
+import { S3_KEY_ENV } from "./restic.ts";
+import { S3_ACCESS_KEY_CONFIG } from "./settings.ts";
 
 /** A file the stack uploads into the job's container; `holdsSecrets` files are Pulumi secrets. */
 export interface JobFile {
@@ -43,12 +45,12 @@ export function backupJob(config: Association, blueprints: readonly ServiceBluep
   if (!config.backups) return undefined;
   const plan = backupPlan(blueprints);
   return {
-    image: "bastide/backups",
+    image: "bastide/backups:0.14.0",
     command: [JOB_COMMAND, "schedule"],
     memoryMb: 512,
     env: {},
     serviceSecretEnv: {},
-    providedSecretEnv: {},
+    providedSecretEnv: config.backups.destination.type === "s3" ? { [S3_KEY_ENV[0]]: S3_ACCESS_KEY_CONFIG.id, [S3_KEY_ENV[1]]: S3_ACCESS_KEY_CONFIG.secret } : {},
     mounts: plan.files.map(({ service, volume }) => ({ service, volume, path: volumeMountPath(service, volume) })),
     networks: [...new Set(plan.dumps.map((d) => d.service))],
     files: () => [],

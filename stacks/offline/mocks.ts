@@ -65,6 +65,9 @@ function mockState(type: string, name: string, inputs: Record<string, any>, vari
       return { ...inputs, outputs: stackOutputs, secretOutputNames: [] };
     case "random:index/randomPassword:RandomPassword":
       return { ...inputs, result: `${secretPlaceholder(name)}${variant}` };
+    // The backup job's SSH key: the private half a placeholder like any generated secret, the public half named after it.
+    case "tls:index/privateKey:PrivateKey":
+      return { ...inputs, privateKeyOpenssh: `${secretPlaceholder(name)}${variant}`, publicKeyOpenssh: `ssh-ed25519 <public key of ${name}>` };
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `${inputs.name}` };
     case "docker:index/image:Image":

@@ -49,6 +49,8 @@ export const FRAMADATE_BASE = "php:8.2.34-apache@sha256:72210a02e2e7bb1ad4db65ba
 /** Images Bastide builds itself from a pinned Dockerfile in this repository. */
 export const BUILT_IMAGES = {
   framadate: { name: "bastide/framadate", context: "docker/framadate" },
+  /** The backup job (stacks/backups/job.ts): restic and the databases' dump tools. */
+  backups: { name: "bastide/backups", context: "docker/backups" },
 } as const;
 
 const MOVING_TAGS = /^(latest|stable|main|master|edge|nightly|develop|dev|unstable|\d+|\d+\.\d+|\d+-alpine|\d+\.\d+-alpine)$/;
