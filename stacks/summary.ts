@@ -7,6 +7,7 @@ import wrapAnsi from "wrap-ansi";
 import { desiredState, type DesiredState } from "../provisioners/desired.ts";
 import type { Association } from "./config/schema.ts";
 import { SERVICE_HOSTS, type HostKey } from "./services/hosts.ts";
+import { repositoryAddress } from "./backups/restic.ts";
 
 export const TERMINAL_WIDTH = 80;
 
@@ -53,6 +54,10 @@ const WORDS = {
     moves: "Changements d'équipe",
     none: "aucun",
     firstRun: "Aucun déploiement précédent enregistré : rien à comparer (npm run plan -- <fichier> --since <ancien fichier>).",
+    backups: "Sauvegardes",
+    noBackups: "aucune (section backups: du fichier)",
+    daily: (time: string) => `chaque jour à ${time} UTC, chiffrées, et avant chaque mise à jour d'image`,
+    kept: (d: number, w: number, m: number) => `gardées ${d} jours, ${w} semaines, ${m} mois`,
   },
   en: {
     colon: ":",
@@ -85,6 +90,10 @@ const WORDS = {
     moves: "Changing team",
     none: "none",
     firstRun: "No earlier deployment on record: nothing to compare with (npm run plan -- <file> --since <old file>).",
+    backups: "Backups",
+    noBackups: "none (the file's backups: section)",
+    daily: (time: string) => `daily at ${time} UTC, encrypted, and before every image upgrade`,
+    kept: (d: number, w: number, m: number) => `kept ${d} days, ${w} weeks, ${m} months`,
   },
 } as const;
 
@@ -147,6 +156,14 @@ function vpnLines(desired: DesiredState, words: Words): string[] {
   return [`${words.vpn(peers.length)}${words.colon}`, ...[...byMember].map(([member, devices]) => listLine(words, member, devices))];
 }
 
+function backupLines(config: Association, words: Words): string[] {
+  const backups = config.backups;
+  if (!backups) return [listLine(words, words.backups, [words.noBackups], 0)];
+  const { destination, retention } = backups;
+  const where = `${repositoryAddress(destination)}${"country" in destination ? ` (${destination.country})` : ""}`;
+  return [listLine(words, words.backups, [where, words.daily(backups.time), words.kept(retention.daily, retention.weekly, retention.monthly)], 0)];
+}
+
 const person = (m: { id: string; name: string }) => `${m.name} (${m.id})`;
 
 /** Arrivals, departures and team changes between an earlier roster and this config. */
@@ -204,6 +221,7 @@ export function planSummary(config: Association, previous?: Previous): string {
     ...accountLines(desired, words),
     ...teamLines(config, desired, words),
     ...vpnLines(desired, words),
+    ...backupLines(config, words),
     "",
     ...changeLines(config, previous, words),
   ].join("\n");

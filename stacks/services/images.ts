@@ -49,7 +49,7 @@ export const FRAMADATE_BASE = "php:8.2.34-apache@sha256:72210a02e2e7bb1ad4db65ba
 /** Images Bastide builds itself from a pinned Dockerfile in this repository. */
 export const BUILT_IMAGES = {
   framadate: { name: "bastide/framadate", context: "docker/framadate" },
-  /** The backup job (stacks/backups/job.ts): restic and the databases' dump tools. */
+  // The backup job (stacks/backups/job.ts), FROM BACKUPS_BASE.
   backups: { name: "bastide/backups", context: "docker/backups" },
 } as const;
 
