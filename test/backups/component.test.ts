@@ -18,7 +18,8 @@ import { suppliedSecrets } from "../../stacks/config/supplied.ts";
 import { checkStack, type PolicyResource } from "../../policies/pack/checks.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { planSummary } from "../../stacks/summary.ts";
-import { formatTable, offlinePlan, planRows } from "../../stacks/offline/plan.ts";
+import { formatTable, memorySummary, offlinePlan, planRows } from "../../stacks/offline/plan.ts";
+import { memoryUse } from "../../stacks/config/sizing.ts";
 import { CONTAINER, deployUnderMocks, ofType, registerUnderMocks, VOLUME, type Registered } from "../support/program.ts";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQchOBj6ARnpfH+llfBS54nizCaW0mnxg4JOS2emkz";
@@ -227,4 +228,13 @@ test.serial("npm run plan shows the backups: the summary's line, and the job's r
   t.regex(table, /pre-upgrade-backup/);
   t.regex(table, /random:RandomPassword\s+backups-repository-password/);
   t.regex(table, /tls:PrivateKey\s+backups-ssh-key/);
+});
+
+test("the job's memory limit counts in the profile's budget", (t) => {
+  const without = memoryUse(exampleAssociation());
+  const withJob = memoryUse(withBackups("disk"));
+  const { memoryMb } = backupJob(withBackups("disk"), blueprints(withBackups("disk")))!;
+  t.deepEqual(withJob.slice(0, without.length), without);
+  t.deepEqual(withJob.slice(without.length), [{ container: "backups/job", memoryMb }]);
+  t.regex(memorySummary(withBackups("disk")), new RegExp(`memory limits: ${without.reduce((s, c) => s + c.memoryMb, 0) + memoryMb} MiB`));
 });
