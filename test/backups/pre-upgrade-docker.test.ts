@@ -12,11 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
+import * as pulumi from "@pulumi/pulumi";
 import { JOB_COMMAND, STATE_DIR } from "../../stacks/backups/layout.ts";
-import { preUpgradeProvider, PRE_UPGRADE_TIMEOUT_MS, type PreUpgradeInputs, type PreUpgradeOutputs } from "../../stacks/backups/pre-upgrade.ts";
+import { preUpgradeProvider, PRE_UPGRADE_TIMEOUT_MS, type PreUpgradeInputs } from "../../stacks/backups/pre-upgrade.ts";
 import { backupBeforeUpgrade, PRE_UPGRADE_COMMAND } from "../../provisioners/backups/pre-upgrade.ts";
 import { ensureImportedImage, removeContainer, startDockerEngine, type DockerEngine } from "../support/docker.ts";
 import { buildRootfs, imageTag } from "../support/rootfs.ts";
+import { inFreshNode } from "../support/fresh-node.ts";
+import { scratch } from "../support/programs.ts";
 
 const RUNNER = fileURLToPath(new URL("../../provisioners/backups/pre-upgrade.ts", import.meta.url));
 /** Its own name: the shared engine may hold other tests' job containers. */
@@ -80,13 +83,28 @@ test.after.always(async () => {
 
 const request = () => ({ docker: { socketPath: engine!.socketPath }, container: CONTAINER, timeoutMs: 60_000 });
 
-test.serial("the provider's update runs the job's pre-upgrade backup in its container and records the snapshot and the images before", async (t) => {
+test.serial("the serialized provider, in a fresh Node as the engine runs it: no change for the same images; for new ones, the job's pre-upgrade backup, recorded with the images before", async (t) => {
   setOutcome("ok");
-  const olds = { images: { "bastide-nextcloud-app": "nextcloud:34.0.4-apache" } } as unknown as PreUpgradeOutputs;
-  const news: PreUpgradeInputs = { runner: RUNNER, images: { "bastide-nextcloud-app": "nextcloud:35.0.0-apache" }, docker: request().docker, container: CONTAINER, timeoutMs: PRE_UPGRADE_TIMEOUT_MS };
-  const { outs } = await preUpgradeProvider.update!("pre-upgrade-backup", olds, news);
-  t.like(outs, { snapshot: SNAPSHOT, previousImages: olds.images, images: news.images });
-  t.regex(outs.backedUpAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  const serialized = await pulumi.runtime.serializeFunction(() => preUpgradeProvider);
+  const providerFile = join(scratch(), "provider.js");
+  writeFileSync(providerFile, serialized.text);
+  const inputs = (images: Record<string, string>): PreUpgradeInputs => ({ runner: RUNNER, images, docker: request().docker, container: CONTAINER, timeoutMs: PRE_UPGRADE_TIMEOUT_MS });
+  const before = { "bastide-nextcloud-app": "nextcloud:34.0.4-apache", "bastide-nextcloud-db": "postgres:17.11-alpine" };
+  const created = await inFreshNode(providerFile, "return provider.create(input);", inputs(before));
+  t.falsy(created.error, created.error);
+  t.like(created.outs, { snapshot: null, previousImages: null });
+  t.throws(() => readFileSync(join(standIn, "arguments")), undefined, "create ran no backup");
+
+  const same = await inFreshNode(providerFile, "return provider.diff('id', input.olds, input.news);", { olds: created.outs, news: inputs({ ...before }) });
+  t.deepEqual(same, { changes: false, replaces: [], deleteBeforeReplace: false });
+  const after = { ...before, "bastide-nextcloud-app": "nextcloud:35.0.0-apache" };
+  const changed = await inFreshNode(providerFile, "return provider.diff('id', input.olds, input.news);", { olds: created.outs, news: inputs(after) });
+  t.true(changed.changes);
+
+  const updated = await inFreshNode(providerFile, "return provider.update('id', input.olds, input.news);", { olds: created.outs, news: inputs(after) });
+  t.falsy(updated.error, updated.error);
+  t.like(updated.outs, { snapshot: SNAPSHOT, previousImages: before, images: after });
+  t.regex(updated.outs.backedUpAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   t.is(readFileSync(join(standIn, "arguments"), "utf8").trim(), PRE_UPGRADE_COMMAND.slice(1).join(" "), "run --reason pre-upgrade, nothing else");
 });
 
