@@ -44,9 +44,11 @@ export const HOST_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2
  * section 4 for ssh-ed25519): checking that catches a key pasted from another line or cut short.
  */
 export function hostKeyProblem(value: string): string | undefined {
-  const fix = 'paste the server\'s key as "ssh-ed25519 AAAA…", the line `ssh-keyscan -p PORT HOST` prints after the host name, or the one your provider publishes';
-  const [type, key, ...rest] = value.trim().split(/\s+/);
-  if (!type || !key || rest.length > 1) return `${shown(value)} must be a key type and its base64 text: ${fix}`;
+  const fix = 'give the server\'s key as "ssh-ed25519 AAAA…": the key type and the key that `ssh-keyscan -p PORT HOST` prints after the host name, or that your provider publishes';
+  const words = value.trim().split(/\s+/);
+  if (words.length === 3 && (HOST_KEY_TYPES as readonly string[]).includes(words[1]!)) return `${shown(value)} starts with a host name: ${fix}`;
+  if (words.length !== 2) return `${shown(value)} must be the key type and the key, nothing else: ${fix}`;
+  const [type, key] = words as [string, string];
   if (!(HOST_KEY_TYPES as readonly string[]).includes(type)) return `${shown(type)} is not a host key type ssh accepts (${HOST_KEY_TYPES.join(", ")}): ${fix}`;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length % 4 !== 0) return `the key after ${type} is not base64 text: ${fix}`;
   const blob = Buffer.from(key, "base64");
@@ -56,14 +58,14 @@ export function hostKeyProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** "type base64", the comment dropped: what known_hosts holds after the host name. */
+/** "type base64": what known_hosts holds after the host name. */
 const hostKey = z
-  .string({ error: 'must be the SFTP server\'s host key, such as "ssh-ed25519 AAAAC3Nza…", so that the backups go to that server only' })
+  .string({ error: 'must be the SFTP server\'s host key, such as "ssh-ed25519 AAAAC3Nza…" (the key type and the key `ssh-keyscan -p PORT HOST` prints), so that the backups go to that server only' })
   .superRefine((value, ctx) => {
     const problem = hostKeyProblem(value);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   })
-  .transform((value) => value.trim().split(/\s+/).slice(0, 2).join(" "));
+  .transform((value) => value.trim().split(/\s+/).join(" "));
 
 const sftp = z.strictObject({
   type: z.literal("sftp"),

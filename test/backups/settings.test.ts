@@ -64,14 +64,18 @@ test("backups: the time is HH:MM", (t) => {
 test("backups: the SFTP server's host key is required, of a type ssh accepts, in base64 that holds a key of that type", (t) => {
   const { hostKey: _none, ...withoutKey } = SFTP;
   refusedAt(t, withBackups({ destination: withoutKey }), "backups.destination.hostKey", "host key", "ssh-ed25519");
-  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: "AAAAC3NzaC1lZDI1NTE5AAAAIOfQ" } }), "backups.destination.hostKey", "key type and its base64", "ssh-keyscan");
+  refusedAt(t, withBackups({ destination: withoutKey }), "backups.destination.hostKey", "ssh-keyscan");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: "AAAAC3NzaC1lZDI1NTE5AAAAIOfQ" } }), "backups.destination.hostKey", "the key type and the key", "ssh-keyscan");
+  // ssh-keyscan's whole line, and anything after the key, are refused: only "type key" reaches known_hosts.
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `u123456.your-storagebox.de ${ED25519}` } }), "backups.destination.hostKey", "starts with a host name", "ssh-keyscan");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `${ED25519} -oProxyCommand=x` } }), "backups.destination.hostKey", "nothing else");
   refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: ED25519.replace("ssh-ed25519", "ssh-dss") } }), "backups.destination.hostKey", '"ssh-dss"', "ssh-ed25519, ecdsa-sha2-nistp256");
   refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: "ssh-ed25519 not*base64" } }), "backups.destination.hostKey", "not base64", "ssh-keyscan");
   // A real ECDSA key given as ed25519, and an ed25519 key cut after its type: both name the type they lack.
   refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `ssh-ed25519 ${ECDSA.split(" ")[1]}` } }), "backups.destination.hostKey", "not an ssh-ed25519 key");
   refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5" } }), "backups.destination.hostKey", "not an ssh-ed25519 key");
-  // A line pasted from ssh-keyscan's output keeps its key; a trailing comment is dropped.
-  const pasted = validated(withBackups({ destination: { ...SFTP, hostKey: `  ${ECDSA} root@storage  ` } })).backups!.destination;
+  // Spaces around and between the two are not part of the key.
+  const pasted = validated(withBackups({ destination: { ...SFTP, hostKey: `  ${ECDSA.replace(" ", "   ")}  ` } })).backups!.destination;
   t.like(pasted, { hostKey: ECDSA });
 });
 
