@@ -127,6 +127,8 @@ test.serial("the job's container is hardened exactly as the service containers a
   t.is(job.inputs.capabilities, undefined, "no capability added");
   t.is(job.inputs.user, undefined);
   t.false(JSON.stringify(job.inputs.volumes).includes("docker.sock"));
+  // With the job's own files and variables, whatever they are: no secret outside a Pulumi secret.
+  t.deepEqual(plainSecrets(resources), []);
 });
 
 test.serial("the job reads every volume the plan saves read-only, writes only its state, and joins the databases' private networks", async (t) => {
