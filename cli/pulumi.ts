@@ -12,8 +12,9 @@ const USAGE: Localized = {
   en: `usage: npm run pulumi -- <pulumi command and options>
 
 Runs Pulumi on your Bastide stack, as npm run deploy left it: the state in ~/.bastide/pulumi
-(BASTIDE_STATE_DIR moves ~/.bastide), the stack "local" (selected by npm run deploy; --stack
-NAME for another), the passphrase read by Pulumi itself from ~/.bastide/passphrase.
+(BASTIDE_STATE_DIR moves ~/.bastide; BASTIDE_BACKEND='s3://…' puts it in the association's
+object storage, see the README), the stack "local" (selected by npm run deploy; --stack NAME for
+another), the passphrase read by Pulumi itself from ~/.bastide/passphrase.
 Examples:
   npm run pulumi -- preview
   npm run pulumi -- config set --secret bastide:smtpPassword '<value>'
@@ -22,7 +23,8 @@ Examples:
   fr: `usage : npm run pulumi -- <commande et options de pulumi>
 
 Lance Pulumi sur votre pile Bastide, telle que npm run deploy l'a laissée : l'état dans
-~/.bastide/pulumi (BASTIDE_STATE_DIR déplace ~/.bastide), la pile « local » (choisie par
+~/.bastide/pulumi (BASTIDE_STATE_DIR déplace ~/.bastide ; BASTIDE_BACKEND='s3://…' le met dans
+le stockage objet de l'association, voir le README), la pile « local » (choisie par
 npm run deploy ; --stack NOM pour une autre), la phrase secrète lue par Pulumi lui-même dans
 ~/.bastide/passphrase.
 Exemples :

@@ -4,7 +4,9 @@
 // jitsi-password, export-member, erase-member, audit) takes it from here.
 //
 // - State: `~/.bastide/pulumi` (BASTIDE_STATE_DIR moves `~/.bastide`), given to Pulumi as
-//   PULUMI_BACKEND_URL=file://...: no Pulumi account, nothing leaves the machine.
+//   PULUMI_BACKEND_URL=file://...: no Pulumi account, nothing leaves the machine. Or, with
+//   BASTIDE_BACKEND set (cli/backend.ts), the association's own S3-compatible object storage,
+//   so that the state outlives the admin's laptop; the passphrase file stays local all the same.
 // - Stack: `local`, unless a command is given `--stack NAME`.
 // - Passphrase: 32 random bytes, base64url, generated once by `npm run deploy` into
 //   `~/.bastide/passphrase` (0600, folder 0700). It is never printed and never passed on a
@@ -17,6 +19,7 @@ import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { CONFIG_NAMESPACE } from "../stacks/config/supplied.ts";
+import { BACKEND_ENV, parseS3Backend } from "./backend.ts";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -29,6 +32,8 @@ export interface AdminStack {
   /** Pulumi's state: `<stateDir>/pulumi`. */
   backendDir: string;
   backendUrl: string;
+  /** The state is in the association's object storage (BASTIDE_BACKEND), not in backendDir. */
+  remote: boolean;
   stack: string;
   passphraseFile: string;
 }
@@ -37,7 +42,16 @@ export function adminStack(options: { stack?: string | undefined; env?: Env } = 
   const env = options.env ?? process.env;
   const stateDir = env[STATE_DIR_ENV] || join(homedir(), ".bastide");
   const backendDir = join(stateDir, "pulumi");
-  return { stateDir, backendDir, backendUrl: `file://${backendDir}`, stack: options.stack || DEFAULT_STACK, passphraseFile: join(stateDir, "passphrase") };
+  // Checked here, before Pulumi runs, so that a wrong URL is named with its fix.
+  const remote = env[BACKEND_ENV] ? parseS3Backend(env[BACKEND_ENV]!).url : undefined;
+  return {
+    stateDir,
+    backendDir,
+    backendUrl: remote ?? `file://${backendDir}`,
+    remote: remote !== undefined,
+    stack: options.stack || DEFAULT_STACK,
+    passphraseFile: join(stateDir, "passphrase"),
+  };
 }
 
 /**
@@ -59,6 +73,8 @@ export function prepareState(stack: AdminStack): "passphrase created" | "passphr
  * `.pulumi/stacks/<stack>.json` in its older layout.
  */
 export function stackExists(stack: AdminStack): boolean {
+  // In object storage only Pulumi can tell; it says so itself when the stack is not there.
+  if (stack.remote) return true;
   const stacks = join(stack.backendDir, ".pulumi", "stacks");
   // `organization/bastide/local` names the same stack as `local` in this backend.
   const name = stack.stack.split("/").pop()!;

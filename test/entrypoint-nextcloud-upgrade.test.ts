@@ -5,28 +5,16 @@ import test from "ava";
 import { fileURLToPath } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import { EXAMPLE_FILE } from "./support/association.ts";
-import { registerUnderMocks } from "./support/program.ts";
+import { runProgramUnderMocks } from "./support/program.ts";
 import { DEPLOYED_NEXTCLOUD_OUTPUT, UpgradeRefused } from "../stacks/services/nextcloud/upgrade.ts";
 
 test("a stack that last ran Nextcloud 32 is refused the pinned 34, and nothing is registered", async (t) => {
   pulumi.runtime.setConfig("bastide:config", fileURLToPath(EXAMPLE_FILE));
-  let outcome!: Promise<unknown>;
-  const registered = await registerUnderMocks(
-    () => {
-      outcome = import("../stacks/index.ts").then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-    },
-    { lastOutputs: { [DEPLOYED_NEXTCLOUD_OUTPUT]: "nextcloud:32.0.15-apache@sha256:ea7bd4d0dc80337b4298c71ae7ab8ce7d42e5237c3b9abbe60602d2451e33c44" } },
-  );
-  const error = await outcome;
+  const { error, registered } = await runProgramUnderMocks({
+    lastOutputs: { [DEPLOYED_NEXTCLOUD_OUTPUT]: "nextcloud:32.0.15-apache@sha256:ea7bd4d0dc80337b4298c71ae7ab8ce7d42e5237c3b9abbe60602d2451e33c44" },
+  });
   t.true(error instanceof UpgradeRefused, `the program stops with UpgradeRefused, got ${String(error)}`);
   t.regex((error as Error).message, /Nextcloud 32\.0\.15 .* pins 34\.0\.4; Nextcloud upgrades one major version at a time/);
-  for (let round = 0; round < 10; round++) {
-    await pulumi.runtime.awaitStackRegistrations();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
   t.deepEqual(
     registered.map((r) => r.type).filter((type) => type !== "pulumi:pulumi:StackReference"),
     [],

@@ -47,6 +47,18 @@ test("the French summary: addresses, accounts per service, teams' calendars and 
   t.true(text.includes("Départs (1) : Tom Martin (tom.martin)"));
   t.true(text.includes("comptes désactivés aussitôt, effacés après 30 jours"));
   t.true(text.includes("Changements d'équipe (1) :\n    Léa Moreau (lea.moreau) : + Événements, + Bureau, - Équipe potager"));
+  t.regex(text, /Sauvegardes : AUCUNE : sans section backups: dans le fichier/);
+  t.true(widest(text) <= TERMINAL_WIDTH, `widest line ${widest(text)}`);
+});
+
+test("the summary says where the backups go and how long they are kept", (t) => {
+  const config = exampleAssociation((input) => {
+    input.organisation.language = "en";
+    input.backups = { destination: { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", country: "DE" }, time: "03:15" };
+  });
+  const text = planSummary(config);
+  t.regex(text, /Backups: daily at 03:15 UTC, encrypted, to sftp u123456\.your-storagebox\.de; kept\s+93 days at most/);
+  t.notRegex(text, /NONE/);
   t.true(widest(text) <= TERMINAL_WIDTH, `widest line ${widest(text)}`);
 });
 

@@ -3,7 +3,7 @@
 // and make the report. Connections are injected, so tests run it against fakes and a
 // test Docker engine, and the CLI against the stack.
 import type { Association } from "../../stacks/config/schema.ts";
-import { containerName, type ServiceName } from "../../stacks/services/blueprint.ts";
+import { containerName } from "../../stacks/services/blueprint.ts";
 import { NEXTCLOUD_OCC } from "../../stacks/services/nextcloud/blueprint.ts";
 import { dockerProsody } from "../../provisioners/jitsi/commands.ts";
 import { listAccounts } from "../../provisioners/jitsi/accounts.ts";
@@ -12,7 +12,8 @@ import { declaredState, JITSI_RECORDING_SETTINGS, NEXTCLOUD_SYSTEM_KEYS, type De
 import { containerFor, readContainers, readFileIn, type DockerSource } from "./docker.ts";
 import { readIdentityRealm, type IdentityAuditConnection } from "./identity.ts";
 import { readMatrixProbes, readMatrixState, type MatrixAuditConnection } from "./matrix.ts";
-import { attempt, readError, type AuditReport, type Read, type Unreachable } from "./model.ts";
+import { attempt, readError, type Audited, type AuditReport, type Read, type Unreachable } from "./model.ts";
+import { readBackupJob, type BackupJobFacts } from "./backups.ts";
 import { readNextcloudApi, readNextcloudOcc, type HttpTuning, type NextcloudAuditConnection } from "./nextcloud.ts";
 import type { ContainerFacts, FileRead, Observed } from "./observed.ts";
 import { caddyLogOutputs, corefileFacts, homeserverFacts, jitsiWebSettings, luaGlobals, pollsConfigFacts, wireguardPeers, type PollsConfigFacts } from "./parse.ts";
@@ -53,8 +54,8 @@ export async function readObserved(declared: Declared, connections: AuditConnect
   const containers: Read<ContainerFacts[]> = isUnavailable(docker) ? readError(docker.unavailable) : await attempt(() => readContainers(docker));
 
   /** Every source, in the order it is asked: the unreachable ones are listed in that order. */
-  const sources: { service: ServiceName | null; label: string; read: Promise<Read<unknown>> }[] = [];
-  const track = <T>(service: ServiceName | null, label: string, read: Promise<Read<T>>): Promise<Read<T>> => {
+  const sources: { service: Audited | null; label: string; read: Promise<Read<unknown>> }[] = [];
+  const track = <T>(service: Audited | null, label: string, read: Promise<Read<T>>): Promise<Read<T>> => {
     sources.push({ service, label, read });
     return read;
   };
@@ -120,6 +121,12 @@ export async function readObserved(declared: Declared, connections: AuditConnect
     );
   }
 
+  const backups = declared.backups;
+  if (backups) {
+    const job = containers.ok && !isUnavailable(docker) ? attempt(() => readBackupJob(docker.docker, backups)) : Promise.resolve(readError<BackupJobFacts>(ENGINE_DOWN));
+    reads.push(track("backups", `${backups.statusFile} and ${backups.drillFile} in ${backups.container}`, job).then((r) => (observed.backupJob = r)));
+  }
+
   if (declared.identity) {
     const connection = connections.identity;
     const realm = through(connection, "no connection to Keycloak was given", (c) => readIdentityRealm(c, tuning));
@@ -151,10 +158,15 @@ export interface AuditOptions {
 }
 
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
+  return (await auditWithFacts(options)).report;
+}
+
+/** The audit and what it read: the CLI keeps the last restore drill's record for the DPO's documents. */
+export async function auditWithFacts(options: AuditOptions): Promise<{ report: AuditReport; observed: Observed }> {
   const declared = options.declared ?? declaredState(options.config);
   const { observed, unreachable } = await readObserved(declared, options.connections);
   const checks = evaluate(declared, observed);
-  return auditReport({
+  const report = auditReport({
     config: options.config,
     checks,
     unreachable,
@@ -162,4 +174,5 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     generatedAt: (options.now ?? (() => new Date()))(),
     source: options.source,
   });
+  return { report, observed };
 }

@@ -12,7 +12,10 @@ import { parseArgs } from "node:util";
 import { asksForHelp, languageOf, localeLanguage, requireAssociationFile, usageLine, UsageError, type Localized } from "../../cli/command.ts";
 import { ConfigError, loadAssociation } from "../../stacks/config/load.ts";
 import { LANGUAGES, type Language } from "../rgpd/model.ts";
-import { runAudit } from "./audit.ts";
+import { auditWithFacts } from "./audit.ts";
+import type { Observed } from "./observed.ts";
+import { isInvalid } from "./parse.ts";
+import { drillSchema, type DrillRecord } from "../../stacks/backups/layout.ts";
 import { declaredState, type Declared } from "./declared.ts";
 import { connectionPlan, missingCredentials, openConnections, pulumiStackOutputs, type Env, type StackOutputs } from "./connections.ts";
 import { consoleTable } from "./console.ts";
@@ -33,6 +36,21 @@ export function writeAuditFiles(report: AuditReport, outDir: string): AuditFiles
   return files;
 }
 
+/** The drill record the job keeps, when it was read and understood. */
+export function drillRecordOf(observed: Observed): DrillRecord | undefined {
+  const job = observed.backupJob;
+  if (!job?.ok || job.value.container !== "running") return undefined;
+  const drill = job.value.drill;
+  return drill && !isInvalid(drill) ? drill : undefined;
+}
+
+/** drill.json beside the report, for `npm run report -- --drill`. */
+export function writeDrillRecord(drill: DrillRecord, outDir: string): string {
+  const file = join(resolve(outDir), "drill.json");
+  writeFileSync(file, `${JSON.stringify(drillSchema.parse(drill), null, 2)}\n`);
+  return file;
+}
+
 function language(value: string | undefined): Language | undefined {
   if (value === undefined) return undefined;
   if ((LANGUAGES as readonly string[]).includes(value)) return value as Language;
@@ -43,14 +61,16 @@ const USAGE: Localized = {
   en: `usage: npm run audit -- <path/to/association.yaml> [--lang fr|en] [--out out/audit] [--stack NAME] [--no-pulumi]
 
 Reads every checkable setting back from the running services and prints, per rule, the declared
-and observed values and PASS or FAIL; writes audit.json and audit.html under out/audit/. Exit
+and observed values and PASS or FAIL; writes audit.json and audit.html under out/audit/ (and drill.json, the last restore drill's record,
+which npm run report -- --drill quotes). Exit
 code 0: all passed, 1: a check failed, 2: a service could not be read. Credentials come from the
 environment (BASTIDE_NEXTCLOUD_PASSWORD, BASTIDE_MATRIX_SHARED_SECRET, ...) or, for what is
 missing, from the stack (npm run deploy's, "local" unless --stack names another; --no-pulumi: never).`,
   fr: `usage : npm run audit -- <chemin/vers/association.yaml> [--lang fr|en] [--out out/audit] [--stack NOM] [--no-pulumi]
 
 Relit chaque réglage vérifiable dans les services en marche et affiche, par règle, la valeur
-déclarée, la valeur observée et PASS ou FAIL ; écrit audit.json et audit.html dans out/audit/.
+déclarée, la valeur observée et PASS ou FAIL ; écrit audit.json et audit.html dans out/audit/ (et drill.json, la fiche du dernier exercice de
+restauration, que cite npm run report -- --drill).
 Code de sortie 0 : tout est conforme, 1 : une vérification a échoué, 2 : un service n'a pas pu
 être lu. Les accès viennent de l'environnement (BASTIDE_NEXTCLOUD_PASSWORD,
 BASTIDE_MATRIX_SHARED_SECRET, ...) ou, pour ce qui manque, de la pile (celle de npm run deploy,
@@ -108,10 +128,12 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
     }
     const connections = await openConnections(connectionPlan(config, env, outputs, pulumiProblem));
     const declared = declaredState(config);
-    const report = await runAudit({ config, connections, declared: hooks.declared?.(declared) ?? declared, language: lang, source: file });
+    const { report, observed } = await auditWithFacts({ config, connections, declared: hooks.declared?.(declared) ?? declared, language: lang, source: file });
     out.log(consoleTable(report));
     const files = writeAuditFiles(report, values.out!);
     out.log(`written: ${files.json}\nwritten: ${files.html}`);
+    const drill = drillRecordOf(observed);
+    if (drill) out.log(`written: ${writeDrillRecord(drill, values.out!)} (the last restore drill: npm run report -- ${file} --drill <it> quotes it)`);
     return report.exitCode;
   } catch (error) {
     out.error(error instanceof ConfigError || error instanceof Error ? error.message : String(error));

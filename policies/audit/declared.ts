@@ -19,6 +19,7 @@ import { hostsMeetings } from "../../stacks/services/jitsi/login.ts";
 import { activePeers } from "../../provisioners/vpn/server.ts";
 import { desiredNextcloudSettings, type RetentionRuleSpec } from "../../provisioners/nextcloud-settings/desired.ts";
 import { occTarget } from "../../provisioners/nextcloud-settings/occ.ts";
+import { declaredBackups, type DeclaredBackups } from "./backups.ts";
 import { caddyLogOutputs, corefileFacts, isInvalid, luaGlobals, occValue, type LuaValue, type TwoFactorState } from "./parse.ts";
 
 /** The two-factor state the provisioning's `occ twofactorauth:enforce` command sets. */
@@ -82,6 +83,8 @@ export const NEXTCLOUD_SYSTEM_KEYS = {
 
 export interface Declared {
   organisation: { name: string; domain: string };
+  /** The backup job's records and how old they may be; null when the file asks for no backups. */
+  backups: DeclaredBackups | null;
   services: ServiceName[];
   containers: DeclaredContainer[];
   logRotation: { maxSize: string; maxFile: string };
@@ -229,6 +232,7 @@ export function declaredState(config: Association): Declared {
   const caddyfile = file("proxy", caddy.name, caddy.files!.find((f) => f.endsWith("/Caddyfile"))!);
   const declared: Declared = {
     organisation: { name: config.organisation.name, domain: config.domain },
+    backups: declaredBackups(config),
     services,
     containers: declaredContainers(all, config),
     logRotation: { maxSize: LOG_ROTATION["max-size"], maxFile: LOG_ROTATION["max-file"] },

@@ -32,6 +32,10 @@ export type Status = (typeof STATUSES)[number];
 
 const text = z.string().trim().min(1);
 const service = z.enum(SERVICE_NAMES);
+/** What a check is about: a service, or the backups, which cover them all. */
+export const AUDITED = [...SERVICE_NAMES, "backups"] as const;
+export type Audited = (typeof AUDITED)[number];
+const audited = z.enum(AUDITED);
 const isoTime = z.iso.datetime();
 
 export const checkSchema = z.strictObject({
@@ -39,7 +43,7 @@ export const checkSchema = z.strictObject({
   rule: z.string().regex(/^[a-z]+\.[a-z0-9-]+$/),
   /** The rule's title in the report's language. */
   title: text,
-  service,
+  service: audited,
   /** What the rule looked at when it runs once per container, room or file; null otherwise. */
   subject: text.nullable(),
   /** The register's data categories whose claim this check backs. */
@@ -54,7 +58,7 @@ export const checkSchema = z.strictObject({
 export type Check = z.infer<typeof checkSchema>;
 
 /** A source that could not be read, and which service it belongs to (null: the host's Docker engine). */
-export const unreachableSchema = z.strictObject({ service: service.nullable(), source: text, error: text });
+export const unreachableSchema = z.strictObject({ service: audited.nullable(), source: text, error: text });
 export type Unreachable = z.infer<typeof unreachableSchema>;
 
 export const auditReportSchema = z.strictObject({

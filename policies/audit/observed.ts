@@ -1,6 +1,7 @@
 // What the readers bring back from the running services: one Read per source, so that
 // an unreachable source marks only its own checks as unread. Facts only, no secrets.
 import type { Read } from "./model.ts";
+import type { BackupJobFacts } from "./backups.ts";
 import type {
   CaddyLogOutput,
   CorefileFacts,
@@ -136,4 +137,6 @@ export interface Observed {
   matrixProbes?: Read<MatrixProbes>;
   matrixState?: Read<MatrixStateFacts>;
   identityRealm?: Read<IdentityRealmFacts>;
+  /** The backup job's container and its status and drill records. */
+  backupJob?: Read<BackupJobFacts>;
 }

@@ -3,9 +3,10 @@
 // declared and observed values as text, and pass, fail or unread (the source could not
 // be read). No I/O here: the readers are at the edges.
 import type { Localized } from "../rgpd/model.ts";
-import type { ServiceName } from "../../stacks/services/blueprint.ts";
 import type { Declared, DeclaredContainer } from "./declared.ts";
-import type { Check, Read, Status } from "./model.ts";
+import type { Audited, Check, Read, Status } from "./model.ts";
+import type { BackupJobFacts, DeclaredBackups, JobRecord } from "./backups.ts";
+import type { BackupRun } from "../../stacks/backups/layout.ts";
 import type { ContainerFacts, IdentityRealmFacts, IdentityUserFacts, Observed, ProbeAnswer } from "./observed.ts";
 import { ENROLMENT_ACTIONS, flowSecondFactor, SECOND_FACTOR_CREDENTIALS } from "./identity.ts";
 import {
@@ -98,6 +99,9 @@ export const RULES = {
   },
   "identity.two-factor": { fr: "Second facteur des membres du rôle, comme configuré", en: "The role's members' second factor, as configured" },
   "identity.accounts": { fr: "Comptes actifs réservés aux membres de la liste", en: "Enabled accounts only for listed members" },
+  "backups.configured": { fr: "Sauvegardes quotidiennes chiffrées prévues dans le fichier", en: "Daily encrypted backups set in the file" },
+  "backups.recent": { fr: "Dernière sauvegarde réussie assez récente", en: "Last good backup recent enough" },
+  "backups.drill": { fr: "Exercice de restauration réussi récemment", en: "A restore drill succeeded recently" },
 } as const satisfies Record<string, Localized>;
 
 export type RuleId = keyof typeof RULES;
@@ -108,7 +112,7 @@ const NOT_SET = "not set";
 /** One check from one read: an unread source makes an unread check, whatever the rule. */
 function judge<T>(
   rule: RuleId,
-  service: ServiceName,
+  service: Audited,
   subject: string | null,
   categories: string[],
   declared: string,
@@ -643,9 +647,70 @@ function identityChecks(declared: Declared, observed: Observed): RuleCheck[] {
 
 const USER_CONFIGURED_TEXT = "Keycloak's default \"Condition - user configured\": a member who deletes theirs logs in with a password alone";
 
+// ---------------------------------------------------------------------------------------
+// Backups
+
+const HOUR_MS = 3_600_000;
+const hoursText = (ms: number) => `${Math.floor(ms / HOUR_MS)} h`;
+const failedRun = (run: BackupRun) => `last run failed at ${run.finishedAt}${run.error ? `: ${run.error}` : ""}`;
+
+/** The job's container, then one of its records: a missing or stopped job, or an unreadable record, fails. */
+function fromJob<T>(job: BackupJobFacts, record: (job: Extract<BackupJobFacts, { container: "running" }>) => JobRecord<T>, container: string, evaluate: (value: T | null) => { observed: string; pass: boolean }) {
+  if (job.container === "missing") return { observed: `no container ${container}: the backup job is not deployed`, pass: false };
+  if (job.container === "stopped") return { observed: `container ${container} is stopped: no backup runs`, pass: false };
+  const value = record(job);
+  return value !== null && isInvalid(value) ? { observed: value.invalid, pass: false } : evaluate(value as T | null);
+}
+
+/** The last good backup's age, and the last failure when one came after it. */
+export function backupAge(spec: DeclaredBackups, job: BackupJobFacts, readAt: string): { observed: string; pass: boolean } {
+  return fromJob(job, (j) => j.status, spec.container, (status) => {
+    if (!status) return { observed: "no backup has run yet", pass: false };
+    const { lastSuccess, lastRun } = status;
+    if (!lastSuccess) return { observed: `no good backup yet; ${failedRun(lastRun)}`, pass: false };
+    const age = Date.parse(readAt) - Date.parse(lastSuccess.finishedAt);
+    const failure = lastRun.outcome === "failed" && Date.parse(lastRun.finishedAt) > Date.parse(lastSuccess.finishedAt) ? `; ${failedRun(lastRun)}` : "";
+    return { observed: `last good backup ${lastSuccess.finishedAt} (${hoursText(age)} ago, ${lastSuccess.reason})${failure}`, pass: age <= spec.maxAgeHours * HOUR_MS };
+  });
+}
+
+/** The last restore drill: successful, and recent. */
+export function drillAge(spec: DeclaredBackups, job: BackupJobFacts, readAt: string): { observed: string; pass: boolean } {
+  return fromJob(job, (j) => j.drill, spec.container, (drill) => {
+    if (!drill) return { observed: "no restore drill yet (npm run restore-drill)", pass: false };
+    if (drill.outcome === "failed") return { observed: `last restore drill failed at ${drill.at}: ${drill.problems.join("; ") || "no detail"}`, pass: false };
+    const days = (Date.parse(readAt) - Date.parse(drill.at)) / (24 * HOUR_MS);
+    return { observed: `last successful restore drill ${drill.at} (${Math.floor(days)} days ago)`, pass: days <= spec.drillMaxAgeDays };
+  });
+}
+
+/** Without `backups:`, one finding of its own; with it, the job's two records. */
+function backupChecks(declared: Declared, observed: Observed): RuleCheck[] {
+  const spec = declared.backups;
+  if (!spec)
+    return [
+      {
+        rule: "backups.configured",
+        service: "backups",
+        subject: null,
+        categories: [],
+        declared: "daily, encrypted, off the data's disk",
+        observed: "none: no backups: section in the association file; a lost disk loses everything",
+        status: "fail",
+        // Judged from the file alone, at the time the other sources were read.
+        readAt: observed.containers.readAt,
+      },
+    ];
+  const job = observed.backupJob;
+  return [
+    judge("backups.recent", "backups", spec.container, [], `a good backup less than ${spec.maxAgeHours} h old`, job, (facts) => backupAge(spec, facts, job!.readAt)),
+    judge("backups.drill", "backups", spec.container, [], `a successful restore drill less than ${spec.drillMaxAgeDays} days old`, job, (facts) => drillAge(spec, facts, job!.readAt)),
+  ];
+}
+
 /** Every check, in deployment order of the services. */
 export function evaluate(declared: Declared, observed: Observed): RuleCheck[] {
-  const all = [
+  const all: RuleCheck[] = [
     ...containerChecks(declared, observed),
     ...envChecks(declared, observed),
     ...proxyChecks(declared, observed),
@@ -656,7 +721,8 @@ export function evaluate(declared: Declared, observed: Observed): RuleCheck[] {
     ...vpnChecks(declared, observed),
     ...identityChecks(declared, observed),
   ];
-  const order = new Map(declared.services.map((s, i) => [s, i]));
+  all.push(...backupChecks(declared, observed));
+  const order = new Map<string, number>(declared.services.map((s, i) => [s, i]));
   // Stable: within a service, the order above.
   return all.map((c, i) => ({ c, i })).sort((a, b) => (order.get(a.c.service) ?? 99) - (order.get(b.c.service) ?? 99) || a.i - b.i).map(({ c }) => c);
 }

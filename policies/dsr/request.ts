@@ -21,6 +21,7 @@ import { erasePolls, exportPolls } from "./polls.ts";
 import { DEFAULT_LIMITS, type DsrLimits, type DsrTargets } from "./targets.ts";
 import { recordText } from "./text.ts";
 import { eraseVpn, exportVpn } from "./vpn.ts";
+import { erasureBackupNote } from "../reports/backups.ts";
 
 export interface RequestInput {
   config: Association;
@@ -172,6 +173,8 @@ export async function eraseMember(input: EraseInput): Promise<RequestResult> {
     polls: () => targets.polls && erasePolls(ctx(targets.polls)),
   };
   for (const service of services) await runService(rec, service, run[service]);
+  // Backups are not edited one member at a time: the record says until when the member stays in them.
+  rec.note("all", erasureBackupNote(config, rec.now()));
   if (input.force && config.members.some((m) => m.id === member)) {
     rec.note("all", t(
       `${member} est encore dans la configuration : le prochain \`pulumi up\` lui recréera des comptes vides. Le retirer de la liste des membres.`,

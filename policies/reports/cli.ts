@@ -18,6 +18,7 @@ import { registerDocument, registerHistory } from "./document.ts";
 import { companionDocuments, companionFile } from "./companions.ts";
 import { renderCompanionHtml, renderHtml } from "./html.ts";
 import { printPdfs, type PrintJob } from "./pdf.ts";
+import { readDrillRecord } from "./backups.ts";
 
 export interface LanguageFiles {
   json: string;
@@ -40,6 +41,8 @@ export interface ReportOptions {
   generatedAt?: Date;
   /** The history file; beside `file` by default. */
   history?: string;
+  /** The last restore drill's record (drill.json, as `npm run audit` saves it); without it no drill is claimed. */
+  drill?: string;
 }
 
 /** Writes the HTML, and queues its PDF when PDFs are asked for. */
@@ -58,11 +61,12 @@ export async function writeReport(options: ReportOptions): Promise<ReportFiles> 
   const historyFile = resolve(options.history ?? historyFileFor(options.file));
   // Read (and refused if damaged) before anything is written.
   const history = registerHistory(config, readHistory(historyFile), generatedAt);
+  const drill = options.drill ? readDrillRecord(options.drill) : undefined;
   const out = resolve(options.out);
   const files: ReportFiles = { history: historyFile, languages: {} };
   const prints: PrintJob[] | undefined = options.pdf ? [] : undefined;
   for (const language of options.language ? [options.language] : LANGUAGES) {
-    const document = registerDocument(config, { language, generatedAt, source: options.file, history });
+    const document = registerDocument(config, { language, generatedAt, source: options.file, history, drill });
     const folder = join(out, language);
     mkdirSync(folder, { recursive: true });
     const json = join(folder, "register.json");
@@ -87,15 +91,17 @@ function language(value: string | undefined): Language | undefined {
 }
 
 const USAGE: Localized = {
-  en: `usage: npm run report -- <path/to/association.yaml> [--lang fr|en] [--out out/report] [--no-pdf] [--history FILE]
+  en: `usage: npm run report -- <path/to/association.yaml> [--lang fr|en] [--out out/report] [--no-pdf] [--history FILE] [--drill FILE]
 
 Writes the DPO's documents from the file alone, offline, in French and English side by side
 (out/report/fr/ and out/report/en/; --lang keeps one): the register of processing activities
 (register.json, .html, .pdf), with the retention schedule, where the data lives and the security
 measures, and its companion documents: the information notices, the DPIA screening, the breach
 and request procedures and the list of processors. The sheets' references and dates are kept in
-<association>.register-history.json beside the file (or FILE): commit it with the file.`,
-  fr: `usage : npm run report -- <chemin/vers/association.yaml> [--lang fr|en] [--out out/report] [--no-pdf] [--history FICHIER]
+<association>.register-history.json beside the file (or FILE): commit it with the file.
+--drill FILE: the last restore drill's record (drill.json, which npm run audit saves beside
+its report): the security measures then quote its date; without it they say no drill is recorded.`,
+  fr: `usage : npm run report -- <chemin/vers/association.yaml> [--lang fr|en] [--out out/report] [--no-pdf] [--history FICHIER] [--drill FICHIER]
 
 Écrit les documents du DPO à partir du seul fichier, hors ligne, en français et en anglais côte à
 côte (out/report/fr/ et out/report/en/ ; --lang n'en garde qu'une) : le registre des traitements
@@ -103,7 +109,10 @@ côte (out/report/fr/ et out/report/en/ ; --lang n'en garde qu'une) : le registr
 de sécurité, et ses documents d'accompagnement : les mentions d'information, l'analyse préalable
 d'impact, les procédures de violation et de demandes, la liste des sous-traitants. Les références
 et dates des fiches sont gardées dans <association>.register-history.json à côté du fichier (ou
-FICHIER) : versionnez-le avec lui.`,
+FICHIER) : versionnez-le avec lui.
+--drill FICHIER : la fiche du dernier exercice de restauration (drill.json, que npm run audit
+enregistre à côté de son rapport) : les mesures de sécurité citent alors sa date ; sans elle,
+elles disent qu'aucun exercice n'est enregistré.`,
 };
 
 async function main(): Promise<void> {
@@ -115,6 +124,7 @@ async function main(): Promise<void> {
       out: { type: "string", default: "out/report" },
       "no-pdf": { type: "boolean", default: false },
       history: { type: "string" },
+      drill: { type: "string" },
     },
   });
   const files = await writeReport({
@@ -123,6 +133,7 @@ async function main(): Promise<void> {
     out: values.out!,
     pdf: !values["no-pdf"],
     history: values.history,
+    drill: values.drill,
   });
   for (const written of Object.values(files.languages))
     for (const file of [written.json, written.html, written.pdf, ...written.companions.flatMap((c) => [c.html, c.pdf])]) if (file) console.log(`written: ${file}`);

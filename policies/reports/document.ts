@@ -18,6 +18,9 @@ import { emptyHistory, fingerprint, updateHistory, type RegisterHistory } from "
 import { dpoAdmin } from "../../stacks/config/cross-field.ts";
 import { connectionsWithoutPersonalData, DEPLOYMENT_STATE, hosting, recipients, storage, type Recipient } from "./location.ts";
 import { securityMeasures } from "./security.ts";
+import { backupRetentionStatement, destinationText, RESTIC_ENCRYPTION } from "./backups.ts";
+import { longestRetentionDays } from "../../stacks/backups/settings.ts";
+import type { DrillRecord } from "../../stacks/backups/layout.ts";
 import { boundsText, citation, countryName, inCountry, formatDate, frenchTypography, LABELS, periodText, prose, STATUS_LABELS, TITLES } from "./text.ts";
 
 export const REGISTER_FORMAT = "bastide-register/1";
@@ -162,6 +165,15 @@ export const registerDocumentSchema = z.strictObject({
     statement: text,
     exceptions: z.array(z.strictObject({ recipient: text, data: text, when: text })),
   }),
+  /** The backups: where, how they are protected, how long they live; or the statement that none are made. */
+  backups: z.strictObject({
+    configured: z.boolean(),
+    destination: text.nullable(),
+    encryption: text.nullable(),
+    /** The longest a backup is kept, in days: erased data are gone from the backups by then. */
+    longestRetentionDays: z.number().int().positive().nullable(),
+    statement: text,
+  }),
   security: z
     .array(
       z.strictObject({
@@ -188,6 +200,8 @@ export interface DocumentOptions {
    * it, every processing is dated from `generatedAt`.
    */
   history?: RegisterHistory;
+  /** The last restore drill's record, when the admin has it: the security measures quote its date, and never invent one. */
+  drill?: DrillRecord;
 }
 
 /** The container logs are the same on every service: the register states them once. */
@@ -199,7 +213,7 @@ export function sheetFingerprints(config: Association): Partial<Record<ServiceNa
   return Object.fromEntries(
     processingActivities(config).map(({ activity, categories }) => [
       activity.service,
-      fingerprint({ activity, categories, recipients: outside.filter((r) => r.service === activity.service) }),
+      fingerprint({ activity, categories, recipients: outside.filter((r) => r.service === activity.service || r.holdsBackups) }),
     ]),
   );
 }
@@ -265,13 +279,15 @@ export function registerDocument(config: Association, options: DocumentOptions):
   const where = host.country
     ? say({ fr: `sur le serveur, ${inCountry(host.country, "fr")}`, en: `on the server, ${inCountry(host.country, "en")}` })
     : say({ fr: "sur la machine de test", en: "on the test machine" });
-  const hostProcessor = thirdParties.find((r) => r.kind === "processor" && r.service === undefined);
+  const hostProcessor = thirdParties.find((r) => r.kind === "processor" && r.service === undefined && !r.holdsBackups);
+  // The backups hold a copy of every processing's data: their holder is a processor of each sheet.
+  const backupHolder = thirdParties.find((r) => r.holdsBackups);
   const processorLine = hostProcessor
     ? say({ fr: `${hostProcessor.name.fr}, hébergeur`, en: `${hostProcessor.name.en}, hosting provider` })
     : undefined;
 
   const history = registerHistory(config, options.history, options.generatedAt);
-  const measures = securityMeasures(config);
+  const measures = securityMeasures(config, options.drill);
   const measureTitles = measures.filter((m) => m.status !== "not-provided").map((m) => say(m.title));
   const processors = thirdParties.filter((r) => r.kind === "processor");
   const registered = processingActivities(config);
@@ -305,6 +321,7 @@ export function registerDocument(config: Association, options: DocumentOptions):
         internal: unique(categories.flatMap((c) => c.recipients.map(say))),
         processors: unique([
           ...(processorLine ? [processorLine] : []),
+          ...(backupHolder ? [`${backupHolder.name[language]}, ${say(backupHolder.role)}`] : []),
           ...processors.filter((r) => r.service === activity.service).map((r) => `${r.name[language]}, ${say(r.role)}`),
         ]),
         thirdParties: reached.filter((r) => r.kind === "third-party").map((r) => `${r.name[language]}, ${say(r.role)}`),
@@ -409,6 +426,13 @@ export function registerDocument(config: Association, options: DocumentOptions):
               en: `The data are stored ${where}${country ? ", in the European Economic Area," : ""} and do not leave it for storage. Some data leave the European Economic Area in the cases below, to be known and told to members.`,
             }),
       exceptions: outside.map((r) => ({ recipient: `${r.name[language]} (${say(r.country)})`, data: say(r.data), when: say(r.when) })),
+    },
+    backups: {
+      configured: config.backups !== undefined,
+      destination: config.backups ? say(destinationText(config.backups.destination)) : null,
+      encryption: config.backups ? say(RESTIC_ENCRYPTION) : null,
+      longestRetentionDays: config.backups ? longestRetentionDays(config.backups.retention) : null,
+      statement: say(backupRetentionStatement(config)),
     },
     security: measures.map((m) => ({
       id: m.id,

@@ -10,6 +10,7 @@ import { homeserverSettings } from "../../stacks/services/matrix/blueprint.ts";
 import { volumeName, type ServiceName } from "../../stacks/services/blueprint.ts";
 import type { Localized } from "../rgpd/model.ts";
 import { countryName } from "./text.ts";
+import { backupRecipient } from "./backups.ts";
 
 export interface Hosting {
   target: Association["host"]["target"];
@@ -102,6 +103,8 @@ export interface Recipient {
   service?: ServiceName;
   /** True when data may leave the EU/EEA, even with an adequacy decision. */
   outsideEu: boolean;
+  /** The holder of the backups: a copy of every processing's data, so a processor of each sheet. */
+  holdsBackups?: boolean;
   /** Outside the EU/EEA: what frames the transfer (GDPR chapter V), or why nothing does. */
   safeguard?: Localized;
   /** Outside the EU/EEA: how the association avoids the transfer, and the setting that does it when there is one. */
@@ -129,6 +132,9 @@ export function recipients(config: Association): Recipient[] {
       outsideEu: false,
     });
   }
+
+  const backups = backupRecipient(config);
+  if (backups) list.push(backups);
 
   if (config.host.target !== "local") {
     const acmeEmail = services.proxy.acmeEmail ?? config.organisation.contact;

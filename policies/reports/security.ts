@@ -1,6 +1,6 @@
 // The security measures of GDPR article 32, each read from what the stack deploys:
-// the blueprints, the firewall rules, the platform's hardening. What Bastide does not
-// provide (backups, disk encryption) is said plainly.
+// the blueprints, the firewall rules, the platform's hardening, the backups. What Bastide does
+// not provide (disk encryption, backups when the file asks for none) is said plainly.
 import { PROFILES, type Association } from "../../stacks/config/schema.ts";
 import { memoryUse } from "../../stacks/config/sizing.ts";
 import { ANYWHERE, firewallRules } from "../../stacks/host/firewall.ts";
@@ -14,6 +14,8 @@ import { hostnames } from "../../stacks/services/hosts.ts";
 import type { Localized } from "../rgpd/model.ts";
 import { dockerSizeMb } from "../rgpd/register.ts";
 import { formatNumber } from "./text.ts";
+import type { DrillRecord } from "../../stacks/backups/layout.ts";
+import { backupMeasure } from "./backups.ts";
 
 export type MeasureStatus = "in-place" | "partial" | "not-provided";
 
@@ -28,7 +30,8 @@ export interface SecurityMeasure {
 
 const list = (items: string[]) => items.join(", ");
 
-export function securityMeasures(config: Association): SecurityMeasure[] {
+/** `drill`: the last restore drill's record, when the admin has it; without it no drill is claimed. */
+export function securityMeasures(config: Association, drill?: DrillRecord): SecurityMeasure[] {
   const services = blueprints(config);
   const containers = services.flatMap((b) => b.containers);
   const { proxy, matrix, nextcloud, jitsi, vpn } = config.services;
@@ -206,15 +209,7 @@ export function securityMeasures(config: Association): SecurityMeasure[] {
     },
   });
 
-  add({
-    id: "backups",
-    title: { fr: "Sauvegardes", en: "Backups" },
-    status: "not-provided",
-    detail: {
-      fr: "Bastide ne fait aucune sauvegarde. L'association doit en organiser une (instantanés de l'hébergeur, ou copie chiffrée hors du serveur) et l'ajouter à ce registre avec sa durée de conservation : sans elle, une panne de disque ou une erreur peut faire perdre les données.",
-      en: "Bastide makes no backup. The association must set one up (the provider's snapshots, or an encrypted copy off the server) and add it to this record with its retention: without one, a disk failure or a mistake can lose the data.",
-    },
-  });
+  add(backupMeasure(config, drill));
 
   add({
     id: "disk-encryption",

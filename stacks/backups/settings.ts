@@ -82,8 +82,19 @@ const sftp = z.strictObject({
 
 const s3 = z.strictObject({
   type: z.literal("s3"),
-  /** The provider's S3 endpoint, e.g. fsn1.your-objectstorage.com (Hetzner) or s3.fr-par.scw.cloud (Scaleway). */
-  endpoint: host,
+  /**
+   * The provider's S3 endpoint, e.g. fsn1.your-objectstorage.com (Hetzner) or s3.fr-par.scw.cloud (Scaleway),
+   * with a port only when it is not 443 (a self-hosted server). Always reached over HTTPS.
+   */
+  endpoint: z.string({ error: "must be the provider's S3 endpoint, such as fsn1.your-objectstorage.com" }).trim().superRefine((value, ctx) => {
+    const [name, port, ...rest] = value.split(":");
+    const portOk = port === undefined || (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
+    if (rest.length > 0 || !HOSTNAME.test(name ?? "") || !portOk)
+      ctx.addIssue({
+        code: "custom",
+        message: `${shown(value)} must be the provider's S3 endpoint, a host name such as fsn1.your-objectstorage.com, optionally followed by :port; no https:// and no path`,
+      });
+  }),
   bucket: z.string({ error: "must be the bucket's name, such as asso-exemple-backups" }).regex(/^(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
     error: withValue("must be a bucket name such as asso-exemple-backups: 3-63 lower-case letters, digits, dots and hyphens"),
   }),

@@ -47,6 +47,9 @@ function secretFiles(inputs: Record<string, any>): string[] {
   return uploads.flatMap((u: any) => (u && typeof u === "object" && secretInputs({ content: u.content }).length > 0 ? [String(unwrapSecrets(u.file))] : []));
 }
 
+/** Config key (in the bastide namespace) the offline harness sets: the program then reads nothing from the host. */
+export const OFFLINE_CONFIG = "offline";
+
 export interface MockOptions {
   /**
    * Appended to every generated secret's placeholder. Two runs with different variants
@@ -55,6 +58,11 @@ export interface MockOptions {
   placeholderVariant?: string;
   /** The stack outputs of the previous deployment (none: a fresh stack). */
   lastOutputs?: Record<string, unknown>;
+  /**
+   * Whether the program asks the host's Docker engine what it runs (stacks/index.ts: the running
+   * Nextcloud), as a real run does. Off by default: the offline harness touches no engine.
+   */
+  readsHost?: boolean;
 }
 
 /** Mocked outputs: generated passwords become placeholders, other resources echo their inputs. */
@@ -90,6 +98,7 @@ function mockState(type: string, name: string, inputs: Record<string, any>, vari
 export async function registerUnderMocks(build: () => unknown, options: MockOptions = {}): Promise<Registered[]> {
   const registered: Registered[] = [];
   const variant = options.placeholderVariant ?? "";
+  pulumi.runtime.setConfig(`bastide:${OFFLINE_CONFIG}`, String(!options.readsHost));
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, variant, options.lastOutputs ?? {}) }),

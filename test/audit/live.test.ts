@@ -50,10 +50,11 @@ import { printPdf } from "../../policies/reports/pdf.ts";
 import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
 import { createFakeSynapse, type FakeSynapse } from "../fakes/synapse.ts";
 import type { FakeRequest } from "../fakes/fake-server.ts";
-import { ensureImportedImage, freePort, removeContainer, startDockerEngine, waitUntil, type DockerEngine } from "../support/docker.ts";
+import { busyboxImage } from "../support/busybox-image.ts";
+import { freePort, removeContainer, startDockerEngine, waitUntil, type DockerEngine } from "../support/docker.ts";
 import { prosodyTestImage, testProsodyConfig } from "../support/prosody.ts";
 import { requireProgram, run } from "../support/programs.ts";
-import { buildRootfs, imageTag } from "../support/rootfs.ts";
+import { DRILL_FILE, drillSchema, STATUS_FILE, statusSchema } from "../../stacks/backups/layout.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /**
@@ -63,17 +64,18 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CONFIG_FILE = join(mkdtempSync(join(tmpdir(), "bastide-audit-config-")), "association.yaml");
 const exampleDocument = parseDocument(readFileSync(join(ROOT, "examples/association.yaml"), "utf8"));
 exampleDocument.setIn(["services", "identity", "enabled"], false);
+// Backed up, as the audit asks (backups.configured); the job is a container of the test's own below.
+exampleDocument.setIn(["backups"], { destination: { type: "disk", path: "/mnt/backup" } });
 writeFileSync(CONFIG_FILE, String(exampleDocument));
 const config = loadAssociation(CONFIG_FILE);
 const TEST_LABEL = "bastide.audit-test";
 /** Names of their own: other tests' containers (e.g. the Jitsi provisioner's) never collide. */
 const testName = (service: string, name: string) => `bastide-audit-${service}-${name}`;
+/** The backup job's stand-in: a busybox container holding a fresh status and drill record. */
+const BACKUP_JOB = testName("backups", "job");
 const NC_PASSWORD = "fakeNextcloudAdminPassword0001";
 const MATRIX_SECRET = "fakeRegistrationSharedSecret0001";
 const MIB = 1024 * 1024;
-
-// ---------------------------------------------------------------------------------------
-// Images, from this machine's programs (no registry here)
 
 // ---------------------------------------------------------------------------------------
 // Files into containers: a tar the engine unpacks, as `docker cp` (and Pulumi's uploads) do
@@ -235,6 +237,20 @@ async function startContainer(
   return container;
 }
 
+/** The backup job's records as a good night leaves them: a backup an hour old, a drill a week old. */
+async function startBackupJob(docker: Docker, image: string): Promise<void> {
+  await removeContainer(docker, BACKUP_JOB);
+  const container = await docker.createContainer({ name: BACKUP_JOB, Image: image, Cmd: ["sleep", "86400"], Labels: { [TEST_LABEL]: "1" }, HostConfig: { NetworkMode: "host" } });
+  const at = (hoursAgo: number) => new Date(Date.now() - hoursAgo * 3_600_000).toISOString();
+  const run = { reason: "daily", startedAt: at(1.5), finishedAt: at(1), outcome: "ok", snapshot: "4f2a9c1e" };
+  const drill = { version: 1, at: at(24 * 7), snapshot: "1b2c3d4e", snapshotTime: at(24 * 7 + 1), outcome: "ok", databases: [], volumes: [], seconds: 60, problems: [] };
+  await putFiles(container, [
+    { path: STATUS_FILE, content: JSON.stringify(statusSchema.parse({ version: 1, lastRun: run, lastSuccess: run })), mode: 0o600 },
+    { path: DRILL_FILE, content: JSON.stringify(drillSchema.parse(drill)), mode: 0o600 },
+  ]);
+  await container.start();
+}
+
 /** The answers the fakes lack, as the real servers' code gives them. */
 function injectRealAnswers(w: World, baseCapabilities: Record<string, any>): void {
   const isCapabilities = (r: FakeRequest) => r.method === "GET" && /^\/ocs\/v[12]\.php\/cloud\/capabilities$/.test(r.url.pathname);
@@ -280,7 +296,7 @@ function cliEnv(w: World, overrides: Record<string, string> = {}): Record<string
   };
 }
 
-const testImages = (w: World): Hooks => ({ declared: (d) => ({ ...d, containers: d.containers.map((c) => ({ ...c, image: w.images[c.container] ?? c.image })) }) });
+const testImages = (w: World): Hooks => ({ declared: (d) => ({ ...d, backups: { ...d.backups!, container: BACKUP_JOB }, containers: d.containers.map((c) => ({ ...c, image: w.images[c.container] ?? c.image })) }) });
 
 async function audit(w: World): Promise<AuditReport> {
   return runAudit({ config, connections: connections(w), declared: w.declared, language: "en", source: CONFIG_FILE });
@@ -310,10 +326,8 @@ test.before(async () => {
   const partial: Partial<World> = { engine };
   try {
     const docker = engine.docker;
-    const base = `bastide-audit-test/busybox:${imageTag(false)}`;
-    const php = `bastide-audit-test/php:${imageTag(true)}`;
-    await ensureImportedImage(docker, base, (file) => buildRootfs(file, false));
-    await ensureImportedImage(docker, php, (file) => buildRootfs(file, true));
+    const base = await busyboxImage(docker, { php: false });
+    const php = await busyboxImage(docker, { php: true });
     const prosody = (await prosodyTestImage(docker)).reference;
     const images: Record<string, string> = {};
     for (const { service, spec } of specs()) {
@@ -322,7 +336,7 @@ test.before(async () => {
     }
     partial.images = images;
     const declared = declaredState(config);
-    partial.declared = { ...declared, containers: declared.containers.map((c) => ({ ...c, image: images[c.container]! })) };
+    partial.declared = { ...declared, backups: { ...declared.backups!, container: BACKUP_JOB }, containers: declared.containers.map((c) => ({ ...c, image: images[c.container]! })) };
 
     // Leftovers of a killed run go first: containers, then their volumes.
     for (const info of await docker.listContainers({ all: true, filters: { label: [TEST_LABEL] } })) await removeContainer(docker, info.Names[0]!.slice(1));
@@ -336,6 +350,7 @@ test.before(async () => {
     partial.prosodyDir = prosodyDir;
 
     await Promise.all(specs().map(({ service, spec, files }) => startContainer(partial as World, service, spec, files)));
+    await startBackupJob(docker, base);
 
     // What `pulumi up` and provisioning do next: the app container's hook, the occ settings, Jitsi's accounts.
     const w = partial as World;
@@ -445,7 +460,7 @@ test.serial("npm run audit: the CLI prints the table, writes audit.json and audi
     launcher,
     `import { main } from ${JSON.stringify(join(ROOT, "policies/audit/cli.ts"))};
 const images = JSON.parse(process.env.AUDIT_TEST_IMAGES);
-main(process.argv.slice(2), process.env, console, { declared: (d) => ({ ...d, containers: d.containers.map((c) => ({ ...c, image: images[c.container] ?? c.image })) }) }).then((code) => process.exit(code));
+main(process.argv.slice(2), process.env, console, { declared: (d) => ({ ...d, backups: { ...d.backups, container: ${JSON.stringify(BACKUP_JOB)} }, containers: d.containers.map((c) => ({ ...c, image: images[c.container] ?? c.image })) }) }).then((code) => process.exit(code));
 `,
   );
   // Not spawnSync: the fakes answer from this process, which must keep running meanwhile.

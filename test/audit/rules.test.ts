@@ -30,9 +30,17 @@ import { renderAuditHtml } from "../../policies/audit/html.ts";
 import { consoleTable } from "../../policies/audit/console.ts";
 import { connectionPlan, dockerTargetFrom, ENV, missingCredentials } from "../../policies/audit/connections.ts";
 import { exampleAssociation } from "../support/association.ts";
+import type { BackupJobFacts } from "../../policies/audit/backups.ts";
 
 const RECORDINGS = new URL("../contracts/recordings/", import.meta.url);
-const example = exampleAssociation();
+/** Every config here backs up, as the audit asks: without `backups:`, backups.configured fails (test/audit/backups.test.ts). */
+const DISK_BACKUPS = { destination: { type: "disk", path: "/mnt/backup" } };
+const backedUp = (edit: (input: Record<string, any>) => void = () => {}): Association =>
+  exampleAssociation((input) => {
+    input.backups = DISK_BACKUPS;
+    edit(input);
+  });
+const example = backedUp();
 const MIB = 1024 * 1024;
 
 /** Fake secret values, as the blueprints' files() take them. */
@@ -108,6 +116,7 @@ function faithful(config: Association, declared: Declared = declaredState(config
     observed.corefile = read(corefileFacts(file(declared.vpn.corefile)));
   }
   if (declared.identity) observed.identityRealm = read(realmAsDeclared(declared.identity));
+  if (declared.backups) observed.backupJob = read(freshBackupJob());
   return observed;
 }
 
@@ -142,18 +151,28 @@ function realmAsDeclared(id: DeclaredIdentity): IdentityRealmFacts {
   };
 }
 
+/** The job as it is the morning after a good night: a backup two hours old, a drill two weeks old. */
+function freshBackupJob(): BackupJobFacts {
+  const run = { reason: "daily" as const, startedAt: "2026-03-15T07:30:00Z", finishedAt: "2026-03-15T08:00:00Z", outcome: "ok" as const, snapshot: "4f2a9c1e" };
+  return {
+    container: "running",
+    status: { version: 1, lastRun: run, lastSuccess: run },
+    drill: { version: 1, at: "2026-03-01T03:00:00Z", snapshot: "1b2c3d4e", snapshotTime: "2026-03-01T02:30:00Z", outcome: "ok", databases: [], volumes: [], seconds: 60, problems: [] },
+  };
+}
+
 const failing = (checks: RuleCheck[]) => checks.filter((c) => c.status !== "pass").map((c) => `${c.rule}${c.subject ? ` [${c.subject}]` : ""}`);
 
 const variants: Record<string, Association> = {
   example,
-  "recording on, federation on, addresses kept": exampleAssociation((input) => {
+  "recording on, federation on, addresses kept": backedUp((input) => {
     input.services.jitsi = { recording: { enabled: true, consentText: "Cette réunion peut être enregistrée." } };
     input.services.matrix.federation = { enabled: true, reason: "Échanges avec la fédération des jardins partagés." };
     input.services.proxy.accessLog = { anonymiseAddresses: false, retentionDays: 7 };
     input.services.nextcloud.adminTwoFactor = false;
     input.services.nextcloud.shareLinks = { requirePassword: false, relaxedBecause: "Les affiches du quartier sont partagées sans mot de passe." };
   }),
-  "proxy and Nextcloud only": exampleAssociation((input) => {
+  "proxy and Nextcloud only": backedUp((input) => {
     for (const name of ["jitsi", "matrix", "polls", "vpn"]) input.services[name] = { enabled: false };
     for (const member of input.members) delete member.devices;
   }),
@@ -397,7 +416,7 @@ for (const drift of DRIFTS) {
 }
 
 test("without the identity provider, hosts have Prosody accounts: one for a volunteer fails, and no token login is declared", (t) => {
-  const config = exampleAssociation((input) => (input.services.identity = { enabled: false }));
+  const config = backedUp((input) => (input.services.identity = { enabled: false }));
   const declared = declaredState(config);
   t.false(declared.jitsi!.tokenLogin);
   const observed = faithful(config, declared);
@@ -583,7 +602,7 @@ test("connections come from the config and the environment; a missing credential
   t.deepEqual(dockerTargetFrom("ssh://admin@203.0.113.5:2222"), { protocol: "ssh", host: "203.0.113.5", port: 2222, username: "admin" });
   t.true("unavailable" in dockerTargetFrom("tcp://127.0.0.1:2375"));
 
-  const cloud = exampleAssociation((input) => {
+  const cloud = backedUp((input) => {
     input.host = { target: "hetzner", location: "fsn1", serverType: "cx42", sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastideTestKey admin@laptop", adminAddresses: ["203.0.113.7/32"] };
     input.services.proxy.acmeCa = "production";
   });

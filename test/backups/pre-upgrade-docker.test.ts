@@ -16,8 +16,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { JOB_COMMAND, STATE_DIR } from "../../stacks/backups/layout.ts";
 import { preUpgradeProvider, PRE_UPGRADE_TIMEOUT_MS, type PreUpgradeInputs } from "../../stacks/backups/pre-upgrade.ts";
 import { backupBeforeUpgrade, PRE_UPGRADE_COMMAND } from "../../provisioners/backups/pre-upgrade.ts";
-import { ensureImportedImage, removeContainer, startDockerEngine, type DockerEngine } from "../support/docker.ts";
-import { buildRootfs, imageTag } from "../support/rootfs.ts";
+import { removeContainer, startDockerEngine, type DockerEngine } from "../support/docker.ts";
+import { busyboxImage } from "../support/busybox-image.ts";
 import { inFreshNode } from "../support/fresh-node.ts";
 import { scratch } from "../support/programs.ts";
 
@@ -53,8 +53,7 @@ const setOutcome = (outcome: "ok" | "failed" | "daily") => writeFileSync(join(st
 test.before(async () => {
   engine = await startDockerEngine();
   const docker: Docker = engine.docker;
-  const image = `bastide-audit-test/busybox:${imageTag(false)}`;
-  await ensureImportedImage(docker, image, (file) => buildRootfs(file, false));
+  const image = await busyboxImage(docker, { php: false });
   standIn = mkdtempSync(join(tmpdir(), "bastide-pre-upgrade-"));
   chmodSync(standIn, 0o755);
   writeFileSync(join(standIn, "bastide-backup"), STAND_IN, { mode: 0o755 });

@@ -94,3 +94,12 @@ test("backups: a problem in the file is said with its line", (t) => {
   t.truthy(problem, JSON.stringify(error.problems));
   t.is(problem!.line, text.split("\n").indexOf("    country: US") + 1);
 });
+
+test("backups: an S3 endpoint is a host name with an optional port, never a URL", (t) => {
+  const s3 = (endpoint: string) => withBackups({ destination: { type: "s3", endpoint, bucket: "asso-exemple-backups", country: "FR" } });
+  t.is((validated(s3("s3.example.org:9000")).backups!.destination as { endpoint: string }).endpoint, "s3.example.org:9000");
+  refusedAt(t, s3("https://s3.fr-par.scw.cloud"), "backups.destination.endpoint", "no https://");
+  refusedAt(t, s3("s3.fr-par.scw.cloud/bucket"), "backups.destination.endpoint", "host name");
+  refusedAt(t, s3("s3.example.org:99999"), "backups.destination.endpoint", ":port");
+  refusedAt(t, s3("s3.example.org:9000 --insecure"), "backups.destination.endpoint", "host name");
+});

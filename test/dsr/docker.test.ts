@@ -10,7 +10,6 @@
 //   the account itself coming from the fake Nextcloud.
 import test from "ava";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +28,8 @@ import type { DsrRecord } from "../../policies/dsr/model.ts";
 import { containerAccess, type Commands, type DsrTargets } from "../../policies/dsr/targets.ts";
 import { createFakeNextcloud, type FakeNextcloud } from "../fakes/nextcloud.ts";
 import { exampleAssociation } from "../support/association.ts";
-import { ensureImportedImage, removeContainer, startDockerEngine, waitUntil, type DockerEngine } from "../support/docker.ts";
+import { debianImage } from "../support/debian-image.ts";
+import { removeContainer, startDockerEngine, waitUntil, type DockerEngine } from "../support/docker.ts";
 import { freePort } from "../support/docker.ts";
 import { requireProgram } from "../support/programs.ts";
 
@@ -52,73 +52,17 @@ const withoutMember = (id: string): Association => ({ ...config, members: config
 
 // --- images, from this machine's packages (no registry here) --------------------------------
 
-/**
- * A root file system with the installed files of `packages` and their dependencies, as a
- * tar (the dependency walk of scripts/test-images/prosody-rootfs.sh, for any packages).
- * Written with ¤{ for bash's ${, which a template literal would take for its own.
- */
-const ROOTFS_SCRIPT = String.raw`set -euo pipefail
-out="$1"; shift
-stage=$(mktemp -d /tmp/bastide-dsr-rootfs-XXXXXX)
-trap 'rm -rf "$stage"' EXIT
-installed_provider() {
-  local alternative name
-  IFS='|' read -ra alternatives <<<"$1"
-  for alternative in "¤{alternatives[@]}"; do
-    name=$(sed -E 's/\(.*\)//; s/:any//; s/[[:space:]]//g' <<<"$alternative")
-    [ -n "$name" ] || continue
-    if [ "$(dpkg-query -W -f='¤{db:Status-Status}' "$name" 2>/dev/null)" = installed ]; then echo "$name"; return; fi
-    dpkg-query -W -f='¤{db:Status-Status} ¤{Package} ¤{Provides}\n' 2>/dev/null |
-      awk -v want="$name" '$1 == "installed" { for (i = 3; i <= NF; i++) { p = $i; gsub(/[,(].*/, "", p); if (p == want) { print $2; exit } } }' | grep . && return
-  done
-  return 0
-}
-declare -A seen=()
-queue=("$@")
-while [ ¤{#queue[@]} -gt 0 ]; do
-  package=¤{queue[0]}; queue=("¤{queue[@]:1}")
-  [ -z "¤{seen[$package]:-}" ] || continue
-  seen[$package]=1
-  echo "$package" >>"$stage/packages"
-  while IFS= read -r dependency; do
-    [ -n "¤{dependency// /}" ] || continue
-    provider=$(installed_provider "$dependency")
-    [ -z "$provider" ] || queue+=("$provider")
-  done < <(dpkg-query -W -f='¤{Pre-Depends},¤{Depends}\n' "$package" | tr ',' '\n')
-done
-root="$stage/root"
-mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib" "$root/usr/lib64"
-for dir in bin sbin lib lib64; do ln -s "usr/$dir" "$root/$dir"; done
-sort -u "$stage/packages" | while read -r package; do dpkg -L "$package"; done | sort -u |
-  while read -r path; do if [ -L "$path" ] || [ -f "$path" ]; then printf '%s\n' "¤{path#/}"; fi; done >"$stage/files"
-tar -C / --no-recursion -cf - -T "$stage/files" | tar -C "$root" -xf -
-# Debian points awk at mawk through /etc/alternatives, which no package lists.
-[ -e "$root/usr/bin/awk" ] || [ ! -e "$root/usr/bin/mawk" ] || ln -s mawk "$root/usr/bin/awk"
-mkdir -p "$root/etc" "$root/tmp" "$root/run/mysqld" "$root/var/lib/mysql" "$root/dev/net"
-chmod 1777 "$root/tmp"
-printf 'root:x:0:0:root:/root:/bin/sh\nmysql:x:100:101:MariaDB:/var/lib/mysql:/usr/sbin/nologin\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n' >"$root/etc/passwd"
-printf 'root:x:0:\nmysql:x:101:\nwww-data:x:33:\n' >"$root/etc/group"
-chown 100:101 "$root/run/mysqld" "$root/var/lib/mysql"
-tar --numeric-owner -C "$root" -cf "$out" .
-`.replaceAll("¤{", "${");
-
-const IMAGE_PACKAGES = {
-  mariadb: ["mariadb-server-core", "mariadb-client-core", "dash", "coreutils", "mawk", "sed", "grep", "hostname", "findutils"],
-  tools: ["wireguard-tools", "wireguard-go", "iproute2", "mawk", "dash", "coreutils"],
+/** The images, from this machine's packages (test/support/debian-image.ts), with MariaDB's and www-data's users and folders. */
+const SETUP = `mkdir -p "$root/run/mysqld" "$root/var/lib/mysql" "$root/dev/net"
+printf 'mysql:x:100:101:MariaDB:/var/lib/mysql:/usr/sbin/nologin\\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\\n' >>"$root/etc/passwd"
+printf 'mysql:x:101:\\nwww-data:x:33:\\n' >>"$root/etc/group"
+chown 100:101 "$root/run/mysqld" "$root/var/lib/mysql"`;
+const IMAGES = {
+  mariadb: { name: "bastide-test/dsr-mariadb", packages: ["mariadb-server-core", "mariadb-client-core", "dash", "coreutils", "mawk", "sed", "grep", "hostname", "findutils"], setup: SETUP },
+  tools: { name: "bastide-test/dsr-tools", packages: ["wireguard-tools", "wireguard-go", "iproute2", "mawk", "dash", "coreutils"], setup: SETUP },
 };
 
-async function image(docker: Docker, kind: keyof typeof IMAGE_PACKAGES): Promise<string> {
-  const packages = IMAGE_PACKAGES[kind];
-  const versions = spawnSync("dpkg-query", ["-W", "-f=${Package}=${Version}\n", ...packages], { encoding: "utf8" });
-  if (versions.status !== 0) throw new Error(`missing packages for the ${kind} test image: apt-get install ${packages.join(" ")} (CI's .ci/run does)`);
-  const tag = createHash("sha256").update(ROOTFS_SCRIPT).update(versions.stdout).digest("hex").slice(0, 16);
-  const reference = `bastide-test/dsr-${kind}:${tag}`;
-  await ensureImportedImage(docker, reference, (tarFile) => {
-    const built = spawnSync("bash", ["-c", ROOTFS_SCRIPT, "rootfs", tarFile, ...packages], { encoding: "utf8", timeout: 10 * 60_000 });
-    if (built.status !== 0) throw new Error(`building the ${kind} test image failed (${built.status ?? built.signal}): ${built.stderr}`);
-  });
-  return reference;
-}
+const image = (docker: Docker, kind: keyof typeof IMAGES): Promise<string> => debianImage(docker, IMAGES[kind]);
 
 // --- the containers ------------------------------------------------------------------------------
 

@@ -565,6 +565,14 @@ test("upgrade guard: a fresh stack, a patch release or the next major pass; a sk
   t.regex(nextcloudUpgradeProblem("registry.example/other:1.0", NC34) ?? "", /names no Nextcloud version/);
 });
 
+test("upgrade guard, the way back: a downgrade passes only once the admin says the older major's data was restored, and says how", (t) => {
+  const refused = nextcloudUpgradeProblem(NC34, NC33);
+  t.regex(refused ?? "", /the backup taken before it was restored \(npm run restore\), say so and run again: npm run pulumi -- config set bastide:nextcloudRestored 33$/);
+  t.is(nextcloudUpgradeProblem(NC34, NC33, 33), undefined, "restored to 33: the record of 34 no longer stands");
+  t.regex(nextcloudUpgradeProblem(NC34, NC33, 32) ?? "", /cannot go back/, "restored to another major than the one pinned");
+  t.regex(nextcloudUpgradeProblem(NC32, NC34, 34) ?? "", /one major version at a time/, "it never lets an upgrade skip a major");
+});
+
 test("the image contract is read at the pinned tag and digest; app and cron set only variables the image reads", (t) => {
   const [reference, digest] = IMAGES.nextcloud.split("@");
   t.is(reference, `nextcloud:${nextcloudContract.tag}`);

@@ -1,11 +1,13 @@
-// Small images for a test Docker engine, from this machine's programs (no registry here): a root
-// file system with busybox (and php when asked), imported with `docker import`
-// (ensureImportedImage in docker.ts). The audit's live test and the pre-upgrade backup's use them.
-import { createHash } from "node:crypto";
+// A test image from this machine's own programs (no registry can be reached here): busybox,
+// and PHP when asked, with the shared libraries they load, imported into the test engine with
+// `docker import`. Tagged by the binaries it is built from, so that a stale image is never used.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type Docker from "dockerode";
+import { ensureImportedImage } from "./docker.ts";
 import { requireProgram } from "./programs.ts";
 
 /** A program and the shared libraries it loads, as ldd lists them. */
@@ -17,9 +19,9 @@ function withLibraries(program: string): string[] {
 }
 
 /** A root file system with busybox (and php when asked), its libraries and a passwd with www-data. */
-export function buildRootfs(tarFile: string, withPhp: boolean): void {
+function buildRootfs(tarFile: string, withPhp: boolean): void {
   const busybox = requireProgram("busybox", "busybox");
-  const stage = mkdtempSync(join(tmpdir(), "bastide-audit-rootfs-"));
+  const stage = mkdtempSync(join(tmpdir(), "bastide-test-rootfs-"));
   // The image's / is this folder: mkdtemp's 0700 would shut every other user out.
   chmodSync(stage, 0o755);
   try {
@@ -55,9 +57,17 @@ export function buildRootfs(tarFile: string, withPhp: boolean): void {
 }
 
 /** Tagged by what they are built from, so that a stale image is never used. */
-export function imageTag(withPhp: boolean): string {
+function imageTag(withPhp: boolean): string {
   const hash = createHash("sha256").update("audit-rootfs/3");
   hash.update(readFileSync(requireProgram("busybox", "busybox")));
   if (withPhp) hash.update(readFileSync(requireProgram("php", "php-cli")));
   return hash.digest("hex").slice(0, 12);
+}
+
+
+/** The image's reference in the test engine, imported on first use: busybox's applets, www-data, and `php` when asked. */
+export async function busyboxImage(docker: Docker, { php }: { php: boolean }): Promise<string> {
+  const reference = `bastide-test/${php ? "php" : "busybox"}:${imageTag(php)}`;
+  await ensureImportedImage(docker, reference, (file) => buildRootfs(file, php));
+  return reference;
 }
