@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { BACKUP_STACK_OUTPUT } from "../stacks/backups/layout.ts";
 import { EXAMPLE_FILE } from "./support/association.ts";
 import { registerUnderMocks } from "./support/program.ts";
+import { loadAssociation } from "../stacks/config/load.ts";
+import { checkBackupOutput } from "../policies/custody/output.ts";
 
 const BACKUPS = `
 backups:
@@ -38,6 +40,15 @@ test("the stack outputs where the backups are, the repository password as a secr
   t.is(output.repository, "sftp://u123456@u123456.your-storagebox.de:22//backups/bastide");
   t.is(output.country, "DE");
   t.true(await pulumi.isSecret(output.repositoryPassword));
+  t.true(await pulumi.isSecret(output.sshPrivateKey), "the restore's key to the SFTP server");
   t.false(await pulumi.isSecret(output.sshPublicKey));
-  t.deepEqual(Object.keys(output).sort(), ["country", "repository", "repositoryPassword", "sshPublicKey"]);
+  t.deepEqual(Object.keys(output).sort(), ["country", "repository", "repositoryPassword", "sshPrivateKey", "sshPublicKey"]);
+  // What `pulumi stack output --show-secrets --json backups` gives the emergency sheet, checked by its own reader.
+  const shown = Object.fromEntries(await Promise.all(Object.entries(output).map(async ([key, value]) => [key, await valueOf(value)])));
+  const config = loadAssociation(file);
+  t.notThrows(() => checkBackupOutput(config, shown));
+  t.regex(shown.repositoryPassword, /^<secret:backups-repository-password>$/);
+  t.regex(shown.sshPrivateKey, /^<secret:backups-ssh-key>$/);
 });
+
+const valueOf = (value: unknown) => (pulumi.Output.isInstance(value) ? new Promise((resolve) => value.apply(resolve)) : value);

@@ -15,7 +15,7 @@ import { hostCountry } from "../host/settings.ts";
 import type { BackupJobBlueprint, JobSecrets } from "./job.ts";
 import { BACKUP_CONTAINER, STATE_DIR, STATE_VOLUME } from "./layout.ts";
 import { repositoryAddress } from "./restic.ts";
-import type { BackupSettings } from "./settings.ts";
+import { S3_ACCESS_KEY_CONFIG, type BackupSettings } from "./settings.ts";
 
 /** Long enough that the repository's key cannot be guessed, whatever restic's key derivation. */
 export const REPOSITORY_PASSWORD_LENGTH = 64;
@@ -40,6 +40,10 @@ export interface BackupOutput {
   repositoryPassword: pulumi.Output<string>;
   /** SFTP only: the key to install in the SFTP account's authorized_keys. */
   sshPublicKey?: pulumi.Output<string>;
+  /** SFTP only, a secret: what `npm run restore` logs in with from a new server. */
+  sshPrivateKey?: pulumi.Output<string>;
+  /** S3 only, a secret as the admin supplied it: which access key the emergency sheet names. */
+  s3AccessKeyId?: pulumi.Output<string>;
   /** Where the backups are kept; for a second disk, the server's country (absent for a local machine). */
   country?: string;
 }
@@ -140,7 +144,8 @@ export class BackupsComponent extends pulumi.ComponentResource {
     this.output = {
       repository: repositoryAddress(destination),
       repositoryPassword: secrets.repositoryPassword,
-      ...(sshKey ? { sshPublicKey: sshKey.publicKeyOpenssh } : {}),
+      ...(sshKey ? { sshPublicKey: sshKey.publicKeyOpenssh, sshPrivateKey: secrets.sshPrivateKey! } : {}),
+      ...(destination.type === "s3" ? { s3AccessKeyId: pulumi.secret(args.provided?.[S3_ACCESS_KEY_CONFIG.id] ?? fail(`backups need the secret "${S3_ACCESS_KEY_CONFIG.id}", which was not supplied`)) } : {}),
       ...(countryOf(args.config, destination) ? { country: countryOf(args.config, destination) } : {}),
     };
     this.registerOutputs({ output: this.output });
