@@ -63,7 +63,7 @@ export class Bastide extends pulumi.ComponentResource {
 
     const dockerTarget = dockerTargetOf(config, host.publicAddress);
     // Before any container is replaced for a new image, the backup job saves the data (backups/pre-upgrade.ts).
-    const gate = job && new PreUpgradeBackup("pre-upgrade-backup", { blueprints: all, docker: dockerTarget }, { parent: this });
+    const gate = job && new PreUpgradeBackup("pre-upgrade-backup", { blueprints: all, docker: dockerTarget, configFile: new pulumi.Config("bastide").get("config") }, { parent: this });
     this.preUpgradeBackup = gate;
 
     const backends: ServiceComponent[] = [];

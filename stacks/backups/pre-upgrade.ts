@@ -81,11 +81,11 @@ export function dataHoldingImages(blueprints: readonly ServiceBlueprint[]): Reco
 }
 
 /**
- * What the admin runs to go back when the upgrade that followed a backup fails: the images that
- * ran before, then the restore of that backup (npm run restore, which restores before the
- * services start), then pulumi up.
+ * What the admin runs to go back when the upgrade that followed a backup fails (README, Upgrading,
+ * "If the upgrade fails, go back"): the images that ran before, the restore of that backup
+ * (npm run restore, which restores before the services start), then the deploy.
  */
-export function rollbackInstructions(record: Pick<PreUpgradeOutputs, "images" | "previousImages" | "snapshot">): string | undefined {
+export function rollbackInstructions(record: Pick<PreUpgradeOutputs, "images" | "previousImages" | "snapshot">, file = "association.yaml"): string | undefined {
   if (!record.snapshot || !record.previousImages) return undefined;
   const before = record.previousImages;
   const changed = Object.keys({ ...before, ...record.images })
@@ -93,16 +93,19 @@ export function rollbackInstructions(record: Pick<PreUpgradeOutputs, "images" | 
     .filter((name) => before[name] !== record.images[name]);
   return [
     `Backup ${record.snapshot} was taken before this upgrade. If the upgrade fails, go back:`,
-    "1. Put back the images that ran before, in stacks/services/images.ts (or check out the Bastide release you ran before):",
+    "1. Put back the images that ran before (stacks/services/images.ts and docker/ of the commit before the upgrade):",
+    "     git checkout <the commit before the upgrade> -- stacks/services/images.ts docker/",
     ...changed.map((name) => `     ${name}: ${before[name] ?? "(not running before)"}   (this run: ${record.images[name] ?? "(removed)"})`),
-    `2. npm run restore -- --snapshot ${record.snapshot}`,
-    "3. npm run pulumi -- up",
+    `2. npm run restore -- ${file} --snapshot ${record.snapshot}`,
+    `3. npm run deploy -- ${file}`,
   ].join("\n");
 }
 
 export interface PreUpgradeBackupArgs {
   blueprints: readonly ServiceBlueprint[];
   docker: pulumi.Input<DockerTarget>;
+  /** The association file the stack was deployed from (bastide:config), for the commands to go back. */
+  configFile?: string;
 }
 
 /** When this program started: a backup that finished later was taken by this `pulumi up`. */
@@ -128,7 +131,7 @@ export class PreUpgradeBackup extends pulumi.dynamic.Resource {
     // fails, the way back is already on the admin's screen (and in this resource's outputs).
     pulumi.all([this.images, this.previousImages, this.snapshot, this.recordedAt]).apply(([images, previousImages, snapshot, recordedAt]) => {
       const takenNow = typeof recordedAt === "string" && Date.parse(recordedAt) >= PROGRAM_START;
-      const instructions = takenNow ? rollbackInstructions({ images, previousImages, snapshot }) : undefined;
+      const instructions = takenNow ? rollbackInstructions({ images, previousImages, snapshot }, args.configFile) : undefined;
       if (instructions) void pulumi.log.warn(instructions, this);
     });
   }

@@ -81,9 +81,11 @@ test("create takes no backup (no data and no job yet); update runs it and record
   t.like(updated.outs, { images: after, previousImages: before, snapshot: "4f2c9a1be0d37c55", backedUpAt: "2026-12-07T18:00:00Z" });
   t.true(Date.parse(updated.outs.recordedAt) <= Date.now());
 
-  const instructions = rollbackInstructions(updated.outs)!;
+  const instructions = rollbackInstructions(updated.outs, "asso.yaml")!;
   t.true(instructions.includes(`${containerName("nextcloud", "app")}: ${IMAGES.nextcloud}   (this run: ${NEXT_NEXTCLOUD})`));
-  t.true(instructions.includes("npm run restore -- --snapshot 4f2c9a1be0d37c55"));
+  t.true(instructions.includes("git checkout <the commit before the upgrade> -- stacks/services/images.ts docker/"));
+  t.true(instructions.includes("npm run restore -- asso.yaml --snapshot 4f2c9a1be0d37c55"));
+  t.true(instructions.endsWith("npm run deploy -- asso.yaml"));
   t.false(instructions.includes(containerName("nextcloud", "db")), "only the containers whose image changed");
   t.is(rollbackInstructions(created.outs), undefined, "nothing to go back to before any pre-upgrade backup");
 });
