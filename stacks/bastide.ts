@@ -10,6 +10,10 @@ import { EDGE_NETWORK } from "./platform/network.ts";
 import { createHost } from "./host/index.ts";
 import { dockerTargetOf, Provisioning } from "./provisioning/index.ts";
 import { stackFacts } from "../policies/pack/facts.ts";
+import { backupJob } from "./backups/job.ts";
+import { BackupsComponent } from "./backups/component.ts";
+import { PreUpgradeBackup } from "./backups/pre-upgrade.ts";
+import { suppliedSecrets } from "./config/supplied.ts";
 
 export interface BastideArgs {
   /** Already validated: see config/load.ts. */
@@ -23,6 +27,10 @@ export class Bastide extends pulumi.ComponentResource {
   readonly urls: Record<string, string>;
   readonly publicAddress: pulumi.Output<string>;
   readonly provisioning: Provisioning;
+  /** The backup job, when the file asks for backups. */
+  readonly backups?: BackupsComponent;
+  /** The backup every data-holding container waits for when its image changes. */
+  readonly preUpgradeBackup?: PreUpgradeBackup;
 
   constructor(name: string, args: BastideArgs, opts?: pulumi.ComponentResourceOptions) {
     const { config } = args;
@@ -32,6 +40,10 @@ export class Bastide extends pulumi.ComponentResource {
     const needing = new Map<string, string[]>();
     for (const b of all) for (const s of b.providedSecrets ?? []) if (args.provided?.[s] === undefined) needing.set(s, [...(needing.get(s) ?? []), b.service]);
     const missing = [...needing].map(([s, services]) => `${services.join(" and ")} ${services.length > 1 ? "need" : "needs"} the secret "${s}", which was not supplied`);
+    const job = backupJob(config, all);
+    const commands = new Map(suppliedSecrets(config).map((s) => [s.name, s.command]));
+    for (const name of Object.values(job?.providedSecretEnv ?? {}))
+      if (args.provided?.[name] === undefined) missing.push(`backups need the secret "${name}", which was not supplied: run ${commands.get(name)}`);
     if (missing.length > 0) throw new Error(missing.join("; "));
     // What the policy pack checks the resources against: host country, federation reason, the register.
     const policyFacts = stackFacts(config);
@@ -49,22 +61,34 @@ export class Bastide extends pulumi.ComponentResource {
       { parent: this, provider: host.provider },
     );
 
+    const dockerTarget = dockerTargetOf(config, host.publicAddress);
+    // Before any container is replaced for a new image, the backup job saves the data (backups/pre-upgrade.ts).
+    const gate = job && new PreUpgradeBackup("pre-upgrade-backup", { blueprints: all, docker: dockerTarget, configFile: new pulumi.Config("bastide").get("config") }, { parent: this });
+    this.preUpgradeBackup = gate;
+
     const backends: ServiceComponent[] = [];
     for (const blueprint of all) {
       const isProxy = blueprint.service === "proxy";
       const component = new ServiceComponent(
         // The proxy starts last so that its first certificate requests find the services up.
-        { config, blueprint, provider: host.provider, edgeNetwork, publicAddress: host.publicAddress, provided: args.provided, after: isProxy ? [...backends] : [] },
+        { config, blueprint, provider: host.provider, edgeNetwork, publicAddress: host.publicAddress, provided: args.provided, after: [...(gate ? [gate] : []), ...(isProxy ? backends : [])] },
         { parent: this },
       );
       this.services[blueprint.service] = component;
       if (!isProxy) backends.push(component);
     }
 
+    if (job && config.backups)
+      this.backups = new BackupsComponent(
+        "backups",
+        { config, settings: config.backups, job, provider: host.provider, services: this.services, provided: args.provided, after: gate ? [gate] : [] },
+        { parent: this },
+      );
+
     // Accounts, groups, calendars, rooms and peers, once the containers are healthy.
     this.provisioning = new Provisioning(
       "provisioning",
-      { config, services: this.services, docker: dockerTargetOf(config, host.publicAddress) },
+      { config, services: this.services, docker: dockerTarget },
       { parent: this },
     );
 

@@ -68,5 +68,10 @@ export const identity = stack.services.identity && {
 };
 /** Not a secret: VPN peers need it in their configuration. */
 export const vpnServerPublicKey = stack.services.vpn && pulumi.unsecret(stack.services.vpn.secrets[SERVER_KEY_SECRET]!.apply(serverPublicKey));
+/**
+ * Where the backups are and how to open them (layout.BACKUP_STACK_OUTPUT), for the emergency sheet:
+ * the repository password is a secret (`pulumi stack output --show-secrets backups`).
+ */
+export const backups = stack.backups?.output;
 /** The Nextcloud image this run deploys, kept while Nextcloud is off, so the next run can check its upgrade step. */
 export const nextcloudImage = config.services.nextcloud.enabled ? IMAGES.nextcloud : deployedNextcloud;

@@ -54,7 +54,7 @@ test("the French summary: addresses, accounts per service, teams' calendars and 
 test("the summary says where the backups go and how long they are kept", (t) => {
   const config = exampleAssociation((input) => {
     input.organisation.language = "en";
-    input.backups = { destination: { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS", country: "DE" }, time: "03:15" };
+    input.backups = { destination: { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQchOBj6ARnpfH+llfBS54nizCaW0mnxg4JOS2emkz", country: "DE" }, time: "03:15" };
   });
   const text = planSummary(config);
   t.regex(text, /Backups: daily at 03:15 UTC, encrypted, to sftp u123456\.your-storagebox\.de; kept\s+93 days at most/);

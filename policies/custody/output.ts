@@ -18,6 +18,10 @@ export const backupOutputSchema = z.strictObject({
   sshPublicKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/).optional(),
   /** S3: the access key id the job uses (its secret half stays a Pulumi secret). */
   s3AccessKeyId: z.string().min(1).optional(),
+  /** SFTP: the private half, a Pulumi secret, for `npm run restore` on a new server; the sheet does not print it. */
+  sshPrivateKey: z.string().min(1).optional(),
+  /** Where the backups are kept (the destination's, or the server's for a second disk). */
+  country: z.string().length(2).optional(),
 });
 export type BackupOutput = z.infer<typeof backupOutputSchema>;
 

@@ -14,7 +14,7 @@ import { BUILT_IMAGES } from "../services/images.ts";
 import { render, shellQuote } from "../platform/templates.ts";
 import { backupPlan, type BackupPlan, type DatabaseDump } from "./plan.ts";
 import { resticCommands, S3_KEY_ENV } from "./restic.ts";
-import { S3_ACCESS_KEY_CONFIG, type BackupSettings } from "./settings.ts";
+import { knownHostsLine, S3_ACCESS_KEY_CONFIG, type BackupSettings } from "./settings.ts";
 import {
   CHECKSUM_DIR,
   checksumFile,
@@ -130,12 +130,6 @@ function failureMail(config: Association, root: string) {
     },
     needsPassword: Boolean(mail.username),
   };
-}
-
-/** The known_hosts line ssh looks up for this host and port (sshd(8), SSH_KNOWN_HOSTS FILE FORMAT: `[host]:port` off port 22). */
-function knownHostsLine(destination: Extract<BackupSettings["destination"], { type: "sftp" }>): string {
-  const name = destination.port === 22 ? destination.host : `[${destination.host}]:${destination.port}`;
-  return `${name} ${destination.hostKey}\n`;
 }
 
 function secretFiles(root: string) {

@@ -31,6 +31,42 @@ const absolutePath = (example: string) =>
 /** Whoever holds the backups holds the data: the country is written in the register, and must be in the EU/EEA. */
 const country = euCountry;
 
+/**
+ * Host key types OpenSSH 9.2 (Debian 12's ssh, which the job runs) accepts from a server, as
+ * ssh-keyscan and ~/.ssh/known_hosts write them (ssh(1), HostKeyAlgorithms; sshd(8), "SSH_KNOWN_HOSTS
+ * FILE FORMAT": "keytype base64-key").
+ */
+export const HOST_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"] as const;
+
+/**
+ * Why a host key line is not one, or undefined. The base64 part is the key in SSH's wire format,
+ * which starts with its own type as a length-prefixed string (RFC 4253 section 6.6; RFC 8709
+ * section 4 for ssh-ed25519): checking that catches a key pasted from another line or cut short.
+ */
+export function hostKeyProblem(value: string): string | undefined {
+  const fix = 'give the server\'s key as "ssh-ed25519 AAAA…": the key type and the key that `ssh-keyscan -p PORT HOST` prints after the host name, or that your provider publishes';
+  const words = value.trim().split(/\s+/);
+  if (words.length === 3 && (HOST_KEY_TYPES as readonly string[]).includes(words[1]!)) return `${shown(value)} starts with a host name: ${fix}`;
+  if (words.length !== 2) return `${shown(value)} must be the key type and the key, nothing else: ${fix}`;
+  const [type, key] = words as [string, string];
+  if (!(HOST_KEY_TYPES as readonly string[]).includes(type)) return `${shown(type)} is not a host key type ssh accepts (${HOST_KEY_TYPES.join(", ")}): ${fix}`;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length % 4 !== 0) return `the key after ${type} is not base64 text: ${fix}`;
+  const blob = Buffer.from(key, "base64");
+  const length = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  if (length !== type.length || blob.subarray(4, 4 + length).toString("latin1") !== type || blob.length <= 4 + length)
+    return `the key after ${type} is not an ${type} key (its content names another type, or it is cut short): ${fix}`;
+  return undefined;
+}
+
+/** "type base64": what known_hosts holds after the host name. */
+const hostKey = z
+  .string({ error: 'must be the SFTP server\'s host key, such as "ssh-ed25519 AAAAC3Nza…" (the key type and the key `ssh-keyscan -p PORT HOST` prints), so that the backups go to that server only' })
+  .superRefine((value, ctx) => {
+    const problem = hostKeyProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .transform((value) => value.trim().split(/\s+/).join(" "));
+
 const sftp = z.strictObject({
   type: z.literal("sftp"),
   host,
@@ -39,16 +75,8 @@ const sftp = z.strictObject({
     error: withValue("must be the SFTP login, such as u123456 (letters, digits, . _ -, at most 32 characters)"),
   }),
   path: absolutePath("/backups/bastide"),
-  /**
-   * The server's public host key, as `ssh-keyscan -p PORT HOST` prints it without the host:
-   * ssh checks it (StrictHostKeyChecking=yes), so the backups cannot be sent to another server.
-   */
-  hostKey: z
-    .string({ error: 'must be the SFTP server\'s host key, such as "ssh-ed25519 AAAAC3Nza…" (run ssh-keyscan -p PORT HOST and copy the key type and key)' })
-    .trim()
-    .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/, {
-      error: withValue('must be the SFTP server\'s host key: a key type and the key, such as "ssh-ed25519 AAAAC3Nza…", as ssh-keyscan -p PORT HOST prints them after the host'),
-    }),
+  /** The server's host key: ssh refuses any other server (StrictHostKeyChecking=yes, restic.ts). */
+  hostKey,
   country,
 });
 
@@ -131,4 +159,13 @@ export function longestRetentionDays(retention: BackupSettings["retention"]): nu
   const { daily, weekly, monthly } = retention;
   // restic keeps the last snapshot of each of the N most recent days, weeks and months that have one.
   return Math.max(daily, weekly * 7, monthly * 31);
+}
+
+/**
+ * The destination's line in known_hosts, for ssh's UserKnownHostsFile: a non-standard port is
+ * written "[host]:port" (sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT").
+ */
+export function knownHostsLine(destination: Extract<BackupDestination, { type: "sftp" }>): string {
+  const host = destination.port === 22 ? destination.host : `[${destination.host}]:${destination.port}`;
+  return `${host} ${destination.hostKey}\n`;
 }

@@ -2,6 +2,7 @@
 // fit the profile: an overcommitted small server swaps and drops video calls.
 import { hostSize } from "../host/settings.ts";
 import { blueprints } from "../services/catalog.ts";
+import { backupJob } from "../backups/job.ts";
 import { PROFILES, type Association } from "./schema.ts";
 
 export interface MemoryUse {
@@ -10,9 +11,13 @@ export interface MemoryUse {
 }
 
 export function memoryUse(config: Association): MemoryUse[] {
-  return blueprints(config).flatMap((b) =>
-    b.containers.map((c) => ({ container: `${b.service}/${c.name}`, memoryMb: c.memoryMb[config.profile] })),
-  );
+  const all = blueprints(config);
+  const job = backupJob(config, all);
+  return [
+    ...all.flatMap((b) => b.containers.map((c) => ({ container: `${b.service}/${c.name}`, memoryMb: c.memoryMb[config.profile] }))),
+    // The backup job runs beside the services, dumps included: its limit counts too.
+    ...(job ? [{ container: "backups/job", memoryMb: job.memoryMb }] : []),
+  ];
 }
 
 export function sizingProblems(config: Association): { path: string; message: string }[] {

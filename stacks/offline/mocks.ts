@@ -65,6 +65,13 @@ export interface MockOptions {
   readsHost?: boolean;
 }
 
+/** An ed25519 public key in OpenSSH's format (RFC 8709 section 4: the type, then 32 bytes), all zero: a placeholder no key matches. */
+const PLACEHOLDER_ED25519 = (() => {
+  const type = Buffer.from("ssh-ed25519");
+  const length = (n: number) => Buffer.from([0, 0, 0, n]);
+  return `ssh-ed25519 ${Buffer.concat([length(type.length), type, length(32), Buffer.alloc(32)]).toString("base64")}`;
+})();
+
 /** Mocked outputs: generated passwords become placeholders, other resources echo their inputs. */
 function mockState(type: string, name: string, inputs: Record<string, any>, variant: string, stackOutputs: Record<string, unknown>): Record<string, any> {
   switch (type) {
@@ -73,6 +80,10 @@ function mockState(type: string, name: string, inputs: Record<string, any>, vari
       return { ...inputs, outputs: stackOutputs, secretOutputNames: [] };
     case "random:index/randomPassword:RandomPassword":
       return { ...inputs, result: `${secretPlaceholder(name)}${variant}` };
+    // The backup job's SSH key: the private half a placeholder like any generated secret; the public
+    // half an OpenSSH line of the right shape (an all-zero ed25519 key), commented with the resource's name.
+    case "tls:index/privateKey:PrivateKey":
+      return { ...inputs, privateKeyOpenssh: `${secretPlaceholder(name)}${variant}`, publicKeyOpenssh: `${PLACEHOLDER_ED25519} ${name}` };
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `${inputs.name}` };
     case "docker:index/image:Image":

@@ -35,6 +35,28 @@ export interface ServiceComponentArgs {
 
 const seconds = (s: number | undefined) => (s === undefined ? undefined : `${s}s`);
 
+/**
+ * What every Bastide container gets, whoever deploys it (a service, the backup job): restarted
+ * by Docker, bounded memory with no swap beyond it, no privilege and no way to gain one, rotated logs.
+ */
+export function hardening(memoryMb: number) {
+  return {
+    restart: "unless-stopped",
+    memory: memoryMb,
+    memorySwap: memoryMb,
+    privileged: false,
+    securityOpts: ["no-new-privileges:true"],
+    logDriver: "json-file",
+    logOpts: { ...LOG_ROTATION },
+  } satisfies Partial<docker.ContainerArgs>;
+}
+
+/** An image Bastide builds from its own pinned Dockerfile (BUILT_IMAGES), kept on the host: never pushed. */
+export function builtImage(resourceName: string, build: keyof typeof BUILT_IMAGES, imageName: string, opts: pulumi.CustomResourceOptions): docker.Image {
+  const { context } = BUILT_IMAGES[build];
+  return new docker.Image(resourceName, { imageName, build: { context, platform: "linux/amd64" }, skipPush: true }, opts);
+}
+
 /** Replaces the public-address marker, which blueprints use because they are pure. */
 const withPublicAddress = (text: string, address: pulumi.Input<string>): pulumi.Input<string> =>
   text.includes(PUBLIC_ADDRESS) ? pulumi.output(address).apply((a) => text.split(PUBLIC_ADDRESS).join(a)) : text;
@@ -44,6 +66,8 @@ export class ServiceComponent extends pulumi.ComponentResource {
   readonly secrets: Record<string, pulumi.Output<string>>;
   readonly containers: Record<string, docker.Container>;
   readonly volumes: Record<string, docker.Volume>;
+  /** The service's private network, when its containers have one: the backup job joins it to reach the database. */
+  readonly internalNetwork: docker.Network | undefined;
   /** Public URLs of this service, for the stack outputs. */
   readonly urls: string[];
 
@@ -81,13 +105,13 @@ export class ServiceComponent extends pulumi.ComponentResource {
       ]),
     );
 
-    const internal = blueprint.containers.some((c) => c.networks.includes("internal"))
+    const internal = (this.internalNetwork = blueprint.containers.some((c) => c.networks.includes("internal"))
       ? new docker.Network(
           `${blueprint.service}-internal`,
           { name: `bastide-${blueprint.service}`, internal: true, driver: "bridge" },
           child,
         )
-      : undefined;
+      : undefined);
 
     const files = pulumi
       .all([pulumi.all(this.secrets), args.publicAddress])
@@ -150,9 +174,7 @@ export class ServiceComponent extends pulumi.ComponentResource {
       {
         name: containerName(service, spec.name),
         image,
-        restart: "unless-stopped",
-        memory: spec.memoryMb[args.config.profile],
-        memorySwap: spec.memoryMb[args.config.profile],
+        ...hardening(spec.memoryMb[args.config.profile]),
         envs: env,
         entrypoints: spec.entrypoint,
         command: spec.command,
@@ -166,12 +188,8 @@ export class ServiceComponent extends pulumi.ComponentResource {
         user: spec.user,
         networksAdvanced: networks,
         uploads,
-        privileged: false,
-        securityOpts: ["no-new-privileges:true"],
         capabilities: spec.addCapabilities ? { adds: spec.addCapabilities } : undefined,
         sysctls: spec.sysctls,
-        logDriver: "json-file",
-        logOpts: { ...LOG_ROTATION },
         healthcheck: spec.healthcheck && {
           tests: spec.healthcheck.test,
           interval: seconds(spec.healthcheck.intervalSeconds ?? 30),
@@ -198,8 +216,7 @@ export class ServiceComponent extends pulumi.ComponentResource {
       // Several containers may run one built image (polls' app and purge): build it once.
       let built = this.builtImages.get(spec.build);
       if (!built) {
-        const { context } = BUILT_IMAGES[spec.build];
-        built = new docker.Image(`${service}-${spec.build}-image`, { imageName: spec.image, build: { context, platform: "linux/amd64" }, skipPush: true }, child);
+        built = builtImage(`${service}-${spec.build}-image`, spec.build, spec.image, child);
         this.builtImages.set(spec.build, built);
       }
       return built.imageName;

@@ -25,7 +25,7 @@ import { exampleAssociation } from "../support/association.ts";
 import { busyboxImage } from "../support/busybox.ts";
 import { removeContainer, startDockerEngine, type DockerEngine } from "../support/docker.ts";
 
-const config = exampleAssociation((input) => (input.backups = { destination: { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS", country: "DE" } }));
+const config = exampleAssociation((input) => (input.backups = { destination: { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQchOBj6ARnpfH+llfBS54nizCaW0mnxg4JOS2emkz", country: "DE" } }));
 const spec = declaredBackups(config)!;
 const HOUR = 3_600_000;
 const READ_AT = new Date("2026-03-15T10:00:00Z");

@@ -15,7 +15,7 @@ import { eraseMember } from "../../policies/dsr/request.ts";
 import { drillSchema, type DrillRecord } from "../../stacks/backups/layout.ts";
 import { exampleAssociation } from "../support/association.ts";
 
-const SFTP = { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS", country: "DE" };
+const SFTP = { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQchOBj6ARnpfH+llfBS54nizCaW0mnxg4JOS2emkz", country: "DE" };
 const withBackups = (backups: Record<string, unknown>) => exampleAssociation((input) => (input.backups = backups));
 const NOW = new Date("2026-03-15T10:00:00Z");
 

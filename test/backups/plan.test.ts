@@ -93,7 +93,7 @@ const files = { passwordFile: "/root/.bastide/restic-password", sshKey: "/root/.
 
 test("restic: repository addresses for each destination, as restic 0.14's manual writes them", (t) => {
   const parse = (destination: Record<string, unknown>) => backupSettings.parse({ destination }).destination;
-  t.is(repositoryAddress(parse({ type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS", country: "DE" })), "sftp://u1@u1.your-storagebox.de:23//backups/bastide");
+  t.is(repositoryAddress(parse({ type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQchOBj6ARnpfH+llfBS54nizCaW0mnxg4JOS2emkz", country: "DE" })), "sftp://u1@u1.your-storagebox.de:23//backups/bastide");
   t.is(repositoryAddress(parse({ type: "s3", endpoint: "s3.fr-par.scw.cloud", bucket: "asso-backups", country: "FR" })), "s3:https://s3.fr-par.scw.cloud/asso-backups/bastide");
   t.is(repositoryAddress(parse({ type: "disk", path: "/mnt/backup" })), "/mnt/backup");
 });
@@ -110,7 +110,7 @@ test("restic: retention becomes forget's --keep options, and every command reads
 });
 
 test("restic: SFTP goes through ssh with the server's own key and the destination's pinned host key", (t) => {
-  const settings = backupSettings.parse({ destination: { type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS", country: "DE" } });
+  const settings = backupSettings.parse({ destination: { type: "sftp", host: "u1.your-storagebox.de", port: 23, user: "u1", path: "/backups", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQchOBj6ARnpfH+llfBS54nizCaW0mnxg4JOS2emkz", country: "DE" } });
   const argv = resticCommands(settings, files).check.argv;
   t.true(argv.includes(`sftp.command=ssh -i ${files.sshKey} -p 23 -o UserKnownHostsFile=${files.knownHosts} -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes u1@u1.your-storagebox.de -s sftp`));
   t.throws(() => resticCommands(settings, { ...files, sshKey: "/root/my key" }), { message: /would need quoting/ });

@@ -3,13 +3,16 @@
 // refused with the field, its line and the fix, before anything is created.
 import test from "ava";
 import { ConfigError, parseAssociation } from "../../stacks/config/load.ts";
-import { longestRetentionDays, RETENTION_BOUNDS } from "../../stacks/backups/settings.ts";
+import { knownHostsLine, longestRetentionDays, RETENTION_BOUNDS } from "../../stacks/backups/settings.ts";
 import { EXAMPLE_FILE } from "../support/association.ts";
 import { readFileSync } from "node:fs";
 import { refusedAt, validated, type Input } from "../config/support.ts";
 
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0zZ1JzLt0mEhQpYc2Y4q0bXg1YVfWc6D8h0Jr3pXqS";
-const SFTP = { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: HOST_KEY, country: "DE" };
+// Host keys made by Debian 12's ssh-keygen for these tests (-t ed25519 and -t ecdsa); no server holds them.
+const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQchOBj6ARnpfH+llfBS54nizCaW0mnxg4JOS2emkz";
+const ECDSA =
+  "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBhT8S9hm70mCh8kcVbYwjasDOzkm2HTVzKrwADQqNPiDkkKE2cV19ONeohz/p+W8RuuauFYz37VrX82sDyTV6Y=";
+const SFTP = { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: ED25519, country: "DE" };
 const withBackups = (backups: Input) => (i: Input) => (i.backups = backups);
 
 test("backups: absent by default; an SFTP destination gets port 22, the default retention and time", (t) => {
@@ -52,21 +55,40 @@ test("backups: paths that would need quoting, or that are not a second disk, are
   refusedAt(t, withBackups({ destination: { ...SFTP, host: "-oProxyCommand=x" } }), "backups.destination.host", "host name");
 });
 
-test("backups: an SFTP destination needs the server's host key, as ssh-keyscan prints it", (t) => {
-  const { hostKey: _, ...withoutKey } = SFTP;
-  refusedAt(t, withBackups({ destination: withoutKey }), "backups.destination.hostKey", "ssh-keyscan");
-  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `u123456.your-storagebox.de ${HOST_KEY}` } }), "backups.destination.hostKey", "key type and the key");
-  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `${HOST_KEY} -oProxyCommand=x` } }), "backups.destination.hostKey", "ssh-keyscan");
-});
-
 test("backups: the time is HH:MM", (t) => {
   refusedAt(t, withBackups({ destination: SFTP, time: "2h30" }), "backups.time", "HH:MM");
   refusedAt(t, withBackups({ destination: SFTP, time: "24:00" }), "backups.time", "HH:MM");
   t.is(validated(withBackups({ destination: SFTP, time: "23:59" })).backups!.time, "23:59");
 });
 
+test("backups: the SFTP server's host key is required, of a type ssh accepts, in base64 that holds a key of that type", (t) => {
+  const { hostKey: _none, ...withoutKey } = SFTP;
+  refusedAt(t, withBackups({ destination: withoutKey }), "backups.destination.hostKey", "host key", "ssh-ed25519");
+  refusedAt(t, withBackups({ destination: withoutKey }), "backups.destination.hostKey", "ssh-keyscan");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: "AAAAC3NzaC1lZDI1NTE5AAAAIOfQ" } }), "backups.destination.hostKey", "the key type and the key", "ssh-keyscan");
+  // ssh-keyscan's whole line, and anything after the key, are refused: only "type key" reaches known_hosts.
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `u123456.your-storagebox.de ${ED25519}` } }), "backups.destination.hostKey", "starts with a host name", "ssh-keyscan");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `${ED25519} -oProxyCommand=x` } }), "backups.destination.hostKey", "nothing else");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: ED25519.replace("ssh-ed25519", "ssh-dss") } }), "backups.destination.hostKey", '"ssh-dss"', "ssh-ed25519, ecdsa-sha2-nistp256");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: "ssh-ed25519 not*base64" } }), "backups.destination.hostKey", "not base64", "ssh-keyscan");
+  // A real ECDSA key given as ed25519, and an ed25519 key cut after its type: both name the type they lack.
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: `ssh-ed25519 ${ECDSA.split(" ")[1]}` } }), "backups.destination.hostKey", "not an ssh-ed25519 key");
+  refusedAt(t, withBackups({ destination: { ...SFTP, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5" } }), "backups.destination.hostKey", "not an ssh-ed25519 key");
+  // Spaces around and between the two are not part of the key.
+  const pasted = validated(withBackups({ destination: { ...SFTP, hostKey: `  ${ECDSA.replace(" ", "   ")}  ` } })).backups!.destination;
+  t.like(pasted, { hostKey: ECDSA });
+});
+
+test("backups: the destination's known_hosts line names the port only when it is not 22", (t) => {
+  const on22 = validated(withBackups({ destination: SFTP })).backups!.destination;
+  const on23 = validated(withBackups({ destination: { ...SFTP, port: 23 } })).backups!.destination;
+  if (on22.type !== "sftp" || on23.type !== "sftp") return t.fail("an SFTP destination was expected");
+  t.is(knownHostsLine(on22), `u123456.your-storagebox.de ${ED25519}\n`);
+  t.is(knownHostsLine(on23), `[u123456.your-storagebox.de]:23 ${ED25519}\n`);
+});
+
 test("backups: a problem in the file is said with its line", (t) => {
-  const text = `${readFileSync(EXAMPLE_FILE, "utf8")}\nbackups:\n  destination:\n    type: sftp\n    host: u1.your-storagebox.de\n    user: u1\n    path: /backups\n    country: US\n`;
+  const text = `${readFileSync(EXAMPLE_FILE, "utf8")}\nbackups:\n  destination:\n    type: sftp\n    host: u1.your-storagebox.de\n    user: u1\n    path: /backups\n    hostKey: ${ED25519}\n    country: US\n`;
   const error = t.throws(() => parseAssociation(text, "association.yaml"), { instanceOf: ConfigError }) as ConfigError;
   const problem = error.problems.find((p) => p.path === "backups.destination.country");
   t.truthy(problem, JSON.stringify(error.problems));

@@ -1,7 +1,6 @@
 // The path the Pulumi engine takes: the dynamic provider is serialized, loaded in a
 // fresh Node process (no tsx, no test runner) and run against a server.
 import test from "ava";
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,30 +12,10 @@ import { NEXTCLOUD_ADMIN_USER } from "../../stacks/services/nextcloud/blueprint.
 import { createFakeNextcloud } from "../fakes/nextcloud.ts";
 import { exampleAssociation } from "../support/association.ts";
 import { scratch } from "../support/programs.ts";
+import { inFreshNode } from "../support/fresh-node.ts";
 
 const RUNNER = fileURLToPath(new URL("../../provisioners/run.ts", import.meta.url));
 const PASSWORD = "service-account-password-for-tests";
-
-/** Runs `script` in a fresh Node with the serialized provider loaded; returns its JSON answer. */
-function inFreshNode(providerFile: string, script: string, input: unknown): Promise<any> {
-  const program = `
-    const provider = require(${JSON.stringify(providerFile)}).handler();
-    const input = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
-    (async () => { ${script} })().then(
-      (out) => process.stdout.write(JSON.stringify(out)),
-      (error) => { process.stdout.write(JSON.stringify({ error: String(error && error.message || error) })); });
-  `;
-  // Asynchronous: the fake server answering it lives in this very process.
-  const child = spawn(process.execPath, ["-e", program], { cwd: scratch(), timeout: 60_000 });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  child.stdin.end(JSON.stringify(input));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`fresh node failed (${code}): ${stderr}`)))),
-  );
-}
 
 function inputsFor(config: ReturnType<typeof exampleAssociation>, url: string) {
   return {

@@ -17,6 +17,8 @@ export interface SftpServer {
   /** The client's private key and the server's host key line, as restic's ssh reads them. */
   clientKey: string;
   knownHosts: string;
+  /** The server's host key, "ssh-ed25519 AAAA…", as the association file gives it. */
+  hostKey: string;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startSftpServer(): Promise<SftpServer> {
     writable,
     clientKey: join(dir, "client_key"),
     knownHosts: join(dir, "known_hosts"),
+    hostKey,
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       await exited;
