@@ -22,7 +22,7 @@ import { securityMeasures } from "../../policies/reports/security.ts";
 import { execInContainer } from "../../provisioners/runtime/docker.ts";
 import { BACKUP_CONTAINER, drillSchema, statusSchema, STATE_DIR, type BackupStatus, type DrillRecord } from "../../stacks/backups/layout.ts";
 import { exampleAssociation } from "../support/association.ts";
-import { busyboxImage } from "../support/busybox.ts";
+import { busyboxImage } from "../support/busybox-image.ts";
 import { removeContainer, startDockerEngine, type DockerEngine } from "../support/docker.ts";
 
 const config = exampleAssociation((input) => (input.backups = { destination: { type: "sftp", host: "u123456.your-storagebox.de", user: "u123456", path: "/backups/bastide", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQchOBj6ARnpfH+llfBS54nizCaW0mnxg4JOS2emkz", country: "DE" } }));
@@ -125,7 +125,7 @@ const outputs: string[] = [];
 
 test.before(async () => {
   engine = await startDockerEngine();
-  image = await busyboxImage(engine.docker);
+  image = await busyboxImage(engine.docker, { php: false });
   await removeContainer(engine.docker, JOB);
 });
 
