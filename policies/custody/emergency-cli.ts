@@ -64,8 +64,7 @@ export function writeEmergencySheet(options: SheetOptions): SheetResult {
   const output = readBackupOutput(config, { stack: options.stack, env, language, program: options.program });
   const now = options.now ?? new Date();
   const page = emergencySheet({ config, output, stack, file: options.file, language, now });
-  const written = writePage(page, join(resolve(options.out), "emergency-sheet.html"), { pdf: options.pdf });
-  const files = [written.html, ...(written.pdf ? [written.pdf] : [])];
+  const files = writePage(page, join(resolve(options.out), "emergency-sheet.html"), { pdf: options.pdf });
   const record = writeSheetRecord(stack, { version: 1, stack: stack.stack, producedAt: now.toISOString(), files, holder: options.holder ?? null });
   return { files, record };
 }

@@ -52,8 +52,7 @@ export function writeHandoverPage(options: HandoverOptions): string[] {
     language: options.language ?? languageOf(config),
     now: options.now ?? new Date(),
   });
-  const written = writePage(page, join(resolve(options.out), "handover.html"), { pdf: options.pdf });
-  return [written.html, ...(written.pdf ? [written.pdf] : [])];
+  return writePage(page, join(resolve(options.out), "handover.html"), { pdf: options.pdf });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

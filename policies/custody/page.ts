@@ -62,12 +62,12 @@ export function renderPage(page: CustodyPage): string {
 export const PRIVATE_FILE = 0o600;
 
 /** Writes the page as HTML (and PDF when asked), readable by its owner only; returns the files. */
-export function writePage(page: CustodyPage, htmlFile: string, options: { pdf: boolean; chromium?: string }): { html: string; pdf?: string } {
+export function writePage(page: CustodyPage, htmlFile: string, options: { pdf: boolean; chromium?: string }): string[] {
   mkdirSync(dirname(htmlFile), { recursive: true, mode: 0o700 });
   const html = renderPage(page);
   writeFileSync(htmlFile, html, { mode: PRIVATE_FILE });
   chmodSync(htmlFile, PRIVATE_FILE);
-  if (!options.pdf) return { html: htmlFile };
+  if (!options.pdf) return [htmlFile];
   const pdf = htmlFile.replace(/\.html$/, ".pdf");
   // Chromium writes where it is told; the file is made private before anything else reads the folder.
   const scratch = mkdtempSync(join(dirname(htmlFile), ".print-"));
@@ -80,7 +80,7 @@ export function writePage(page: CustodyPage, htmlFile: string, options: { pdf: b
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  return { html: htmlFile, pdf };
+  return [htmlFile, pdf];
 }
 
 /** `--lang`: one of the documents' languages, else a usage error; absent, the association's. */
