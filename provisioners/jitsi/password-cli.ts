@@ -3,14 +3,10 @@
 // engine the stack runs on: the local one (DOCKER_HOST, or the default socket), the `ssh`
 // target's server, or a cloud server at the stack's `publicAddress` output.
 import { parseArgs } from "node:util";
-import Docker from "dockerode";
-import { answerHelp, languageOf, localeLanguage, requireAssociationFile, usageLine, UsageError, type Language, type Localized } from "../../cli/command.ts";
+import { answerHelp, languageOf, localeLanguage, requireAssociationFile, usageLine, UsageError, type Localized } from "../../cli/command.ts";
 import { loadAssociation } from "../../stacks/config/load.ts";
-import type { Association } from "../../stacks/config/schema.ts";
-import { dockerTargetFor } from "../connections.ts";
 import { desiredState } from "../desired.ts";
-import { dockerFor } from "../runtime/docker.ts";
-import { pulumiStackOutput } from "../runtime/stack-outputs.ts";
+import { stackDocker } from "../runtime/stack-outputs.ts";
 import { dockerProsody } from "./commands.ts";
 import { handOverPassword, staffAccount } from "./handover.ts";
 
@@ -37,14 +33,6 @@ const MESSAGES = {
   }),
 };
 
-/** The engine Prosody runs on; a cloud server's address is only in the stack's outputs. */
-function prosodyDocker(config: Association, stack: string | undefined, language: Language): Docker {
-  if (config.host.target === "local") return new Docker();
-  if (config.host.target === "ssh") return dockerFor(dockerTargetFor(config, undefined));
-  const text = pulumiStackOutput({ output: "publicAddress", language, ...(stack ? { stack } : {}) });
-  return dockerFor(dockerTargetFor(config, text === undefined ? undefined : (JSON.parse(text) as string)));
-}
-
 async function main(argv: string[]): Promise<number> {
   answerHelp(argv, USAGE);
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { stack: { type: "string" } } });
@@ -59,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { domain, username } = staffAccount(desiredState(config), member);
-  const docker = prosodyDocker(config, values.stack, language);
+  const docker = stackDocker(config, { stack: values.stack, language });
   const password = await handOverPassword({ commands: dockerProsody({ docker }) }, domain, username);
   process.stdout.write(MESSAGES.shown(member, username, password)[language]);
   return 0;

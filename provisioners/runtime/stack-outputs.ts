@@ -2,10 +2,14 @@
 // stack's outputs: `pulumi stack output --show-secrets --json` on the admin's stack
 // (cli/stack.ts: its backend, stack name and passphrase), kept in memory only.
 import { spawnSync } from "node:child_process";
+import Docker from "dockerode";
 import type { Language } from "../../cli/command.ts";
 import { stackMessages } from "../../cli/messages.ts";
 import { findPulumiCli, isFound } from "../../cli/pulumi-cli.ts";
 import { adminStack, missingStack, pulumiEnvironment, type Env } from "../../cli/stack.ts";
+import type { Association } from "../../stacks/config/schema.ts";
+import { dockerTargetFor } from "../connections.ts";
+import { dockerFor } from "./docker.ts";
 
 export interface StackOutputOptions {
   /** The project folder; the current one when absent. */
@@ -57,4 +61,16 @@ export function pulumiStackOutput(options: StackOutputOptions = {}): string | un
     throw new Error(`pulumi stack output failed (exit ${result.status}): ${reason || "no message"}`);
   }
   return result.stdout;
+}
+
+/**
+ * The Docker engine the stack runs on, for a command run from the admin's machine: DOCKER_HOST or
+ * the local socket, the ssh target, or a cloud server, whose address is only in the stack's outputs.
+ */
+export function stackDocker(config: Association, options: { stack?: string | undefined; env?: Env; language: Language }): Docker {
+  const env = options.env ?? process.env;
+  if (config.host.target === "local") return env.DOCKER_HOST ? new Docker(dockerTargetFor(config, undefined, env.DOCKER_HOST) as Docker.DockerOptions) : new Docker();
+  if (config.host.target === "ssh") return dockerFor(dockerTargetFor(config, undefined));
+  const text = pulumiStackOutput({ output: "publicAddress", language: options.language, env, ...(options.stack ? { stack: options.stack } : {}) });
+  return dockerFor(dockerTargetFor(config, text === undefined ? undefined : (JSON.parse(text) as string)));
 }

@@ -4,13 +4,10 @@
 // Exit code 0: the backup restores as recorded; 1: a mismatch (named); 2: the drill could not run.
 import { parseArgs } from "node:util";
 import Docker from "dockerode";
-import { asksForHelp, languageOf, localeLanguage, requireAssociationFile, usageLine, UsageError, type Language, type Localized } from "../../cli/command.ts";
+import { asksForHelp, languageOf, localeLanguage, requireAssociationFile, usageLine, UsageError, type Localized } from "../../cli/command.ts";
 import type { Env } from "../../cli/stack.ts";
-import { dockerTargetFor } from "../../provisioners/connections.ts";
-import { dockerFor } from "../../provisioners/runtime/docker.ts";
-import { pulumiStackOutput } from "../../provisioners/runtime/stack-outputs.ts";
+import { stackDocker } from "../../provisioners/runtime/stack-outputs.ts";
 import { loadAssociation } from "../config/load.ts";
-import type { Association } from "../config/schema.ts";
 import { runDrill } from "./drill.ts";
 import { DRILL_LABEL, removeLabelled } from "./throwaway.ts";
 
@@ -35,14 +32,6 @@ d'un serveur cloud vient de la pile (« local » sauf --stack).`,
 export interface Console {
   log(text: string): void;
   error(text: string): void;
-}
-
-/** The engine the stack runs on: DOCKER_HOST or the local socket, the ssh target, or a cloud server at the stack's publicAddress. */
-export function stackEngine(config: Association, options: { stack?: string | undefined; env: Env; language: Language }): Docker {
-  if (config.host.target === "local") return options.env.DOCKER_HOST ? new Docker(dockerTargetFor(config, undefined, options.env.DOCKER_HOST) as Docker.DockerOptions) : new Docker();
-  if (config.host.target === "ssh") return dockerFor(dockerTargetFor(config, undefined));
-  const text = pulumiStackOutput({ output: "publicAddress", language: options.language, env: options.env, ...(options.stack ? { stack: options.stack } : {}) });
-  return dockerFor(dockerTargetFor(config, text === undefined ? undefined : (JSON.parse(text) as string)));
 }
 
 /** Removes the drill's throwaway things when the admin interrupts it, then exits 2. */
@@ -89,7 +78,7 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
   try {
     const config = loadAssociation(file);
     const language = languageOf(config);
-    const docker = stackEngine(config, { stack, env, language });
+    const docker = stackDocker(config, { stack, env, language });
     const release = cleanUpOnSignal(docker, DRILL_LABEL, out);
     try {
       const { record, report } = await runDrill({ docker, config, snapshot, ...(hooks.images ? { images: hooks.images } : {}) });

@@ -13,7 +13,8 @@ import type { Env } from "../../cli/stack.ts";
 import { pulumiStackOutput } from "../../provisioners/runtime/stack-outputs.ts";
 import { loadAssociation } from "../config/load.ts";
 import { blueprints } from "../services/catalog.ts";
-import { cleanUpOnSignal, commandLine, stackEngine, type Console } from "./drill-cli.ts";
+import { stackDocker } from "../../provisioners/runtime/stack-outputs.ts";
+import { cleanUpOnSignal, commandLine, type Console } from "./drill-cli.ts";
 import { backupJob } from "./job.ts";
 import { BACKUP_STACK_OUTPUT } from "./layout.ts";
 import { S3_KEY_ENV } from "./restic.ts";
@@ -71,7 +72,7 @@ export async function main(argv: string[], env: Env = process.env, out: Console 
         if (!value) throw new UsageError(`${variable} is not set: an S3 destination's keys are read from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
         jobEnv[variable] = value;
       }
-    const docker = stackEngine(config, { stack, env, language });
+    const docker = stackDocker(config, { stack, env, language });
     const release = cleanUpOnSignal(docker, RESTORE_LABEL, out);
     try {
       const result = await runRestore({
